@@ -1,1 +1,23 @@
-//! lib
+//! mictlanx-router: the gateway of a MictlanX virtual storage space, and `mictlanx-peer`, a disk-backed
+//! storage peer. See README.md for the architecture map.
+//!
+//! Router request flow: [`http`] (ordered route table) → [`api`] handlers → [`replication`] (write fan-out,
+//! read failover) → [`replica`] (replica manager) / [`peer_client`] → storage peers; [`cache`] sits on the
+//! read path. The storage peer lives in [`peer`].
+
+pub mod api;
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod model;
+pub mod peer;
+pub mod peer_client;
+pub mod peers_uri;
+pub mod replica;
+pub mod replication;
+pub mod telemetry;
+pub mod units;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! HTTP API of the router: one module per resource.

@@ -1,0 +1,229 @@
+//! Router configuration (`config.md` §2): a flat envy struct of raw strings converted into this validated,
+//! typed `Config`. Tests build `Config` values directly (`Config::for_tests`) and never touch the environment.
+
+use std::{path::PathBuf, time::Duration};
+
+use crate::replica::PeerInfo;
+
+/// Everything the router reads at start-up, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    /// Seed peers from `MICTLANX_PEERS_URI`.
+    pub seed_peers: Vec<PeerInfo>,
+    /// `MICTLANX_TEST`: every peer URL's host becomes `localhost`.
+    pub test_mode: bool,
+    pub cache: CacheConfig,
+    pub cors: CorsConfig,
+    pub openapi: OpenApiInfo,
+    pub telemetry: TelemetryConfig,
+    pub peer_io: PeerIoConfig,
+    pub replica: ReplicaConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `MICTLANX_ROUTER_HOST`
+    pub host: String,
+    /// `MICTLANX_ROUTER_PORT` (0 = any free port)
+    pub port: u16,
+    /// `OPENAPI_PREFIX`, normalised (`/mictlanx`); `None` = no prefix.
+    pub prefix: Option<String>,
+    /// `MICTLANX_ROUTER_SHUTDOWN_TIMEOUT`
+    pub shutdown_timeout: Duration,
+    /// `MICTLANX_ROUTER_TLS_CERT` + `MICTLANX_ROUTER_TLS_KEY` (both or neither).
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    Lru,
+    Lfu,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// `MICTLANX_CACHE`
+    pub enabled: bool,
+    /// `MICTLANX_CACHE_EVICTION_POLICY` (`LRU_SM` = `LRU`)
+    pub policy: CachePolicy,
+    /// `MICTLANX_CACHE_CAPACITY` (0 = no entry limit)
+    pub capacity_entries: u64,
+    /// `MICTLANX_CACHE_CAPACITY_STORAGE` in bytes
+    pub capacity_bytes: u64,
+    /// `MICTLANX_CACHE_MAX_OBJECT_SIZE` (alias `MICTLANX_ROUTER_CACHE_MAX_OBJECT_SIZE`), clamped to capacity_bytes
+    pub max_object_size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsConfig {
+    /// `MICTLANX_CORS_ALLOW_ORIGINS` (`*` = any)
+    pub allow_origins: Vec<String>,
+    /// `MICTLANX_CORS_ALLOW_METHODS`
+    pub allow_methods: Vec<String>,
+    /// `MICTLANX_CORS_ALLOW_HEADERS`
+    pub allow_headers: Vec<String>,
+    /// `MICTLANX_CORS_ALLOW_CREDENTILAS` (sic)
+    pub allow_credentials: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenApiInfo {
+    /// `MICTLANX_OPEN_API_TITLE`
+    pub title: String,
+    /// `MICTLANX_OPEN_API_VERSION`
+    pub version: String,
+    /// `MICTLANX_OPEN_API_SUMMARY`
+    pub summary: String,
+    /// `MICTLANX_OPEN_API_DESCRIPTION`
+    pub description: String,
+    /// `MICTLANX_OPEN_API_LOGO`
+    pub logo: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Minutely,
+    Hourly,
+    Daily,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `MICTLANX_ROUTER_SERVICE_NAME`
+    pub service_name: String,
+    /// `MICTLANX_ROUTER_OPENTELEMETRY`
+    pub otel_enabled: bool,
+    /// `MICTLANX_JAEGER_ENDPOINT` (spans go to `{endpoint}/v1/traces`)
+    pub otlp_endpoint: String,
+    /// `MICTLANX_ROUTER_LOG_LEVEL` / `MICTLANX_ROUTER_DEBUG`, as a tracing filter directive (`info`, `debug`...)
+    pub log_level: String,
+    /// `MICTLANX_ROUTER_LOG_FORMAT`
+    pub log_format: LogFormat,
+    /// `MICTLANX_ROUTER_LOG_SHOW`
+    pub log_show: bool,
+    /// `MICTLANX_ROUTER_LOG_TO_FILE`
+    pub log_to_file: bool,
+    /// `MICTLANX_ROUTER_LOG_ERROR_FILE`
+    pub log_error_file: bool,
+    /// `MICTLANX_ROUTER_LOG_PATH`
+    pub log_path: PathBuf,
+    /// `MICTLANX_ROUTER_LOG_NAME`
+    pub log_name: String,
+    /// `MICTLANX_ROUTER_LOG_(ROTATION_)WHEN` + `..._INTERVAL`, mapped onto the nearest rotation
+    pub rotation: Rotation,
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerIoConfig {
+    /// `MICTLANX_ROUTER_CONNECT_TIMEOUT`
+    pub connect_timeout: Duration,
+    /// `MICTLANX_ROUTER_IDLE_TIMEOUT`
+    pub idle_timeout: Duration,
+    /// `MICTLANX_ROUTER_PEER_TIMEOUT`
+    pub peer_timeout: Duration,
+    /// `MICTLANX_ROUTER_FANOUT_CONCURRENCY`
+    pub fanout_concurrency: usize,
+    /// `MICTLANX_ROUTER_PEER_TLS_CA`
+    pub peer_tls_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// `MICTLANX_ROUTER_STATE_DIR`
+    pub state_dir: PathBuf,
+    /// `MICTLANX_ROUTER_HEALTH_INTERVAL`
+    pub health_interval: Duration,
+    /// `MICTLANX_ROUTER_HEALTH_TIMEOUT`
+    pub health_timeout: Duration,
+    /// `MICTLANX_ROUTER_ERROR_THRESHOLD`
+    pub error_threshold: u32,
+    /// `MICTLANX_ROUTER_ERROR_COOLDOWN`
+    pub error_cooldown: Duration,
+    /// `MICTLANX_ROUTER_TASK_TTL`
+    pub task_ttl: Duration,
+    /// `MICTLANX_ROUTER_REBUILD_INTERVAL` (zero = only at start-up)
+    pub rebuild_interval: Duration,
+    /// `MICTLANX_ROUTER_REBUILD_PAGE_SIZE`
+    pub rebuild_page_size: u64,
+}
+
+impl Config {
+    /// Defaults of `config.md` with test-friendly overrides: port 0 on 127.0.0.1, no seed peers, no OTLP
+    /// export, no log files, `state_dir` as given. Tests adjust fields directly.
+    pub fn for_tests(state_dir: PathBuf) -> Config {
+        Config {
+            server: ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 0,
+                prefix: Some("/mictlanx".into()),
+                shutdown_timeout: Duration::from_secs(30),
+                tls: None,
+            },
+            seed_peers: Vec::new(),
+            test_mode: false,
+            cache: CacheConfig {
+                enabled: true,
+                policy: CachePolicy::Lru,
+                capacity_entries: 100,
+                capacity_bytes: 1_000_000_000,
+                max_object_size: 125_000_000,
+            },
+            cors: CorsConfig {
+                allow_origins: vec!["*".into()],
+                allow_methods: vec!["*".into()],
+                allow_headers: vec!["*".into()],
+                allow_credentials: true,
+            },
+            openapi: OpenApiInfo {
+                title: "MictlanX Router".into(),
+                version: "0.1.0a0".into(),
+                summary: "MictlanX Router: Virtual storage spaces management.".into(),
+                description: String::new(),
+                logo: String::new(),
+            },
+            telemetry: TelemetryConfig {
+                service_name: "mictlanx-router".into(),
+                otel_enabled: false,
+                otlp_endpoint: "http://localhost:4318".into(),
+                log_level: "info".into(),
+                log_format: LogFormat::Text,
+                log_show: true,
+                log_to_file: false,
+                log_error_file: false,
+                log_path: PathBuf::from("/mictlanx/router"),
+                log_name: "mictlanx-router-0".into(),
+                rotation: Rotation::Daily,
+            },
+            peer_io: PeerIoConfig {
+                connect_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(60),
+                peer_timeout: Duration::from_secs(30),
+                fanout_concurrency: 32,
+                peer_tls_ca: None,
+            },
+            replica: ReplicaConfig {
+                state_dir,
+                health_interval: Duration::from_secs(5),
+                health_timeout: Duration::from_secs(3),
+                error_threshold: 3,
+                error_cooldown: Duration::from_secs(30),
+                task_ttl: Duration::from_secs(3600),
+                rebuild_interval: Duration::from_secs(300),
+                rebuild_page_size: 1000,
+            },
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The storage-peer server (mictlanx-peer).

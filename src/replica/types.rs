@@ -1,0 +1,149 @@
+//! Data types of the replica manager (`replica-manager.md` §1). Field names are the JSON names.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Metadata;
+
+/// A registered storage peer. Serialises as `PeerModel` (`router-api.md` §5.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub ip_addr: String,
+    pub port: u16,
+    pub protocol: String,
+    pub api_version: u32,
+}
+
+impl PeerInfo {
+    /// Base URL `{protocol}://{host}:{port}[/{path prefix}]` (A.5 rule 7). With `test_mode`
+    /// (`MICTLANX_TEST=1`) the host is rewritten to `localhost`. This is the one place peer URLs are built.
+    pub fn base_url(&self, test_mode: bool) -> String {
+        let (host, path) = match self.ip_addr.split_once('/') {
+            Some((h, p)) => (h, Some(p.trim_end_matches('/'))),
+            None => (self.ip_addr.as_str(), None),
+        };
+        let host = if test_mode { "localhost" } else { host };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        match path {
+            Some(p) if !p.is_empty() => format!("{}://{}:{}/{}", self.protocol, host, self.port, p),
+            _ => format!("{}://{}:{}", self.protocol, host, self.port),
+        }
+    }
+}
+
+/// Registry snapshot split by availability; both lists sorted by `peer_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeersView {
+    pub available: Vec<PeerInfo>,
+    pub unavailable: Vec<PeerInfo>,
+}
+
+/// Holders of one key from the replica map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaView {
+    /// Recorded holders, live first, then by `peer_id`.
+    pub replicas: Vec<PeerInfo>,
+    /// Live peers that are not holders.
+    pub available_replicas: Vec<PeerInfo>,
+}
+
+/// The outcome of `place` (`replica-manager.md` §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Live holders by `peer_id`, then new peers in choice order.
+    pub write_set: Vec<PeerInfo>,
+    pub new_peers: Vec<String>,
+    pub holders: Vec<String>,
+    pub requested_rf: u32,
+    pub under_replicated: bool,
+    pub reservation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    /// Every live peer holds the key, or there is no live peer (router: 404 code 666).
+    #[error("every live peer already holds the key")]
+    AllHold { holders: Vec<String> },
+    /// No peer has room (router: 507).
+    #[error("no peer has enough free space for {size} bytes")]
+    NoCapacity { size: u64 },
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// One pending upload on one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskX {
+    /// The id the peer returned.
+    pub task_id: String,
+    pub group_id: String,
+    pub operation: String,
+    pub bucket_id: String,
+    pub key: String,
+    pub size: u64,
+    /// Exactly one peer id.
+    pub peers: Vec<String>,
+    pub content_type: String,
+    pub status: String,
+}
+
+/// All tasks of one phase 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskGroup {
+    pub group_id: String,
+    pub operation: String,
+    pub bucket_id: String,
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    pub tasks: Vec<TaskX>,
+    pub reservation_id: Option<String>,
+    pub created_at_ns: u64,
+    pub expires_at_ns: u64,
+    pub claimed_until_ns: Option<u64>,
+}
+
+/// Per-peer stats relayed by `/api/v4/peers/stats`: exactly these seven keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerStats {
+    pub peer_id: String,
+    pub used_disk: u64,
+    pub total_disk: u64,
+    pub available_disk: u64,
+    pub disk_uf: f64,
+    pub balls: Vec<Metadata>,
+    pub peers: Vec<String>,
+}
+
+/// How one peer call ended, reported for error limiting and read ordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerOutcome {
+    /// Any 2xx–4xx answer (a 404 is an answer, not a fault); latency = time to response headers.
+    Ok { latency: Duration },
+    /// Refused, DNS, TLS, connect timeout.
+    Connect,
+    /// Idle or total timeout.
+    Timeout,
+    /// 5xx except 507.
+    ServerError(u16),
+    /// 507.
+    InsufficientStorage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RmError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Backend(String),
+}
