@@ -32,13 +32,38 @@ pub const DELETE_BALL: &str = "/api/v4/buckets/{bucket_id}/bid/{ball_id}";
 pub fn bucket_routes(t: RouteTable, s: &AppState) -> RouteTable {
     let s = s.clone();
     t.route(Method::GET, SIZE, meta::size, s.clone())
-        .route(Method::GET, BUCKET_METADATA, meta::bucket_metadata, s.clone())
-        .route(Method::GET, OBJECT_METADATA, meta::object_metadata, s.clone())
-        .route(Method::POST, UPDATE_METADATA, delete::update_metadata, s.clone())
+        .route(
+            Method::GET,
+            BUCKET_METADATA,
+            meta::bucket_metadata,
+            s.clone(),
+        )
+        .route(
+            Method::GET,
+            OBJECT_METADATA,
+            meta::object_metadata,
+            s.clone(),
+        )
+        .route(
+            Method::POST,
+            UPDATE_METADATA,
+            delete::update_metadata,
+            s.clone(),
+        )
         .route(Method::POST, PUT_METADATA, put::put_metadata, s.clone())
-        .route(Method::POST, PUT_DATA, upload::put_data_multipart, s.clone())
+        .route(
+            Method::POST,
+            PUT_DATA,
+            upload::put_data_multipart,
+            s.clone(),
+        )
         .route(Method::POST, PUT_CHUNKED, upload::put_chunked, s.clone())
-        .route(Method::POST, PUT_CHUNKED_V1, upload::put_chunked_v1, s.clone())
+        .route(
+            Method::POST,
+            PUT_CHUNKED_V1,
+            upload::put_chunked_v1,
+            s.clone(),
+        )
         .route(Method::POST, DISABLE, delete::disable, s.clone())
         .route(Method::GET, MERGE, merge::merge, s.clone())
         .route(Method::GET, OBJECT, get::get_object, s.clone())

@@ -44,7 +44,11 @@ pub struct FanOutStrategy {
 impl FanOutStrategy {
     pub fn new(piece_size: u64, idle_timeout: Duration) -> Self {
         let piece_size = usize::try_from(piece_size).unwrap_or(usize::MAX);
-        Self { piece_size, idle_timeout, channel_pieces: 8 }
+        Self {
+            piece_size,
+            idle_timeout,
+            channel_pieces: 8,
+        }
     }
 }
 
@@ -76,7 +80,10 @@ pub struct FanOutReport {
 #[derive(Debug, thiserror::Error)]
 pub enum FanOutError {
     #[error("every replica failed: {}", join_failures(.failures))]
-    AllFailed { received: u64, failures: Vec<ReplicaFailure> },
+    AllFailed {
+        received: u64,
+        failures: Vec<ReplicaFailure>,
+    },
     #[error("Data size mistmatch {received} != {expected}")]
     SizeMismatch { received: u64, expected: u64 },
     #[error("client body failed after {received} bytes: {cause}")]
@@ -85,7 +92,11 @@ pub enum FanOutError {
 
 /// `"{peer_id}: {cause}; …"`, the per-peer part of 502 texts.
 pub fn join_failures(failures: &[ReplicaFailure]) -> String {
-    failures.iter().map(|f| format!("{}: {}", f.peer_id, f.cause)).collect::<Vec<_>>().join("; ")
+    failures
+        .iter()
+        .map(|f| format!("{}: {}", f.peer_id, f.cause))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 type UploadHandle = JoinHandle<Result<PeerPutDataResponse, PeerError>>;
@@ -172,10 +183,19 @@ impl ReplicaSet {
                 let handle = tokio::spawn(async move {
                     client.upload_chunked(&peer, &task_id, expected, body).await
                 });
-                Replica { peer_id: t.peer.peer_id, tx: Some(tx), cancel, handle: Some(handle) }
+                Replica {
+                    peer_id: t.peer.peer_id,
+                    tx: Some(tx),
+                    cancel,
+                    handle: Some(handle),
+                }
             })
             .collect();
-        Self { live, failed: Vec::new(), grace: strategy.idle_timeout }
+        Self {
+            live,
+            failed: Vec::new(),
+            grace: strategy.idle_timeout,
+        }
     }
 
     /// Offer `piece` to every healthy replica; drop the ones that stall or whose request ended.
@@ -200,12 +220,18 @@ impl ReplicaSet {
                 Err(Some(stall)) => {
                     tracing::warn!(peer_id = %replica.peer_id, "replica dropped: stalled");
                     replica.abort(self.grace);
-                    self.failed.push(ReplicaFailure { peer_id: replica.peer_id.clone(), cause: stall });
+                    self.failed.push(ReplicaFailure {
+                        peer_id: replica.peer_id.clone(),
+                        cause: stall,
+                    });
                 }
                 Err(None) => {
                     let cause = ended_early_cause(&mut replica, self.grace).await;
                     tracing::warn!(peer_id = %replica.peer_id, %cause, "replica dropped");
-                    self.failed.push(ReplicaFailure { peer_id: replica.peer_id.clone(), cause });
+                    self.failed.push(ReplicaFailure {
+                        peer_id: replica.peer_id.clone(),
+                        cause,
+                    });
                 }
             }
         }
@@ -292,12 +318,17 @@ where
     let mut received: u64 = 0;
     let mut body = std::pin::pin!(body);
     while !set.live.is_empty() {
-        let Some(frame) = body.next().await else { break };
+        let Some(frame) = body.next().await else {
+            break;
+        };
         let mut frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
                 set.abort_all();
-                return Err(FanOutError::ClientBody { received, cause: e.to_string() });
+                return Err(FanOutError::ClientBody {
+                    received,
+                    cause: e.to_string(),
+                });
             }
         };
         received += frame.len() as u64;
@@ -306,7 +337,11 @@ where
             return Err(FanOutError::SizeMismatch { received, expected });
         }
         while !frame.is_empty() && !set.live.is_empty() {
-            let take = if strategy.piece_size == 0 { frame.len() } else { frame.len().min(strategy.piece_size) };
+            let take = if strategy.piece_size == 0 {
+                frame.len()
+            } else {
+                frame.len().min(strategy.piece_size)
+            };
             let piece = frame.split_to(take);
             set.broadcast(piece, strategy.idle_timeout).await;
         }
@@ -321,9 +356,16 @@ where
     }
     let (succeeded, failed) = set.finish().await;
     if succeeded.is_empty() {
-        return Err(FanOutError::AllFailed { received, failures: failed });
+        return Err(FanOutError::AllFailed {
+            received,
+            failures: failed,
+        });
     }
-    Ok(FanOutReport { received, succeeded, failed })
+    Ok(FanOutReport {
+        received,
+        succeeded,
+        failed,
+    })
 }
 
 #[cfg(test)]
@@ -358,11 +400,20 @@ mod tests {
     #[test]
     fn failures_are_joined_per_peer() {
         let f = vec![
-            ReplicaFailure { peer_id: "a".into(), cause: "refused".into() },
-            ReplicaFailure { peer_id: "b".into(), cause: "500".into() },
+            ReplicaFailure {
+                peer_id: "a".into(),
+                cause: "refused".into(),
+            },
+            ReplicaFailure {
+                peer_id: "b".into(),
+                cause: "500".into(),
+            },
         ];
         assert_eq!(join_failures(&f), "a: refused; b: 500");
-        let e = FanOutError::SizeMismatch { received: 3, expected: 4 };
+        let e = FanOutError::SizeMismatch {
+            received: 3,
+            expected: 4,
+        };
         assert_eq!(e.to_string(), "Data size mistmatch 3 != 4");
     }
 }

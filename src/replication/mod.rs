@@ -11,7 +11,9 @@ pub mod fanout;
 pub mod read;
 pub mod relay;
 
-pub use fanout::{fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure};
+pub use fanout::{
+    fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
+};
 pub use read::{
     discover_holders, live_holders, read_with_failover, Attempt, Candidate, Holders, ReadFailure,
 };

@@ -31,7 +31,10 @@ pub enum Attempt<T> {
     /// The object exists but is disabled (byte reads move on).
     Disabled,
     /// Any other failure; `fault` = connect error, timeout or 5xx.
-    Failed { fault: bool, cause: String },
+    Failed {
+        fault: bool,
+        cause: String,
+    },
 }
 
 impl<T> Attempt<T> {
@@ -39,7 +42,10 @@ impl<T> Attempt<T> {
     pub fn from_peer_error(e: &PeerError) -> Self {
         match e {
             PeerError::NotFound(_) => Attempt::NotFound,
-            other => Attempt::Failed { fault: other.is_fault(), cause: other.to_string() },
+            other => Attempt::Failed {
+                fault: other.is_fault(),
+                cause: other.to_string(),
+            },
         }
     }
 }
@@ -77,7 +83,10 @@ pub async fn discover_holders(
     discover(rm, client, bucket, key, exclude)
         .await
         .into_iter()
-        .map(|(peer, metadata)| Candidate { peer, metadata: Some(metadata) })
+        .map(|(peer, metadata)| Candidate {
+            peer,
+            metadata: Some(metadata),
+        })
         .collect()
 }
 
@@ -99,12 +108,21 @@ pub async fn live_holders(
 ) -> Result<Holders, RmError> {
     let view = rm.get_replicas(bucket, key).await?;
     if view.replicas.is_empty() {
-        let live: Vec<PeerInfo> =
-            discover_holders(rm, client, bucket, key, &[]).await.into_iter().map(|c| c.peer).collect();
-        return Ok(Holders { recorded: live.len(), live });
+        let live: Vec<PeerInfo> = discover_holders(rm, client, bucket, key, &[])
+            .await
+            .into_iter()
+            .map(|c| c.peer)
+            .collect();
+        return Ok(Holders {
+            recorded: live.len(),
+            live,
+        });
     }
     let live = rm.choose_read_replica(bucket, key).await?;
-    Ok(Holders { recorded: view.replicas.len(), live })
+    Ok(Holders {
+        recorded: view.replicas.len(),
+        live,
+    })
 }
 
 /// P3 with `initial` candidates (`None` = ask the replica manager). See the module docs.
@@ -125,8 +143,13 @@ where
         Some(peers) => peers,
         None => rm.choose_read_replica(bucket, key).await?,
     };
-    let mut queue: VecDeque<Candidate> =
-        known.into_iter().map(|peer| Candidate { peer, metadata: None }).collect();
+    let mut queue: VecDeque<Candidate> = known
+        .into_iter()
+        .map(|peer| Candidate {
+            peer,
+            metadata: None,
+        })
+        .collect();
     // A pinned peer (`Peer-Id`) never fails over, so it never triggers discovery either.
     let mut discovered = pinned;
     if queue.is_empty() && !discovered {
@@ -145,7 +168,10 @@ where
             match attempt(candidate).await {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::NotFound => {
-                    if let Err(e) = rm.delete_replicas(bucket, key, Some(vec![peer_id.clone()])).await {
+                    if let Err(e) = rm
+                        .delete_replicas(bucket, key, Some(vec![peer_id.clone()]))
+                        .await
+                    {
                         tracing::warn!(%peer_id, error = %e, "could not drop a stale replica record");
                     }
                 }
@@ -162,7 +188,9 @@ where
             break;
         }
         discovered = true;
-        queue = discover_holders(rm, client, bucket, key, &tried).await.into();
+        queue = discover_holders(rm, client, bucket, key, &tried)
+            .await
+            .into();
         if queue.is_empty() {
             break;
         }

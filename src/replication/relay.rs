@@ -65,7 +65,8 @@ pub async fn relay_peer_body(
     let mut sent: u64 = 0;
     if size == 0 {
         if let Some(f) = fill.take() {
-            f.cache.finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+            f.cache
+                .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
         }
         return Ok(0);
     }
@@ -73,18 +74,36 @@ pub async fn relay_peer_body(
     while sent < size {
         let mut frame = match stream.next().await {
             Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(RelayError::Upstream { sent, size, cause: e.to_string() }),
+            Some(Err(e)) => {
+                return Err(RelayError::Upstream {
+                    sent,
+                    size,
+                    cause: e.to_string(),
+                })
+            }
             None => {
-                return Err(RelayError::Upstream { sent, size, cause: "peer body ended early".into() })
+                return Err(RelayError::Upstream {
+                    sent,
+                    size,
+                    cause: "peer body ended early".into(),
+                })
             }
         };
         let room = usize::try_from(size - sent).unwrap_or(usize::MAX);
         if frame.len() > room {
-            tracing::warn!(extra = frame.len() - room, size, "peer sent more bytes than the metadata size");
+            tracing::warn!(
+                extra = frame.len() - room,
+                size,
+                "peer sent more bytes than the metadata size"
+            );
             frame.truncate(room);
         }
         while !frame.is_empty() {
-            let take = if piece_size == 0 { frame.len() } else { frame.len().min(piece_size) };
+            let take = if piece_size == 0 {
+                frame.len()
+            } else {
+                frame.len().min(piece_size)
+            };
             let piece = frame.split_to(take);
             let len = piece.len() as u64;
             if let Some(f) = fill.as_mut() {
@@ -93,12 +112,16 @@ pub async fn relay_peer_body(
             if sent + len == size {
                 // Insert before the last piece goes out: a client that read the whole body sees the entry.
                 if let Some(f) = fill.take() {
-                    f.cache.finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+                    f.cache
+                        .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
                 }
             }
-            tx.send(Ok(piece)).await.map_err(|_| RelayError::ClientGone)?;
+            tx.send(Ok(piece))
+                .await
+                .map_err(|_| RelayError::ClientGone)?;
             sent += len;
-            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler).increment(len);
+            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler)
+                .increment(len);
         }
     }
     Ok(sent)
@@ -113,10 +136,16 @@ pub async fn relay_bytes(
 ) -> Result<u64, RelayError> {
     let mut sent = 0;
     while !bytes.is_empty() {
-        let take = if piece_size == 0 { bytes.len() } else { bytes.len().min(piece_size) };
+        let take = if piece_size == 0 {
+            bytes.len()
+        } else {
+            bytes.len().min(piece_size)
+        };
         let piece = bytes.split_to(take);
         let len = piece.len() as u64;
-        tx.send(Ok(piece)).await.map_err(|_| RelayError::ClientGone)?;
+        tx.send(Ok(piece))
+            .await
+            .map_err(|_| RelayError::ClientGone)?;
         sent += len;
         metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler).increment(len);
     }

@@ -45,16 +45,26 @@ pub async fn update_metadata(
     let k = ObjectKey::parse(params.required("key")?)?;
     let dto = fields.addressed(b.clone(), k.clone())?;
     let (b, k) = (b.as_str(), k.as_str());
-    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     if holders.live.is_empty() {
         return Err(ApiError::not_found(format!("{b}@{k} not found")));
     }
     let body = peer_body(&dto, b, k);
     let calls = holders.live.into_iter().map(|peer| {
         let (client, body) = (s.peers.clone(), body.clone());
-        async move { (peer.peer_id.clone(), client.put_metadata(&peer, b, &body, None, "1").await) }
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.put_metadata(&peer, b, &body, None, "1").await,
+            )
+        }
     });
-    let answers: Vec<_> = futures::stream::iter(calls).buffer_unordered(fanout(&s)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
     s.cache.invalidate(&format!("{b}@{k}"));
     let mut accepted = 0;
     for (peer_id, answer) in answers {
@@ -64,7 +74,9 @@ pub async fn update_metadata(
         }
     }
     if accepted == 0 {
-        return Err(ApiError::bad_gateway(format!("Update failed on every replica of {b}@{k}")));
+        return Err(ApiError::bad_gateway(format!(
+            "Update failed on every replica of {b}@{k}"
+        )));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -81,12 +93,17 @@ pub async fn disable(State(s): State<AppState>, params: PathParams) -> ApiResult
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move { (peer.peer_id.clone(), client.disable(&peer, b, k).await) }
     });
-    let answers: Vec<_> = futures::stream::iter(calls).buffer_unordered(fanout(&s)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
     for (peer_id, answer) in answers {
         if let Err(e) = answer {
             tracing::warn!(%peer_id, error = %e, "disable failed on a holder");
@@ -121,16 +138,26 @@ pub async fn delete_by_key(
     let force = validate::header_flag(&headers, "force", true)?;
     let (b, k) = (b.as_str(), k.as_str());
     let combined = format!("{b}@{k}");
-    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     if holders.recorded == 0 {
         s.cache.invalidate(&combined);
         return Err(ApiError::not_found(format!("{b}@{k} not found")));
     }
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
-        async move { (peer.peer_id.clone(), client.delete(&peer, b, k, force).await) }
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.delete(&peer, b, k, force).await,
+            )
+        }
     });
-    let answers: Vec<_> = futures::stream::iter(calls).buffer_unordered(fanout(&s)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
     let mut n_deletes = 0;
     let mut gone = Vec::new();
     for (peer_id, answer) in answers {
@@ -140,7 +167,9 @@ pub async fn delete_by_key(
                 gone.push(peer_id);
             }
             Err(PeerError::NotFound(_)) => gone.push(peer_id),
-            Err(e) => tracing::warn!(%peer_id, error = %e, "delete failed on a holder; its record is kept"),
+            Err(e) => {
+                tracing::warn!(%peer_id, error = %e, "delete failed on a holder; its record is kept")
+            }
         }
     }
     if !gone.is_empty() {
@@ -150,9 +179,14 @@ pub async fn delete_by_key(
     }
     s.cache.invalidate(&combined);
     if gone.is_empty() {
-        return Err(ApiError::bad_gateway(format!("Delete failed on every replica of {b}@{k}")));
+        return Err(ApiError::bad_gateway(format!(
+            "Delete failed on every replica of {b}@{k}"
+        )));
     }
-    Ok(Json(DeletedByKeyResponse { n_deletes, key: k.to_string() }))
+    Ok(Json(DeletedByKeyResponse {
+        n_deletes,
+        key: k.to_string(),
+    }))
 }
 
 /// #24 DELETE `/api/v4/buckets/{bucket_id}/bid/{ball_id}` — delete every chunk of a ball on every live peer.
@@ -175,7 +209,11 @@ pub async fn delete_by_ball(
     let ball = BallId::parse(params.required("ball_id")?)?;
     let force = validate::header_flag(&headers, "force", true)?;
     let (b, ball) = (b.as_str(), ball.as_str());
-    let peers = s.rm.get_peers().await.map_err(|e| ApiError::internal(e.to_string()))?.available;
+    let peers =
+        s.rm.get_peers()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .available;
     let groups = peers.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
@@ -189,8 +227,14 @@ pub async fn delete_by_ball(
             (peer, keys)
         }
     });
-    let listed: Vec<_> = futures::stream::iter(groups).buffer_unordered(fanout(&s)).collect().await;
-    let pairs: Vec<_> = listed.into_iter().flat_map(|(peer, keys)| keys.into_iter().map(move |k| (peer.clone(), k))).collect();
+    let listed: Vec<_> = futures::stream::iter(groups)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    let pairs: Vec<_> = listed
+        .into_iter()
+        .flat_map(|(peer, keys)| keys.into_iter().map(move |k| (peer.clone(), k)))
+        .collect();
     let keys: BTreeSet<String> = pairs.iter().map(|(_, k)| k.clone()).collect();
     let deletes = pairs.into_iter().map(|(peer, key)| {
         let client = s.peers.clone();
@@ -199,7 +243,10 @@ pub async fn delete_by_ball(
             (peer.peer_id, key, answer)
         }
     });
-    let answers: Vec<_> = futures::stream::iter(deletes).buffer_unordered(fanout(&s)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(deletes)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
     let mut n_deletes = 0;
     for (peer_id, key, answer) in answers {
         let gone = match answer {
@@ -222,5 +269,8 @@ pub async fn delete_by_ball(
     for key in &keys {
         s.cache.invalidate(&format!("{b}@{key}"));
     }
-    Ok(Json(DeletedByBallIdResponse { n_deletes, ball_id: ball.to_string() }))
+    Ok(Json(DeletedByBallIdResponse {
+        n_deletes,
+        ball_id: ball.to_string(),
+    }))
 }

@@ -5,7 +5,7 @@
 use std::io;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -71,13 +71,38 @@ pub struct DownloadQuery {
     pub attachment: bool,
 }
 
-impl DownloadQuery {
-    pub fn parse(pairs: &[(String, String)]) -> ApiResult<Self> {
-        let last = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        Ok(DownloadQuery {
-            content_type: last("content_type").unwrap_or_default(),
-            filename: last("filename").unwrap_or_default(),
-            attachment: validate::query_bool(pairs, "attachment", false)?,
+/// The inputs of GET data and merge, validated together so one 422 lists every problem.
+#[derive(Debug, Clone)]
+pub struct DownloadInputs {
+    pub query: DownloadQuery,
+    /// `Chunk-Size` in bytes (0 = no cap).
+    pub piece_size: usize,
+    /// `Force-Get`.
+    pub forced: bool,
+}
+
+impl DownloadInputs {
+    pub fn parse(
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        force_default: bool,
+    ) -> ApiResult<Self> {
+        let mut errors = validate::Errors::new();
+        let attachment = errors.take(validate::query_bool(raw_query, "attachment", false), false);
+        let piece_size = errors.take(validate::header_size(headers, "chunk-size", 10_000_000), 0);
+        let forced = errors.take(
+            validate::header_flag(headers, "force-get", force_default),
+            force_default,
+        );
+        errors.finish()?;
+        Ok(DownloadInputs {
+            query: DownloadQuery {
+                content_type: validate::query_str(raw_query, "content_type", ""),
+                filename: validate::query_str(raw_query, "filename", ""),
+                attachment,
+            },
+            piece_size: usize::try_from(piece_size).unwrap_or(usize::MAX),
+            forced,
         })
     }
 }
@@ -94,7 +119,9 @@ pub fn streamed_response(
     disposition: Option<String>,
 ) -> (Response, BodySender) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     let mut res = Body::from_stream(stream).into_response();
     *res.status_mut() = StatusCode::OK;
     set_headers(res.headers_mut(), len, content_type, disposition);
@@ -112,7 +139,11 @@ pub fn set_headers(h: &mut HeaderMap, len: u64, content_type: &str, disposition:
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
@@ -144,13 +175,15 @@ pub async fn get_object(
     State(s): State<AppState>,
     params: PathParams,
     headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
+    RawQuery(raw_query): RawQuery,
 ) -> ApiResult<Response> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
-    let q = DownloadQuery::parse(&query)?;
-    let piece_size = usize::try_from(validate::header_size(&headers, "chunk-size", 10_000_000)?).unwrap_or(usize::MAX);
-    let forced = validate::header_flag(&headers, "force-get", false)?;
+    let DownloadInputs {
+        query: q,
+        piece_size,
+        forced,
+    } = DownloadInputs::parse(raw_query.as_deref(), &headers, false)?;
     let (b, k) = (b.as_str(), k.as_str());
     let combined = format!("{b}@{k}");
     if let Some(local) = header_str(&headers, "local-peer-id") {
@@ -160,9 +193,12 @@ pub async fn get_object(
 
     if !forced {
         if let Some(hit) = s.cache.get(&combined) {
-            let content_type =
-                first_non_empty([Some(q.content_type.as_str()), Some(hit.metadata.content_type.as_str()), Some(hit.content_type.as_str())])
-                    .unwrap_or("application/octet-stream");
+            let content_type = first_non_empty([
+                Some(q.content_type.as_str()),
+                Some(hit.metadata.content_type.as_str()),
+                Some(hit.content_type.as_str()),
+            ])
+            .unwrap_or("application/octet-stream");
             let tags = &hit.metadata.tags;
             let name = first_non_empty([
                 Some(q.filename.as_str()),
@@ -172,7 +208,8 @@ pub async fn get_object(
             .unwrap_or(&default_name);
             let disposition = q.attachment.then(|| content_disposition(name));
             let len = hit.bytes.len() as u64;
-            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => OBJECT).increment(len);
+            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => OBJECT)
+                .increment(len);
             let mut res = Body::from(hit.bytes.clone()).into_response();
             set_headers(res.headers_mut(), len, content_type, disposition);
             return Ok(res);
@@ -209,16 +246,24 @@ pub async fn get_object(
     let (peer, md, resp): (PeerInfo, GetMetadataResponse, reqwest::Response) = match found {
         Ok(found) => found,
         Err(ReadFailure::NoCandidates) => return Err(ApiError::not_found(NO_CANDIDATE)),
-        Err(ReadFailure::NotFound) => return Err(ApiError::not_found(format!("{b}@{k} not found"))),
+        Err(ReadFailure::NotFound) => {
+            return Err(ApiError::not_found(format!("{b}@{k} not found")))
+        }
         Err(ReadFailure::Faulted(_)) => {
-            return Err(ApiError::bad_gateway(format!("All replicas of {b}@{k} failed")))
+            return Err(ApiError::bad_gateway(format!(
+                "All replicas of {b}@{k} failed"
+            )))
         }
         Err(ReadFailure::Backend(e)) => return Err(ApiError::internal(e)),
     };
 
     let metadata = md.metadata;
     let size = metadata.size;
-    let peer_ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let peer_ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let content_type = first_non_empty([
         Some(q.content_type.as_str()),
         Some(metadata.content_type.as_str()),
@@ -257,8 +302,14 @@ mod tests {
 
     #[test]
     fn disposition_quotes_and_escapes() {
-        assert_eq!(content_disposition("a.txt"), "attachment; filename=\"a.txt\"");
-        assert_eq!(content_disposition("a\"b\\c"), "attachment; filename=\"a\\\"b\\\\c\"");
+        assert_eq!(
+            content_disposition("a.txt"),
+            "attachment; filename=\"a.txt\""
+        );
+        assert_eq!(
+            content_disposition("a\"b\\c"),
+            "attachment; filename=\"a\\\"b\\\\c\""
+        );
     }
 
     #[test]
@@ -271,7 +322,10 @@ mod tests {
 
     #[test]
     fn first_non_empty_skips_empty_and_missing() {
-        assert_eq!(first_non_empty([Some(""), None, Some("x"), Some("y")]), Some("x"));
+        assert_eq!(
+            first_non_empty([Some(""), None, Some("x"), Some("y")]),
+            Some("x")
+        );
         assert_eq!(first_non_empty([Some(""), None]), None);
     }
 }

@@ -5,12 +5,12 @@
 
 use std::collections::VecDeque;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
 
-use super::get::{content_disposition, first_non_empty, streamed_response, DownloadQuery};
+use super::get::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
 use super::MERGE;
 use crate::app::AppState;
 use crate::cache::CachedBall;
@@ -23,7 +23,6 @@ use crate::replication::{
     abort_client, read_with_failover, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
     ReadFailure,
 };
-use crate::validate;
 
 /// Where one chunk's bytes come from.
 enum Source {
@@ -64,11 +63,19 @@ async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> Api
     if !forced {
         if let Some(hit) = s.cache.get(&format!("{b}@{key}")) {
             let size = hit.bytes.len() as u64;
-            return Ok(Chunk { key, size, source: Source::Cached(hit) });
+            return Ok(Chunk {
+                key,
+                size,
+                source: Source::Cached(hit),
+            });
         }
     }
     match locate(s, b, &key).await {
-        Ok((peer, metadata)) => Ok(Chunk { size: metadata.size, key, source: Source::Peer { peer, metadata } }),
+        Ok((peer, metadata)) => Ok(Chunk {
+            size: metadata.size,
+            key,
+            source: Source::Peer { peer, metadata },
+        }),
         Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
         Err(_) => Err(ApiError::not_found(format!("Chunk {key} not found"))),
     }
@@ -99,25 +106,34 @@ pub async fn merge(
     State(s): State<AppState>,
     params: PathParams,
     headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
+    RawQuery(raw_query): RawQuery,
 ) -> ApiResult<Response> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let ball = BallId::parse(params.required("ball_id")?)?;
-    let q = DownloadQuery::parse(&query)?;
-    let piece_size = usize::try_from(validate::header_size(&headers, "chunk-size", 10_000_000)?).unwrap_or(usize::MAX);
-    let forced = validate::header_flag(&headers, "force-get", true)?;
+    let DownloadInputs {
+        query: q,
+        piece_size,
+        forced,
+    } = DownloadInputs::parse(raw_query.as_deref(), &headers, true)?;
     let (b, ball) = (b.as_str(), ball.as_str());
     let key0 = format!("{ball}_0");
 
-    let pinned = headers.get("peer-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let pinned = headers
+        .get("peer-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let first = match pinned {
         Some(peer_id) => {
-            let peer = s
-                .rm
-                .get_peer(peer_id)
+            let peer =
+                s.rm.get_peer(peer_id)
+                    .await
+                    .map_err(|_| ApiError::not_found("No available peer; try again later."))?;
+            s.peers
+                .get_metadata(&peer, b, &key0)
                 .await
-                .map_err(|_| ApiError::not_found("No available peer; try again later."))?;
-            s.peers.get_metadata(&peer, b, &key0).await.map(|md| md.metadata).ok()
+                .map(|md| md.metadata)
+                .ok()
         }
         None => locate(&s, b, &key0).await.ok().map(|(_, md)| md),
     };
@@ -138,12 +154,18 @@ pub async fn merge(
     let chunks = resolved.into_iter().collect::<ApiResult<Vec<Chunk>>>()?;
     let total: u64 = chunks.iter().map(|c| c.size).sum();
 
-    let content_type = first_non_empty([Some(q.content_type.as_str()), Some(first.content_type.as_str())])
-        .unwrap_or("application/octet-stream")
-        .to_string();
-    let name = first_non_empty([Some(q.filename.as_str()), first.tags.get("fullname").map(String::as_str)])
-        .unwrap_or(ball)
-        .to_string();
+    let content_type = first_non_empty([
+        Some(q.content_type.as_str()),
+        Some(first.content_type.as_str()),
+    ])
+    .unwrap_or("application/octet-stream")
+    .to_string();
+    let name = first_non_empty([
+        Some(q.filename.as_str()),
+        first.tags.get("fullname").map(String::as_str),
+    ])
+    .unwrap_or(ball)
+    .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
     let (res, tx) = streamed_response(total, &content_type, disposition);
     let (s2, b2) = (s.clone(), b.to_string());
@@ -161,10 +183,19 @@ pub async fn merge(
 
 /// Send one chunk: from memory, or from its holder with failover to other live holders before its first
 /// byte. `Err` = the response must be aborted.
-async fn stream_chunk(s: &AppState, b: &str, chunk: Chunk, piece_size: usize, tx: &BodySender) -> Result<(), String> {
+async fn stream_chunk(
+    s: &AppState,
+    b: &str,
+    chunk: Chunk,
+    piece_size: usize,
+    tx: &BodySender,
+) -> Result<(), String> {
     let (peer, metadata) = match chunk.source {
         Source::Cached(hit) => {
-            return relay_bytes(hit.bytes, piece_size, tx, MERGE).await.map(|_| ()).map_err(|e| e.to_string())
+            return relay_bytes(hit.bytes, piece_size, tx, MERGE)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         Source::Peer { peer, metadata } => (peer, metadata),
     };
@@ -178,7 +209,10 @@ async fn stream_chunk(s: &AppState, b: &str, chunk: Chunk, piece_size: usize, tx
                 return Err(format!("no replica could serve chunk {}", chunk.key));
             }
             expanded = true;
-            let more = s.rm.choose_read_replica(b, &chunk.key).await.unwrap_or_default();
+            let more =
+                s.rm.choose_read_replica(b, &chunk.key)
+                    .await
+                    .unwrap_or_default();
             queue.extend(more.into_iter().filter(|p| !tried.contains(&p.peer_id)));
             continue;
         };
@@ -190,13 +224,16 @@ async fn stream_chunk(s: &AppState, b: &str, chunk: Chunk, piece_size: usize, tx
                 continue;
             }
         };
-        let fill = s.cache.begin_fill(&combined, chunk.size).map(|ticket| CacheFill {
-            cache: s.cache.clone(),
-            ticket,
-            metadata: metadata.clone(),
-            content_type: metadata.content_type.clone(),
-            peer_id: peer.peer_id.clone(),
-        });
+        let fill = s
+            .cache
+            .begin_fill(&combined, chunk.size)
+            .map(|ticket| CacheFill {
+                cache: s.cache.clone(),
+                ticket,
+                metadata: metadata.clone(),
+                content_type: metadata.content_type.clone(),
+                peer_id: peer.peer_id.clone(),
+            });
         match relay_peer_body(resp, chunk.size, piece_size, fill, tx, MERGE).await {
             Ok(_) => return Ok(()),
             Err(e) if e.sent() == 0 && !matches!(e, crate::replication::RelayError::ClientGone) => {

@@ -45,7 +45,10 @@ pub fn sort_chunks(chunks: &mut [Metadata]) {
 }
 
 async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
-    s.rm.get_peers().await.map(|v| v.available).map_err(|e| ApiError::internal(e.to_string()))
+    s.rm.get_peers()
+        .await
+        .map(|v| v.available)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// #11 GET `/api/v4/buckets/{bucket_id}/{key}/size` — size on each live replica.
@@ -56,7 +59,10 @@ async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
     params(("bucket_id" = String, Path), ("key" = String, Path)),
     responses((status = 200, description = "Per-replica sizes, by peer id", body = Vec<GetSizeByKey>), (status = 400))
 )]
-pub async fn size(State(s): State<AppState>, params: PathParams) -> ApiResult<Json<Vec<GetSizeByKey>>> {
+pub async fn size(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<Vec<GetSizeByKey>>> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
@@ -65,13 +71,23 @@ pub async fn size(State(s): State<AppState>, params: PathParams) -> ApiResult<Js
         .map_err(|_| ApiError::internal(format!("Uknown error: {b}@{k}")))?;
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
-        async move { client.size(&peer, b, k).await.map_err(|e| (peer.peer_id.clone(), e)) }
+        async move {
+            client
+                .size(&peer, b, k)
+                .await
+                .map_err(|e| (peer.peer_id.clone(), e))
+        }
     });
     let mut sizes: Vec<GetSizeByKey> = futures::stream::iter(calls)
         .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
         .filter_map(|r| async move {
             match r {
-                Ok(x) => Some(GetSizeByKey { bucket_id: x.bucket_id, key: x.key, peer_id: x.peer_id, size: x.size }),
+                Ok(x) => Some(GetSizeByKey {
+                    bucket_id: x.bucket_id,
+                    key: x.key,
+                    peer_id: x.peer_id,
+                    size: x.size,
+                }),
                 Err((peer_id, e)) => {
                     tracing::warn!(%peer_id, error = %e, "size failed on a replica");
                     None
@@ -92,7 +108,10 @@ pub async fn size(State(s): State<AppState>, params: PathParams) -> ApiResult<Js
     params(("bucket_id" = String, Path)),
     responses((status = 200, description = "Objects of the bucket, by key", body = BucketListing), (status = 400))
 )]
-pub async fn bucket_metadata(State(s): State<AppState>, params: PathParams) -> ApiResult<Json<BucketListing>> {
+pub async fn bucket_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<BucketListing>> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let b = b.as_str();
     let peers = live_peers(&s).await?;
@@ -100,8 +119,10 @@ pub async fn bucket_metadata(State(s): State<AppState>, params: PathParams) -> A
         let client = s.peers.clone();
         async move { (peer.peer_id.clone(), client.bucket_metadata(&peer, b).await) }
     });
-    let answers: Vec<_> =
-        futures::stream::iter(calls).buffer_unordered(s.config.peer_io.fanout_concurrency.max(1)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
@@ -112,7 +133,12 @@ pub async fn bucket_metadata(State(s): State<AppState>, params: PathParams) -> A
     let mut peer_ids: Vec<String> = listings.iter().map(|(p, _)| p.clone()).collect();
     peer_ids.sort();
     let balls = newest_per_key(listings);
-    Ok(Json(BucketListing { bucket_id: b.to_string(), peers_ids: peer_ids.clone(), peer_ids, balls }))
+    Ok(Json(BucketListing {
+        bucket_id: b.to_string(),
+        peers_ids: peer_ids.clone(),
+        peer_ids,
+        balls,
+    }))
 }
 
 /// #13 GET `/api/v4/buckets/{bucket_id}/metadata/{key}` — object metadata (first holder that answers).
@@ -128,7 +154,10 @@ pub async fn bucket_metadata(State(s): State<AppState>, params: PathParams) -> A
         (status = 502, description = "Every replica failed"),
     )
 )]
-pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> ApiResult<Json<GetMetadataOut>> {
+pub async fn object_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<GetMetadataOut>> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
@@ -147,7 +176,11 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
     .await;
     match found {
         Ok(md) => {
-            let local_peer_id = if md.local_peer_id.is_empty() { md.peer_id.clone() } else { md.local_peer_id };
+            let local_peer_id = if md.local_peer_id.is_empty() {
+                md.peer_id.clone()
+            } else {
+                md.local_peer_id
+            };
             Ok(Json(GetMetadataOut {
                 service_time: md.service_time,
                 peer_id: md.peer_id,
@@ -156,10 +189,12 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
             }))
         }
         Err(ReadFailure::NoCandidates) => Err(ApiError::not_found("No available peers")),
-        Err(ReadFailure::NotFound) => Err(ApiError::not_found(format!("No metadata found for {b}@{k}"))),
-        Err(ReadFailure::Faulted(_)) => {
-            Err(ApiError::bad_gateway(format!("No metadata found for {b}@{k}: every replica failed")))
-        }
+        Err(ReadFailure::NotFound) => Err(ApiError::not_found(format!(
+            "No metadata found for {b}@{k}"
+        ))),
+        Err(ReadFailure::Faulted(_)) => Err(ApiError::bad_gateway(format!(
+            "No metadata found for {b}@{k}: every replica failed"
+        ))),
         Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
     }
 }
@@ -176,20 +211,32 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
         (status = 404, description = "No live peer, or no chunk found"),
     )
 )]
-pub async fn chunks(State(s): State<AppState>, params: PathParams) -> ApiResult<Json<BallMetadata>> {
+pub async fn chunks(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<BallMetadata>> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let ball = BallId::parse(params.required("ball_id")?)?;
     let (b, ball) = (b.as_str(), ball.as_str());
     let peers = live_peers(&s).await?;
     if peers.is_empty() {
-        return Err(ApiError::not_found("No found available peers, try again later."));
+        return Err(ApiError::not_found(
+            "No found available peers, try again later.",
+        ));
     }
     let calls = peers.into_iter().map(|peer| {
         let client = s.peers.clone();
-        async move { (peer.peer_id.clone(), client.ball_group(&peer, b, ball).await) }
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.ball_group(&peer, b, ball).await,
+            )
+        }
     });
-    let answers: Vec<_> =
-        futures::stream::iter(calls).buffer_unordered(s.config.peer_io.fanout_concurrency.max(1)).collect().await;
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
@@ -203,7 +250,11 @@ pub async fn chunks(State(s): State<AppState>, params: PathParams) -> ApiResult<
     }
     sort_chunks(&mut chunks);
     let size_bytes: u64 = chunks.iter().map(|c| c.size).sum();
-    let checksum = chunks[0].tags.get("full_checksum").cloned().unwrap_or_default();
+    let checksum = chunks[0]
+        .tags
+        .get("full_checksum")
+        .cloned()
+        .unwrap_or_default();
     Ok(Json(BallMetadata {
         bucket_id: b.to_string(),
         ball_id: ball.to_string(),
@@ -242,9 +293,18 @@ mod tests {
     #[test]
     fn newest_wins_and_ties_go_to_the_smallest_peer() {
         let merged = newest_per_key(vec![
-            ("p2".into(), vec![md("a", Some("5"), None, 2), md("b", Some("7"), None, 2)]),
-            ("p1".into(), vec![md("a", Some("9"), None, 1), md("b", Some("7"), None, 1)]),
-            ("p3".into(), vec![md("a", Some("x"), None, 3), md("c", None, None, 0)]),
+            (
+                "p2".into(),
+                vec![md("a", Some("5"), None, 2), md("b", Some("7"), None, 2)],
+            ),
+            (
+                "p1".into(),
+                vec![md("a", Some("9"), None, 1), md("b", Some("7"), None, 1)],
+            ),
+            (
+                "p3".into(),
+                vec![md("a", Some("x"), None, 3), md("c", None, None, 0)],
+            ),
         ]);
         let keys: Vec<_> = merged.iter().map(|m| (m.key.as_str(), m.size)).collect();
         assert_eq!(keys, vec![("a", 1), ("b", 1), ("c", 0)]);

@@ -34,7 +34,10 @@ pub(super) fn peer_body(dto: &PutMetadata, bucket: &str, key: &str) -> PeerPutMe
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// #15 POST `/api/v4/buckets/{bucket_id}/metadata` — put metadata (phase 1).
@@ -73,7 +76,11 @@ pub async fn put_metadata(
         )));
     }
     let (b, k) = (dto.bucket_id.as_str(), dto.key.as_str());
-    let update = headers.get("update").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string();
+    let update = headers
+        .get("update")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
 
     let placement = match s.rm.place(b, k, dto.size, dto.replication_factor).await {
         Ok(p) => p,
@@ -87,17 +94,27 @@ pub async fn put_metadata(
     };
     let group_id = nanoid::nanoid!();
     let peer_body = peer_body(&dto, b, k);
-    let calls = placement.write_set.iter().cloned().enumerate().map(|(i, peer): (usize, PeerInfo)| {
-        let client = s.peers.clone();
-        let body = peer_body.clone();
-        let (group_id, update) = (group_id.clone(), update.clone());
-        async move {
-            let r = client.put_metadata(&peer, b, &body, Some(&group_id), &update).await;
-            (i, peer, r)
-        }
-    });
-    let mut answers: Vec<_> =
-        futures::stream::iter(calls).buffer_unordered(s.config.peer_io.fanout_concurrency.max(1)).collect().await;
+    let calls =
+        placement
+            .write_set
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, peer): (usize, PeerInfo)| {
+                let client = s.peers.clone();
+                let body = peer_body.clone();
+                let (group_id, update) = (group_id.clone(), update.clone());
+                async move {
+                    let r = client
+                        .put_metadata(&peer, b, &body, Some(&group_id), &update)
+                        .await;
+                    (i, peer, r)
+                }
+            });
+    let mut answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
     answers.sort_by_key(|(i, _, _)| *i);
 
     let mut tasks = Vec::new();
@@ -119,7 +136,10 @@ pub async fn put_metadata(
                 tracing::warn!(peer_id = %peer.peer_id, error = %e, "put metadata failed on a peer");
                 metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "metadata")
                     .increment(1);
-                failures.push(ReplicaFailure { peer_id: peer.peer_id.clone(), cause: e.to_string() });
+                failures.push(ReplicaFailure {
+                    peer_id: peer.peer_id.clone(),
+                    cause: e.to_string(),
+                });
             }
         }
     }

@@ -84,7 +84,9 @@ async fn claim(s: &AppState, task_id: &str) -> Result<(TaskGroup, ClaimGuard), A
             return Err(ApiError::not_found(format!("Task({task_id}) not found")))
         }
         Err(RmError::Conflict(_)) => {
-            return Err(ApiError::conflict(format!("Task({task_id}) upload already in progress")))
+            return Err(ApiError::conflict(format!(
+                "Task({task_id}) upload already in progress"
+            )))
         }
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
@@ -97,7 +99,9 @@ async fn claim(s: &AppState, task_id: &str) -> Result<(TaskGroup, ClaimGuard), A
     };
     if group.tasks.is_empty() {
         guard.release().await;
-        return Err(ApiError::bad_request("Expected tasks > 0, but was received 0"));
+        return Err(ApiError::bad_request(
+            "Expected tasks > 0, but was received 0",
+        ));
     }
     if group.operation != "PUT" {
         guard.release().await;
@@ -112,7 +116,8 @@ async fn claim(s: &AppState, task_id: &str) -> Result<(TaskGroup, ClaimGuard), A
 /// An error answer after which the connection must not be reused (the body may be partly unread).
 fn closing(e: ApiError) -> Response {
     let mut res = e.into_response();
-    res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
 }
 
@@ -134,19 +139,29 @@ where
     let mut unavailable = Vec::new();
     for task in &group.tasks {
         let Some(peer_id) = task.peers.first() else {
-            unavailable.push(ReplicaFailure { peer_id: String::new(), cause: "task without a peer".into() });
+            unavailable.push(ReplicaFailure {
+                peer_id: String::new(),
+                cause: "task without a peer".into(),
+            });
             continue;
         };
         match s.rm.get_peer(peer_id).await {
-            Ok(peer) => targets.push(FanOutTarget { peer, task_id: task.task_id.clone() }),
-            Err(e) => unavailable.push(ReplicaFailure { peer_id: peer_id.clone(), cause: e.to_string() }),
+            Ok(peer) => targets.push(FanOutTarget {
+                peer,
+                task_id: task.task_id.clone(),
+            }),
+            Err(e) => unavailable.push(ReplicaFailure {
+                peer_id: peer_id.clone(),
+                cause: e.to_string(),
+            }),
         }
     }
     let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout);
     let outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy).await;
     let received = match &outcome {
         Ok(r) => r.received,
-        Err(FanOutError::AllFailed { received, .. }) | Err(FanOutError::ClientBody { received, .. }) => *received,
+        Err(FanOutError::AllFailed { received, .. })
+        | Err(FanOutError::ClientBody { received, .. }) => *received,
         Err(FanOutError::SizeMismatch { received, expected }) => (*received).min(*expected),
     };
     metrics::counter!("mictlanx_router_bytes_in_total", "handler" => handler).increment(received);
@@ -192,26 +207,38 @@ async fn chunked(
     body: Body,
     handler: &'static str,
 ) -> Result<Response, ErrorResponse> {
-        let piece_size = validate::header_size(&headers, "chunk-size", 10_000_000)?;
-        let task_id = params.required("task_id")?.to_string();
-        let (group, guard) = claim(&s, &task_id).await?;
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if let Some(len) = declared.filter(|len| *len != group.size) {
-            guard.release().await;
-            return Err(closing(ApiError::bad_request(format!("Data size mistmatch {len} != {}", group.size))));
-        }
-        let report = relay(&s, group.clone(), guard, body.into_data_stream(), piece_size, handler).await?;
-        Ok(Json(RouterPutChunkedResponse {
-            peer_ids: report.succeeded,
-            combined_key: format!("{}@{}", group.bucket_id, group.key),
-            bucket_id: group.bucket_id,
-            key: group.key,
-            size: report.received,
-        })
-        .into_response())
+    let piece_size = validate::header_size(&headers, "chunk-size", 10_000_000)?;
+    let task_id = params.required("task_id")?.to_string();
+    let (group, guard) = claim(&s, &task_id).await?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared.filter(|len| *len != group.size) {
+        guard.release().await;
+        return Err(closing(ApiError::bad_request(format!(
+            "Data size mistmatch {len} != {}",
+            group.size
+        )))
+        .into());
+    }
+    let report = relay(
+        &s,
+        group.clone(),
+        guard,
+        body.into_data_stream(),
+        piece_size,
+        handler,
+    )
+    .await?;
+    Ok(Json(RouterPutChunkedResponse {
+        peer_ids: report.succeeded,
+        combined_key: format!("{}@{}", group.bucket_id, group.key),
+        bucket_id: group.bucket_id,
+        key: group.key,
+        size: report.received,
+    })
+    .into_response())
 }
 
 /// Either an `ApiError` or a finished error response, so `?` works on both inside handlers.
@@ -250,7 +277,9 @@ impl From<Response> for ErrorResponse {
 )]
 pub async fn put_chunked(State(s): State<AppState>, params: PathParams, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    chunked(s, params, parts.headers, body, PUT_CHUNKED).await.unwrap_or_else(|e| e.0)
+    chunked(s, params, parts.headers, body, PUT_CHUNKED)
+        .await
+        .unwrap_or_else(|e| e.0)
 }
 
 /// #18 POST `/api/v4/buckets/data/{task_id}/chunkedv1` — alias of #17.
@@ -262,9 +291,15 @@ pub async fn put_chunked(State(s): State<AppState>, params: PathParams, req: Req
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "Same as /chunked", body = RouterPutChunkedResponse))
 )]
-pub async fn put_chunked_v1(State(s): State<AppState>, params: PathParams, req: Request) -> Response {
+pub async fn put_chunked_v1(
+    State(s): State<AppState>,
+    params: PathParams,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
-    chunked(s, params, parts.headers, body, PUT_CHUNKED_V1).await.unwrap_or_else(|e| e.0)
+    chunked(s, params, parts.headers, body, PUT_CHUNKED_V1)
+        .await
+        .unwrap_or_else(|e| e.0)
 }
 
 /// The 422 of #16 when there is no `data` part.
@@ -290,31 +325,39 @@ fn missing_data() -> ApiError {
         (status = 502, description = "No replica stored the data"),
     )
 )]
-pub async fn put_data_multipart(State(s): State<AppState>, params: PathParams, req: Request) -> Response {
+pub async fn put_data_multipart(
+    State(s): State<AppState>,
+    params: PathParams,
+    req: Request,
+) -> Response {
     multipart(s, params, req).await.unwrap_or_else(|e| e.0)
 }
 
-async fn multipart(s: AppState, params: PathParams, req: Request) -> Result<Response, ErrorResponse> {
+async fn multipart(
+    s: AppState,
+    params: PathParams,
+    req: Request,
+) -> Result<Response, ErrorResponse> {
     let (parts, body) = req.into_parts();
-        let boundary = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ct| multer::parse_boundary(ct).ok())
-            .ok_or_else(missing_data)?;
-        let task_id = params.required("task_id")?.to_string();
-        let (group, guard) = claim(&s, &task_id).await?;
-        let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
-        let field = loop {
-            match multipart.next_field().await {
-                Ok(Some(field)) if field.name() == Some("data") => break field,
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => {
-                    guard.release().await;
-                    return Err(ErrorResponse(closing(missing_data())));
-                }
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(missing_data)?;
+    let task_id = params.required("task_id")?.to_string();
+    let (group, guard) = claim(&s, &task_id).await?;
+    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    let field = loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("data") => break field,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => {
+                guard.release().await;
+                return Err(ErrorResponse(closing(missing_data())));
             }
-        };
-        relay(&s, group, guard, field, 0, PUT_DATA).await?;
-        Ok(StatusCode::CREATED.into_response())
+        }
+    };
+    relay(&s, group, guard, field, 0, PUT_DATA).await?;
+    Ok(StatusCode::CREATED.into_response())
 }
