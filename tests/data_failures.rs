@@ -160,6 +160,67 @@ async fn a_client_body_that_breaks_releases_the_claim_and_stores_nothing() {
     c.stop().await;
 }
 
+/// A peer holding `short/k` (1000 bytes per its metadata) whose data answer breaks after 10 bytes.
+async fn spawn_short_body_peer() -> u16 {
+    async fn ufs() -> Json<Value> {
+        Json(json!({"total_disk": 10_000_000_000u64, "used_disk": 1000, "disk_uf": 0.0}))
+    }
+    async fn empty() -> Json<Value> {
+        Json(json!([]))
+    }
+    async fn metadata(Path((b, k)): Path<(String, String)>) -> Json<Value> {
+        Json(
+            json!({"service_time": 1, "peer_id": "short", "local_peer_id": "short", "metadata": {
+            "key": k, "size": 1000, "checksum": "abc", "tags": {}, "content_type": "application/octet-stream",
+            "producer_id": "p", "ball_id": k, "bucket_id": b, "is_disabled": false}}),
+        )
+    }
+    async fn data(Path((_b, _k)): Path<(String, String)>) -> axum::response::Response {
+        // The error comes after a pause so that the headers and the first bytes are flushed first.
+        let body = futures::stream::unfold(0u8, |step| async move {
+            match step {
+                0 => Some((Ok(Bytes::from_static(b"0123456789")), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Some((Err(std::io::Error::other("disk gone")), 2))
+                }
+                _ => None,
+            }
+        });
+        axum::response::Response::builder()
+            .header("content-length", "1000")
+            .body(axum::body::Body::from_stream(body))
+            .unwrap()
+    }
+    let app = Router::new()
+        .route("/api/v4/stats/ufs", get(ufs))
+        .route("/api/v4/xballs", get(empty))
+        .route("/api/v4/buckets/{b}/metadata/{k}", get(metadata))
+        .route("/api/v4/buckets/{b}/{k}", get(data));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_peer_body_aborts_the_response_and_fills_no_cache() {
+    let port = spawn_short_body_peer().await;
+    let c = start_with(0, vec![peer_info("short", port)], |_| {}).await;
+    let res = c.get("/api/v4/buckets/short/k").await;
+    assert_eq!(res.status(), 200, "headers go out once the peer answered");
+    assert_eq!(res.headers()["content-length"], "1000");
+    let body = res.bytes().await;
+    assert!(
+        body.is_err(),
+        "a truncated object must not end cleanly: {body:?}"
+    );
+    assert!(!c.router.state.cache.keys().contains(&"short@k".to_string()));
+    c.stop().await;
+}
+
 /// A peer that answers probes and phase 1 but never reads a phase-2 body (nor answers it).
 async fn spawn_stalling_peer() -> u16 {
     async fn ufs() -> Json<Value> {

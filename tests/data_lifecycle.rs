@@ -82,6 +82,14 @@ async fn put_with_both_forms_and_rf_1_2_3_then_get_identical_bytes() {
         );
         assert_eq!(c.get_bytes("b1", &key).await, bytes);
     }
+    let metrics = c.get("/metrics").await.text().await.unwrap();
+    for line in [
+        "mictlanx_router_bytes_in_total{handler=\"/api/v4/buckets/data/{task_id}/chunked\"}",
+        "mictlanx_router_bytes_in_total{handler=\"/api/v4/buckets/data/{task_id}\"}",
+        "mictlanx_router_bytes_out_total{handler=\"/api/v4/buckets/{bucket_id}/{key}\"}",
+    ] {
+        assert!(metrics.contains(line), "missing {line}");
+    }
     c.stop().await;
 }
 
@@ -228,7 +236,7 @@ async fn chunked_ball_listing_merge_and_delete_by_ball() {
             .await;
         assert_eq!(res.status(), 200);
     }
-    // #22 chunks: deduplicated (rf 2) and sorted by index (10 would sort before 2 as a string)
+    // #22 chunks: deduplicated (rf 2) and sorted by index
     let res = c.get("/api/v4/buckets/vid/metadata/movie/chunks").await;
     assert_eq!(res.status(), 200);
     let ball: Value = res.json().await.unwrap();
