@@ -37,6 +37,7 @@ pub struct PeerClient {
     http: reqwest::Client,
     test_mode: bool,
     peer_timeout: Duration,
+    fanout: usize,
     reporter: Option<Arc<dyn ReplicaManager>>,
 }
 
@@ -82,6 +83,7 @@ impl PeerClient {
             http,
             test_mode,
             peer_timeout: io.peer_timeout,
+            fanout: io.fanout_concurrency.max(1),
             reporter: None,
         })
     }
@@ -100,6 +102,11 @@ impl PeerClient {
 
     pub fn peer_timeout(&self) -> Duration {
         self.peer_timeout
+    }
+
+    /// `MICTLANX_ROUTER_FANOUT_CONCURRENCY`: the bound of every fan-out.
+    pub fn fanout_concurrency(&self) -> usize {
+        self.fanout
     }
 
     /// `{base_url}{path}`; `path` starts with `/` and is already escaped.
