@@ -400,18 +400,8 @@ fn status_error(status: u16, body: &[u8]) -> PeerError {
 /// The current span's W3C trace context as headers.
 fn trace_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
-    inject_trace(&mut headers);
+    crate::telemetry::inject_trace_context(&mut headers);
     headers
-}
-
-/// Trace propagation point. The lead's `crate::telemetry::inject_trace_context` replaces this body once it
-/// lands; until then it injects with the global propagator directly (a no-op when none is installed).
-fn inject_trace(headers: &mut HeaderMap) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let cx = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers))
-    });
 }
 
 /// Start/outcome bookkeeping of one call. Dropping it unfinished (the caller's future was cancelled) still
