@@ -1,1 +1,3 @@
 //! HTTP API of the router: one module per resource.
+
+pub mod cache;
