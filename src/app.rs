@@ -183,3 +183,9 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
     span.in_scope(|| tracing::debug!(route = template, status = res.status().as_u16(), "request handled"));
     res
 }
+
+impl axum::extract::FromRef<AppState> for BallCache {
+    fn from_ref(state: &AppState) -> BallCache {
+        state.cache.clone()
+    }
+}

@@ -1,6 +1,7 @@
 //! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
 //! (router-api.md §4).
 
+pub mod cache;
 pub mod cors;
 pub mod docs;
 pub mod health;
@@ -17,10 +18,11 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = RouteTable::new();
     let t = docs::routes(t, s);
     let t = metrics::routes(t, s);
-    health::routes(t, s)
+    let t = health::routes(t, s);
+    cache::routes(t, s)
 }
 
 /// Every module's OpenAPI paths, merged into `/openapi.json`.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
-    vec![health::HealthDoc::openapi(), metrics::MetricsDoc::openapi()]
+    vec![health::HealthDoc::openapi(), metrics::MetricsDoc::openapi(), cache::CacheDoc::openapi()]
 }
