@@ -15,12 +15,20 @@ pub struct ApiError {
 impl ApiError {
     /// Any status with a string detail.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: Value::String(detail.into()), allow: None }
+        Self {
+            status,
+            detail: Value::String(detail.into()),
+            allow: None,
+        }
     }
 
     /// Any status with a structured detail (the 422 list, the code-666 object).
     pub fn with_detail(status: StatusCode, detail: Value) -> Self {
-        Self { status, detail, allow: None }
+        Self {
+            status,
+            detail,
+            allow: None,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -94,7 +102,10 @@ impl IntoResponse for ApiError {
         let body = json!({ "detail": self.detail }).to_string();
         let mut res = (self.status, body).into_response();
         let headers = res.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(header::ALLOW, allow);
         }

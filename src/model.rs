@@ -31,12 +31,17 @@ pub fn default_content_type() -> String {
 impl Metadata {
     /// `tags.updated_at` as an integer; missing or non-integer counts as -1 ("newest wins" merges).
     pub fn updated_at(&self) -> i128 {
-        self.tags.get("updated_at").and_then(|v| v.trim().parse::<i128>().ok()).unwrap_or(-1)
+        self.tags
+            .get("updated_at")
+            .and_then(|v| v.trim().parse::<i128>().ok())
+            .unwrap_or(-1)
     }
 
     /// `tags.index` as an integer, if it is one (chunk ordering).
     pub fn index(&self) -> Option<i64> {
-        self.tags.get("index").and_then(|v| v.trim().parse::<i64>().ok())
+        self.tags
+            .get("index")
+            .and_then(|v| v.trim().parse::<i64>().ok())
     }
 
     /// `"{bucket_id}@{key}"`.

@@ -2,4 +2,6 @@
 
 pub mod routing;
 
-pub use routing::{normalize_path, normalize_prefix, MatchedTemplate, PathParams, Resolved, RouteTable};
+pub use routing::{
+    normalize_path, normalize_prefix, MatchedTemplate, PathParams, Resolved, RouteTable,
+};

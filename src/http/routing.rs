@@ -40,7 +40,10 @@ pub struct PathParams(Arc<Vec<(&'static str, String)>>);
 impl PathParams {
     /// The raw (percent-decoded, not sanitized) value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Like [`PathParams::get`] for a parameter the template guarantees.
@@ -54,7 +57,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<PathParams>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<PathParams>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -85,7 +92,13 @@ impl RouteTable {
     }
 
     /// Append a route. `template` uses `{name}` for one segment and `{*name}` for the rest of the path.
-    pub fn route<H, T, S>(mut self, method: Method, template: &'static str, handler: H, state: S) -> Self
+    pub fn route<H, T, S>(
+        mut self,
+        method: Method,
+        template: &'static str,
+        handler: H,
+        state: S,
+    ) -> Self
     where
         H: Handler<T, S>,
         T: 'static,
@@ -97,7 +110,12 @@ impl RouteTable {
             let state = state.clone();
             Box::pin(async move { handler.call(req, state).await })
         });
-        self.routes.push(Route { method, template, segments, handler });
+        self.routes.push(Route {
+            method,
+            template,
+            segments,
+            handler,
+        });
         self
     }
 
@@ -122,7 +140,10 @@ impl RouteTable {
             }
             req.extensions_mut().insert(PathParams(Arc::new(params)));
             req.extensions_mut().insert(MatchedTemplate(route.template));
-            return Resolved::Route { template: route.template, call: (route.handler)(req) };
+            return Resolved::Route {
+                template: route.template,
+                call: (route.handler)(req),
+            };
         }
         if allow.is_empty() {
             Resolved::Reject(ApiError::not_found("Not Found"))
@@ -139,7 +160,11 @@ pub fn normalize_prefix(raw: &str) -> Option<String> {
     if trimmed.is_empty() {
         return None;
     }
-    Some(if trimmed.starts_with('/') { trimmed.to_string() } else { format!("/{trimmed}") })
+    Some(if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    })
 }
 
 /// Percent-decode (lossy), strip the prefix once, drop one trailing slash.
@@ -183,7 +208,9 @@ fn match_segments(template: &[Segment], path: &[&str]) -> Option<Vec<(&'static s
     for (i, seg) in template.iter().enumerate() {
         match seg {
             Segment::Rest(name) => {
-                let rest = path.get(i..).filter(|r| !r.is_empty() && r.iter().all(|s| !s.is_empty()))?;
+                let rest = path
+                    .get(i..)
+                    .filter(|r| !r.is_empty() && r.iter().all(|s| !s.is_empty()))?;
                 params.push((*name, rest.join("/")));
                 return Some(params);
             }
@@ -221,16 +248,30 @@ mod tests {
             .route(Method::GET, "/docs/{*file}", echo, ())
     }
 
-    async fn run(t: &RouteTable, method: Method, path: &str) -> (StatusCode, String, Option<String>) {
-        let req = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+    async fn run(
+        t: &RouteTable,
+        method: Method,
+        path: &str,
+    ) -> (StatusCode, String, Option<String>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
         let path = normalize_path(req.uri().path(), Some("/mictlanx"));
         let res = match t.resolve(req, &path) {
             Resolved::Route { call, .. } => call.await,
             Resolved::Reject(e) => e.into_response(),
         };
-        let allow = res.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
+        let allow = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
         let status = res.status();
-        let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned(), allow)
     }
 
@@ -252,14 +293,26 @@ mod tests {
     #[tokio::test]
     async fn prefix_trailing_slash_and_decoding() {
         let t = table();
-        assert_eq!(run(&t, Method::GET, "/mictlanx/b/x/k/").await.0, StatusCode::OK);
-        assert_eq!(run(&t, Method::GET, "/mictlanxfoo/b/x/k").await.0, StatusCode::NOT_FOUND);
-        assert_eq!(run(&t, Method::GET, "/mictlanx/mictlanx/b/x/k").await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            run(&t, Method::GET, "/mictlanx/b/x/k/").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            run(&t, Method::GET, "/mictlanxfoo/b/x/k").await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            run(&t, Method::GET, "/mictlanx/mictlanx/b/x/k").await.0,
+            StatusCode::NOT_FOUND
+        );
         let (s, body, _) = run(&t, Method::GET, "/b/x/a%20b").await;
         assert_eq!(s, StatusCode::OK);
         assert!(body.contains("a b"));
         // an encoded slash splits a segment
-        assert_eq!(run(&t, Method::GET, "/b/x/a%2Fb/c/d").await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            run(&t, Method::GET, "/b/x/a%2Fb/c/d").await.0,
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[tokio::test]

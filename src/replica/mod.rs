@@ -18,15 +18,32 @@ pub trait ReplicaManager: Send + Sync + 'static {
     async fn get_peer(&self, peer_id: &str) -> Result<PeerInfo, RmError>;
     async fn add_peers(&self, peers: Vec<PeerInfo>) -> Result<(), RmError>;
     async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError>;
-    async fn get_stats(&self, start: i64, end: i64) -> Result<BTreeMap<String, PeerStats>, RmError>;
+    async fn get_stats(&self, start: i64, end: i64)
+        -> Result<BTreeMap<String, PeerStats>, RmError>;
 
     async fn get_replicas(&self, bucket: &str, key: &str) -> Result<ReplicaView, RmError>;
-    async fn place(&self, bucket: &str, key: &str, size: u64, rf: u32) -> Result<Placement, PlacementError>;
+    async fn place(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        rf: u32,
+    ) -> Result<Placement, PlacementError>;
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError>;
     /// Live holders, best first; empty = no live holder known (the caller may run discovery).
     async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<Vec<PeerInfo>, RmError>;
-    async fn add_replicas(&self, bucket: &str, key: &str, peer_ids: Vec<String>) -> Result<(), RmError>;
-    async fn set_replicas(&self, bucket: &str, key: &str, peer_ids: Vec<String>) -> Result<(), RmError>;
+    async fn add_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError>;
+    async fn set_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError>;
     async fn delete_replicas(
         &self,
         bucket: &str,
