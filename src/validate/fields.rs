@@ -24,13 +24,27 @@ pub struct Fields<'a> {
     errors: Errors,
 }
 
+/// 422 `missing` at `loc` with input `null`: a required body that is absent, empty or `null`.
+pub(super) fn missing_value(loc: &[&str]) -> ApiError {
+    ApiError::unprocessable(vec![error_item(
+        "missing",
+        loc_values(loc),
+        "Field required",
+        Value::Null,
+    )])
+}
+
 pub(super) fn loc_values(loc: &[&str]) -> Vec<Value> {
     loc.iter().map(|s| json!(s)).collect()
 }
 
 impl<'a> Fields<'a> {
     /// Starts reading `value` at `loc` (e.g. `&["body"]`); not an object → 422 `model_attributes_type`.
+    /// A JSON `null` body counts as absent (`missing`, as FastAPI does for a required body).
     pub fn new(value: &'a Value, loc: &[&str]) -> Result<Self, ApiError> {
+        if value.is_null() {
+            return Err(missing_value(loc));
+        }
         Self::at(value, loc_values(loc)).map_err(|item| ApiError::unprocessable(vec![item]))
     }
 
@@ -283,6 +297,15 @@ mod tests {
         assert_eq!(
             errors[0],
             json!({"type": "missing", "loc": ["body", "key"], "msg": "Field required", "input": body})
+        );
+    }
+
+    #[test]
+    fn null_body_is_missing() {
+        let err = put_metadata(&Value::Null).unwrap_err();
+        assert_eq!(
+            err.detail(),
+            &json!([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}])
         );
     }
 

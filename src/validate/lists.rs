@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::fields::{loc_values, Fields};
+use super::fields::{loc_values, missing_value, Fields};
 use super::{error_item, Errors, STRING_TYPE};
 use crate::error::ApiError;
 
@@ -56,7 +56,11 @@ pub fn list_of_strings(value: &Value, loc: &[&str]) -> Result<Vec<String>, ApiEr
     errors.finish().map(|()| out)
 }
 
+/// The array at `loc`; `null` (an absent body) is `missing`, any other non-array `list_type`.
 fn as_list<'v>(value: &'v Value, loc: &[&str]) -> Result<&'v Vec<Value>, ApiError> {
+    if value.is_null() {
+        return Err(missing_value(loc));
+    }
     value.as_array().ok_or_else(|| {
         ApiError::unprocessable(vec![error_item(
             LIST_TYPE.0,
@@ -112,6 +116,8 @@ mod tests {
             err.detail(),
             &json!([{"type": "string_type", "loc": ["body", 1], "msg": "Input should be a valid string", "input": 1}])
         );
+        let err = list_of_strings(&Value::Null, &["body"]).unwrap_err();
+        assert_eq!(err.detail()[0]["type"], "missing");
         let err = list_of_strings(&json!("a"), &["body"]).unwrap_err();
         assert_eq!(err.detail()[0]["type"], "list_type");
     }
