@@ -186,6 +186,13 @@ mod tests {
     }
 
     #[test]
+    fn bracketed_ipv6_host_is_kept() {
+        let peers = parse_peers_uri("mictlanx://x@[::1]:25000").unwrap();
+        assert_eq!(peers[0].ip_addr, "[::1]");
+        assert_eq!(peers[0].base_url(false), "http://[::1]:25000");
+    }
+
+    #[test]
     fn missing_id_defaults_to_host_port() {
         assert_eq!(
             parse_peers_uri("mictlanx://h:25000").unwrap(),

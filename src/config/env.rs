@@ -11,11 +11,10 @@ use super::values::{
     bool_var, cache_policy_var, int_var, list_var, log_format_var, log_level_var, min_int_var,
     optional_var, rotation, size_var, string_var, timespan_var, Var,
 };
+use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 use super::*;
 use crate::http::normalize_prefix;
 use crate::peers_uri::parse_peers_uri;
-
-use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 
 /// The flat envy struct: every variable with an effect (§2.1 except `ENV_FILE_PATH`, §2.3), raw and optional.
 #[derive(Debug, Default, Deserialize, Serialize)]

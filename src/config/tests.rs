@@ -455,3 +455,27 @@ fn dotenv_values_are_validated_and_missing_file_is_fine() {
     );
     assert_eq!(line.lines().count(), 1);
 }
+
+#[test]
+fn the_example_env_file_lists_every_variable_with_the_defaults() {
+    let example = include_str!("../../config/router.env.example");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/router.env.example");
+    let c = Config::from_vars_with_dotenv(vars(&[("ENV_FILE_PATH", path)]))
+        .expect("the example is valid");
+    assert_eq!(c, config(&[]), "every active line carries the default");
+    for name in KNOWN_VARIABLES {
+        let listed = example.lines().any(|line| {
+            let line = line.trim_start_matches(['#', ' ']);
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        assert!(listed, "{name} is missing from config/router.env.example");
+    }
+    for name in NO_EFFECT_VARIABLES {
+        let line = example
+            .lines()
+            .find(|l| l.starts_with(&format!("# {name}=")))
+            .expect("listed");
+        assert!(line.contains("(no effect"), "{line}");
+    }
+}
