@@ -47,7 +47,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = Arc::new(config);
-        let probe_client = PeerClient::new(&config.peer_io, config.test_mode).context("building the peer client")?;
+        let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
+            .context("building the peer client")?;
         let embedded = EmbeddedReplicaManager::start(&config, probe_client.clone()).await?;
         let rm: Arc<dyn ReplicaManager> = embedded.clone();
         let state = AppState {
@@ -60,12 +61,21 @@ impl App {
         };
         let table = api::table(&state);
         let addr = format!("{}:{}", config.server.host, config.server.port);
-        let listener = TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
-        Ok(App { listener, state, embedded, table })
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        Ok(App {
+            listener,
+            state,
+            embedded,
+            table,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -74,7 +84,10 @@ impl App {
 
     /// Serve until `shutdown` resolves, then drain in-flight requests for up to the configured deadline,
     /// and stop the replica manager's background work (persisting the registry).
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let config = self.state.config.clone();
         let router = http_service(self.table, config.server.prefix.clone(), &config.cors);
         let tls = match &config.server.tls {
@@ -82,7 +95,14 @@ impl App {
             None => None,
         };
         tracing::info!(addr = %self.listener.local_addr()?, tls = tls.is_some(), "mictlanx-router listening");
-        server::serve(self.listener, router, tls, shutdown, config.server.shutdown_timeout).await;
+        server::serve(
+            self.listener,
+            router,
+            tls,
+            shutdown,
+            config.server.shutdown_timeout,
+        )
+        .await;
         self.embedded.shutdown().await;
         Ok(())
     }
@@ -96,7 +116,12 @@ impl App {
         let handle = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Ok(TestApp { addr, state, stop: Some(tx), handle })
+        Ok(TestApp {
+            addr,
+            state,
+            stop: Some(tx),
+            handle,
+        })
     }
 }
 
@@ -124,8 +149,15 @@ impl TestApp {
 }
 
 /// The whole HTTP stack around a route table: CORS, then the dispatcher (span, metrics, panic → 500).
-pub fn http_service(table: RouteTable, prefix: Option<String>, cors: &crate::config::CorsConfig) -> axum::Router {
-    let dispatcher = Dispatcher { table, prefix: prefix.map(Arc::from) };
+pub fn http_service(
+    table: RouteTable,
+    prefix: Option<String>,
+    cors: &crate::config::CorsConfig,
+) -> axum::Router {
+    let dispatcher = Dispatcher {
+        table,
+        prefix: prefix.map(Arc::from),
+    };
     axum::Router::new()
         .fallback(dispatch)
         .with_state(Arc::new(dispatcher))
@@ -156,7 +188,11 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
             span.record("http.route", template);
             span.record("otel.name", format!("{method} {template}"));
             let metrics = RequestMetrics::start(template, &method, request_size);
-            let res = match std::panic::AssertUnwindSafe(call).catch_unwind().instrument(span.clone()).await {
+            let res = match std::panic::AssertUnwindSafe(call)
+                .catch_unwind()
+                .instrument(span.clone())
+                .await
+            {
                 Ok(res) => res,
                 Err(panic) => {
                     let id = nanoid::nanoid!(10);
@@ -165,7 +201,9 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    span.in_scope(|| tracing::error!(request_id = %id, panic = %msg, "handler panicked"));
+                    span.in_scope(
+                        || tracing::error!(request_id = %id, panic = %msg, "handler panicked"),
+                    );
                     ApiError::internal("Internal Server Error").into_response()
                 }
             };
@@ -180,7 +218,13 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
         }
     };
     span.record("http.response.status_code", res.status().as_u16());
-    span.in_scope(|| tracing::debug!(route = template, status = res.status().as_u16(), "request handled"));
+    span.in_scope(|| {
+        tracing::debug!(
+            route = template,
+            status = res.status().as_u16(),
+            "request handled"
+        )
+    });
     res
 }
 

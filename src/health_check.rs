@@ -13,7 +13,11 @@ pub async fn check(server: &ServerConfig) -> bool {
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
         h => h.to_string(),
     };
-    let scheme = if server.tls.is_some() { "https" } else { "http" };
+    let scheme = if server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let url = format!("{scheme}://{host}:{}/health", server.port);
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))

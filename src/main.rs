@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use mictlanx_router::{app::App, config::Config, health_check, telemetry};
 
-const HELP: &str = "mictlanx-router: the MictlanX router (configured by environment variables; see README.md)
+const HELP: &str =
+    "mictlanx-router: the MictlanX router (configured by environment variables; see README.md)
 
 Usage: mictlanx-router [--healthcheck | --help | --version]
 
@@ -45,7 +46,11 @@ fn main() -> ExitCode {
         }
     };
     if arg.as_deref() == Some("--healthcheck") {
-        return if runtime.block_on(health_check::check(&config.server)) { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return if runtime.block_on(health_check::check(&config.server)) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     runtime.block_on(run(config))
 }
@@ -58,6 +63,7 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    config.log_ignored_variables();
     let app = match App::build(config).await {
         Ok(app) => app,
         Err(e) => {

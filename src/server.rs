@@ -63,7 +63,9 @@ pub async fn serve(
         let builder = builder.clone();
         match &tls {
             None => {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -75,12 +77,21 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    let stream = match tokio::time::timeout(
+                        Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(s)) => s,
-                        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "tls handshake failed"),
+                        Ok(Err(e)) => {
+                            return tracing::debug!(%peer, error = %e, "tls handshake failed")
+                        }
                         Err(_) => return tracing::debug!(%peer, "tls handshake timed out"),
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
@@ -89,8 +100,14 @@ pub async fn serve(
         }
     }
     drop(listener);
-    tracing::info!(deadline_s = deadline.as_secs_f64(), "shutting down: draining in-flight requests");
-    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        deadline_s = deadline.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown deadline reached with requests still in flight");
     }
 }

@@ -9,7 +9,11 @@ use axum::body::Bytes;
 use axum::routing::post;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Child {
@@ -23,7 +27,10 @@ fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Child
         .env("MICTLANX_ROUTER_LOG_TO_FILE", "0")
         .env("MICTLANX_ROUTER_LOG_LEVEL", "warn")
         .env("MICTLANX_ROUTER_OPENTELEMETRY", "0")
-        .env("MICTLANX_PEERS_URI", "mictlanx://p0@127.0.0.1:1/?protocol=http&api_version=4")
+        .env(
+            "MICTLANX_PEERS_URI",
+            "mictlanx://p0@127.0.0.1:1/?protocol=http&api_version=4",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (k, v) in extra {
@@ -46,7 +53,10 @@ async fn wait_healthy(port: u16) {
 }
 
 fn sigterm(child: &Child) {
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -109,8 +119,14 @@ async fn spans_are_exported_with_the_service_name_and_the_incoming_trace() {
     assert!(!bodies.is_empty(), "no OTLP export reached the receiver");
     let all: Vec<u8> = bodies.iter().flat_map(|b| b.to_vec()).collect();
     let contains = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
-    assert!(contains(b"otel-test-router"), "service name missing from the export");
-    assert!(contains(&hex::decode(trace_id).unwrap()), "the incoming trace id is not the parent");
+    assert!(
+        contains(b"otel-test-router"),
+        "service name missing from the export"
+    );
+    assert!(
+        contains(&hex::decode(trace_id).unwrap()),
+        "the incoming trace id is not the parent"
+    );
 }
 
 #[tokio::test]
@@ -123,18 +139,29 @@ async fn an_unreachable_collector_never_slows_requests() {
         dir.path(),
         &[
             ("MICTLANX_ROUTER_OPENTELEMETRY", "1".into()),
-            ("MICTLANX_JAEGER_ENDPOINT", format!("http://127.0.0.1:{closed}")),
+            (
+                "MICTLANX_JAEGER_ENDPOINT",
+                format!("http://127.0.0.1:{closed}"),
+            ),
         ],
     );
     wait_healthy(port).await;
     let client = reqwest::Client::new();
     let start = Instant::now();
     for _ in 0..50 {
-        let res = client.get(format!("http://127.0.0.1:{port}/health")).send().await.unwrap();
+        let res = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status().as_u16(), 200);
     }
     // 50 local requests take milliseconds; a request waiting on the collector would take seconds.
-    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
     sigterm(&child);
     assert_eq!(wait_exit(child, Duration::from_secs(30)).await, 0);
 }

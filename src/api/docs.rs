@@ -16,7 +16,12 @@ use crate::http::{PathParams, RouteTable};
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     t.route(Method::GET, "/docs", swagger_page, s.clone())
-        .route(Method::GET, "/docs/oauth2-redirect", oauth2_redirect, s.clone())
+        .route(
+            Method::GET,
+            "/docs/oauth2-redirect",
+            oauth2_redirect,
+            s.clone(),
+        )
         .route(Method::GET, "/docs/{*file}", swagger_asset, s.clone())
         .route(Method::GET, "/redoc", redoc_page, s.clone())
         .route(Method::GET, "/openapi.json", openapi_json, s.clone())
@@ -49,7 +54,10 @@ struct RootDoc;
 #[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
     let mut res = state.openapi.to_string().into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
@@ -61,7 +69,7 @@ async fn swagger_page(State(state): State<AppState>) -> Html<String> {
     let p = prefix(&state);
     let title = html_escape(&state.config.openapi.title);
     Html(format!(
-        r#"<!DOCTYPE html>
+        r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="UTF-8"><title>{title} - Swagger UI</title>
 <link rel="stylesheet" type="text/css" href="{p}/docs/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
@@ -73,7 +81,7 @@ window.ui = SwaggerUIBundle({{
   oauth2RedirectUrl: window.location.origin + "{p}/docs/oauth2-redirect",
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
 }});
-</script></body></html>"#
+</script></body></html>"##
     ))
 }
 
@@ -89,7 +97,10 @@ async fn swagger_asset(State(state): State<AppState>, params: PathParams) -> Res
 }
 
 fn asset(state: &AppState, file: &str) -> Response {
-    let config = Arc::new(utoipa_swagger_ui::Config::from(format!("{}/openapi.json", prefix(state))));
+    let config = Arc::new(utoipa_swagger_ui::Config::from(format!(
+        "{}/openapi.json",
+        prefix(state)
+    )));
     match utoipa_swagger_ui::serve(file, config) {
         Ok(Some(f)) => {
             let mut res = (StatusCode::OK, f.bytes.into_owned()).into_response();
@@ -116,5 +127,8 @@ async fn redoc_page(State(state): State<AppState>) -> Html<String> {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -10,7 +10,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::RouteTable;
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
-    t.route(Method::GET, "/health", health, s.clone()).route(Method::GET, "/ready", ready, s.clone())
+    t.route(Method::GET, "/health", health, s.clone()).route(
+        Method::GET,
+        "/ready",
+        ready,
+        s.clone(),
+    )
 }
 
 /// Liveness: answers whenever the process serves HTTP; no peer I/O.
@@ -26,7 +31,11 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
     responses((status = 200, description = "at least one peer available", body = Value),
         (status = 503, description = "no storage peer is available")))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let view = state.rm.get_peers().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let view = state
+        .rm
+        .get_peers()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let available = view.available.len();
     let registered = available + view.unavailable.len();
     if available == 0 {
@@ -34,7 +43,9 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             "Not ready: no storage peer is available (0 of {registered} registered)"
         )));
     }
-    Ok(Json(json!({"status": "ready", "available_peers": available, "peers": registered})))
+    Ok(Json(
+        json!({"status": "ready", "available_peers": available, "peers": registered}),
+    ))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -42,9 +42,14 @@ impl RequestMetrics {
         metrics::gauge!("http_requests_in_progress", "handler" => handler, "method" => method.clone())
             .increment(1.0);
         if let Some(size) = request_size {
-            metrics::histogram!("http_request_size_bytes", "handler" => handler).record(size as f64);
+            metrics::histogram!("http_request_size_bytes", "handler" => handler)
+                .record(size as f64);
         }
-        Self { handler, method, start: Instant::now() }
+        Self {
+            handler,
+            method,
+            start: Instant::now(),
+        }
     }
 
     /// Call when the response head is ready.
@@ -57,8 +62,12 @@ impl RequestMetrics {
         metrics::histogram!("http_request_duration_seconds", "handler" => handler, "method" => method.clone())
             .record(elapsed);
         metrics::histogram!("http_request_duration_highr_seconds").record(elapsed);
-        metrics::gauge!("http_requests_in_progress", "handler" => handler, "method" => method).decrement(1.0);
-        let size = res.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
+        metrics::gauge!("http_requests_in_progress", "handler" => handler, "method" => method)
+            .decrement(1.0);
+        let size = res
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
         if let Some(size) = size {
             metrics::histogram!("http_response_size_bytes", "handler" => handler).record(size);
         }

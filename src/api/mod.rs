@@ -24,5 +24,9 @@ pub fn table(s: &AppState) -> RouteTable {
 
 /// Every module's OpenAPI paths, merged into `/openapi.json`.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
-    vec![health::HealthDoc::openapi(), metrics::MetricsDoc::openapi(), cache::CacheDoc::openapi()]
+    vec![
+        health::HealthDoc::openapi(),
+        metrics::MetricsDoc::openapi(),
+        cache::CacheDoc::openapi(),
+    ]
 }
