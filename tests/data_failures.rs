@@ -127,6 +127,32 @@ async fn a_get_whose_first_holder_is_down_is_served_by_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_hit_needs_no_peer() {
+    let mut c = start(1, |_| {}).await;
+    let bytes = object(6, 50_000);
+    c.put("h", "k", &bytes, 1).await;
+    let res = c.get("/api/v4/buckets/h/k").await;
+    assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+    c.kill(0).await;
+    let res = c.get("/api/v4/buckets/h/k").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-length"], "50000");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+    let res = c
+        .http
+        .get(c.url("/api/v4/buckets/h/k"))
+        .header("Force-Get", "1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !res.status().is_success(),
+        "a forced read goes to the (dead) peer"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_body_that_breaks_releases_the_claim_and_stores_nothing() {
     let c = start(2, |_| {}).await;
     let bytes = object(4, 400_000);

@@ -133,6 +133,12 @@ async fn metadata_listing_update_disable_and_delete() {
     assert_eq!(listing["peer_ids"].as_array().unwrap().len(), 3);
     assert_eq!(listing["bucket_id"], "docs");
 
+    // a plain GET fills the cache; the update below must invalidate it (P4)
+    let res = c.get("/api/v4/buckets/docs/a").await;
+    assert_eq!(res.headers()["content-type"], "application/octet-stream");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), a);
+    assert!(c.router.state.cache.keys().contains(&"docs@a".to_string()));
+
     // #14 update metadata on every holder
     let mut body = dto("docs", "a", "a", 5000, 1, json!({"color": "blue"}));
     body["content_type"] = json!("text/plain");

@@ -10,6 +10,7 @@
 pub mod fanout;
 pub mod read;
 pub mod relay;
+mod replica_set;
 
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,

@@ -283,7 +283,10 @@ pub async fn get_object(
         cache: s.cache.clone(),
         ticket,
         metadata: metadata.clone(),
-        content_type: content_type.clone(),
+        // What the object itself says, not this request's `content_type` override.
+        content_type: first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
+            .unwrap_or("application/octet-stream")
+            .to_string(),
         peer_id: peer.peer_id.clone(),
     });
     let (res, tx) = streamed_response(size, &content_type, disposition);
