@@ -144,12 +144,28 @@ async fn wrong_methods_are_405_with_allow() {
     app.stop().await;
 }
 
+/// The value of an unlabelled series in Prometheus text.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 #[tokio::test]
 async fn cache_metrics_are_exported() {
-    let (app, _dir) = spawn(|_| {}).await;
+    // Two entry slots: the third fill evicts one entry (a size eviction).
+    let (app, _dir) = spawn(|c| {
+        c.cache.capacity_entries = 2;
+        c.cache.capacity_bytes = 1_000;
+        c.cache.max_object_size = 500;
+    })
+    .await;
     let c = reqwest::Client::new();
-    fill(&app.state.cache, "b@metric", 10);
-    assert!(app.state.cache.get("b@metric").is_some());
+    for key in ["b@m1", "b@m2", "b@m3"] {
+        fill(&app.state.cache, key, 10);
+    }
+    let resident = app.state.cache.keys().len();
+    assert_eq!(resident, 2);
+    assert!(app.state.cache.get("b@m3").is_some());
     assert!(app.state.cache.get("b@absent").is_none());
     let text = c
         .get(app.url("/metrics"))
@@ -159,15 +175,21 @@ async fn cache_metrics_are_exported() {
         .text()
         .await
         .expect("text");
+    // Counters are process-wide (other tests in this binary add to them), hence lower bounds.
     for name in [
         "mictlanx_router_cache_hits_total",
         "mictlanx_router_cache_misses_total",
         "mictlanx_router_cache_evictions_total",
+    ] {
+        let value = series(&text, name).unwrap_or_else(|| panic!("{name} missing from /metrics"));
+        assert!(value >= 1.0, "{name} = {value}");
+    }
+    for name in [
         "mictlanx_router_cache_used_bytes",
         "mictlanx_router_cache_entries",
     ] {
         assert!(
-            text.lines().any(|l| l.starts_with(name)),
+            series(&text, name).is_some(),
             "{name} missing from /metrics"
         );
     }
