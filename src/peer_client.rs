@@ -64,7 +64,7 @@ struct Answer {
 impl PeerClient {
     /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers.
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::server::install_crypto_provider();
         let base = || {
             reqwest::Client::builder()
                 .connect_timeout(io.connect_timeout)
