@@ -503,3 +503,66 @@ async fn ids_are_canonical_at_every_endpoint() {
     );
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadowing_follows_the_table_order() {
+    let c = cluster().await;
+    let bytes = object(8, 321);
+    c.put("sh", "metadata", &bytes, 1).await;
+    // #12, not the bytes of key `metadata`
+    let listing: Value = c
+        .get("/api/v4/buckets/sh/metadata")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["balls"][0]["key"], "metadata");
+    // #11: the size of key `metadata` — an array; empty, because on the peer the same path is the
+    // metadata of key `size` (peer-api.md §6: the size of a key named `metadata` cannot be asked)
+    let res = c.get("/api/v4/buckets/sh/metadata/size").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
+    // #13: the metadata of key `merge` (absent), not a merge of ball `metadata`
+    let res = c.get("/api/v4/buckets/sh/metadata/merge").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(detail(res).await, "No available peers");
+    // #15: put metadata into bucket `data`
+    let res = c
+        .put_metadata_raw("data", dto("data", "k", "k", 3, 1, json!({})))
+        .await;
+    assert_eq!(res.status(), 200);
+    // 405 lists every method of the path, in table order
+    let res = c
+        .http
+        .put(c.url("/api/v4/buckets/sh/k"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET, DELETE");
+    // #23 reaches key `metadata`
+    let res = c.delete("/api/v4/buckets/sh/metadata").await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"n_deletes": 1, "key": "metadata"})
+    );
+    // every data route is documented
+    let doc: Value = c.get("/openapi.json").await.json().await.unwrap();
+    for path in [
+        "/api/v4/buckets/{bucket_id}/{key}/size",
+        "/api/v4/buckets/{bucket_id}/metadata",
+        "/api/v4/buckets/{bucket_id}/metadata/{key}",
+        "/api/v4/u/buckets/{bucket_id}/{key}",
+        "/api/v4/buckets/data/{task_id}",
+        "/api/v4/buckets/data/{task_id}/chunked",
+        "/api/v4/buckets/data/{task_id}/chunkedv1",
+        "/api/v4/buckets/{bucket_id}/{key}/disable",
+        "/api/v4/buckets/{bucket_id}/{ball_id}/merge",
+        "/api/v4/buckets/{bucket_id}/{key}",
+        "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks",
+        "/api/v4/buckets/{bucket_id}/bid/{ball_id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    c.stop().await;
+}
