@@ -281,6 +281,27 @@ async fn chunked_ball_listing_merge_and_delete_by_ball() {
     let res = c.get("/api/v4/buckets/vid/nomovie/merge").await;
     assert_eq!(res.status(), 404);
     assert_eq!(detail(res).await, "Could not fetch metadata.");
+    // a ball whose chunk 1 is missing, and one without a chunk count
+    for (key, tags) in [
+        ("gap_0", json!({"index": "0", "num_chunks": "3"})),
+        ("gap_2", json!({"index": "2", "num_chunks": "3"})),
+        ("nocount_0", json!({"index": "0"})),
+    ] {
+        let meta = c
+            .put_metadata_raw("vid", dto("vid", key, key, 4, 1, tags))
+            .await;
+        let meta: Value = meta.json().await.unwrap();
+        let res = c
+            .put_chunked_raw(meta["tasks_ids"][0].as_str().unwrap(), vec![1, 2, 3, 4])
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = c.get("/api/v4/buckets/vid/gap/merge").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(detail(res).await, "Chunk gap_1 not found");
+    let res = c.get("/api/v4/buckets/vid/nocount/merge").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(detail(res).await, "Invalid number of chunks.");
 
     // #24 delete by ball id: 4 chunks × 2 replicas
     let res = c.delete("/api/v4/buckets/vid/bid/movie").await;

@@ -100,6 +100,7 @@ pub fn join_failures(failures: &[ReplicaFailure]) -> String {
 
 /// Stream `body` once to every target (see the module docs for the contract). `pre_failed` are replicas
 /// that could not even be opened (unknown or unavailable peer); they are reported with the others.
+#[tracing::instrument(skip_all, fields(expected = expected, replicas = targets.len()))]
 pub async fn fan_out<S, E>(
     client: &PeerClient,
     targets: Vec<FanOutTarget>,

@@ -100,6 +100,7 @@ pub struct Holders {
 }
 
 /// P2: the recorded holders; on a map miss, discovery (which records what it finds).
+#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
 pub async fn live_holders(
     rm: &dyn ReplicaManager,
     client: &PeerClient,
@@ -126,6 +127,7 @@ pub async fn live_holders(
 }
 
 /// P3 with `initial` candidates (`None` = ask the replica manager). See the module docs.
+#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
 pub async fn read_with_failover<T, F, Fut>(
     rm: &dyn ReplicaManager,
     client: &PeerClient,

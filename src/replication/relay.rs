@@ -54,6 +54,7 @@ pub async fn abort_client(tx: &BodySender, cause: String) {
 
 /// Forward exactly `size` bytes of `resp` into `tx`, splitting pieces larger than `piece_size` (0 = no cap)
 /// and teeing into `fill`. Extra upstream bytes are dropped (logged). Returns the bytes forwarded.
+#[tracing::instrument(skip_all, fields(size = size, handler = handler))]
 pub async fn relay_peer_body(
     resp: reqwest::Response,
     size: u64,
