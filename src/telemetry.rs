@@ -1,1 +1,196 @@
-//! (placeholder) telemetry
+//! Logs, traces and the Prometheus recorder: the tracing subscriber (stdout text/JSON, optional rotating
+//! files), OTLP/HTTP span export in the background, W3C trace-context extraction and injection.
+
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use axum::http::HeaderMap;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing::Span;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{filter::LevelFilter, layer::SubscriberExt, EnvFilter, Layer, Registry};
+
+use crate::config::{LogFormat, Rotation, TelemetryConfig};
+
+/// Keeps the exporters and log writers alive; [`Telemetry::shutdown`] flushes them.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    _guards: Vec<WorkerGuard>,
+}
+
+impl Telemetry {
+    /// Flush pending spans (bounded by the exporter timeout) and stop the exporter.
+    pub async fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        }
+    }
+}
+
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// Install the global subscriber. Call once per process (the binary; tests do not call it).
+pub fn init(cfg: &TelemetryConfig) -> anyhow::Result<Telemetry> {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(&cfg.log_level));
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    let mut guards = Vec::new();
+    if cfg.log_show {
+        layers.push(fmt_layer(cfg.log_format, std::io::stdout, true));
+    }
+    if cfg.log_to_file {
+        match file_writers(cfg) {
+            Ok((main, error)) => {
+                let (writer, guard) = tracing_appender::non_blocking(main);
+                guards.push(guard);
+                layers.push(fmt_layer(cfg.log_format, writer, false));
+                if let Some(error) = error {
+                    let (writer, guard) = tracing_appender::non_blocking(error);
+                    guards.push(guard);
+                    layers.push(
+                        fmt_layer(cfg.log_format, writer, false)
+                            .with_filter(LevelFilter::ERROR)
+                            .boxed(),
+                    );
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: file logging disabled, cannot write {}: {e:#}",
+                cfg.log_path.display()
+            ),
+        }
+    }
+    let provider = if cfg.otel_enabled {
+        Some(otlp_provider(cfg)?)
+    } else {
+        None
+    };
+    if let Some(provider) = &provider {
+        let tracer = provider.tracer("mictlanx-router");
+        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+    }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let subscriber = Registry::default().with(layers.with_filter(filter));
+    tracing::subscriber::set_global_default(subscriber)
+        .context("installing the tracing subscriber")?;
+    Ok(Telemetry {
+        provider,
+        _guards: guards,
+    })
+}
+
+fn fmt_layer<W>(format: LogFormat, writer: W, ansi: bool) -> BoxedLayer
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let base = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .with_target(true);
+    match format {
+        LogFormat::Text => base.boxed(),
+        LogFormat::Json => base.json().with_current_span(true).boxed(),
+    }
+}
+
+type Appenders = (
+    tracing_appender::rolling::RollingFileAppender,
+    Option<tracing_appender::rolling::RollingFileAppender>,
+);
+
+fn file_writers(cfg: &TelemetryConfig) -> anyhow::Result<Appenders> {
+    std::fs::create_dir_all(&cfg.log_path)?;
+    let rotation = match cfg.rotation {
+        Rotation::Minutely => tracing_appender::rolling::Rotation::MINUTELY,
+        Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
+        Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
+    };
+    let build = |suffix: &str| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(rotation.clone())
+            .filename_prefix(&cfg.log_name)
+            .filename_suffix(suffix)
+            .build(&cfg.log_path)
+    };
+    let main = build("log")?;
+    let error = if cfg.log_error_file {
+        Some(build("error")?)
+    } else {
+        None
+    };
+    Ok((main, error))
+}
+
+fn otlp_provider(cfg: &TelemetryConfig) -> anyhow::Result<SdkTracerProvider> {
+    let endpoint = format!("{}/v1/traces", cfg.otlp_endpoint.trim_end_matches('/'));
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .with_timeout(std::time::Duration::from_secs(5))
+        .with_headers(Default::default())
+        .build()
+        .context("building the OTLP span exporter")?;
+    let resource = Resource::builder()
+        .with_service_name(cfg.service_name.clone())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Make the incoming W3C `traceparent` (if any) the parent of `span`.
+pub fn set_parent_from_headers(span: &Span, headers: &HeaderMap) {
+    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let _ = span.set_parent(cx);
+}
+
+/// Add the current span's W3C `traceparent` to an outgoing peer request.
+pub fn inject_trace_context(headers: &mut HeaderMap) {
+    let cx = Span::current().context();
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+}
+
+/// The process-wide Prometheus recorder (installed once; later calls share it, so tests can build many apps).
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let highr = [
+                0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0,
+                4.5, 5.0, 7.5, 10.0, 30.0, 60.0,
+            ];
+            let sizes = [100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &[0.1, 0.5, 1.0],
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("http_request_duration_highr_seconds".into()),
+                        &highr,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("_size_bytes".into()), &sizes)
+                })
+                .expect("static histogram buckets are valid");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // A second recorder in the same process (never in the binary) keeps the first one.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
