@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::api;
 use super::config::PeerConfig;
@@ -173,8 +174,31 @@ async fn accept_loop(
 
 async fn dispatch(table: &RouteTable, req: Request) -> Response {
     let path = normalize_path(req.uri().path(), None);
-    match table.resolve(req, &path) {
-        Resolved::Route { call, .. } => call.await,
-        Resolved::Reject(e) => e.into_response(),
-    }
+    let method = req.method().clone();
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (template, res) = match table.resolve(req, &path) {
+        Resolved::Route { template, call } => {
+            let span = tracing::debug_span!(
+                "peer_request",
+                http.request.method = %method,
+                http.route = template,
+                traceparent = %traceparent
+            );
+            (template, call.instrument(span).await)
+        }
+        Resolved::Reject(e) => ("(unmatched)", e.into_response()),
+    };
+    tracing::debug!(
+        http.request.method = %method,
+        url.path = %path,
+        http.route = template,
+        http.response.status_code = res.status().as_u16(),
+        "request handled"
+    );
+    res
 }

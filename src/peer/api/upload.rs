@@ -74,8 +74,12 @@ pub async fn upload_multipart(
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| ApiError::bad_request("Expected multipart/form-data with a 'data' field"))?;
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    let idle = s.config.client_request_timeout;
     loop {
-        match multipart.next_field().await {
+        let next = tokio::time::timeout(idle, multipart.next_field())
+            .await
+            .map_err(|_| receive_error(ReceiveError::IdleTimeout(idle)))?;
+        match next {
             Ok(Some(field)) if field.name() == Some("data") => {
                 return store_stream(&s, guard, field).await
             }
