@@ -292,3 +292,52 @@ async fn payload_limit_is_413() {
     put_metadata(&c, &peer, "b", "k", 10).await;
     peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_body_times_out_and_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = peer_config("p-idle", dir.path());
+    cfg.client_request_timeout = Duration::from_millis(300);
+    let peer = spawn_peer_with(cfg).await;
+    let c = http_client();
+    let task = put_metadata(&c, &peer, "b", "k", 1000).await;
+    let _sock = raw_chunked_start(&peer, &task, &[1u8; 10]).await; // stays open, sends nothing more
+    assert!(eventually(|| !temp_files(dir.path()).is_empty()).await);
+    assert!(
+        eventually(|| temp_files(dir.path()).is_empty()).await,
+        "idle upload discarded"
+    );
+    assert_nothing_visible(&c, &peer, "k").await;
+    let mut status = None;
+    for _ in 0..100 {
+        let res = upload_chunked(&c, &peer, &task, vec![2u8; 1000]).await;
+        if res.status() != 409 {
+            status = Some(res.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(201), "the task is pending again");
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_ids_are_400_and_delete_errors_carry_n_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-ids", dir.path()).await;
+    let c = http_client();
+    let long = "k".repeat(1025);
+    let (s, v) = get_json(&c, &peer, &format!("/api/v4/buckets/b/metadata/{long}")).await;
+    assert_eq!(
+        (s, v),
+        (400, json!({"detail": "key: must be at most 1024 bytes"}))
+    );
+    let res = c
+        .delete(format!("{}/api/v4/buckets/{long}/k", peer.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["n-deletes"], "0");
+    peer.shutdown().await;
+}

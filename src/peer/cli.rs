@@ -152,7 +152,11 @@ impl PeerArgs {
                 ))
             }
         };
-        let log_level = self.log_level.unwrap_or(d.log_level);
+        let log_level = match self.log_level {
+            Some(l) if l.trim().eq_ignore_ascii_case("warning") => "warn".to_string(),
+            Some(l) => l.trim().to_ascii_lowercase(),
+            None => d.log_level,
+        };
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             return Err(bad(
                 "MICTLANX_PEER_LOG_LEVEL",

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::http::PathParams;
 use crate::peer::receive::ReceiveError;
 use crate::peer::store::StoreError;
 use crate::peer::tasks::TaskError;
@@ -32,6 +33,13 @@ pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// A path id (`bucket_id`, `key`, `ball_id`), checked like body ids.
+pub fn id_param<'a>(p: &'a PathParams, name: &str) -> Result<&'a str, ApiError> {
+    let value = p.required(name)?;
+    check_id(name, value)?;
+    Ok(value)
 }
 
 /// Attach `n-deletes: n` to any response.
