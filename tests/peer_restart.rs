@@ -187,3 +187,38 @@ async fn startup_cleans_parts_orphans_and_broken_records() {
     );
     peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn kill_mid_upload_then_restart_shows_only_committed_objects() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let c = http_client();
+    let peer = spawn_peer("p-kill", dir.path()).await;
+    let task = put_metadata(&c, &peer, "b", "done", 3).await;
+    assert_eq!(upload_chunked(&c, &peer, &task, "abc").await.status(), 201);
+    let task = put_metadata(&c, &peer, "b", "partial", 1 << 20).await;
+    let mut sock = tokio::net::TcpStream::connect(peer.addr()).await.unwrap();
+    let head = format!("POST /api/v4/buckets/data/{task}/chunked HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    assert!(eventually(|| !temp_files(dir.path()).is_empty()).await);
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), peer.kill()).await;
+    assert!(stopped.is_ok(), "kill does not wait for the stalled upload");
+    assert!(
+        eventually(|| temp_files(dir.path()).is_empty()).await,
+        "the partial upload was discarded"
+    );
+
+    let peer = spawn_peer("p-kill", dir.path()).await;
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/balls/len").await.1,
+        json!({"len": 1})
+    );
+    assert_eq!(get_object_sha(&c, &peer, "b", "done").await.2, 3);
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/buckets/b/metadata/partial")
+            .await
+            .0,
+        404
+    );
+    peer.shutdown().await;
+}

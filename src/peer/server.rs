@@ -34,6 +34,7 @@ pub struct PeerServer {
     addr: SocketAddr,
     state: Arc<PeerState>,
     stop: Option<oneshot::Sender<()>>,
+    kill: CancellationToken,
     join: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
@@ -58,8 +59,22 @@ impl PeerServer {
         self.state.tasks.len()
     }
 
-    /// Stop accepting, let in-flight requests finish (bounded), stop background work.
+    /// Stop accepting, let in-flight requests finish (bounded by a drain timeout, after which remaining
+    /// connections are dropped), stop background work.
     pub async fn shutdown(mut self) {
+        self.stop_with(false).await;
+    }
+
+    /// Crash-like stop for failure injection: every connection is dropped at once (uploads in progress are
+    /// discarded exactly as on a client disconnect). Committed data stays; a restart on the same dirs works.
+    pub async fn kill(mut self) {
+        self.stop_with(true).await;
+    }
+
+    async fn stop_with(&mut self, now: bool) {
+        if now {
+            self.kill.cancel();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -98,12 +113,20 @@ pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
     let table = Arc::new(api::table(&state));
     let (stop, stopped) = oneshot::channel();
     let header_timeout = state.config.client_request_timeout;
-    let join = tokio::spawn(accept_loop(listener, table, header_timeout, stopped));
+    let kill = CancellationToken::new();
+    let join = tokio::spawn(accept_loop(
+        listener,
+        table,
+        header_timeout,
+        stopped,
+        kill.clone(),
+    ));
     tracing::info!(%addr, node_id = %state.config.node_id, "mictlanx-peer listening");
     Ok(PeerServer {
         addr,
         state,
         stop: Some(stop),
+        kill,
         join,
         sweeper,
     })
@@ -114,6 +137,7 @@ async fn accept_loop(
     table: Arc<RouteTable>,
     header_timeout: Duration,
     mut stopped: oneshot::Receiver<()>,
+    kill: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -145,18 +169,22 @@ async fn accept_loop(
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
-        let draining = draining.clone();
+        let (draining, kill) = (draining.clone(), kill.clone());
         connections.spawn(async move {
             tokio::pin!(conn);
             let result = tokio::select! {
-                r = conn.as_mut() => r,
+                r = conn.as_mut() => Some(r),
                 _ = draining.cancelled() => {
                     // finish the request in flight, then close (idle keep-alive connections close at once)
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    tokio::select! {
+                        r = conn.as_mut() => Some(r),
+                        _ = kill.cancelled() => None,
+                    }
                 }
+                _ = kill.cancelled() => None,
             };
-            if let Err(e) = result {
+            if let Some(Err(e)) = result {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
@@ -168,8 +196,10 @@ async fn accept_loop(
         .await
         .is_err()
     {
-        tracing::warn!("in-flight requests did not finish before the drain timeout");
+        tracing::warn!("in-flight requests did not finish before the drain timeout; dropping them");
     }
+    kill.cancel();
+    connections.wait().await;
 }
 
 async fn dispatch(table: &RouteTable, req: Request) -> Response {
