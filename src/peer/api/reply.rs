@@ -78,3 +78,26 @@ pub fn receive_error(e: ReceiveError) -> ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_full_maps_to_507() {
+        let e = ReceiveError::from(std::io::Error::from_raw_os_error(28));
+        let api = receive_error(e);
+        assert_eq!(api.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(api.detail(), "No space left on device");
+        let api = store_error(StoreError::from(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(
+            (api.status().as_u16(), api.detail().as_str()),
+            (507, Some("No space left on device"))
+        );
+        let api = receive_error(ReceiveError::SizeMismatch {
+            received: 3,
+            size: 5,
+        });
+        assert_eq!(api.detail(), "Data size mistmatch 3 != 5");
+    }
+}
