@@ -77,9 +77,15 @@ async fn restart_keeps_committed_objects_and_forgets_pending_tasks() {
     let before = snapshot(&c, &peer).await;
     let data_files = files_under(&dir.path().join("data/objects"));
     assert_eq!(data_files.len(), 3, "the overwritten version was unlinked");
+    let port = peer.addr().port();
     peer.shutdown().await;
 
-    let peer = spawn_peer("p-restart", dir.path()).await;
+    let peer = spawn_peer_on_port("p-restart", dir.path(), port).await;
+    assert_eq!(
+        peer.addr().port(),
+        port,
+        "a stopped peer comes back at the same address"
+    );
     assert_eq!(snapshot(&c, &peer).await, before);
     assert_eq!(before[2], json!({"len": 3}));
     assert_eq!(files_under(&dir.path().join("data/objects")), data_files);

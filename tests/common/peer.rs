@@ -17,6 +17,26 @@ pub async fn spawn_peer_with_capacity(node_id: &str, dir: &Path, capacity: u64) 
     spawn_peer_with(cfg).await
 }
 
+/// Start a peer on a fixed port, e.g. to bring a stopped peer back at the address the router knows:
+/// `let port = peer.addr().port(); peer.shutdown().await; spawn_peer_on_port(id, dir, port).await`.
+pub async fn spawn_peer_on_port(node_id: &str, dir: &Path, port: u16) -> PeerServer {
+    let mut cfg = peer_config(node_id, dir);
+    cfg.port = port;
+    spawn_peer_with(cfg).await
+}
+
+/// A `mictlanx://` URI naming these peers (router `MICTLANX_PEERS_URI`).
+pub fn peers_uri(peers: &[&PeerServer]) -> String {
+    let specs: Vec<String> = peers
+        .iter()
+        .map(|p| format!("{}@127.0.0.1:{}", p.node_id(), p.addr().port()))
+        .collect();
+    format!(
+        "mictlanx://{}/?protocol=http&api_version=4",
+        specs.join(",")
+    )
+}
+
 /// The config `spawn_peer` uses, for tests that tweak more fields.
 pub fn peer_config(node_id: &str, dir: &Path) -> PeerConfig {
     let mut cfg = PeerConfig::for_tests(dir);
