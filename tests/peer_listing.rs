@@ -121,6 +121,10 @@ async fn stats_and_xballs_page_in_stable_byte_order() {
         ps["balls"],
         json!({"b1@Z": {"locations": ["p-list"], "size": 1}})
     );
+    assert_eq!(
+        ps["nodes"],
+        json!([{"node_id": "p-list", "ip_addr": "127.0.0.1", "port": peer.addr().port()}])
+    );
 
     // a neighbour announced through #8 joins `peers`
     let node = json!({"id": "n2", "disk": 1, "memory": 2, "ip_addr": "h", "port": 3, "weight": 1.5, "used_disk": 0, "used_memory": 0});

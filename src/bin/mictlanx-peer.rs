@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use mictlanx_router::peer::cli::log_no_effect_variables;
 use mictlanx_router::peer::{healthcheck::healthcheck, logging, serve, PeerArgs, PeerConfig};
 
 fn main() -> ExitCode {
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         };
     }
     let _log_guard = logging::init(&config);
+    log_no_effect_variables();
     match rt.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

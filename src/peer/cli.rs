@@ -173,11 +173,12 @@ impl PeerArgs {
             local_path: self.local_path.unwrap_or_else(|| base.join("local")),
             log_path: self.log_path.unwrap_or_else(|| base.join("log")),
             disk_capacity: size("NODE_DISK_CAPACITY", &self.disk_capacity, d.disk_capacity)?,
-            memory_capacity: size(
-                "NODE_MEMORY_CAPACITY",
-                &self.memory_capacity,
-                d.memory_capacity,
-            )?,
+            // no effect, so never rejected: an unparsable value keeps the default
+            memory_capacity: self
+                .memory_capacity
+                .as_deref()
+                .and_then(units::parse_size)
+                .unwrap_or(d.memory_capacity),
             payload_limit: size("PAYLOAD_LIMIT", &self.payload_limit, d.payload_limit)?,
             client_request_timeout: span(
                 "CLIENT_REQUEST_TIMEOUT",
@@ -197,6 +198,30 @@ impl PeerArgs {
             log_level,
             log_format,
         })
+    }
+}
+
+/// Variables of the original peer accepted with no effect (`config.md` §3): never parsed, never rejected.
+pub const NO_EFFECT_VARIABLES: &[&str] = &[
+    "NODE_MEMORY_CAPACITY",
+    "MIN_INTERVAL_TIME",
+    "MAX_INTERVAL_TIME",
+    "CLIENT_DISCONNECT_TIMEOUT",
+    "DISK_CHECK_INTERVAL_TIME",
+    "CLEAN_CACHE",
+    "ELASTIC",
+    "PROTOCOL",
+    "ENV",
+    "BIN_NAME",
+    "USE_CARGO",
+];
+
+/// Log (debug) every no-effect variable that is set; call after logging is initialised.
+pub fn log_no_effect_variables() {
+    for name in NO_EFFECT_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            tracing::debug!(variable = name, %value, "accepted with no effect");
+        }
     }
 }
 
@@ -244,6 +269,12 @@ mod tests {
         assert_eq!(c.disk_capacity, 1024);
         assert_eq!(c.peers, ["http://a:1", "http://b:2"]);
         assert!(!c.traverse_and_clean);
+    }
+
+    #[test]
+    fn no_effect_settings_are_never_rejected() {
+        let c = args(&["--memory-capacity", "lots"]).into_config().unwrap();
+        assert_eq!(c.memory_capacity, 1_000_000_000);
     }
 
     #[test]

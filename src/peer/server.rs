@@ -84,7 +84,7 @@ impl PeerServer {
 }
 
 /// Recover the store under the configured directories, bind and serve in the background.
-pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
+pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
     let store = Store::open(
         config.data_path.clone(),
         config.local_path.clone(),
@@ -102,6 +102,7 @@ pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
         .await
         .with_context(|| format!("binding {}", config.bind_target()))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    config.port = addr.port(); // advertise the real port when 0 was asked for
     let tasks = Tasks::new(config.task_ttl);
     let sweeper = tasks.spawn_sweeper(config.task_sweep_interval);
     let state = Arc::new(PeerState {
