@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::config::{units, LogFormat, PeerConfig};
+use super::config::{LogFormat, PeerConfig};
+use crate::units;
 
 /// A bad value: `invalid {VAR}='{value}': expected {what}` (one line on stderr, exit code 2).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -82,7 +83,7 @@ const SPAN: &str = "a time span such as 30s, 5m or 1h";
 
 fn size(var: &'static str, v: &Option<String>, default: u64) -> Result<u64, ConfigError> {
     v.as_deref().map_or(Ok(default), |s| {
-        units::parse_size(s).ok_or_else(|| bad(var, s, SIZE))
+        units::parse_size(s).map_err(|_| bad(var, s, SIZE))
     })
 }
 
@@ -102,7 +103,7 @@ impl PeerArgs {
         };
         let span = |var, v: &Option<String>, default| match v.as_deref() {
             None => Ok(default),
-            Some(s) => units::parse_timespan(s).ok_or_else(|| bad(var, s, SPAN)),
+            Some(s) => units::parse_timespan(s).map_err(|_| bad(var, s, SPAN)),
         };
         let task_ttl = span("MICTLANX_PEER_TASK_TTL", &self.task_ttl, d.task_ttl)?;
         if task_ttl.is_zero() {
@@ -177,7 +178,7 @@ impl PeerArgs {
             memory_capacity: self
                 .memory_capacity
                 .as_deref()
-                .and_then(units::parse_size)
+                .and_then(|s| units::parse_size(s).ok())
                 .unwrap_or(d.memory_capacity),
             payload_limit: size("PAYLOAD_LIMIT", &self.payload_limit, d.payload_limit)?,
             client_request_timeout: span(
