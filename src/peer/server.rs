@@ -105,8 +105,16 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
     config.port = addr.port(); // advertise the real port when 0 was asked for
     let tasks = Tasks::new(config.task_ttl);
     let sweeper = tasks.spawn_sweeper(config.task_sweep_interval);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(config.client_request_timeout)
+        .no_proxy()
+        .build()
+        .context("building the replication client")?;
     let state = Arc::new(PeerState {
         config,
+        http,
         store,
         tasks,
         nodes: Mutex::new(Vec::new()),
