@@ -49,6 +49,7 @@ pub async fn update_metadata(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if holders.live.is_empty() {
+        s.cache.invalidate(&format!("{b}@{k}"));
         return Err(ApiError::not_found(format!("{b}@{k} not found")));
     }
     let body = peer_body(&dto, b, k);
