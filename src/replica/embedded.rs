@@ -327,7 +327,12 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.registered(peer_ids);
+        // The registry lock is held while the map changes, so a concurrent removal cannot be undone.
+        let peers = lock(&self.inner.peers);
+        let ids: Vec<String> = peer_ids
+            .into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect();
         let mut map = lock(&self.inner.map);
         map.add(&combined(bucket, key), &ids, now_ns());
         self.inner.update_map_gauge(map.len());
@@ -340,7 +345,11 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.registered(peer_ids);
+        let peers = lock(&self.inner.peers);
+        let ids: Vec<String> = peer_ids
+            .into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect();
         let mut map = lock(&self.inner.map);
         map.set(&combined(bucket, key), &ids, now_ns());
         self.inner.update_map_gauge(map.len());
