@@ -3,6 +3,7 @@
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
 
 mod error;
+mod upload;
 mod wire;
 
 use std::sync::Arc;
@@ -277,8 +278,9 @@ impl PeerClient {
     }
 
     /// `POST /api/v4/buckets/data/{task_id}/chunked` streaming `body` (exactly `size` bytes, sent with that
-    /// `Content-Length`). No total timeout: only connect + idle apply. A body stream that ends with an error
-    /// aborts the request, so the peer stores nothing.
+    /// `Content-Length`). No total timeout: only connect + idle apply. A body stream that errors or ends
+    /// short aborts the request, so the peer stores nothing; that failure is the source's, so it is not
+    /// counted against the peer (the error is `Connect("upload body aborted by its source …")`).
     pub async fn upload_chunked(
         &self,
         peer: &PeerInfo,
@@ -291,9 +293,12 @@ impl PeerClient {
             .http
             .post(self.url(peer, &path))
             .header(reqwest::header::CONTENT_LENGTH, size)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        decode(self.call(peer, req, None).await?)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        let (body, watch) = upload::Watched::wrap(body);
+        decode(
+            self.call_watched(peer, req.body(body), None, Some((&watch, size)))
+                .await?,
+        )
     }
 
     /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is
@@ -329,6 +334,18 @@ impl PeerClient {
         req: RequestBuilder,
         total: Option<Duration>,
     ) -> Result<Answer, PeerError> {
+        self.call_watched(peer, req, total, None).await
+    }
+
+    /// `call` for uploads: when the request fails because the body *source* failed or ended short of
+    /// `size`, the peer is not blamed (reported as an answered call) and the error says so.
+    async fn call_watched(
+        &self,
+        peer: &PeerInfo,
+        req: RequestBuilder,
+        total: Option<Duration>,
+        watch: Option<(&upload::BodyWatch, u64)>,
+    ) -> Result<Answer, PeerError> {
         let req = match total {
             Some(t) => req.timeout(t),
             None => req,
@@ -337,6 +354,13 @@ impl PeerClient {
         let resp = match req.headers(trace_headers()).send().await {
             Ok(r) => r,
             Err(e) => {
+                if let Some((_, size)) = watch.filter(|(w, size)| w.source_failed(*size)) {
+                    let latency = report.elapsed();
+                    report.finish(PeerOutcome::Ok { latency }).await;
+                    return Err(PeerError::Connect(format!(
+                        "upload body aborted by its source before {size} bytes: {e}"
+                    )));
+                }
                 let err = PeerError::from_reqwest(&e);
                 report.finish(err.outcome()).await;
                 return Err(err);
