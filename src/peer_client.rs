@@ -3,11 +3,12 @@
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
 
 mod error;
+mod report;
 mod upload;
 mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -16,6 +17,9 @@ use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 pub use error::{outcome_label, status_outcome, PeerError};
+
+use error::status_error;
+use report::Report;
 pub use wire::*;
 
 use crate::config::PeerIoConfig;
@@ -404,79 +408,9 @@ fn n_deletes(a: Answer) -> Result<u64, PeerError> {
     }
 }
 
-/// `NotFound` for 404, else `Status` with the peer's `detail` text (or the start of its body).
-fn status_error(status: u16, body: &[u8]) -> PeerError {
-    let detail = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => match m.get("detail") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::from_utf8_lossy(body).chars().take(200).collect(),
-        },
-        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
-    };
-    if status == 404 {
-        PeerError::NotFound(detail)
-    } else {
-        PeerError::Status { status, detail }
-    }
-}
-
 /// The current span's W3C trace context as headers.
 fn trace_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     crate::telemetry::inject_trace_context(&mut headers);
     headers
-}
-
-/// Start/outcome bookkeeping of one call. Dropping it unfinished (the caller's future was cancelled) still
-/// reports an outcome so the peer's in-flight count stays exact.
-struct Report {
-    rm: Option<Arc<dyn ReplicaManager>>,
-    peer_id: String,
-    started: Instant,
-    done: bool,
-}
-
-impl Report {
-    async fn begin(client: &PeerClient, peer: &PeerInfo) -> Report {
-        if let Some(rm) = &client.reporter {
-            rm.report_start(&peer.peer_id).await;
-        }
-        Report {
-            rm: client.reporter.clone(),
-            peer_id: peer.peer_id.clone(),
-            started: Instant::now(),
-            done: false,
-        }
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    async fn finish(mut self, outcome: PeerOutcome) {
-        self.done = true;
-        metrics::counter!("mictlanx_router_peer_requests_total",
-            "peer_id" => self.peer_id.clone(), "outcome" => outcome_label(&outcome))
-        .increment(1);
-        if let Some(rm) = self.rm.take() {
-            rm.report_outcome(&self.peer_id, outcome).await;
-        }
-    }
-}
-
-impl Drop for Report {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if let (Some(rm), Ok(handle)) = (self.rm.take(), tokio::runtime::Handle::try_current()) {
-            let peer_id = std::mem::take(&mut self.peer_id);
-            let latency = self.started.elapsed();
-            handle.spawn(async move {
-                rm.report_outcome(&peer_id, PeerOutcome::Ok { latency })
-                    .await
-            });
-        }
-    }
 }

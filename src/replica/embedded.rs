@@ -14,8 +14,9 @@ use tokio_util::task::TaskTracker;
 
 use super::background;
 use super::health::{self, FollowUp};
+use super::membership;
 use super::placement::{self, Candidate};
-use super::registry::{PeersDoc, RegistryFile};
+use super::registry::RegistryFile;
 use super::replica_map::{combined, ReplicaMap};
 use super::state::{lock, now_ns, Inner, PeerEntry};
 use super::tasks::TaskStore;
@@ -71,28 +72,12 @@ impl EmbeddedReplicaManager {
         self.inner.cancel.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
-        let doc: PeersDoc = self.inner.doc.lock().await.clone();
-        let file = self.inner.file.clone();
-        match tokio::task::spawn_blocking(move || file.save(&doc)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not persist the peer registry at shutdown")
-            }
-            Err(e) => tracing::warn!(error = %e, "could not persist the peer registry at shutdown"),
-        }
+        membership::persist_now(&self.inner).await;
     }
 
     /// The seed peers this manager started with (`MICTLANX_PEERS_URI`).
     pub fn seed_peers(&self) -> Vec<PeerInfo> {
         self.inner.seed.clone()
-    }
-
-    async fn persist(&self, doc: PeersDoc) -> Result<(), RmError> {
-        let file = self.inner.file.clone();
-        tokio::task::spawn_blocking(move || file.save(&doc))
-            .await
-            .map_err(|e| RmError::Backend(e.to_string()))?
-            .map_err(|e| RmError::Backend(e.to_string()))
     }
 
     fn sorted_live_holders(&self, c: &str) -> Vec<PeerInfo> {
@@ -115,13 +100,6 @@ impl EmbeddedReplicaManager {
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
         live.into_iter().map(|e| e.info.clone()).collect()
-    }
-
-    fn registered(&self, ids: Vec<String>) -> Vec<String> {
-        let peers = lock(&self.inner.peers);
-        ids.into_iter()
-            .filter(|id| peers.contains_key(id))
-            .collect()
     }
 }
 
@@ -154,60 +132,11 @@ impl ReplicaManager for EmbeddedReplicaManager {
     }
 
     async fn add_peers(&self, peers: Vec<PeerInfo>) -> Result<(), RmError> {
-        let mut unique: BTreeMap<String, PeerInfo> = BTreeMap::new();
-        for p in peers {
-            unique.insert(p.peer_id.clone(), p);
-        }
-        let list: Vec<PeerInfo> = unique.into_values().collect();
-        let mut doc = self.inner.doc.lock().await;
-        let next = doc.with_added(&list);
-        if next != *doc {
-            self.persist(next.clone()).await?;
-            *doc = next;
-        }
-        let changed: Vec<PeerInfo> = {
-            let mut reg = lock(&self.inner.peers);
-            let changed: Vec<PeerInfo> = list
-                .into_iter()
-                .filter(|p| reg.get(&p.peer_id).is_none_or(|e| e.info != *p))
-                .collect();
-            for p in &changed {
-                reg.insert(p.peer_id.clone(), PeerEntry::new(p.clone()));
-            }
-            changed
-        };
-        drop(doc);
-        for p in changed {
-            tracing::info!(peer_id = %p.peer_id, url = %p.base_url(self.inner.client.test_mode()), "peer registered");
-            health::set_available_gauge(&p.peer_id, false);
-            let inner = self.inner.clone();
-            self.inner
-                .spawn(async move { health::probe_peer(&inner, p, true).await });
-        }
-        Ok(())
+        membership::add_peers(&self.inner, peers).await
     }
 
     async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError> {
-        let mut doc = self.inner.doc.lock().await;
-        let mut ids = self.registered(peer_ids);
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let next = doc.with_removed(&ids);
-        self.persist(next.clone()).await?;
-        *doc = next;
-        let mut reg = lock(&self.inner.peers);
-        let mut map = lock(&self.inner.map);
-        for id in &ids {
-            reg.remove(id);
-            map.remove_peer(id);
-            health::set_available_gauge(id, false);
-            tracing::info!(peer_id = %id, "peer removed");
-        }
-        self.inner.update_map_gauge(map.len());
-        Ok(ids.len())
+        membership::remove_peers(&self.inner, peer_ids).await
     }
 
     async fn get_stats(
