@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 pub use error::{outcome_label, status_outcome, PeerError};
 
 use error::status_error;
+pub use report::OutcomeSink;
 use report::Report;
 pub use wire::*;
 
@@ -43,7 +44,7 @@ pub struct PeerClient {
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
-    reporter: Option<Arc<dyn ReplicaManager>>,
+    reporter: Option<Arc<dyn OutcomeSink>>,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -95,8 +96,21 @@ impl PeerClient {
 
     /// The same client (same pool) reporting every call's start and outcome to `rm`.
     pub fn reporting_to(&self, rm: Arc<dyn ReplicaManager>) -> PeerClient {
+        self.reporting_to_sink(Arc::new(report::ManagerSink(rm)))
+    }
+
+    /// The same client (same pool) reporting every call to `sink`.
+    pub fn reporting_to_sink(&self, sink: Arc<dyn OutcomeSink>) -> PeerClient {
         PeerClient {
-            reporter: Some(rm),
+            reporter: Some(sink),
+            ..self.clone()
+        }
+    }
+
+    /// The same client (same pool) reporting nowhere (health probes, whose results are applied directly).
+    pub fn without_reporting(&self) -> PeerClient {
+        PeerClient {
+            reporter: None,
             ..self.clone()
         }
     }

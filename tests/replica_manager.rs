@@ -323,10 +323,23 @@ async fn replica_map_is_rebuilt_from_peer_inventories() {
     })
     .await;
     let read = rm.choose_read_replica("bkt", "k2").await.unwrap();
+    let mut both = ids(&read);
+    both.sort();
+    assert_eq!(both, ["r0", "r1"]);
+    // Fewest calls in flight first (inventory passes add at most one per peer).
+    for _ in 0..5 {
+        rm.report_start("r0").await;
+    }
     assert_eq!(
-        ids(&read),
-        ["r0", "r1"],
-        "equal load and latency: by peer id"
+        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap()),
+        ["r1", "r0"]
+    );
+    for _ in 0..10 {
+        rm.report_start("r1").await;
+    }
+    assert_eq!(
+        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap()),
+        ["r0", "r1"]
     );
 
     // A record the peer does not back is dropped by a later complete pass.
@@ -598,5 +611,69 @@ async fn a_failing_upload_source_is_not_blamed_on_the_peer() {
             "the peer stays in rotation"
         );
     }
+    rm.shutdown().await;
+}
+
+/// A stand-in peer whose health endpoint works but whose listing endpoints fail with 500.
+async fn half_broken_peer() -> u16 {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Json;
+    let app = axum::Router::new()
+        .route(
+            "/api/v4/stats/ufs",
+            get(|| async {
+                Json(serde_json::json!({"total_disk": 100, "used_disk": 0, "disk_uf": 0.0}))
+            }),
+        )
+        .route(
+            "/api/v4/stats",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/api/v4/xballs",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[tokio::test]
+async fn the_managers_own_calls_feed_error_limiting() {
+    let root = tempfile::tempdir().unwrap();
+    let port = half_broken_peer().await;
+    let info = PeerInfo {
+        peer_id: "bad".into(),
+        ip_addr: "127.0.0.1".into(),
+        port,
+        protocol: "http".into(),
+        api_version: 4,
+    };
+    let mut cfg = config(&root.path().join("state"), vec![info]);
+    cfg.replica.health_interval = Duration::from_secs(3600);
+    cfg.replica.error_threshold = 3;
+    let rm = start(&cfg).await;
+    eventually("available", || async {
+        available(rm.as_ref()).await.len() == 1
+    })
+    .await;
+    // Only 5xx answers reach the error counter (probes report nowhere), so after three fan-outs (plus,
+    // perhaps, the failed start-up inventory pass) the threshold is reached.
+    for _ in 0..3 {
+        assert!(
+            rm.get_stats(0, 10).await.unwrap().is_empty(),
+            "failed peers are left out"
+        );
+    }
+    assert!(
+        available(rm.as_ref()).await.is_empty(),
+        "three 5xx in a row: cooling down"
+    );
+    assert!(matches!(
+        rm.get_peer("bad").await,
+        Err(RmError::Unavailable(_))
+    ));
     rm.shutdown().await;
 }

@@ -1,17 +1,41 @@
 //! Start/outcome bookkeeping of one peer call: the `mictlanx_router_peer_requests_total` counter and, when
-//! the client reports to a replica manager, `report_start` + `report_outcome`.
+//! the client reports somewhere (normally the replica manager), start + outcome.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 
 use super::error::outcome_label;
 use super::PeerClient;
 use crate::replica::{PeerInfo, PeerOutcome, ReplicaManager};
 
+/// Where a reporting client sends each call's start and outcome. The replica manager is one (through
+/// [`PeerClient::reporting_to`]); the embedded manager's own background calls use a sink that does not keep
+/// the manager alive.
+#[async_trait]
+pub trait OutcomeSink: Send + Sync + 'static {
+    async fn start(&self, peer_id: &str);
+    async fn outcome(&self, peer_id: &str, outcome: PeerOutcome);
+}
+
+pub(super) struct ManagerSink(pub Arc<dyn ReplicaManager>);
+
+#[async_trait]
+impl OutcomeSink for ManagerSink {
+    async fn start(&self, peer_id: &str) {
+        self.0.report_start(peer_id).await
+    }
+
+    async fn outcome(&self, peer_id: &str, outcome: PeerOutcome) {
+        self.0.report_outcome(peer_id, outcome).await
+    }
+}
+
 /// Start/outcome bookkeeping of one call. Dropping it unfinished (the caller's future was cancelled) still
 /// reports an outcome so the peer's in-flight count stays exact.
 pub(super) struct Report {
-    rm: Option<Arc<dyn ReplicaManager>>,
+    rm: Option<Arc<dyn OutcomeSink>>,
     peer_id: String,
     started: Instant,
     done: bool,
@@ -20,7 +44,7 @@ pub(super) struct Report {
 impl Report {
     pub async fn begin(client: &PeerClient, peer: &PeerInfo) -> Report {
         if let Some(rm) = &client.reporter {
-            rm.report_start(&peer.peer_id).await;
+            rm.start(&peer.peer_id).await;
         }
         Report {
             rm: client.reporter.clone(),
@@ -40,7 +64,7 @@ impl Report {
             "peer_id" => self.peer_id.clone(), "outcome" => outcome_label(&outcome))
         .increment(1);
         if let Some(rm) = self.rm.take() {
-            rm.report_outcome(&self.peer_id, outcome).await;
+            rm.outcome(&self.peer_id, outcome).await;
         }
     }
 }
@@ -53,10 +77,7 @@ impl Drop for Report {
         if let (Some(rm), Ok(handle)) = (self.rm.take(), tokio::runtime::Handle::try_current()) {
             let peer_id = std::mem::take(&mut self.peer_id);
             let latency = self.started.elapsed();
-            handle.spawn(async move {
-                rm.report_outcome(&peer_id, PeerOutcome::Ok { latency })
-                    .await
-            });
+            handle.spawn(async move { rm.outcome(&peer_id, PeerOutcome::Ok { latency }).await });
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -13,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::background;
-use super::health::{self, FollowUp};
+use super::health::{self, HealthSink};
 use super::membership;
 use super::placement::{self, Candidate};
 use super::registry::RegistryFile;
@@ -47,10 +46,13 @@ impl EmbeddedReplicaManager {
         for id in peers.keys() {
             health::set_available_gauge(id, false);
         }
-        let inner = Arc::new(Inner {
+        // Background calls report to this manager through a weak sink (no reference cycle); probes report
+        // nowhere: their results drive the state machine directly.
+        let inner = Arc::new_cyclic(|weak| Inner {
             cfg: cfg.replica.clone(),
             fanout: cfg.peer_io.fanout_concurrency.max(1),
-            client,
+            client: client.reporting_to_sink(Arc::new(HealthSink(weak.clone()))),
+            probe_client: client.without_reporting(),
             seed: cfg.seed_peers.clone(),
             file,
             doc: tokio::sync::Mutex::new(doc),
@@ -325,35 +327,10 @@ impl ReplicaManager for EmbeddedReplicaManager {
     }
 
     async fn report_start(&self, peer_id: &str) {
-        if let Some(e) = lock(&self.inner.peers).get_mut(peer_id) {
-            e.health.started();
-        }
+        health::on_start(&self.inner, peer_id);
     }
 
     async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
-        let follow = {
-            let mut peers = lock(&self.inner.peers);
-            let Some(e) = peers.get_mut(peer_id) else {
-                return;
-            };
-            let was_live = e.health.is_live();
-            let cfg = &self.inner.cfg;
-            let follow = e.health.outcome(
-                outcome,
-                cfg.error_threshold,
-                cfg.error_cooldown,
-                Instant::now(),
-            );
-            if was_live != e.health.is_live() {
-                tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
-                health::set_available_gauge(peer_id, e.health.is_live());
-            }
-            (follow == FollowUp::ProbeNow).then(|| e.info.clone())
-        };
-        if let Some(peer) = follow {
-            let inner = self.inner.clone();
-            self.inner
-                .spawn(async move { health::probe_peer(&inner, peer, true).await });
-        }
+        health::on_outcome(&self.inner, peer_id, outcome);
     }
 }

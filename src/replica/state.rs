@@ -38,7 +38,10 @@ impl PeerEntry {
 pub(super) struct Inner {
     pub cfg: ReplicaConfig,
     pub fanout: usize,
+    /// Reports every call to this manager (stats fan-out, inventory passes).
     pub client: PeerClient,
+    /// Reports nowhere: health probes.
+    pub probe_client: PeerClient,
     pub seed: Vec<PeerInfo>,
     pub file: RegistryFile,
     /// The persisted document; the async lock serialises registry writes (file first, then memory).
