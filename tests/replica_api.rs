@@ -506,3 +506,59 @@ async fn invalid_payloads_are_422_and_persist_failures_are_500() {
     assert_eq!(all_peers(&c, &app).await, ["kept"], "nothing changed");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn peers_stats_path_shadowing_and_openapi() {
+    let root = tempfile::tempdir().unwrap();
+    let c = http_client();
+    let app = App::spawn(config(&root.path().join("state"), vec![]))
+        .await
+        .unwrap();
+    let stats_peer =
+        json!({"protocol": "http", "peer_id": "stats", "hostname": "127.0.0.1", "port": 1});
+    let r = c
+        .post(app.url("/api/v4/peers"))
+        .json(&stats_peer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(all_peers(&c, &app).await, ["stats"]);
+    let (status, v) = get_json(&c, app.url("/api/v4/peers/stats")).await;
+    assert_eq!(
+        (status, v),
+        (200, json!({})),
+        "GET is #10, not a peer lookup"
+    );
+    let r = c
+        .delete(app.url("/api/v4/peers/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        204,
+        "DELETE is #8: removes the peer named stats"
+    );
+    assert!(all_peers(&c, &app).await.is_empty());
+
+    let (_, doc) = get_json(&c, app.url("/openapi.json")).await;
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v4/xpeers",
+        "/api/v4/peers",
+        "/api/v4/peers/{peer_id}",
+        "/api/v4/peers/stats",
+    ] {
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from {:?}",
+            paths.keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        paths["/api/v4/xpeers"].get("post").is_some()
+            && paths["/api/v4/xpeers"].get("delete").is_some()
+    );
+    app.stop().await;
+}
