@@ -7,6 +7,7 @@ pub mod cors;
 pub mod docs;
 pub mod health;
 pub mod metrics;
+pub mod peers;
 
 use utoipa::OpenApi;
 
@@ -20,6 +21,7 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = docs::routes(t, s);
     let t = metrics::routes(t, s);
     let t = health::routes(t, s);
+    let t = peers::routes(t, s);
     let t = buckets::bucket_routes(t, s);
     cache::routes(t, s)
 }
@@ -29,6 +31,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         health::HealthDoc::openapi(),
         metrics::MetricsDoc::openapi(),
+        peers::PeersDoc::openapi(),
         cache::CacheDoc::openapi(),
         buckets::BucketsApi::openapi(),
     ]
