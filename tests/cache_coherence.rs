@@ -7,12 +7,22 @@
 mod common;
 mod data_common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use common::peer::{peer_config, spawn_peer_with};
 use data_common::{dto, object, start, Cluster};
+use mictlanx_router::app::App;
 use mictlanx_router::cache::BallCache;
 use mictlanx_router::config::Config;
 use mictlanx_router::model::Metadata;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 const B: &str = "coh";
 
@@ -420,6 +430,143 @@ async fn disabled_cache_serves_gets_and_caches_nothing() {
     assert!(
         is_miss_without_peers(status),
         "nothing was cached: {status}"
+    );
+    c.stop().await;
+}
+
+/// Holds the peer's answer to one data GET (after the peer opened the object, before the router sees the
+/// headers) until the test releases it.
+#[derive(Default)]
+struct Gate {
+    path: std::sync::Mutex<String>,
+    armed: std::sync::Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+}
+
+/// A pass-through HTTP proxy in front of a real peer; see [`Gate`].
+struct Proxy {
+    upstream: std::net::SocketAddr,
+    client: reqwest::Client,
+    gate: Arc<Gate>,
+}
+
+const HOP_BY_HOP: [&str; 4] = ["host", "connection", "transfer-encoding", "keep-alive"];
+
+async fn forward(State(p): State<Arc<Proxy>>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let pq = parts.uri.path_and_query().map_or("/", |x| x.as_str());
+    let mut out = p
+        .client
+        .request(parts.method.clone(), format!("http://{}{pq}", p.upstream));
+    for (k, v) in &parts.headers {
+        if !HOP_BY_HOP.contains(&k.as_str()) {
+            out = out.header(k, v);
+        }
+    }
+    let out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    let Ok(resp) = out.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let held = parts.method == Method::GET && parts.uri.path() == *p.gate.path.lock().unwrap();
+    if held {
+        let armed = p.gate.armed.lock().unwrap().take();
+        if let Some((arrived, release)) = armed {
+            let _ = arrived.send(());
+            let _ = release.await;
+        }
+    }
+    let mut res = Response::builder().status(resp.status().as_u16());
+    for (k, v) in resp.headers() {
+        if !HOP_BY_HOP.contains(&k.as_str()) {
+            res = res.header(k, v);
+        }
+    }
+    res.body(Body::from_stream(resp.bytes_stream()))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+async fn spawn_proxy(upstream: std::net::SocketAddr, gate: Arc<Gate>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy binds");
+    let port = listener.local_addr().expect("proxy addr").port();
+    let proxy = Arc::new(Proxy {
+        upstream,
+        client: data_common::client(),
+        gate,
+    });
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrite_between_the_peer_answer_and_the_fill_start_stores_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gate = Arc::new(Gate::default());
+    let mut peers = Vec::new();
+    let mut seeds = Vec::new();
+    for i in 0..2 {
+        let id = data_common::peer_id(i);
+        let p = spawn_peer_with(peer_config(&id, &dir.path().join(&id))).await;
+        let port = spawn_proxy(p.addr(), Arc::clone(&gate)).await;
+        seeds.push(data_common::peer_info(&id, port));
+        peers.push(Some(p));
+    }
+    let mut cfg = Config::for_tests(dir.path().join("router-state"));
+    cfg.seed_peers = seeds;
+    cfg.replica.health_interval = Duration::from_millis(200);
+    let router = App::spawn(cfg).await.expect("router starts");
+    let c = Cluster {
+        router,
+        peers,
+        ports: Vec::new(),
+        dir,
+        http: data_common::client(),
+    };
+    c.wait_available(2).await;
+
+    // Same size, different bytes: whichever version the held read streams, its length checks out.
+    let old = object(18, 100_000);
+    let new = object(19, 100_000);
+    c.put(B, "gap", &old, 1).await;
+
+    let (arrived_tx, arrived) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    *gate.path.lock().unwrap() = path("gap");
+    *gate.armed.lock().unwrap() = Some((arrived_tx, release_rx));
+    let reader = {
+        let (http, url) = (c.http.clone(), c.url(&path("gap")));
+        tokio::spawn(async move {
+            let res = http.get(url).send().await.expect("get");
+            (res.status().as_u16(), res.bytes().await.map(|b| b.to_vec()))
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(60), arrived)
+        .await
+        .expect("the data GET reached the peer")
+        .expect("gate signal");
+
+    // The peer has answered the read with the old object; the router has not seen the answer yet.
+    c.put(B, "gap", &new, 1).await;
+    let _ = release.send(());
+    let (status, body) = reader.await.expect("reader task");
+    assert_eq!(status, 200);
+    let body = body.expect("held GET body");
+    assert!(body == old || body == new, "one whole version");
+
+    let cached_old = c
+        .router
+        .state
+        .cache
+        .get(&combined("gap"))
+        .is_some_and(|hit| hit.bytes != new);
+    let next_is_new = get_ok(&c, "gap").await == new;
+    assert!(
+        !cached_old && next_is_new,
+        "a read the peer answered before the overwrite committed filled the cache after the \
+         invalidation: cache holds old bytes = {cached_old}, next GET returned the new bytes = \
+         {next_is_new} (held read streamed the old version: {})",
+        body == old
     );
     c.stop().await;
 }
