@@ -1,5 +1,6 @@
 //! The README's `## Configuration` tables list exactly the variables the two binaries know: the router's
-//! `config::KNOWN_VARIABLES` and the peer's (config.md §3), as config.md requires.
+//! `config::KNOWN_VARIABLES`, the peer's (config.md §3) and `RUST_LOG` (config.md §1), as config.md
+//! requires.
 //!
 //! Format the README keeps: inside the section that starts at the line `## Configuration` (and runs to the
 //! next `## ` heading), every table row whose first cell holds backticked upper-case names documents those
@@ -12,6 +13,9 @@ mod deploy_support;
 use std::collections::BTreeSet;
 
 use deploy_support::{peer_variables, read_repo_file, router_variables};
+
+/// Read by both binaries (config.md §1) but outside the router's and the peer's own tables.
+const COMMON_VARIABLES: &[&str] = &["RUST_LOG"];
 
 /// The lines of the `## Configuration` section, without its heading.
 fn configuration_section(readme: &str) -> Option<Vec<&str>> {
@@ -84,10 +88,11 @@ fn readme_configuration_tables_list_exactly_the_known_variables() {
     let section = configuration_section(&readme)
         .expect("README.md has no `## Configuration` section (config.md: it lists every variable)");
     let documented = documented_variables(&section);
-    let known: BTreeSet<String> = router_variables()
+    let mut known: BTreeSet<String> = router_variables()
         .union(&peer_variables())
         .cloned()
         .collect();
+    known.extend(COMMON_VARIABLES.iter().map(|name| name.to_string()));
 
     let undocumented: Vec<_> = known.difference(&documented).collect();
     let unknown: Vec<_> = documented.difference(&known).collect();
@@ -95,7 +100,7 @@ fn readme_configuration_tables_list_exactly_the_known_variables() {
         undocumented.is_empty() && unknown.is_empty(),
         "README `## Configuration` disagrees with the binaries.\n\
          Known but missing from the README tables: {undocumented:?}\n\
-         In the README but unknown to both binaries (not in config::KNOWN_VARIABLES nor config.md §3): \
+         In the README but unknown to both binaries (not in config::KNOWN_VARIABLES, config.md §3 or RUST_LOG): \
          {unknown:?}"
     );
 }
