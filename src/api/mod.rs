@@ -1,11 +1,13 @@
 //! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
 //! (router-api.md §4).
 
+pub mod buckets;
 pub mod cache;
 pub mod cors;
 pub mod docs;
 pub mod health;
 pub mod metrics;
+pub mod peers;
 
 use utoipa::OpenApi;
 
@@ -19,6 +21,8 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = docs::routes(t, s);
     let t = metrics::routes(t, s);
     let t = health::routes(t, s);
+    let t = peers::routes(t, s);
+    let t = buckets::bucket_routes(t, s);
     cache::routes(t, s)
 }
 
@@ -27,6 +31,8 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         health::HealthDoc::openapi(),
         metrics::MetricsDoc::openapi(),
+        peers::PeersDoc::openapi(),
         cache::CacheDoc::openapi(),
+        buckets::BucketsApi::openapi(),
     ]
 }
