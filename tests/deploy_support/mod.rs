@@ -1,0 +1,89 @@
+//! Shared by the deployment-file tests: the peer's variable names (config.md §3), the `[[bin]]` names of
+//! Cargo.toml, reading repository files, and (in `compose`) reading docker compose files.
+// Each test crate that includes this module uses a different part of it.
+#![allow(dead_code)]
+
+pub mod compose;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Every variable `mictlanx-peer` reads or accepts, exactly the names of config.md §3.
+pub const PEER_VARIABLES: &[&str] = &[
+    "NODE_ID",
+    "NODE_PORT",
+    "SERVER_IP_ADDR",
+    "IP_ADDRESS",
+    "BASE_PATH",
+    "DATA_PATH",
+    "LOCAL_PATH",
+    "LOG_PATH",
+    "NODE_DISK_CAPACITY",
+    "NODE_MEMORY_CAPACITY",
+    "PAYLOAD_LIMIT",
+    "CLIENT_REQUEST_TIMEOUT",
+    "WORKERS",
+    "PEERS",
+    "TRAVERSE_AND_CLEAN",
+    "MICTLANX_PEER_TASK_TTL",
+    "MICTLANX_PEER_LOG_LEVEL",
+    "MICTLANX_PEER_LOG_FORMAT",
+    "MIN_INTERVAL_TIME",
+    "MAX_INTERVAL_TIME",
+    "CLIENT_DISCONNECT_TIMEOUT",
+    "DISK_CHECK_INTERVAL_TIME",
+    "CLEAN_CACHE",
+    "ELASTIC",
+    "PROTOCOL",
+    "ENV",
+    "BIN_NAME",
+    "USE_CARGO",
+    "RUST_BACKTRACE",
+];
+
+/// Absolute path of a file of this repository.
+pub fn repo_file(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Text of a repository file; panics with the path when it is missing.
+pub fn read_repo_file(relative: &str) -> String {
+    let path = repo_file(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The `name` of every `[[bin]]` table of Cargo.toml (the manifest has no TOML parser among the
+/// dependencies; its `[[bin]]` tables are plain `key = "value"` lines).
+pub fn cargo_bins() -> BTreeSet<String> {
+    let manifest = read_repo_file("Cargo.toml");
+    let mut bins = BTreeSet::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+            continue;
+        }
+        if !in_bin {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            if key.trim() == "name" {
+                bins.insert(value.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    bins
+}
+
+/// The router's variables as a set (`mictlanx_router::config::KNOWN_VARIABLES`).
+pub fn router_variables() -> BTreeSet<String> {
+    mictlanx_router::config::KNOWN_VARIABLES
+        .iter()
+        .map(|name| name.to_string())
+        .collect()
+}
+
+/// The peer's variables as a set.
+pub fn peer_variables() -> BTreeSet<String> {
+    PEER_VARIABLES.iter().map(|name| name.to_string()).collect()
+}
