@@ -1,1 +1,235 @@
-//! (placeholder) app
+//! `App::build(Config)`: binds the listener (port 0 allowed), assembles the state (replica manager, peer
+//! client, cache), the ordered route table and the HTTP layers (CORS, request span, metrics, panic → JSON
+//! 500), and serves HTTP/1.1 (+ HTTP/2 over TLS) until a shutdown signal, draining in-flight requests.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::api::metrics::RequestMetrics;
+use crate::cache::BallCache;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{normalize_path, Resolved, RouteTable};
+use crate::peer_client::PeerClient;
+use crate::replica::embedded::EmbeddedReplicaManager;
+use crate::replica::ReplicaManager;
+use crate::{api, server, telemetry};
+
+/// Everything a handler may need; cheap to clone (Arcs inside).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub rm: Arc<dyn ReplicaManager>,
+    /// Peer calls made on behalf of requests (outcomes reported to `rm`).
+    pub peers: PeerClient,
+    pub cache: BallCache,
+    pub metrics: PrometheusHandle,
+    pub openapi: Arc<Value>,
+}
+
+/// A bound, not yet serving router.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    embedded: Arc<EmbeddedReplicaManager>,
+    table: RouteTable,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = Arc::new(config);
+        let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
+            .context("building the peer client")?;
+        let embedded = EmbeddedReplicaManager::start(&config, probe_client.clone()).await?;
+        let rm: Arc<dyn ReplicaManager> = embedded.clone();
+        let state = AppState {
+            config: config.clone(),
+            rm: rm.clone(),
+            peers: probe_client.reporting_to(rm),
+            cache: BallCache::new(&config.cache),
+            metrics: telemetry::prometheus(),
+            openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
+        };
+        let table = api::table(&state);
+        let addr = format!("{}:{}", config.server.host, config.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        Ok(App {
+            listener,
+            state,
+            embedded,
+            table,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` resolves, then drain in-flight requests for up to the configured deadline,
+    /// and stop the replica manager's background work (persisting the registry).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let config = self.state.config.clone();
+        let router = http_service(self.table, config.server.prefix.clone(), &config.cors);
+        let tls = match &config.server.tls {
+            Some(files) => Some(server::tls_acceptor(files)?),
+            None => None,
+        };
+        tracing::info!(addr = %self.listener.local_addr()?, tls = tls.is_some(), "mictlanx-router listening");
+        server::serve(
+            self.listener,
+            router,
+            tls,
+            shutdown,
+            config.server.shutdown_timeout,
+        )
+        .await;
+        self.embedded.shutdown().await;
+        Ok(())
+    }
+
+    /// Serve in the background (tests): returns the address and a handle that stops the server.
+    pub async fn spawn(config: Config) -> anyhow::Result<TestApp> {
+        let app = App::build(config).await?;
+        let addr = app.local_addr();
+        let state = app.state.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Ok(TestApp {
+            addr,
+            state,
+            stop: Some(tx),
+            handle,
+        })
+    }
+}
+
+/// A router running in the background of a test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:port{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful stop; waits until the server and its background work ended.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(60), &mut self.handle).await;
+    }
+}
+
+/// The whole HTTP stack around a route table: CORS, then the dispatcher (span, metrics, panic → 500).
+pub fn http_service(
+    table: RouteTable,
+    prefix: Option<String>,
+    cors: &crate::config::CorsConfig,
+) -> axum::Router {
+    let dispatcher = Dispatcher {
+        table,
+        prefix: prefix.map(Arc::from),
+    };
+    axum::Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(dispatcher))
+        .layer(crate::api::cors::layer(cors))
+}
+
+struct Dispatcher {
+    table: RouteTable,
+    prefix: Option<Arc<str>>,
+}
+
+/// Route one request through the ordered table inside a request span, recording the HTTP metrics and
+/// turning a handler panic into a logged JSON 500.
+async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
+    let path = normalize_path(req.uri().path(), d.prefix.as_deref());
+    let method = req.method().clone();
+    let request_size = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let span = tracing::info_span!("request",
+        otel.name = tracing::field::Empty, otel.kind = "server",
+        http.request.method = %method, url.path = %path,
+        http.route = tracing::field::Empty, http.response.status_code = tracing::field::Empty);
+    telemetry::set_parent_from_headers(&span, req.headers());
+    let (template, res) = match d.table.resolve(req, &path) {
+        Resolved::Route { template, call } => {
+            span.record("http.route", template);
+            span.record("otel.name", format!("{method} {template}"));
+            let metrics = RequestMetrics::start(template, &method, request_size);
+            let res = match std::panic::AssertUnwindSafe(call)
+                .catch_unwind()
+                .instrument(span.clone())
+                .await
+            {
+                Ok(res) => res,
+                Err(panic) => {
+                    let id = nanoid::nanoid!(10);
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    span.in_scope(
+                        || tracing::error!(request_id = %id, panic = %msg, "handler panicked"),
+                    );
+                    ApiError::internal("Internal Server Error").into_response()
+                }
+            };
+            metrics.finish(&res);
+            (template, res)
+        }
+        Resolved::Reject(err) => {
+            let metrics = RequestMetrics::start("none", &method, request_size);
+            let res = err.into_response();
+            metrics.finish(&res);
+            ("none", res)
+        }
+    };
+    span.record("http.response.status_code", res.status().as_u16());
+    span.in_scope(|| {
+        tracing::debug!(
+            route = template,
+            status = res.status().as_u16(),
+            "request handled"
+        )
+    });
+    res
+}
+
+impl axum::extract::FromRef<AppState> for BallCache {
+    fn from_ref(state: &AppState) -> BallCache {
+        state.cache.clone()
+    }
+}

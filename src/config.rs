@@ -1,12 +1,81 @@
-//! Router configuration (`config.md` §2): a flat envy struct of raw strings converted into this validated,
-//! typed `Config`. Tests build `Config` values directly (`Config::for_tests`) and never touch the environment.
+//! Router configuration (`config.md` §2): a flat envy struct of raw strings (`config/env.rs`) converted into
+//! this validated, typed `Config`. Tests build `Config` values directly (`Config::for_tests`, `Config::from_vars`)
+//! and never touch the process environment.
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::Path, path::PathBuf, time::Duration};
 
 use crate::replica::PeerInfo;
 
+mod env;
+#[cfg(test)]
+mod tests;
+mod values;
+mod variables;
+
+pub use variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
+
+/// A start-up configuration error. `Display` is exactly one line naming the variable, its value and what was
+/// expected, e.g. `invalid MICTLANX_CACHE_CAPACITY_STORAGE='12xx': expected a size such as 1GB or 512MiB`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {name}='{value}': expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("invalid {name}='{value}': {other} must be set too (set both or neither)")]
+    TlsPair {
+        name: &'static str,
+        value: String,
+        other: &'static str,
+    },
+    #[error("invalid ENV_FILE_PATH='{path}': cannot load the dotenv file ({reason})")]
+    Dotenv { path: String, reason: String },
+    #[error("cannot read the environment: {0}")]
+    Env(String),
+}
+
+impl ConfigError {
+    fn invalid(name: &'static str, value: &str, expected: &str) -> Self {
+        Self::Invalid {
+            name,
+            value: one_line(value),
+            expected: one_line(expected),
+        }
+    }
+
+    fn tls_pair(name: &'static str, value: &str, other: &'static str) -> Self {
+        Self::TlsPair {
+            name,
+            value: one_line(value),
+            other,
+        }
+    }
+
+    fn dotenv(path: &Path, reason: &dyn std::fmt::Display) -> Self {
+        Self::Dotenv {
+            path: one_line(&path.display().to_string()),
+            reason: one_line(&reason.to_string()),
+        }
+    }
+}
+
+/// Escapes control characters (newlines...) so an error always prints as exactly one line.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// Everything the router reads at start-up, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
     /// Seed peers from `MICTLANX_PEERS_URI`.
@@ -19,9 +88,11 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub peer_io: PeerIoConfig,
     pub replica: ReplicaConfig,
+    /// §2.2 variables that were set: accepted, without effect; log them with `log_ignored_variables`.
+    pub ignored_variables: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// `MICTLANX_ROUTER_HOST`
     pub host: String,
@@ -35,7 +106,7 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -47,7 +118,7 @@ pub enum CachePolicy {
     Lfu,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     /// `MICTLANX_CACHE`
     pub enabled: bool,
@@ -61,7 +132,7 @@ pub struct CacheConfig {
     pub max_object_size: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CorsConfig {
     /// `MICTLANX_CORS_ALLOW_ORIGINS` (`*` = any)
     pub allow_origins: Vec<String>,
@@ -73,7 +144,7 @@ pub struct CorsConfig {
     pub allow_credentials: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpenApiInfo {
     /// `MICTLANX_OPEN_API_TITLE`
     pub title: String,
@@ -100,7 +171,7 @@ pub enum Rotation {
     Daily,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryConfig {
     /// `MICTLANX_ROUTER_SERVICE_NAME`
     pub service_name: String,
@@ -126,7 +197,7 @@ pub struct TelemetryConfig {
     pub rotation: Rotation,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeerIoConfig {
     /// `MICTLANX_ROUTER_CONNECT_TIMEOUT`
     pub connect_timeout: Duration,
@@ -140,7 +211,7 @@ pub struct PeerIoConfig {
     pub peer_tls_ca: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaConfig {
     /// `MICTLANX_ROUTER_STATE_DIR`
     pub state_dir: PathBuf,
@@ -224,6 +295,15 @@ impl Config {
                 rebuild_interval: Duration::from_secs(300),
                 rebuild_page_size: 1000,
             },
+            ignored_variables: Vec::new(),
+        }
+    }
+
+    /// Logs, at debug level, every set variable that the port accepts without effect (`config.md` §2.2).
+    /// Call after the tracing subscriber is installed.
+    pub fn log_ignored_variables(&self) {
+        for name in &self.ignored_variables {
+            tracing::debug!(variable = %name, "environment variable accepted with no effect");
         }
     }
 }

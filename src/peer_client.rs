@@ -1,1 +1,458 @@
-//! (placeholder) peer_client
+//! `PeerClient`: one pooled reqwest client speaking peer API v4 for the whole router (`router-api.md` §3.8):
+//! connect + idle timeouts on the client, a total timeout on JSON calls only, outcome reporting to the
+//! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
+
+mod error;
+mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+
+pub use error::{outcome_label, status_outcome, PeerError};
+pub use wire::*;
+
+use crate::config::PeerIoConfig;
+use crate::replica::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
+
+/// Path-segment escaping: everything but unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// Cheap to clone (the reqwest pool is shared).
+#[derive(Clone)]
+pub struct PeerClient {
+    http: reqwest::Client,
+    test_mode: bool,
+    peer_timeout: Duration,
+    fanout: usize,
+    reporter: Option<Arc<dyn ReplicaManager>>,
+}
+
+impl std::fmt::Debug for PeerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerClient")
+            .field("test_mode", &self.test_mode)
+            .field("peer_timeout", &self.peer_timeout)
+            .field("reporting", &self.reporter.is_some())
+            .finish()
+    }
+}
+
+/// A successful (2xx) answer of a buffered call.
+struct Answer {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl PeerClient {
+    /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers.
+    pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(io.connect_timeout)
+            .read_timeout(io.idle_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .no_proxy();
+        if let Some(path) = &io.peer_tls_ca {
+            let pem = std::fs::read(path).map_err(|e| {
+                PeerError::Connect(format!("cannot read peer CA {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                PeerError::Connect(format!("invalid peer CA {}: {e}", path.display()))
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))?;
+        Ok(PeerClient {
+            http,
+            test_mode,
+            peer_timeout: io.peer_timeout,
+            fanout: io.fanout_concurrency.max(1),
+            reporter: None,
+        })
+    }
+
+    /// The same client (same pool) reporting every call's start and outcome to `rm`.
+    pub fn reporting_to(&self, rm: Arc<dyn ReplicaManager>) -> PeerClient {
+        PeerClient {
+            reporter: Some(rm),
+            ..self.clone()
+        }
+    }
+
+    pub fn test_mode(&self) -> bool {
+        self.test_mode
+    }
+
+    pub fn peer_timeout(&self) -> Duration {
+        self.peer_timeout
+    }
+
+    /// `MICTLANX_ROUTER_FANOUT_CONCURRENCY`: the bound of every fan-out.
+    pub fn fanout_concurrency(&self) -> usize {
+        self.fanout
+    }
+
+    /// `{base_url}{path}`; `path` starts with `/` and is already escaped.
+    fn url(&self, peer: &PeerInfo, path: &str) -> String {
+        format!("{}{}", peer.base_url(self.test_mode), path)
+    }
+
+    /// `GET /api/v4/stats/ufs` with the peer timeout.
+    pub async fn stats_ufs(&self, peer: &PeerInfo) -> Result<UfsStats, PeerError> {
+        self.probe_ufs(peer, self.peer_timeout).await
+    }
+
+    /// `GET /api/v4/stats/ufs` with an explicit total timeout (the health probe's).
+    pub async fn probe_ufs(
+        &self,
+        peer: &PeerInfo,
+        timeout: Duration,
+    ) -> Result<UfsStats, PeerError> {
+        let req = self.http.get(self.url(peer, "/api/v4/stats/ufs"));
+        decode(self.call(peer, req, Some(timeout)).await?)
+    }
+
+    /// `GET /api/v4/stats?start&end`: the seven-key stats (a missing key is a `Decode` error).
+    pub async fn stats(
+        &self,
+        peer: &PeerInfo,
+        start: i64,
+        end: i64,
+    ) -> Result<PeerStats, PeerError> {
+        let req = self
+            .http
+            .get(self.url(peer, &format!("/api/v4/stats?start={start}&end={end}")));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `GET /api/v4/xballs?start&end`: one inventory page.
+    pub async fn xballs(
+        &self,
+        peer: &PeerInfo,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<XBall>, PeerError> {
+        let req = self
+            .http
+            .get(self.url(peer, &format!("/api/v4/xballs?start={start}&end={end}")));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `GET /api/v4/buckets/{b}/metadata/{k}`.
+    pub async fn get_metadata(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        k: &str,
+    ) -> Result<GetMetadataResponse, PeerError> {
+        let req = self.http.get(self.url(
+            peer,
+            &format!("/api/v4/buckets/{}/metadata/{}", seg(b), seg(k)),
+        ));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `POST /api/v4/buckets/{b}/metadata` (phase 1) with `Task-Id` (when given) and `Update` headers.
+    pub async fn put_metadata(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        body: &PeerPutMetadata,
+        task_id: Option<&str>,
+        update: &str,
+    ) -> Result<PeerPutMetadataResponse, PeerError> {
+        let mut req = self
+            .http
+            .post(self.url(peer, &format!("/api/v4/buckets/{}/metadata", seg(b))))
+            .header("Update", update)
+            .json(body);
+        if let Some(t) = task_id {
+            req = req.header("Task-Id", t);
+        }
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `GET /api/v4/buckets/{b}/metadata`: the bucket's objects on this peer.
+    pub async fn bucket_metadata(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+    ) -> Result<PeerBucketMetadata, PeerError> {
+        let req = self
+            .http
+            .get(self.url(peer, &format!("/api/v4/buckets/{}/metadata", seg(b))));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `GET /api/v4/buckets/{b}/metadata/{ball}/group`: the chunks of a ball on this peer.
+    pub async fn ball_group(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        ball: &str,
+    ) -> Result<PeerBallGroup, PeerError> {
+        let path = format!("/api/v4/buckets/{}/metadata/{}/group", seg(b), seg(ball));
+        decode(
+            self.call(
+                peer,
+                self.http.get(self.url(peer, &path)),
+                Some(self.peer_timeout),
+            )
+            .await?,
+        )
+    }
+
+    /// `GET /api/v4/buckets/{b}/{k}/size`.
+    pub async fn size(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<GetSizeByKey, PeerError> {
+        let path = format!("/api/v4/buckets/{}/{}/size", seg(b), seg(k));
+        decode(
+            self.call(
+                peer,
+                self.http.get(self.url(peer, &path)),
+                Some(self.peer_timeout),
+            )
+            .await?,
+        )
+    }
+
+    /// `POST /api/v4/buckets/{b}/{k}/disable`.
+    pub async fn disable(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<(), PeerError> {
+        let path = format!("/api/v4/buckets/{}/{}/disable", seg(b), seg(k));
+        self.call(
+            peer,
+            self.http.post(self.url(peer, &path)),
+            Some(self.peer_timeout),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `DELETE /api/v4/buckets/{b}/{k}` → the `n-deletes` count; 404 is `NotFound`.
+    pub async fn delete(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        k: &str,
+        force: bool,
+    ) -> Result<u64, PeerError> {
+        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
+        let req = self
+            .http
+            .delete(self.url(peer, &path))
+            .header("Force", if force { "1" } else { "0" });
+        n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `DELETE /api/v4/buckets/{b}/bid/{ball}` → the `n-deletes` count.
+    pub async fn delete_by_ball(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        ball: &str,
+        force: bool,
+    ) -> Result<u64, PeerError> {
+        let path = format!("/api/v4/buckets/{}/bid/{}", seg(b), seg(ball));
+        let req = self
+            .http
+            .delete(self.url(peer, &path))
+            .header("Force", if force { "1" } else { "0" });
+        n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `POST /api/v4/buckets/data/{task_id}/chunked` streaming `body` (exactly `size` bytes, sent with that
+    /// `Content-Length`). No total timeout: only connect + idle apply. A body stream that ends with an error
+    /// aborts the request, so the peer stores nothing.
+    pub async fn upload_chunked(
+        &self,
+        peer: &PeerInfo,
+        task_id: &str,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<PeerPutDataResponse, PeerError> {
+        let path = format!("/api/v4/buckets/data/{}/chunked", seg(task_id));
+        let req = self
+            .http
+            .post(self.url(peer, &path))
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        decode(self.call(peer, req, None).await?)
+    }
+
+    /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is
+    /// reported when the headers arrive; the body has only the idle timeout.
+    pub async fn get_data(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<Response, PeerError> {
+        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
+        let req = self.http.get(self.url(peer, &path));
+        let report = Report::begin(self, peer).await;
+        match req.headers(trace_headers()).send().await {
+            Err(e) => {
+                let err = PeerError::from_reqwest(&e);
+                report.finish(err.outcome()).await;
+                Err(err)
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let latency = report.elapsed();
+                report.finish(status_outcome(status, latency)).await;
+                if resp.status().is_success() {
+                    Ok(resp)
+                } else {
+                    let body = resp.bytes().await.unwrap_or_default();
+                    Err(status_error(status, &body))
+                }
+            }
+        }
+    }
+
+    /// One buffered exchange: send, read the whole body, classify, report. Non-2xx → `Err`.
+    async fn call(
+        &self,
+        peer: &PeerInfo,
+        req: RequestBuilder,
+        total: Option<Duration>,
+    ) -> Result<Answer, PeerError> {
+        let req = match total {
+            Some(t) => req.timeout(t),
+            None => req,
+        };
+        let report = Report::begin(self, peer).await;
+        let resp = match req.headers(trace_headers()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let err = PeerError::from_reqwest(&e);
+                report.finish(err.outcome()).await;
+                return Err(err);
+            }
+        };
+        let latency = report.elapsed();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let err = PeerError::from_reqwest(&e);
+                report.finish(err.outcome()).await;
+                return Err(err);
+            }
+        };
+        report.finish(status_outcome(status, latency)).await;
+        if (200..300).contains(&status) {
+            Ok(Answer { headers, body })
+        } else {
+            Err(status_error(status, &body))
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(a: Answer) -> Result<T, PeerError> {
+    serde_json::from_slice(&a.body).map_err(|e| PeerError::Decode(e.to_string()))
+}
+
+fn n_deletes(a: Answer) -> Result<u64, PeerError> {
+    let header = a
+        .headers
+        .get("n-deletes")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    match header {
+        Some(n) => Ok(n),
+        None => serde_json::from_slice::<NDeletes>(&a.body)
+            .map(|d| d.n_deletes)
+            .map_err(|e| PeerError::Decode(format!("no n-deletes header and {e}"))),
+    }
+}
+
+/// `NotFound` for 404, else `Status` with the peer's `detail` text (or the start of its body).
+fn status_error(status: u16, body: &[u8]) -> PeerError {
+    let detail = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => match m.get("detail") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::from_utf8_lossy(body).chars().take(200).collect(),
+        },
+        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
+    };
+    if status == 404 {
+        PeerError::NotFound(detail)
+    } else {
+        PeerError::Status { status, detail }
+    }
+}
+
+/// The current span's W3C trace context as headers.
+fn trace_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    crate::telemetry::inject_trace_context(&mut headers);
+    headers
+}
+
+/// Start/outcome bookkeeping of one call. Dropping it unfinished (the caller's future was cancelled) still
+/// reports an outcome so the peer's in-flight count stays exact.
+struct Report {
+    rm: Option<Arc<dyn ReplicaManager>>,
+    peer_id: String,
+    started: Instant,
+    done: bool,
+}
+
+impl Report {
+    async fn begin(client: &PeerClient, peer: &PeerInfo) -> Report {
+        if let Some(rm) = &client.reporter {
+            rm.report_start(&peer.peer_id).await;
+        }
+        Report {
+            rm: client.reporter.clone(),
+            peer_id: peer.peer_id.clone(),
+            started: Instant::now(),
+            done: false,
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    async fn finish(mut self, outcome: PeerOutcome) {
+        self.done = true;
+        metrics::counter!("mictlanx_router_peer_requests_total",
+            "peer_id" => self.peer_id.clone(), "outcome" => outcome_label(&outcome))
+        .increment(1);
+        if let Some(rm) = self.rm.take() {
+            rm.report_outcome(&self.peer_id, outcome).await;
+        }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let (Some(rm), Ok(handle)) = (self.rm.take(), tokio::runtime::Handle::try_current()) {
+            let peer_id = std::mem::take(&mut self.peer_id);
+            let latency = self.started.elapsed();
+            handle.spawn(async move {
+                rm.report_outcome(&peer_id, PeerOutcome::Ok { latency })
+                    .await
+            });
+        }
+    }
+}

@@ -1,1 +1,32 @@
-//! HTTP API of the router: one module per resource.
+//! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
+//! (router-api.md §4).
+
+pub mod cache;
+pub mod cors;
+pub mod docs;
+pub mod health;
+pub mod metrics;
+
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+use crate::http::RouteTable;
+
+/// The ordered route table (#1 docs, #2 metrics, #3 health, #4 ready, #5–#10 peers, #11–#24 buckets,
+/// #25–#27 cache).
+pub fn table(s: &AppState) -> RouteTable {
+    let t = RouteTable::new();
+    let t = docs::routes(t, s);
+    let t = metrics::routes(t, s);
+    let t = health::routes(t, s);
+    cache::routes(t, s)
+}
+
+/// Every module's OpenAPI paths, merged into `/openapi.json`.
+pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
+    vec![
+        health::HealthDoc::openapi(),
+        metrics::MetricsDoc::openapi(),
+        cache::CacheDoc::openapi(),
+    ]
+}

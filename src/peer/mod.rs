@@ -1,1 +1,17 @@
-//! The storage-peer server (mictlanx-peer).
+//! The storage-peer server (`mictlanx-peer`, `peer-api.md`): config, HTTP api, pending tasks, the
+//! streamed body receiver and the durable disk store.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod healthcheck;
+pub mod logging;
+pub mod receive;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tasks;
+
+pub use cli::{ConfigError, PeerArgs};
+pub use config::{LogFormat, PeerConfig};
+pub use server::{serve, PeerServer};

@@ -1,6 +1,16 @@
 //! The replica manager (the SPM role, `replica-manager.md`): the [`ReplicaManager`] trait and its embedded
 //! implementation (peer registry + health, placement, replica map, upload task groups).
 
+mod background;
+pub mod discovery;
+pub mod embedded;
+pub mod health;
+pub mod inventory;
+pub mod placement;
+pub mod registry;
+pub mod replica_map;
+mod state;
+pub mod tasks;
 pub mod types;
 
 use std::collections::BTreeMap;

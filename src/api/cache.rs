@@ -1,0 +1,177 @@
+//! Cache endpoints (`router-api.md` §6.3): #25 `GET /api/v4/cache`, #26 `GET /api/v4/cache/stats`,
+//! #27 `DELETE /api/v4/cache/reset`.
+
+use axum::extract::{FromRef, State};
+use axum::http::{Method, StatusCode};
+use axum::Json;
+use serde::Serialize;
+
+use crate::cache::{BallCache, CacheStats};
+use crate::http::RouteTable;
+
+/// `{"keys": [...]}` (`router-api.md` §5.14).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CacheKeys {
+    /// Combined keys `"{bucket_id}@{key}"`, in no particular order.
+    pub keys: Vec<String>,
+}
+
+/// Adds #25–#27 in spec order. Handlers only need the cache, so any state the cache can be taken from
+/// works (the app state, or a bare `BallCache` in tests).
+pub fn routes<S>(t: RouteTable, s: &S) -> RouteTable
+where
+    BallCache: FromRef<S>,
+{
+    let cache = BallCache::from_ref(s);
+    t.route::<_, _, BallCache>(Method::GET, "/api/v4/cache", list_keys, cache.clone())
+        .route::<_, _, BallCache>(Method::GET, "/api/v4/cache/stats", stats, cache.clone())
+        .route::<_, _, BallCache>(Method::DELETE, "/api/v4/cache/reset", reset, cache)
+}
+
+/// Combined keys of the cached objects; `{"keys": []}` when the cache is disabled.
+#[utoipa::path(get, path = "/api/v4/cache", tag = "cache",
+    responses((status = 200, description = "cached keys (unordered)", body = CacheKeys)))]
+pub async fn list_keys(State(cache): State<BallCache>) -> Json<CacheKeys> {
+    Json(CacheKeys { keys: cache.keys() })
+}
+
+/// Byte capacity and use; all zeros when the cache is disabled.
+#[utoipa::path(get, path = "/api/v4/cache/stats", tag = "cache",
+    responses((status = 200, description = "cache occupancy", body = CacheStats)))]
+pub async fn stats(State(cache): State<BallCache>) -> Json<CacheStats> {
+    Json(cache.stats())
+}
+
+/// Removes every entry; fills in flight at that moment are discarded.
+#[utoipa::path(delete, path = "/api/v4/cache/reset", tag = "cache",
+    responses((status = 204, description = "cache cleared")))]
+pub async fn reset(State(cache): State<BallCache>) -> StatusCode {
+    cache.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_keys, stats, reset),
+    components(schemas(CacheKeys, CacheStats))
+)]
+pub struct CacheDoc;
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use axum::extract::Request;
+    use bytes::Bytes;
+    use serde_json::{json, Value};
+    use utoipa::OpenApi;
+
+    use super::*;
+    use crate::config::{CacheConfig, CachePolicy};
+    use crate::http::Resolved;
+    use crate::model::Metadata;
+
+    fn cache(enabled: bool) -> BallCache {
+        BallCache::new(&CacheConfig {
+            enabled,
+            policy: CachePolicy::Lru,
+            capacity_entries: 10,
+            capacity_bytes: 1_000,
+            max_object_size: 500,
+        })
+    }
+
+    fn put(cache: &BallCache, key: &str, len: usize) {
+        let mut ticket = cache.begin_fill(key, len as u64).expect("cacheable");
+        ticket.push(&Bytes::from(vec![b'x'; len]));
+        let metadata: Metadata =
+            serde_json::from_value(json!({"key": key, "size": len, "checksum": ""}))
+                .expect("metadata");
+        assert!(cache.finish_fill(ticket, metadata, "text/plain", "peer-0"));
+    }
+
+    async fn call(table: &RouteTable, method: Method, path: &str) -> (StatusCode, Bytes) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let Resolved::Route { call, .. } = table.resolve(req, path) else {
+            panic!("{path} has no route");
+        };
+        let res = call.await;
+        let status = res.status();
+        (
+            status,
+            to_bytes(res.into_body(), 1 << 20).await.expect("body"),
+        )
+    }
+
+    fn json_of(body: &Bytes) -> Value {
+        serde_json::from_slice(body).expect("json body")
+    }
+
+    #[tokio::test]
+    async fn keys_stats_and_reset_round_trip() {
+        let cache = cache(true);
+        let table = routes(RouteTable::new(), &cache);
+        put(&cache, "b@one", 100);
+        put(&cache, "b@two", 150);
+
+        let (status, body) = call(&table, Method::GET, "/api/v4/cache").await;
+        assert_eq!(status, StatusCode::OK);
+        let mut keys: Vec<String> =
+            serde_json::from_value(json_of(&body)["keys"].clone()).expect("keys");
+        keys.sort();
+        assert_eq!(keys, vec!["b@one", "b@two"]);
+
+        let (status, body) = call(&table, Method::GET, "/api/v4/cache/stats").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            json_of(&body),
+            json!({"total": 1000, "used": 250, "available": 750, "uf": 0.25})
+        );
+
+        let (status, body) = call(&table, Method::DELETE, "/api/v4/cache/reset").await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(body.is_empty());
+        assert_eq!(
+            json_of(&call(&table, Method::GET, "/api/v4/cache").await.1),
+            json!({"keys": []})
+        );
+        let (_, body) = call(&table, Method::GET, "/api/v4/cache/stats").await;
+        assert_eq!(
+            std::str::from_utf8(&body).ok(),
+            Some(r#"{"total":1000,"used":0,"available":1000,"uf":0.0}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn disabled_cache_answers_empty_keys_and_zero_stats() {
+        let cache = cache(false);
+        let table = routes(RouteTable::new(), &cache);
+        assert_eq!(
+            json_of(&call(&table, Method::GET, "/api/v4/cache").await.1),
+            json!({"keys": []})
+        );
+        let (status, body) = call(&table, Method::GET, "/api/v4/cache/stats").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            std::str::from_utf8(&body).ok(),
+            Some(r#"{"total":0,"used":0,"available":0,"uf":0.0}"#)
+        );
+        assert_eq!(
+            call(&table, Method::DELETE, "/api/v4/cache/reset").await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    #[test]
+    fn openapi_documents_the_three_paths() {
+        let doc = serde_json::to_value(CacheDoc::openapi()).expect("openapi json");
+        let paths = &doc["paths"];
+        assert!(paths["/api/v4/cache"]["get"].is_object());
+        assert!(paths["/api/v4/cache/stats"]["get"].is_object());
+        assert!(paths["/api/v4/cache/reset"]["delete"].is_object());
+        assert!(doc["components"]["schemas"]["CacheStats"].is_object());
+    }
+}

@@ -1,0 +1,385 @@
+//! Loading the router `Config` from the environment (`config.md` §1–2): dotenv merge, the flat envy struct of
+//! raw strings, and its conversion into the typed sections with start-up validation.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{
+    bool_var, cache_policy_var, int_var, list_var, log_format_var, log_level_var, min_int_var,
+    optional_var, rotation, size_var, string_var, timespan_var, Var,
+};
+use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
+use super::*;
+use crate::http::normalize_prefix;
+use crate::peers_uri::parse_peers_uri;
+
+/// The flat envy struct: every variable with an effect (§2.1 except `ENV_FILE_PATH`, §2.3), raw and optional.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct RawEnv {
+    mictlanx_router_host: Option<String>,
+    mictlanx_router_port: Option<String>,
+    openapi_prefix: Option<String>,
+    mictlanx_peers_uri: Option<String>,
+    mictlanx_procotol: Option<String>,
+    mictlanx_api_version: Option<String>,
+    mictlanx_test: Option<String>,
+    mictlanx_cache: Option<String>,
+    mictlanx_cache_eviction_policy: Option<String>,
+    mictlanx_cache_capacity: Option<String>,
+    mictlanx_cache_capacity_storage: Option<String>,
+    mictlanx_cors_allow_origins: Option<String>,
+    mictlanx_cors_allow_methods: Option<String>,
+    mictlanx_cors_allow_headers: Option<String>,
+    mictlanx_cors_allow_credentilas: Option<String>,
+    mictlanx_open_api_title: Option<String>,
+    mictlanx_open_api_version: Option<String>,
+    mictlanx_open_api_summary: Option<String>,
+    mictlanx_open_api_description: Option<String>,
+    mictlanx_open_api_logo: Option<String>,
+    mictlanx_router_service_name: Option<String>,
+    mictlanx_router_opentelemetry: Option<String>,
+    mictlanx_jaeger_endpoint: Option<String>,
+    mictlanx_router_debug: Option<String>,
+    mictlanx_router_log_level: Option<String>,
+    mictlanx_router_log_show: Option<String>,
+    mictlanx_router_log_to_file: Option<String>,
+    mictlanx_router_log_error_file: Option<String>,
+    mictlanx_router_log_path: Option<String>,
+    mictlanx_router_log_name: Option<String>,
+    mictlanx_router_log_when: Option<String>,
+    mictlanx_router_log_interval: Option<String>,
+    mictlanx_router_log_rotation_when: Option<String>,
+    mictlanx_router_log_rotation_interval: Option<String>,
+    mictlanx_router_connect_timeout: Option<String>,
+    mictlanx_router_idle_timeout: Option<String>,
+    mictlanx_router_peer_timeout: Option<String>,
+    mictlanx_router_fanout_concurrency: Option<String>,
+    mictlanx_router_health_interval: Option<String>,
+    mictlanx_router_health_timeout: Option<String>,
+    mictlanx_router_error_threshold: Option<String>,
+    mictlanx_router_error_cooldown: Option<String>,
+    mictlanx_router_task_ttl: Option<String>,
+    mictlanx_router_rebuild_interval: Option<String>,
+    mictlanx_router_rebuild_page_size: Option<String>,
+    mictlanx_cache_max_object_size: Option<String>,
+    mictlanx_router_cache_max_object_size: Option<String>,
+    mictlanx_router_state_dir: Option<String>,
+    mictlanx_router_tls_cert: Option<String>,
+    mictlanx_router_tls_key: Option<String>,
+    mictlanx_router_peer_tls_ca: Option<String>,
+    mictlanx_router_log_format: Option<String>,
+    mictlanx_router_shutdown_timeout: Option<String>,
+}
+
+/// `(VARIABLE_NAME, raw value)` for one field of `RawEnv`.
+macro_rules! var {
+    ($raw:expr, $field:ident) => {
+        (upper_name(stringify!($field)), $raw.$field.as_deref())
+    };
+}
+
+/// Maps a `RawEnv` field name to its variable name in `KNOWN_VARIABLES` (a test checks every field has one).
+pub(super) fn upper_name(field: &str) -> &'static str {
+    KNOWN_VARIABLES
+        .iter()
+        .copied()
+        .find(|name| name.eq_ignore_ascii_case(field))
+        .unwrap_or("UNKNOWN_VARIABLE")
+}
+
+impl Config {
+    /// Start-up entry point: loads the dotenv file at `ENV_FILE_PATH` (default `.env.local`) into the process
+    /// environment without overriding it (a missing file is fine), then reads and validates every variable.
+    /// Call it once, first thing in `main`, before any thread starts.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let path = std::env::var_os("ENV_FILE_PATH")
+            .map_or_else(|| PathBuf::from(DEFAULT_ENV_FILE), PathBuf::from);
+        match dotenvy::from_path(&path) {
+            Err(e) if !e.not_found() => return Err(ConfigError::dotenv(&path, &e)),
+            _ => {}
+        }
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())));
+        Config::from_vars(vars)
+    }
+
+    /// Pure `from_env`: `vars` stands for the process environment; the dotenv file named by its `ENV_FILE_PATH`
+    /// (default `.env.local`) only fills variables that `vars` does not set.
+    pub fn from_vars_with_dotenv(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        let path = vars.iter().find(|(k, _)| k == "ENV_FILE_PATH").map_or_else(
+            || PathBuf::from(DEFAULT_ENV_FILE),
+            |(_, v)| PathBuf::from(v),
+        );
+        let present: HashSet<String> = vars.iter().map(|(k, _)| k.clone()).collect();
+        for (key, value) in read_dotenv(&path)? {
+            if !present.contains(&key) {
+                vars.push((key, value));
+            }
+        }
+        Config::from_vars(vars)
+    }
+
+    /// Reads and validates the router variables from `vars` (names are case-sensitive; the first occurrence of
+    /// a name wins; unknown names are ignored). Never touches the process environment or the file system.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut seen = HashSet::new();
+        let mut ignored = Vec::new();
+        let mut known = Vec::new();
+        for (key, value) in vars {
+            if !KNOWN_VARIABLES.contains(&key.as_str()) || !seen.insert(key.clone()) {
+                continue;
+            }
+            if NO_EFFECT_VARIABLES.contains(&key.as_str()) {
+                ignored.push(key);
+            } else {
+                known.push((key, value));
+            }
+        }
+        ignored.sort();
+        let raw: RawEnv = envy::from_iter(known).map_err(|e| ConfigError::Env(e.to_string()))?;
+        let mut config = raw.into_config()?;
+        config.ignored_variables = ignored;
+        Ok(config)
+    }
+}
+
+/// The `(key, value)` pairs of a dotenv file; a missing file is empty.
+fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::dotenv(path, &e)),
+        Err(e) if e.not_found() => Ok(Vec::new()),
+        Err(e) => Err(ConfigError::dotenv(path, &e)),
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn positive(var: Var<'_>, default: Duration) -> Result<Duration, ConfigError> {
+    timespan_var(var, default, Duration::ZERO, true)
+}
+
+impl RawEnv {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        Ok(Config {
+            server: self.server()?,
+            seed_peers: self.seed_peers()?,
+            test_mode: bool_var(var!(self, mictlanx_test), false)?,
+            cache: self.cache()?,
+            cors: CorsConfig {
+                allow_origins: list_var(var!(self, mictlanx_cors_allow_origins), &["*"]),
+                allow_methods: list_var(var!(self, mictlanx_cors_allow_methods), &["*"]),
+                allow_headers: list_var(var!(self, mictlanx_cors_allow_headers), &["*"]),
+                allow_credentials: bool_var(var!(self, mictlanx_cors_allow_credentilas), true)?,
+            },
+            openapi: OpenApiInfo {
+                title: string_var(var!(self, mictlanx_open_api_title), "MictlanX Router"),
+                version: string_var(var!(self, mictlanx_open_api_version), "0.1.0a0"),
+                summary: string_var(
+                    var!(self, mictlanx_open_api_summary),
+                    "MictlanX Router: Virtual storage spaces management.",
+                ),
+                description: string_var(var!(self, mictlanx_open_api_description), ""),
+                logo: string_var(var!(self, mictlanx_open_api_logo), ""),
+            },
+            telemetry: self.telemetry()?,
+            peer_io: PeerIoConfig {
+                connect_timeout: timespan_var(
+                    var!(self, mictlanx_router_connect_timeout),
+                    5 * SECOND,
+                    Duration::ZERO,
+                    true,
+                )?,
+                idle_timeout: timespan_var(
+                    var!(self, mictlanx_router_idle_timeout),
+                    60 * SECOND,
+                    Duration::ZERO,
+                    true,
+                )?,
+                peer_timeout: timespan_var(
+                    var!(self, mictlanx_router_peer_timeout),
+                    30 * SECOND,
+                    Duration::ZERO,
+                    true,
+                )?,
+                fanout_concurrency: min_int_var::<u32>(
+                    var!(self, mictlanx_router_fanout_concurrency),
+                    32,
+                    1,
+                )? as usize,
+                peer_tls_ca: optional_var(var!(self, mictlanx_router_peer_tls_ca))
+                    .map(PathBuf::from),
+            },
+            replica: self.replica()?,
+            ignored_variables: Vec::new(),
+        })
+    }
+
+    fn server(&self) -> Result<ServerConfig, ConfigError> {
+        let cert = optional_var(var!(self, mictlanx_router_tls_cert));
+        let key = optional_var(var!(self, mictlanx_router_tls_key));
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            (Some(cert), None) => {
+                return Err(ConfigError::tls_pair(
+                    "MICTLANX_ROUTER_TLS_CERT",
+                    cert,
+                    "MICTLANX_ROUTER_TLS_KEY",
+                ))
+            }
+            (None, Some(key)) => {
+                return Err(ConfigError::tls_pair(
+                    "MICTLANX_ROUTER_TLS_KEY",
+                    key,
+                    "MICTLANX_ROUTER_TLS_CERT",
+                ))
+            }
+        };
+        Ok(ServerConfig {
+            host: string_var(var!(self, mictlanx_router_host), "0.0.0.0")
+                .trim()
+                .to_string(),
+            port: int_var(var!(self, mictlanx_router_port), 60666, 0, 65535)? as u16,
+            prefix: normalize_prefix(&string_var(var!(self, openapi_prefix), "/mictlanx")),
+            shutdown_timeout: timespan_var(
+                var!(self, mictlanx_router_shutdown_timeout),
+                30 * SECOND,
+                Duration::ZERO,
+                false,
+            )?,
+            tls,
+        })
+    }
+
+    fn seed_peers(&self) -> Result<Vec<crate::replica::PeerInfo>, ConfigError> {
+        let protocol = string_var(var!(self, mictlanx_procotol), "http");
+        let api_version = min_int_var::<u32>(var!(self, mictlanx_api_version), 4, 0)?;
+        let (name, uri) = match var!(self, mictlanx_peers_uri) {
+            (name, Some(uri)) => (name, uri.to_string()),
+            // Only the protocol can break the default URI (e.g. an `&` in it), so it is the one to blame.
+            (_, None) => (
+                upper_name("mictlanx_procotol"),
+                format!(
+                    "mictlanx://mictlanx-peer-0@localhost:24000,mictlanx-peer-1@localhost:24001/?protocol={}&api_version={}",
+                    protocol.trim(),
+                    api_version
+                ),
+            ),
+        };
+        parse_peers_uri(uri.trim()).map_err(|e| {
+            let raw = if name == "MICTLANX_PEERS_URI" { uri.as_str() } else { protocol.as_str() };
+            ConfigError::invalid(
+                name,
+                raw,
+                &format!("a mictlanx:// URI such as mictlanx://peer-0@localhost:25000/?protocol=http&api_version=4 ({e})"),
+            )
+        })
+    }
+
+    fn cache(&self) -> Result<CacheConfig, ConfigError> {
+        let capacity_bytes = size_var(var!(self, mictlanx_cache_capacity_storage), 1_000_000_000)?;
+        let max_object = match var!(self, mictlanx_cache_max_object_size) {
+            (_, None) => var!(self, mictlanx_router_cache_max_object_size),
+            set => set,
+        };
+        Ok(CacheConfig {
+            enabled: bool_var(var!(self, mictlanx_cache), true)?,
+            policy: cache_policy_var(var!(self, mictlanx_cache_eviction_policy))?,
+            capacity_entries: int_var(var!(self, mictlanx_cache_capacity), 100, 0, i64::MAX)?
+                as u64,
+            capacity_bytes,
+            max_object_size: size_var(max_object, capacity_bytes / 8)?.min(capacity_bytes),
+        })
+    }
+
+    fn telemetry(&self) -> Result<TelemetryConfig, ConfigError> {
+        let level = log_level_var(var!(self, mictlanx_router_log_level), "info")?;
+        let debug = bool_var(var!(self, mictlanx_router_debug), false)?;
+        let when = match var!(self, mictlanx_router_log_rotation_when) {
+            (_, Some(w)) => w.to_string(),
+            (_, None) => string_var(var!(self, mictlanx_router_log_when), "h"),
+        };
+        let interval = match var!(self, mictlanx_router_log_rotation_interval) {
+            (_, None) => int_var(
+                var!(self, mictlanx_router_log_interval),
+                24,
+                i64::MIN,
+                i64::MAX,
+            )?,
+            set => int_var(set, 24, i64::MIN, i64::MAX)?,
+        };
+        let endpoint = string_var(
+            var!(self, mictlanx_jaeger_endpoint),
+            "http://localhost:4318",
+        );
+        let endpoint_ok = reqwest::Url::parse(endpoint.trim())
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !endpoint_ok {
+            return Err(ConfigError::invalid(
+                upper_name("mictlanx_jaeger_endpoint"),
+                &endpoint,
+                "an http(s) URL such as http://localhost:4318",
+            ));
+        }
+        Ok(TelemetryConfig {
+            service_name: string_var(var!(self, mictlanx_router_service_name), "mictlanx-router"),
+            otel_enabled: bool_var(var!(self, mictlanx_router_opentelemetry), true)?,
+            otlp_endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+            log_level: if debug { "debug" } else { level }.to_string(),
+            log_format: log_format_var(var!(self, mictlanx_router_log_format))?,
+            log_show: bool_var(var!(self, mictlanx_router_log_show), true)?,
+            log_to_file: bool_var(var!(self, mictlanx_router_log_to_file), true)?,
+            log_error_file: bool_var(var!(self, mictlanx_router_log_error_file), true)?,
+            log_path: PathBuf::from(string_var(
+                var!(self, mictlanx_router_log_path),
+                "/mictlanx/router",
+            )),
+            log_name: string_var(var!(self, mictlanx_router_log_name), "mictlanx-router-0"),
+            rotation: rotation(&when, interval),
+        })
+    }
+
+    fn replica(&self) -> Result<ReplicaConfig, ConfigError> {
+        Ok(ReplicaConfig {
+            state_dir: PathBuf::from(string_var(
+                var!(self, mictlanx_router_state_dir),
+                "./mictlanx-router-state",
+            )),
+            health_interval: timespan_var(
+                var!(self, mictlanx_router_health_interval),
+                5 * SECOND,
+                Duration::from_millis(100),
+                true,
+            )?,
+            health_timeout: positive(var!(self, mictlanx_router_health_timeout), 3 * SECOND)?,
+            error_threshold: min_int_var::<u32>(var!(self, mictlanx_router_error_threshold), 3, 1)?,
+            error_cooldown: positive(var!(self, mictlanx_router_error_cooldown), 30 * SECOND)?,
+            task_ttl: positive(var!(self, mictlanx_router_task_ttl), 3600 * SECOND)?,
+            rebuild_interval: timespan_var(
+                var!(self, mictlanx_router_rebuild_interval),
+                300 * SECOND,
+                Duration::ZERO,
+                false,
+            )?,
+            rebuild_page_size: int_var(
+                var!(self, mictlanx_router_rebuild_page_size),
+                1000,
+                1,
+                i64::MAX,
+            )? as u64,
+        })
+    }
+}

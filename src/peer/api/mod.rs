@@ -1,0 +1,11 @@
+//! HTTP handlers of the storage peer, one file per resource, and the ordered route table.
+
+pub mod metadata;
+pub mod objects;
+pub mod put_metadata;
+pub mod reply;
+pub mod routes;
+pub mod stats;
+pub mod upload;
+
+pub use routes::table;

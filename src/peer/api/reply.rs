@@ -1,0 +1,72 @@
+//! Response helpers shared by the peer handlers: JSON answers, the not-found text, id checks, and the
+//! mapping of store/task/receive errors onto `ApiError`.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::peer::receive::ReceiveError;
+use crate::peer::store::StoreError;
+use crate::peer::tasks::TaskError;
+
+/// Ids are stored as given but must be non-empty and at most 1024 bytes.
+pub const MAX_ID_LEN: usize = 1024;
+
+pub fn json(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+pub fn not_found(bucket_id: &str, key: &str) -> ApiError {
+    ApiError::not_found(format!("{bucket_id}@{key} not found"))
+}
+
+/// 400 `"{field}: ..."` for an empty or oversized id.
+pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::bad_request(format!("{field}: must not be empty")));
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(ApiError::bad_request(format!(
+            "{field}: must be at most {MAX_ID_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Attach `n-deletes: n` to any response.
+pub fn with_n_deletes(mut res: Response, n: u64) -> Response {
+    res.headers_mut().insert("n-deletes", HeaderValue::from(n));
+    res
+}
+
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NoSpace => ApiError::insufficient_storage("No space left on device"),
+        other => {
+            tracing::error!(error = %other, "store failure");
+            ApiError::internal(other.to_string())
+        }
+    }
+}
+
+pub fn task_error(e: TaskError) -> ApiError {
+    match e {
+        TaskError::NotFound(_) => ApiError::not_found(e.to_string()),
+        TaskError::InProgress(_) => ApiError::conflict(e.to_string()),
+        TaskError::Insufficient { .. } => ApiError::insufficient_storage(e.to_string()),
+    }
+}
+
+pub fn receive_error(e: ReceiveError) -> ApiError {
+    match e {
+        ReceiveError::SizeMismatch { .. } => ApiError::bad_request(e.to_string()),
+        ReceiveError::NoSpace => ApiError::insufficient_storage(e.to_string()),
+        ReceiveError::Transport(_) => ApiError::bad_request(e.to_string()),
+        ReceiveError::IdleTimeout(_) => ApiError::new(StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        ReceiveError::Io(_) => {
+            tracing::error!(error = %e, "upload i/o failure");
+            ApiError::internal(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Command line and environment of `mictlanx-peer` (`peer-api.md` §8, `config.md` §3): every setting is a
+//! flag with its environment variable as fallback (a flag wins), validated into a [`PeerConfig`].
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::config::{units, LogFormat, PeerConfig};
+
+/// A bad value: `invalid {VAR}='{value}': expected {what}` (one line on stderr, exit code 2).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid {var}='{value}': expected {expected}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// `mictlanx-peer` flags. Values are strings here and validated in [`PeerArgs::into_config`].
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mictlanx-peer",
+    version,
+    about = "MictlanX storage peer (peer API v4)"
+)]
+pub struct PeerArgs {
+    /// GET /health on the local port; exit 0 on 200, 1 otherwise.
+    #[arg(long)]
+    pub healthcheck: bool,
+    #[arg(long, env = "NODE_ID")]
+    pub node_id: Option<String>,
+    #[arg(long = "port", env = "NODE_PORT")]
+    pub port: Option<String>,
+    #[arg(long = "host", env = "SERVER_IP_ADDR")]
+    pub host: Option<String>,
+    #[arg(long, env = "IP_ADDRESS")]
+    pub ip_address: Option<String>,
+    #[arg(long, env = "BASE_PATH")]
+    pub base_path: Option<PathBuf>,
+    #[arg(long, env = "DATA_PATH")]
+    pub data_path: Option<PathBuf>,
+    #[arg(long, env = "LOCAL_PATH")]
+    pub local_path: Option<PathBuf>,
+    #[arg(long, env = "LOG_PATH")]
+    pub log_path: Option<PathBuf>,
+    #[arg(
+        long = "disk-capacity",
+        visible_alias = "capacity",
+        env = "NODE_DISK_CAPACITY"
+    )]
+    pub disk_capacity: Option<String>,
+    #[arg(long, env = "NODE_MEMORY_CAPACITY")]
+    pub memory_capacity: Option<String>,
+    #[arg(long, env = "PAYLOAD_LIMIT")]
+    pub payload_limit: Option<String>,
+    #[arg(long, env = "CLIENT_REQUEST_TIMEOUT")]
+    pub client_request_timeout: Option<String>,
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<String>,
+    #[arg(long, env = "PEERS")]
+    pub peers: Option<String>,
+    #[arg(long, env = "TRAVERSE_AND_CLEAN")]
+    pub traverse_and_clean: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_TASK_TTL")]
+    pub task_ttl: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+fn bad(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+const SIZE: &str = "a size such as 1GB or 512MiB";
+const SPAN: &str = "a time span such as 30s, 5m or 1h";
+
+fn size(var: &'static str, v: &Option<String>, default: u64) -> Result<u64, ConfigError> {
+    v.as_deref().map_or(Ok(default), |s| {
+        units::parse_size(s).ok_or_else(|| bad(var, s, SIZE))
+    })
+}
+
+impl PeerArgs {
+    /// Validate every value (start-up only).
+    pub fn into_config(self) -> Result<PeerConfig, ConfigError> {
+        let d = PeerConfig::default();
+        let base = self
+            .base_path
+            .unwrap_or_else(|| PathBuf::from("/app/mictlanx"));
+        let port = match self.port.as_deref() {
+            None => d.port,
+            Some(s) => s
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| bad("NODE_PORT", s, "a port number 0-65535"))?,
+        };
+        let span = |var, v: &Option<String>, default| match v.as_deref() {
+            None => Ok(default),
+            Some(s) => units::parse_timespan(s).ok_or_else(|| bad(var, s, SPAN)),
+        };
+        let task_ttl = span("MICTLANX_PEER_TASK_TTL", &self.task_ttl, d.task_ttl)?;
+        if task_ttl.is_zero() {
+            return Err(bad(
+                "MICTLANX_PEER_TASK_TTL",
+                self.task_ttl.as_deref().unwrap_or(""),
+                "a time span > 0",
+            ));
+        }
+        let workers = match self.workers.as_deref() {
+            None => None,
+            Some(s) => Some(
+                s.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|w| *w >= 1)
+                    .ok_or_else(|| bad("WORKERS", s, "an integer >= 1"))?,
+            ),
+        };
+        let traverse_and_clean = match self.traverse_and_clean.as_deref() {
+            None => true,
+            Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(bad(
+                        "TRAVERSE_AND_CLEAN",
+                        s,
+                        "a boolean (0, 1, true, false)",
+                    ))
+                }
+            },
+        };
+        let log_format = match self
+            .log_format
+            .as_deref()
+            .map(|s| s.trim().to_ascii_lowercase())
+        {
+            None => LogFormat::Text,
+            Some(f) if f == "text" => LogFormat::Text,
+            Some(f) if f == "json" => LogFormat::Json,
+            Some(_) => {
+                return Err(bad(
+                    "MICTLANX_PEER_LOG_FORMAT",
+                    self.log_format.as_deref().unwrap_or(""),
+                    "text or json",
+                ))
+            }
+        };
+        let log_level = self.log_level.unwrap_or(d.log_level);
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad(
+                "MICTLANX_PEER_LOG_LEVEL",
+                &log_level,
+                "a level such as info or debug",
+            ));
+        }
+        Ok(PeerConfig {
+            node_id: self.node_id.unwrap_or(d.node_id),
+            host: self.host.unwrap_or(d.host),
+            port,
+            ip_address: self.ip_address.unwrap_or(d.ip_address),
+            data_path: self.data_path.unwrap_or_else(|| base.join("data")),
+            local_path: self.local_path.unwrap_or_else(|| base.join("local")),
+            log_path: self.log_path.unwrap_or_else(|| base.join("log")),
+            disk_capacity: size("NODE_DISK_CAPACITY", &self.disk_capacity, d.disk_capacity)?,
+            memory_capacity: size(
+                "NODE_MEMORY_CAPACITY",
+                &self.memory_capacity,
+                d.memory_capacity,
+            )?,
+            payload_limit: size("PAYLOAD_LIMIT", &self.payload_limit, d.payload_limit)?,
+            client_request_timeout: span(
+                "CLIENT_REQUEST_TIMEOUT",
+                &self.client_request_timeout,
+                d.client_request_timeout,
+            )?,
+            workers,
+            peers: self
+                .peers
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            traverse_and_clean,
+            task_ttl,
+            task_sweep_interval: d.task_sweep_interval,
+            log_level,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> PeerArgs {
+        PeerArgs::try_parse_from(std::iter::once("mictlanx-peer").chain(list.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn flags_parse_into_config() {
+        let c = args(&[
+            "--node-id",
+            "p7",
+            "--port",
+            "0",
+            "--capacity",
+            "10GB",
+            "--base-path",
+            "/x",
+            "--task-ttl",
+            "5m",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(
+            (c.node_id.as_str(), c.port, c.disk_capacity),
+            ("p7", 0, 10_000_000_000)
+        );
+        assert_eq!(c.data_path, PathBuf::from("/x/data"));
+        assert_eq!(c.task_ttl.as_secs(), 300);
+        let c = args(&[
+            "--disk-capacity",
+            "1KiB",
+            "--peers",
+            "http://a:1  http://b:2",
+            "--traverse-and-clean",
+            "FALSE",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(c.disk_capacity, 1024);
+        assert_eq!(c.peers, ["http://a:1", "http://b:2"]);
+        assert!(!c.traverse_and_clean);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = args(&["--disk-capacity", "12xx"])
+            .into_config()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid NODE_DISK_CAPACITY='12xx': expected a size such as 1GB or 512MiB"
+        );
+        assert_eq!(
+            args(&["--port", "70000"]).into_config().unwrap_err().var,
+            "NODE_PORT"
+        );
+        assert_eq!(
+            args(&["--log-format", "xml"])
+                .into_config()
+                .unwrap_err()
+                .var,
+            "MICTLANX_PEER_LOG_FORMAT"
+        );
+    }
+}

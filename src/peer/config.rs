@@ -1,0 +1,208 @@
+//! `PeerConfig`: the typed configuration of `mictlanx-peer` (`config.md` §3), and its test constructor.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Log line format of the peer binary (`MICTLANX_PEER_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the storage peer needs to run. Tests build it with [`PeerConfig::for_tests`].
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// `NODE_ID`: `peer_id` / `node_id` in responses.
+    pub node_id: String,
+    /// `SERVER_IP_ADDR`: bind address (host name or IP).
+    pub host: String,
+    /// `NODE_PORT`: listen port, `0` = any free port.
+    pub port: u16,
+    /// `IP_ADDRESS`: advertised address (`/api/v4/nodes`, `/api/v4/peers/state`).
+    pub ip_address: String,
+    /// `DATA_PATH`: object bytes (`objects/`) and upload temp files (`tmp/`).
+    pub data_path: PathBuf,
+    /// `LOCAL_PATH`: durable metadata records (`meta/`).
+    pub local_path: PathBuf,
+    /// `LOG_PATH`: directory of the daily log file (binary only).
+    pub log_path: PathBuf,
+    /// `NODE_DISK_CAPACITY`: declared `total_disk` in bytes.
+    pub disk_capacity: u64,
+    /// `NODE_MEMORY_CAPACITY`: accepted, no effect.
+    pub memory_capacity: u64,
+    /// `PAYLOAD_LIMIT`: largest object accepted, `0` = no limit.
+    pub payload_limit: u64,
+    /// `CLIENT_REQUEST_TIMEOUT`: idle timeout while receiving request headers or a body.
+    pub client_request_timeout: Duration,
+    /// `WORKERS`: runtime worker threads (binary only); `None` = one per CPU.
+    pub workers: Option<usize>,
+    /// `PEERS`: neighbour URLs as given, reported in `/api/v4/stats`.
+    pub peers: Vec<String>,
+    /// `TRAVERSE_AND_CLEAN`: delete unreferenced data files at start-up.
+    pub traverse_and_clean: bool,
+    /// `MICTLANX_PEER_TASK_TTL`: lifetime of pending (phase-1) tasks.
+    pub task_ttl: Duration,
+    /// Period of the expired-task sweep (one minute in production).
+    pub task_sweep_interval: Duration,
+    /// `MICTLANX_PEER_LOG_LEVEL` (`RUST_LOG` overrides).
+    pub log_level: String,
+    /// `MICTLANX_PEER_LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        let base = PathBuf::from("/app/mictlanx");
+        Self {
+            node_id: "mictlanx-peer-0".into(),
+            host: "0.0.0.0".into(),
+            port: 25000,
+            ip_address: "localhost".into(),
+            data_path: base.join("data"),
+            local_path: base.join("local"),
+            log_path: base.join("log"),
+            disk_capacity: 10_000_000_000,
+            memory_capacity: 1_000_000_000,
+            payload_limit: 0,
+            client_request_timeout: Duration::from_secs(300),
+            workers: None,
+            peers: Vec::new(),
+            traverse_and_clean: true,
+            task_ttl: Duration::from_secs(3600),
+            task_sweep_interval: Duration::from_secs(60),
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl PeerConfig {
+    /// A peer on `127.0.0.1`, port 0, with `data/`, `local/` and `log/` under `dir`.
+    pub fn for_tests(dir: &Path) -> Self {
+        Self {
+            host: Ipv4Addr::LOCALHOST.to_string(),
+            port: 0,
+            ip_address: "127.0.0.1".into(),
+            data_path: dir.join("data"),
+            local_path: dir.join("local"),
+            log_path: dir.join("log"),
+            client_request_timeout: Duration::from_secs(60),
+            ..Self::default()
+        }
+    }
+
+    /// The bind address: an IP literal as is, anything else resolved at bind time.
+    pub fn bind_target(&self) -> String {
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+/// Private stand-ins for `crate::units::{parse_size, parse_timespan}` (`router-api.md` A.2, A.3) until
+/// that module lands; same grammar, `None` when invalid.
+pub(crate) mod units {
+    use std::time::Duration;
+
+    /// A number and an optional unit word; `None` unless exactly that shape.
+    fn split(s: &str) -> Option<(f64, Option<String>)> {
+        let s = s.trim();
+        let end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (num, rest) = s.split_at(end);
+        if num.is_empty()
+            || !num.starts_with(|c: char| c.is_ascii_digit())
+            || num.matches('.').count() > 1
+        {
+            return None;
+        }
+        if num.ends_with('.') {
+            return None;
+        }
+        let n: f64 = num.parse().ok()?;
+        let word = rest.trim();
+        if word.is_empty() {
+            return Some((n, None));
+        }
+        if word.contains(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        Some((n, Some(word.to_ascii_lowercase())))
+    }
+
+    pub fn parse_size(s: &str) -> Option<u64> {
+        let (n, word) = split(s)?;
+        let factor = match word {
+            None => 1.0,
+            Some(w) if w.starts_with('b') => 1.0,
+            Some(w) => {
+                let u = w.trim_end_matches('s');
+                let units = [
+                    ("k", "kibi", "kilo"),
+                    ("m", "mebi", "mega"),
+                    ("g", "gibi", "giga"),
+                    ("t", "tebi", "tera"),
+                ];
+                let units = units
+                    .iter()
+                    .chain([("p", "pebi", "peta"), ("e", "exbi", "exa")].iter());
+                let mut found = None;
+                for (i, (l, bin, _dec)) in units.enumerate() {
+                    let exp = i as i32 + 1;
+                    if u == format!("{l}ib") || u == format!("{bin}byte") {
+                        found = Some(1024f64.powi(exp));
+                        break;
+                    }
+                    if u.starts_with(l) {
+                        found = Some(1000f64.powi(exp));
+                        break;
+                    }
+                }
+                found?
+            }
+        };
+        let v = (n * factor).trunc();
+        (v >= 0.0 && v < u64::MAX as f64).then_some(v as u64)
+    }
+
+    pub fn parse_timespan(s: &str) -> Option<Duration> {
+        let (n, word) = split(s)?;
+        let unit = match word.as_deref() {
+            None => 1.0,
+            Some("ns" | "nanosecond" | "nanoseconds") => 1e-9,
+            Some("us" | "microsecond" | "microseconds") => 1e-6,
+            Some("ms" | "millisecond" | "milliseconds") => 1e-3,
+            Some("s" | "sec" | "secs" | "second" | "seconds") => 1.0,
+            Some("m" | "min" | "mins" | "minute" | "minutes") => 60.0,
+            Some("h" | "hour" | "hours") => 3600.0,
+            Some("d" | "day" | "days") => 86400.0,
+            Some("w" | "week" | "weeks") => 604800.0,
+            Some("y" | "year" | "years") => 31449600.0,
+            Some(_) => return None,
+        };
+        Duration::try_from_secs_f64(n * unit).ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn sizes_and_timespans() {
+            assert_eq!(parse_size("10GB"), Some(10_000_000_000));
+            assert_eq!(parse_size("1 gib"), Some(1 << 30));
+            assert_eq!(parse_size("1m"), Some(1_000_000));
+            assert_eq!(parse_size("42"), Some(42));
+            assert_eq!(parse_size("12xx"), None);
+            assert_eq!(parse_size(""), None);
+            assert_eq!(parse_timespan("1h"), Some(Duration::from_secs(3600)));
+            assert_eq!(parse_timespan("300"), Some(Duration::from_secs(300)));
+            assert_eq!(parse_timespan("100ms"), Some(Duration::from_millis(100)));
+            assert_eq!(parse_timespan("2 hrs"), None);
+        }
+    }
+}

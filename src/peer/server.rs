@@ -1,0 +1,180 @@
+//! `serve(PeerConfig)`: recover the store, bind, and serve the peer API in the background over hyper
+//! (HTTP/1.1 keep-alive + chunked bodies, h2c too) with a header-read timeout and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::api;
+use super::config::PeerConfig;
+use super::state::PeerState;
+use super::store::Store;
+use super::tasks::Tasks;
+use crate::http::{normalize_path, Resolved, RouteTable};
+
+/// How long in-flight requests may run after `shutdown()` before connections are dropped.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running peer. Dropping it without [`PeerServer::shutdown`] leaves it serving until the runtime ends.
+pub struct PeerServer {
+    addr: SocketAddr,
+    state: Arc<PeerState>,
+    stop: Option<oneshot::Sender<()>>,
+    join: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+}
+
+impl PeerServer {
+    /// The bound address (the real port when the config said 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.state.config.node_id
+    }
+
+    /// Pending tasks currently held (pending or uploading).
+    pub fn pending_tasks(&self) -> usize {
+        self.state.tasks.len()
+    }
+
+    /// Stop accepting, let in-flight requests finish (bounded), stop background work.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.join).await;
+        self.sweeper.abort();
+    }
+}
+
+/// Recover the store under the configured directories, bind and serve in the background.
+pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
+    let store = Store::open(
+        config.data_path.clone(),
+        config.local_path.clone(),
+        config.traverse_and_clean,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "opening the store (DATA_PATH={}, LOCAL_PATH={})",
+            config.data_path.display(),
+            config.local_path.display()
+        )
+    })?;
+    let listener = TcpListener::bind(config.bind_target())
+        .await
+        .with_context(|| format!("binding {}", config.bind_target()))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let tasks = Tasks::new(config.task_ttl);
+    let sweeper = tasks.spawn_sweeper(config.task_sweep_interval);
+    let state = Arc::new(PeerState {
+        config,
+        store,
+        tasks,
+        nodes: Mutex::new(Vec::new()),
+    });
+    let table = Arc::new(api::table(&state));
+    let (stop, stopped) = oneshot::channel();
+    let header_timeout = state.config.client_request_timeout;
+    let join = tokio::spawn(accept_loop(listener, table, header_timeout, stopped));
+    tracing::info!(%addr, node_id = %state.config.node_id, "mictlanx-peer listening");
+    Ok(PeerServer {
+        addr,
+        state,
+        stop: Some(stop),
+        join,
+        sweeper,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    table: Arc<RouteTable>,
+    header_timeout: Duration,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let draining = CancellationToken::new();
+    let connections = TaskTracker::new();
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let table = table.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let table = table.clone();
+                async move { Ok::<_, Infallible>(dispatch(&table, req.map(Body::new)).await) }
+            });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let draining = draining.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = draining.cancelled() => {
+                    // finish the request in flight, then close (idle keep-alive connections close at once)
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%remote, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    draining.cancel();
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish before the drain timeout");
+    }
+}
+
+async fn dispatch(table: &RouteTable, req: Request) -> Response {
+    let path = normalize_path(req.uri().path(), None);
+    match table.resolve(req, &path) {
+        Resolved::Route { call, .. } => call.await,
+        Resolved::Reject(e) => e.into_response(),
+    }
+}

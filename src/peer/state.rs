@@ -1,0 +1,47 @@
+//! `PeerState`: what every peer handler shares (config, store, pending tasks, known neighbours).
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::PeerConfig;
+use super::store::Store;
+use super::tasks::Tasks;
+
+/// A neighbour announced through `POST /api/v4/nodes` (echoed as received).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    pub disk: i64,
+    pub memory: i64,
+    pub ip_addr: String,
+    pub port: i64,
+    pub weight: f64,
+    pub used_disk: i64,
+    pub used_memory: i64,
+}
+
+pub struct PeerState {
+    pub config: PeerConfig,
+    pub store: Store,
+    pub tasks: Tasks,
+    pub nodes: Mutex<Vec<NodeInfo>>,
+}
+
+impl PeerState {
+    /// `PEERS` entries as given, then ids added through `/api/v4/nodes`.
+    pub fn neighbours(&self) -> Vec<String> {
+        let mut out = self.config.peers.clone();
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        for n in nodes.iter() {
+            if !out.contains(&n.id) {
+                out.push(n.id.clone());
+            }
+        }
+        out
+    }
+
+    pub fn total_disk(&self) -> u64 {
+        self.config.disk_capacity
+    }
+}

@@ -1,0 +1,112 @@
+//! Start-up recovery (`peer-api.md` §4): create the directories, drop upload temp files, load every valid
+//! metadata record, and (with `TRAVERSE_AND_CLEAN`) delete data files that no record references.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use super::disk::{Layout, Record};
+use super::index::{Entry, Index};
+
+/// Rebuild the index from disk. Blocking; run it on a blocking thread.
+pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
+    for dir in [layout.tmp_dir(), layout.objects_dir(), layout.meta_dir()] {
+        fs::create_dir_all(&dir)?;
+    }
+    let mut removed_parts = 0usize;
+    for entry in fs::read_dir(layout.tmp_dir())? {
+        let path = entry?.path();
+        if path.is_file() {
+            fs::remove_file(&path)?;
+            removed_parts += 1;
+        }
+    }
+    let mut index = Index::default();
+    let mut dropped = 0usize;
+    for path in files_two_levels(&layout.meta_dir())? {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.ends_with(".tmp") {
+            fs::remove_file(&path)?;
+            continue;
+        }
+        if !name.ends_with(".json") {
+            continue;
+        }
+        match load_record(layout, &path) {
+            Ok(entry) => {
+                index.insert(entry);
+            }
+            Err(reason) => {
+                tracing::warn!(record = %path.display(), %reason, "dropping broken metadata record");
+                fs::remove_file(&path)?;
+                dropped += 1;
+            }
+        }
+    }
+    let mut orphans = 0usize;
+    if traverse_and_clean {
+        let referenced: HashSet<String> = index.data_files().map(str::to_string).collect();
+        for path in files_two_levels(&layout.objects_dir())? {
+            let rel = path
+                .strip_prefix(&layout.data)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            if !referenced.contains(&rel) {
+                fs::remove_file(&path)?;
+                orphans += 1;
+            }
+        }
+    }
+    tracing::info!(
+        objects = index.len(),
+        used_disk = index.used(),
+        removed_parts,
+        dropped_records = dropped,
+        removed_orphans = orphans,
+        "store recovered"
+    );
+    Ok(index)
+}
+
+fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {
+    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let record: Record = serde_json::from_slice(&bytes).map_err(|e| format!("unparsable: {e}"))?;
+    let data = layout.data.join(&record.data_file);
+    let len = fs::metadata(&data)
+        .map_err(|e| format!("data file {}: {e}", data.display()))?
+        .len();
+    if len != record.meta.size {
+        return Err(format!(
+            "data file has {len} bytes, record says {}",
+            record.meta.size
+        ));
+    }
+    Ok(Entry {
+        meta: record.meta,
+        data_file: record.data_file,
+        committed_at: record.committed_at,
+    })
+}
+
+/// Files of `root/*/*` (the two-level fan-out both trees use).
+fn files_two_levels(root: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for dir in fs::read_dir(root)? {
+        let dir = dir?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in fs::read_dir(&dir)? {
+            let f = f?.path();
+            if f.is_file() {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,84 @@
+//! Read-through discovery (`replica-manager.md` §7.4): on a replica-map miss, ask every live peer for the
+//! key's metadata, record the holders found and return them best first with their metadata.
+
+use futures::StreamExt;
+
+use super::types::PeerInfo;
+use super::ReplicaManager;
+use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
+
+/// Asks every live peer not in `exclude` (concurrently, bounded, peer timeout) for `b@k`'s metadata.
+/// Holders found are recorded (`add_replicas`) and returned in read order (§6); peers answering 404 lose
+/// their record. Never used by placement.
+pub async fn discover(
+    rm: &dyn ReplicaManager,
+    client: &PeerClient,
+    b: &str,
+    k: &str,
+    exclude: &[String],
+) -> Vec<(PeerInfo, GetMetadataResponse)> {
+    let live = match rm.get_peers().await {
+        Ok(v) => v.available,
+        Err(e) => {
+            tracing::warn!(error = %e, "discovery could not list peers");
+            return Vec::new();
+        }
+    };
+    let asked: Vec<PeerInfo> = live
+        .into_iter()
+        .filter(|p| !exclude.contains(&p.peer_id))
+        .collect();
+    let answers: Vec<(PeerInfo, Result<GetMetadataResponse, PeerError>)> =
+        futures::stream::iter(asked)
+            .map(|p| async move {
+                let r = client.get_metadata(&p, b, k).await;
+                (p, r)
+            })
+            .buffer_unordered(client.fanout_concurrency())
+            .collect()
+            .await;
+
+    let mut found: Vec<(PeerInfo, GetMetadataResponse)> = Vec::new();
+    for (peer, result) in answers {
+        match result {
+            Ok(meta) => found.push((peer, meta)),
+            Err(PeerError::NotFound(_)) => {
+                if let Err(e) = rm
+                    .delete_replicas(b, k, Some(vec![peer.peer_id.clone()]))
+                    .await
+                {
+                    tracing::warn!(error = %e, "discovery could not drop a stale record");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(peer_id = %peer.peer_id, error = %e, "discovery: peer did not answer")
+            }
+        }
+    }
+    let result = if found.is_empty() {
+        "not_found"
+    } else {
+        "found"
+    };
+    metrics::counter!("mictlanx_router_discovery_total", "result" => result).increment(1);
+    if found.is_empty() {
+        return found;
+    }
+    let ids = found.iter().map(|(p, _)| p.peer_id.clone()).collect();
+    if let Err(e) = rm.add_replicas(b, k, ids).await {
+        tracing::warn!(error = %e, "discovery could not record holders");
+    }
+    let order = rm.choose_read_replica(b, k).await.unwrap_or_default();
+    let rank = |id: &str| {
+        order
+            .iter()
+            .position(|p| p.peer_id == id)
+            .unwrap_or(usize::MAX)
+    };
+    found.sort_by(|(a, _), (b, _)| {
+        rank(&a.peer_id)
+            .cmp(&rank(&b.peer_id))
+            .then_with(|| a.peer_id.cmp(&b.peer_id))
+    });
+    found
+}

@@ -1,0 +1,421 @@
+//! `EmbeddedReplicaManager`: the in-process implementation of [`ReplicaManager`]. `start` loads the
+//! registry, then runs the background loops (health probes, inventory rebuilds, task-group sweep) until
+//! `shutdown`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::background;
+use super::health::{self, FollowUp};
+use super::placement::{self, Candidate};
+use super::registry::{PeersDoc, RegistryFile};
+use super::replica_map::{combined, ReplicaMap};
+use super::state::{lock, now_ns, Inner, PeerEntry};
+use super::tasks::TaskStore;
+use super::types::*;
+use super::ReplicaManager;
+use crate::config::Config;
+use crate::peer_client::PeerClient;
+
+pub struct EmbeddedReplicaManager {
+    inner: Arc<Inner>,
+}
+
+impl EmbeddedReplicaManager {
+    /// Creates the state dir, loads `peers.json` (unparsable = error), registers seed ∪ added − removed
+    /// (all "not probed yet") and starts the background loops. Needs a tokio runtime.
+    pub async fn start(cfg: &Config, client: PeerClient) -> anyhow::Result<Arc<Self>> {
+        let dir = &cfg.replica.state_dir;
+        let file = RegistryFile::open(dir)
+            .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?;
+        let doc = file
+            .load()
+            .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?;
+        let peers: BTreeMap<String, PeerEntry> = doc
+            .effective(&cfg.seed_peers)
+            .into_iter()
+            .map(|(id, p)| (id, PeerEntry::new(p)))
+            .collect();
+        for id in peers.keys() {
+            health::set_available_gauge(id, false);
+        }
+        let inner = Arc::new(Inner {
+            cfg: cfg.replica.clone(),
+            fanout: cfg.peer_io.fanout_concurrency.max(1),
+            client,
+            seed: cfg.seed_peers.clone(),
+            file,
+            doc: tokio::sync::Mutex::new(doc),
+            peers: Mutex::new(peers),
+            map: Mutex::new(ReplicaMap::default()),
+            tasks: Mutex::new(TaskStore::new(cfg.replica.task_ttl.as_nanos() as u64)),
+            passes: Mutex::new(Default::default()),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        inner.update_map_gauge(0);
+        inner.update_tasks_gauge(0);
+        background::start(&inner);
+        Ok(Arc::new(EmbeddedReplicaManager { inner }))
+    }
+
+    /// Stops the background loops (waiting for them) and persists the registry document once more.
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+        let doc: PeersDoc = self.inner.doc.lock().await.clone();
+        let file = self.inner.file.clone();
+        match tokio::task::spawn_blocking(move || file.save(&doc)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not persist the peer registry at shutdown")
+            }
+            Err(e) => tracing::warn!(error = %e, "could not persist the peer registry at shutdown"),
+        }
+    }
+
+    /// The seed peers this manager started with (`MICTLANX_PEERS_URI`).
+    pub fn seed_peers(&self) -> Vec<PeerInfo> {
+        self.inner.seed.clone()
+    }
+
+    async fn persist(&self, doc: PeersDoc) -> Result<(), RmError> {
+        let file = self.inner.file.clone();
+        tokio::task::spawn_blocking(move || file.save(&doc))
+            .await
+            .map_err(|e| RmError::Backend(e.to_string()))?
+            .map_err(|e| RmError::Backend(e.to_string()))
+    }
+
+    fn sorted_live_holders(&self, c: &str) -> Vec<PeerInfo> {
+        let holders = lock(&self.inner.map).holders(c);
+        let peers = lock(&self.inner.peers);
+        let mut live: Vec<&PeerEntry> = holders
+            .iter()
+            .filter_map(|h| peers.get(h))
+            .filter(|e| e.health.is_live())
+            .collect();
+        live.sort_by(|a, b| {
+            a.health
+                .in_flight
+                .cmp(&b.health.in_flight)
+                .then(
+                    a.health
+                        .ewma_latency_ms
+                        .total_cmp(&b.health.ewma_latency_ms),
+                )
+                .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
+        });
+        live.into_iter().map(|e| e.info.clone()).collect()
+    }
+
+    fn registered(&self, ids: Vec<String>) -> Vec<String> {
+        let peers = lock(&self.inner.peers);
+        ids.into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect()
+    }
+}
+
+impl Drop for EmbeddedReplicaManager {
+    fn drop(&mut self) {
+        self.inner.cancel.cancel();
+    }
+}
+
+#[async_trait]
+impl ReplicaManager for EmbeddedReplicaManager {
+    async fn get_peers(&self) -> Result<PeersView, RmError> {
+        let peers = lock(&self.inner.peers);
+        let (available, unavailable): (Vec<&PeerEntry>, Vec<&PeerEntry>) =
+            peers.values().partition(|e| e.health.is_live());
+        Ok(PeersView {
+            available: available.into_iter().map(|e| e.info.clone()).collect(),
+            unavailable: unavailable.into_iter().map(|e| e.info.clone()).collect(),
+        })
+    }
+
+    async fn get_peer(&self, peer_id: &str) -> Result<PeerInfo, RmError> {
+        match lock(&self.inner.peers).get(peer_id) {
+            None => Err(RmError::NotFound(format!("Peer {peer_id} not found"))),
+            Some(e) if !e.health.is_live() => Err(RmError::Unavailable(format!(
+                "Peer {peer_id} is not available"
+            ))),
+            Some(e) => Ok(e.info.clone()),
+        }
+    }
+
+    async fn add_peers(&self, peers: Vec<PeerInfo>) -> Result<(), RmError> {
+        let mut unique: BTreeMap<String, PeerInfo> = BTreeMap::new();
+        for p in peers {
+            unique.insert(p.peer_id.clone(), p);
+        }
+        let list: Vec<PeerInfo> = unique.into_values().collect();
+        let mut doc = self.inner.doc.lock().await;
+        let next = doc.with_added(&list);
+        if next != *doc {
+            self.persist(next.clone()).await?;
+            *doc = next;
+        }
+        let changed: Vec<PeerInfo> = {
+            let mut reg = lock(&self.inner.peers);
+            let changed: Vec<PeerInfo> = list
+                .into_iter()
+                .filter(|p| reg.get(&p.peer_id).is_none_or(|e| e.info != *p))
+                .collect();
+            for p in &changed {
+                reg.insert(p.peer_id.clone(), PeerEntry::new(p.clone()));
+            }
+            changed
+        };
+        drop(doc);
+        for p in changed {
+            tracing::info!(peer_id = %p.peer_id, url = %p.base_url(self.inner.client.test_mode()), "peer registered");
+            health::set_available_gauge(&p.peer_id, false);
+            let inner = self.inner.clone();
+            self.inner
+                .spawn(async move { health::probe_peer(&inner, p, true).await });
+        }
+        Ok(())
+    }
+
+    async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError> {
+        let mut doc = self.inner.doc.lock().await;
+        let mut ids = self.registered(peer_ids);
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let next = doc.with_removed(&ids);
+        self.persist(next.clone()).await?;
+        *doc = next;
+        let mut reg = lock(&self.inner.peers);
+        let mut map = lock(&self.inner.map);
+        for id in &ids {
+            reg.remove(id);
+            map.remove_peer(id);
+            health::set_available_gauge(id, false);
+            tracing::info!(peer_id = %id, "peer removed");
+        }
+        self.inner.update_map_gauge(map.len());
+        Ok(ids.len())
+    }
+
+    async fn get_stats(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<BTreeMap<String, PeerStats>, RmError> {
+        let client = &self.inner.client;
+        let answers: Vec<(String, Option<PeerStats>)> =
+            futures::stream::iter(self.inner.live_peers())
+                .map(|p| async move {
+                    let r = client.stats(&p, start, end).await;
+                    if let Err(e) = &r {
+                        tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
+                    }
+                    (p.peer_id, r.ok())
+                })
+                .buffer_unordered(self.inner.fanout)
+                .collect()
+                .await;
+        Ok(answers
+            .into_iter()
+            .filter_map(|(id, s)| s.map(|s| (id, s)))
+            .collect())
+    }
+
+    async fn get_replicas(&self, bucket: &str, key: &str) -> Result<ReplicaView, RmError> {
+        let holders = lock(&self.inner.map).holders(&combined(bucket, key));
+        let peers = lock(&self.inner.peers);
+        let mut recorded: Vec<&PeerEntry> = holders.iter().filter_map(|h| peers.get(h)).collect();
+        recorded.sort_by(|a, b| {
+            b.health
+                .is_live()
+                .cmp(&a.health.is_live())
+                .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
+        });
+        let available_replicas = peers
+            .values()
+            .filter(|e| e.health.is_live() && !holders.contains(&e.info.peer_id))
+            .map(|e| e.info.clone())
+            .collect();
+        Ok(ReplicaView {
+            replicas: recorded.into_iter().map(|e| e.info.clone()).collect(),
+            available_replicas,
+        })
+    }
+
+    async fn place(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        rf: u32,
+    ) -> Result<Placement, PlacementError> {
+        let rf = rf.max(1);
+        let mut holders = lock(&self.inner.map).holders(&combined(bucket, key));
+        holders.sort();
+        let live: Vec<(PeerInfo, u64, u64)> = lock(&self.inner.peers)
+            .values()
+            .filter(|e| e.health.is_live())
+            .filter_map(|e| {
+                e.health
+                    .figures
+                    .as_ref()
+                    .map(|f| (e.info.clone(), f.total_disk, f.used_disk))
+            })
+            .collect();
+        let now = now_ns();
+        let reservation_id = nanoid::nanoid!();
+        let plan = {
+            let mut tasks = lock(&self.inner.tasks);
+            let candidates: Vec<Candidate> = live
+                .into_iter()
+                .map(|(peer, total_disk, used_disk)| {
+                    let reserved = tasks.reserved_on(&peer.peer_id, now);
+                    Candidate {
+                        peer,
+                        total_disk,
+                        used_disk,
+                        reserved,
+                    }
+                })
+                .collect();
+            let plan = placement::plan(&candidates, &holders, size, rf)?;
+            let ids = plan.write_set.iter().map(|p| p.peer_id.clone()).collect();
+            tasks.reserve(reservation_id.clone(), ids, size, now);
+            plan
+        };
+        let under_replicated = plan.write_set.len() < rf as usize;
+        if under_replicated {
+            let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
+            tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
+            metrics::counter!("mictlanx_router_under_replicated_writes_total").increment(1);
+        }
+        Ok(Placement {
+            write_set: plan.write_set,
+            new_peers: plan.new_peers,
+            holders,
+            requested_rf: rf,
+            under_replicated,
+            reservation_id,
+        })
+    }
+
+    async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {
+        lock(&self.inner.tasks).release_reservation(reservation_id);
+        Ok(())
+    }
+
+    async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<Vec<PeerInfo>, RmError> {
+        Ok(self.sorted_live_holders(&combined(bucket, key)))
+    }
+
+    async fn add_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError> {
+        let ids = self.registered(peer_ids);
+        let mut map = lock(&self.inner.map);
+        map.add(&combined(bucket, key), &ids, now_ns());
+        self.inner.update_map_gauge(map.len());
+        Ok(())
+    }
+
+    async fn set_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError> {
+        let ids = self.registered(peer_ids);
+        let mut map = lock(&self.inner.map);
+        map.set(&combined(bucket, key), &ids, now_ns());
+        self.inner.update_map_gauge(map.len());
+        Ok(())
+    }
+
+    async fn delete_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Option<Vec<String>>,
+    ) -> Result<usize, RmError> {
+        let mut map = lock(&self.inner.map);
+        let n = map.delete(&combined(bucket, key), peer_ids.as_deref());
+        self.inner.update_map_gauge(map.len());
+        Ok(n)
+    }
+
+    async fn put_task_group(&self, group: TaskGroup) -> Result<(), RmError> {
+        let mut tasks = lock(&self.inner.tasks);
+        tasks.put(group, now_ns());
+        self.inner.update_tasks_gauge(tasks.group_count());
+        Ok(())
+    }
+
+    async fn get_task_group(&self, id: &str) -> Result<Option<TaskGroup>, RmError> {
+        Ok(lock(&self.inner.tasks).get(id, now_ns()))
+    }
+
+    async fn claim_task_group(&self, id: &str) -> Result<TaskGroup, RmError> {
+        lock(&self.inner.tasks).claim(id, now_ns())
+    }
+
+    async fn release_task_group(&self, id: &str) -> Result<(), RmError> {
+        lock(&self.inner.tasks).release(id);
+        Ok(())
+    }
+
+    async fn delete_task_group(&self, id: &str) -> Result<bool, RmError> {
+        let mut tasks = lock(&self.inner.tasks);
+        let existed = tasks.delete(id);
+        self.inner.update_tasks_gauge(tasks.group_count());
+        Ok(existed)
+    }
+
+    async fn report_start(&self, peer_id: &str) {
+        if let Some(e) = lock(&self.inner.peers).get_mut(peer_id) {
+            e.health.started();
+        }
+    }
+
+    async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
+        let follow = {
+            let mut peers = lock(&self.inner.peers);
+            let Some(e) = peers.get_mut(peer_id) else {
+                return;
+            };
+            let was_live = e.health.is_live();
+            let cfg = &self.inner.cfg;
+            let follow = e.health.outcome(
+                outcome,
+                cfg.error_threshold,
+                cfg.error_cooldown,
+                Instant::now(),
+            );
+            if was_live != e.health.is_live() {
+                tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
+                health::set_available_gauge(peer_id, e.health.is_live());
+            }
+            (follow == FollowUp::ProbeNow).then(|| e.info.clone())
+        };
+        if let Some(peer) = follow {
+            let inner = self.inner.clone();
+            self.inner
+                .spawn(async move { health::probe_peer(&inner, peer, true).await });
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared test helpers (each test crate uses a subset).
+#![allow(dead_code)]
+
+pub mod peer;
