@@ -118,13 +118,12 @@ impl Op {
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
-    interim::parse_size(s)
-        .ok_or_else(|| format!("invalid size '{s}': expected e.g. 1KiB, 10MiB, 64mb"))
+    crate::units::parse_size(s).map_err(|e| format!("{e}; expected e.g. 1KiB, 10MiB, 64mb"))
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    let d = interim::parse_timespan(s)
-        .ok_or_else(|| format!("invalid duration '{s}': expected e.g. 10s, 500ms, 1m"))?;
+    let d = crate::units::parse_timespan(s)
+        .map_err(|e| format!("{e}; expected e.g. 10s, 500ms, 1m"))?;
     if d.is_zero() {
         return Err(format!("invalid duration '{s}': must be greater than zero"));
     }
@@ -156,60 +155,6 @@ fn parse_bucket(s: &str) -> Result<String, String> {
         Err(format!(
             "invalid bucket '{s}': use letters and digits with single '-' or '_' separators"
         ))
-    }
-}
-
-/// Size and time-span parsing until `crate::units` lands on main (router-api.md A.2/A.3 subset).
-mod interim {
-    use std::time::Duration;
-
-    fn split(s: &str) -> Option<(f64, String)> {
-        let s = s.trim();
-        let end = s
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
-            .map_or(s.len(), |(i, _)| i);
-        let (num, unit) = s.split_at(end);
-        if num.is_empty()
-            || num.starts_with('.')
-            || num.ends_with('.')
-            || num.matches('.').count() > 1
-        {
-            return None;
-        }
-        Some((num.parse().ok()?, unit.trim().to_ascii_lowercase()))
-    }
-
-    pub(super) fn parse_size(s: &str) -> Option<u64> {
-        let (n, unit) = split(s)?;
-        let unit = unit.trim_end_matches('s');
-        let mult = if unit.is_empty() || unit.starts_with('b') {
-            1.0
-        } else {
-            let binary = ["kib", "mib", "gib", "tib"].iter().position(|u| unit == *u);
-            let decimal = ['k', 'm', 'g', 't']
-                .iter()
-                .position(|u| unit.starts_with(*u));
-            match (binary, decimal) {
-                (Some(i), _) => 1024f64.powi(i as i32 + 1),
-                (None, Some(i)) => 1000f64.powi(i as i32 + 1),
-                (None, None) => return None,
-            }
-        };
-        let v = (n * mult).trunc();
-        (v < u64::MAX as f64).then_some(v as u64)
-    }
-
-    pub(super) fn parse_timespan(s: &str) -> Option<Duration> {
-        let (n, unit) = split(s)?;
-        let secs = match unit.as_str() {
-            "ms" | "millisecond" | "milliseconds" => 1e-3,
-            "" | "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
-            "h" | "hour" | "hours" => 3600.0,
-            _ => return None,
-        };
-        Duration::try_from_secs_f64(n * secs).ok()
     }
 }
 

@@ -86,7 +86,7 @@ fn size_strings_follow_the_router_units() {
     assert_eq!(size("42"), Some(42));
     assert_eq!(size("5B"), Some(5));
     assert_eq!(size("0"), Some(0));
-    for bad in ["", "abc", "kb", "-5", ".5kb", "1 x", "1,000"] {
+    for bad in ["", "abc", "kb", "1e3", "-5", ".5kb", "1 x", "1 2", "1,000"] {
         assert_eq!(size(bad), None, "{bad:?} must be refused");
     }
 }
