@@ -45,8 +45,14 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::server::install_crypto_provider();
+        // The recorder first, so components register their metrics at start-up.
+        let metrics = telemetry::prometheus();
         let config = Arc::new(config);
+        let addr = format!("{}:{}", config.server.host, config.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
         let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
             .context("building the peer client")?;
         let embedded = EmbeddedReplicaManager::start(&config, probe_client.clone()).await?;
@@ -56,14 +62,10 @@ impl App {
             rm: rm.clone(),
             peers: probe_client.reporting_to(rm),
             cache: BallCache::new(&config.cache),
-            metrics: telemetry::prometheus(),
+            metrics,
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
         };
         let table = api::table(&state);
-        let addr = format!("{}:{}", config.server.host, config.server.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
         Ok(App {
             listener,
             state,

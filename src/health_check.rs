@@ -7,7 +7,7 @@ use crate::config::ServerConfig;
 
 /// True when `/health` answered 200.
 pub async fn check(server: &ServerConfig) -> bool {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::server::install_crypto_provider();
     let host = match server.host.as_str() {
         "0.0.0.0" | "::" | "[::]" | "" => "127.0.0.1".to_string(),
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),

@@ -15,6 +15,7 @@ Usage: mictlanx-router [--healthcheck | --help | --version]
   --version      print the version";
 
 fn main() -> ExitCode {
+    mictlanx_router::server::install_crypto_provider();
     let arg = std::env::args().nth(1);
     match arg.as_deref() {
         Some("--help") | Some("-h") => {

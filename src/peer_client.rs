@@ -3,10 +3,12 @@
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
 
 mod error;
+mod report;
+mod upload;
 mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -15,6 +17,10 @@ use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 pub use error::{outcome_label, status_outcome, PeerError};
+
+use error::status_error;
+pub use report::OutcomeSink;
+use report::Report;
 pub use wire::*;
 
 use crate::config::PeerIoConfig;
@@ -38,7 +44,7 @@ pub struct PeerClient {
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
-    reporter: Option<Arc<dyn ReplicaManager>>,
+    reporter: Option<Arc<dyn OutcomeSink>>,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -60,7 +66,7 @@ struct Answer {
 impl PeerClient {
     /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers.
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::server::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(io.connect_timeout)
             .read_timeout(io.idle_timeout)
@@ -90,8 +96,21 @@ impl PeerClient {
 
     /// The same client (same pool) reporting every call's start and outcome to `rm`.
     pub fn reporting_to(&self, rm: Arc<dyn ReplicaManager>) -> PeerClient {
+        self.reporting_to_sink(Arc::new(report::ManagerSink(rm)))
+    }
+
+    /// The same client (same pool) reporting every call to `sink`.
+    pub fn reporting_to_sink(&self, sink: Arc<dyn OutcomeSink>) -> PeerClient {
         PeerClient {
-            reporter: Some(rm),
+            reporter: Some(sink),
+            ..self.clone()
+        }
+    }
+
+    /// The same client (same pool) reporting nowhere (health probes, whose results are applied directly).
+    pub fn without_reporting(&self) -> PeerClient {
+        PeerClient {
+            reporter: None,
             ..self.clone()
         }
     }
@@ -277,8 +296,9 @@ impl PeerClient {
     }
 
     /// `POST /api/v4/buckets/data/{task_id}/chunked` streaming `body` (exactly `size` bytes, sent with that
-    /// `Content-Length`). No total timeout: only connect + idle apply. A body stream that ends with an error
-    /// aborts the request, so the peer stores nothing.
+    /// `Content-Length`). No total timeout: only connect + idle apply. A body stream that errors or ends
+    /// short aborts the request, so the peer stores nothing; that failure is the source's, so it is not
+    /// counted against the peer (the error is `Connect("upload body aborted by its source …")`).
     pub async fn upload_chunked(
         &self,
         peer: &PeerInfo,
@@ -291,9 +311,12 @@ impl PeerClient {
             .http
             .post(self.url(peer, &path))
             .header(reqwest::header::CONTENT_LENGTH, size)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        decode(self.call(peer, req, None).await?)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        let (body, watch) = upload::Watched::wrap(body);
+        decode(
+            self.call_watched(peer, req.body(body), None, Some((&watch, size)))
+                .await?,
+        )
     }
 
     /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is
@@ -329,6 +352,18 @@ impl PeerClient {
         req: RequestBuilder,
         total: Option<Duration>,
     ) -> Result<Answer, PeerError> {
+        self.call_watched(peer, req, total, None).await
+    }
+
+    /// `call` for uploads: when the request fails because the body *source* failed or ended short of
+    /// `size`, the peer is not blamed (reported as an answered call) and the error says so.
+    async fn call_watched(
+        &self,
+        peer: &PeerInfo,
+        req: RequestBuilder,
+        total: Option<Duration>,
+        watch: Option<(&upload::BodyWatch, u64)>,
+    ) -> Result<Answer, PeerError> {
         let req = match total {
             Some(t) => req.timeout(t),
             None => req,
@@ -337,6 +372,13 @@ impl PeerClient {
         let resp = match req.headers(trace_headers()).send().await {
             Ok(r) => r,
             Err(e) => {
+                if let Some((_, size)) = watch.filter(|(w, size)| w.source_failed(*size)) {
+                    let latency = report.elapsed();
+                    report.finish(PeerOutcome::Ok { latency }).await;
+                    return Err(PeerError::Connect(format!(
+                        "upload body aborted by its source before {size} bytes: {e}"
+                    )));
+                }
                 let err = PeerError::from_reqwest(&e);
                 report.finish(err.outcome()).await;
                 return Err(err);
@@ -380,79 +422,9 @@ fn n_deletes(a: Answer) -> Result<u64, PeerError> {
     }
 }
 
-/// `NotFound` for 404, else `Status` with the peer's `detail` text (or the start of its body).
-fn status_error(status: u16, body: &[u8]) -> PeerError {
-    let detail = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => match m.get("detail") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::from_utf8_lossy(body).chars().take(200).collect(),
-        },
-        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
-    };
-    if status == 404 {
-        PeerError::NotFound(detail)
-    } else {
-        PeerError::Status { status, detail }
-    }
-}
-
 /// The current span's W3C trace context as headers.
 fn trace_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     crate::telemetry::inject_trace_context(&mut headers);
     headers
-}
-
-/// Start/outcome bookkeeping of one call. Dropping it unfinished (the caller's future was cancelled) still
-/// reports an outcome so the peer's in-flight count stays exact.
-struct Report {
-    rm: Option<Arc<dyn ReplicaManager>>,
-    peer_id: String,
-    started: Instant,
-    done: bool,
-}
-
-impl Report {
-    async fn begin(client: &PeerClient, peer: &PeerInfo) -> Report {
-        if let Some(rm) = &client.reporter {
-            rm.report_start(&peer.peer_id).await;
-        }
-        Report {
-            rm: client.reporter.clone(),
-            peer_id: peer.peer_id.clone(),
-            started: Instant::now(),
-            done: false,
-        }
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    async fn finish(mut self, outcome: PeerOutcome) {
-        self.done = true;
-        metrics::counter!("mictlanx_router_peer_requests_total",
-            "peer_id" => self.peer_id.clone(), "outcome" => outcome_label(&outcome))
-        .increment(1);
-        if let Some(rm) = self.rm.take() {
-            rm.report_outcome(&self.peer_id, outcome).await;
-        }
-    }
-}
-
-impl Drop for Report {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if let (Some(rm), Ok(handle)) = (self.rm.take(), tokio::runtime::Handle::try_current()) {
-            let peer_id = std::mem::take(&mut self.peer_id);
-            let latency = self.started.elapsed();
-            handle.spawn(async move {
-                rm.report_outcome(&peer_id, PeerOutcome::Ok { latency })
-                    .await
-            });
-        }
-    }
 }

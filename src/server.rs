@@ -13,9 +13,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
 
+/// Install rustls' ring crypto provider as the process default (idempotent). reqwest is built without a
+/// bundled provider, so this must run before the first HTTP client is built: `main`, `App::build`,
+/// `PeerClient::new` and the peer server call it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A TLS acceptor from PEM files (certificate chain; PKCS#8, PKCS#1 or SEC1 key).
 pub fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let cert_file = std::fs::File::open(&files.cert)
         .with_context(|| format!("opening MICTLANX_ROUTER_TLS_CERT {}", files.cert.display()))?;
     let certs = rustls_pemfile::certs(&mut BufReader::new(cert_file))

@@ -75,12 +75,16 @@ pub fn init(cfg: &TelemetryConfig) -> anyhow::Result<Telemetry> {
     } else {
         None
     };
-    if let Some(provider) = &provider {
-        let tracer = provider.tracer("mictlanx-router");
-        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
-    }
+    // Spans are exported at INFO and above whatever the log level, so a quiet log keeps its traces.
+    let otel = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("mictlanx-router"))
+            .with_filter(LevelFilter::INFO)
+    });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let subscriber = Registry::default().with(layers.with_filter(filter));
+    let subscriber = Registry::default()
+        .with(layers.with_filter(filter))
+        .with(otel);
     tracing::subscriber::set_global_default(subscriber)
         .context("installing the tracing subscriber")?;
     Ok(Telemetry {

@@ -16,7 +16,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Child {
+/// Kills the router if a test fails before it exits on its own, so no process outlives the test.
+struct Router(Option<Child>);
+
+impl Router {
+    fn child(&self) -> &Child {
+        self.0.as_ref().expect("router running")
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Router {
+    mictlanx_router::server::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-router"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -36,7 +55,7 @@ fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Child
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    cmd.spawn().expect("router binary starts")
+    Router(Some(cmd.spawn().expect("router binary starts")))
 }
 
 async fn wait_healthy(port: u16) {
@@ -52,22 +71,23 @@ async fn wait_healthy(port: u16) {
     panic!("router on {port} never became healthy");
 }
 
-fn sigterm(child: &Child) {
+fn sigterm(router: &Router) {
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &router.child().id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
 }
 
-async fn wait_exit(mut child: Child, within: Duration) -> i32 {
+async fn wait_exit(mut router: Router, within: Duration) -> i32 {
     let deadline = Instant::now() + within;
     loop {
+        let child = router.0.as_mut().expect("router running");
         if let Some(status) = child.try_wait().unwrap() {
+            router.0 = None;
             return status.code().unwrap_or(-1);
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
             panic!("router did not exit within {within:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -94,7 +114,7 @@ async fn spans_are_exported_with_the_service_name_and_the_incoming_trace() {
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = router(
+    let child: Router = router(
         port,
         dir.path(),
         &[
@@ -134,7 +154,7 @@ async fn an_unreachable_collector_never_slows_requests() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let closed = free_port();
-    let child = router(
+    let child: Router = router(
         port,
         dir.path(),
         &[

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod docs;
 pub mod health;
 pub mod metrics;
+pub mod peers;
 
 use utoipa::OpenApi;
 
@@ -19,6 +20,7 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = docs::routes(t, s);
     let t = metrics::routes(t, s);
     let t = health::routes(t, s);
+    let t = peers::routes(t, s);
     cache::routes(t, s)
 }
 
@@ -27,6 +29,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         health::HealthDoc::openapi(),
         metrics::MetricsDoc::openapi(),
+        peers::PeersDoc::openapi(),
         cache::CacheDoc::openapi(),
     ]
 }

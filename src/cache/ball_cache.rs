@@ -52,8 +52,8 @@ pub struct BallCache {
     inner: Option<Arc<Inner>>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) cache: Cache<String, CachedBall>,
+pub(super) struct Inner {
+    pub(super) cache: Cache<String, CachedBall>,
     limits: Limits,
     generations: Generations,
     occupancy: Arc<Occupancy>,
@@ -220,14 +220,14 @@ impl BallCache {
     }
 
     #[cfg(test)]
-    pub(crate) fn inner(&self) -> Option<&Inner> {
+    pub(super) fn inner(&self) -> Option<&Inner> {
         self.inner.as_deref()
     }
 }
 
 #[cfg(test)]
 impl Inner {
-    pub(crate) fn occupancy(&self) -> &Occupancy {
+    pub(super) fn occupancy(&self) -> &Occupancy {
         &self.occupancy
     }
 }

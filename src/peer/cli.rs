@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::config::{units, LogFormat, PeerConfig};
+use super::config::{LogFormat, PeerConfig};
+use crate::units;
 
 /// A bad value: `invalid {VAR}='{value}': expected {what}` (one line on stderr, exit code 2).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -82,7 +83,7 @@ const SPAN: &str = "a time span such as 30s, 5m or 1h";
 
 fn size(var: &'static str, v: &Option<String>, default: u64) -> Result<u64, ConfigError> {
     v.as_deref().map_or(Ok(default), |s| {
-        units::parse_size(s).ok_or_else(|| bad(var, s, SIZE))
+        units::parse_size(s).map_err(|_| bad(var, s, SIZE))
     })
 }
 
@@ -102,7 +103,7 @@ impl PeerArgs {
         };
         let span = |var, v: &Option<String>, default| match v.as_deref() {
             None => Ok(default),
-            Some(s) => units::parse_timespan(s).ok_or_else(|| bad(var, s, SPAN)),
+            Some(s) => units::parse_timespan(s).map_err(|_| bad(var, s, SPAN)),
         };
         let task_ttl = span("MICTLANX_PEER_TASK_TTL", &self.task_ttl, d.task_ttl)?;
         if task_ttl.is_zero() {
@@ -152,7 +153,11 @@ impl PeerArgs {
                 ))
             }
         };
-        let log_level = self.log_level.unwrap_or(d.log_level);
+        let log_level = match self.log_level {
+            Some(l) if l.trim().eq_ignore_ascii_case("warning") => "warn".to_string(),
+            Some(l) => l.trim().to_ascii_lowercase(),
+            None => d.log_level,
+        };
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             return Err(bad(
                 "MICTLANX_PEER_LOG_LEVEL",
@@ -169,11 +174,12 @@ impl PeerArgs {
             local_path: self.local_path.unwrap_or_else(|| base.join("local")),
             log_path: self.log_path.unwrap_or_else(|| base.join("log")),
             disk_capacity: size("NODE_DISK_CAPACITY", &self.disk_capacity, d.disk_capacity)?,
-            memory_capacity: size(
-                "NODE_MEMORY_CAPACITY",
-                &self.memory_capacity,
-                d.memory_capacity,
-            )?,
+            // no effect, so never rejected: an unparsable value keeps the default
+            memory_capacity: self
+                .memory_capacity
+                .as_deref()
+                .and_then(|s| units::parse_size(s).ok())
+                .unwrap_or(d.memory_capacity),
             payload_limit: size("PAYLOAD_LIMIT", &self.payload_limit, d.payload_limit)?,
             client_request_timeout: span(
                 "CLIENT_REQUEST_TIMEOUT",
@@ -193,6 +199,30 @@ impl PeerArgs {
             log_level,
             log_format,
         })
+    }
+}
+
+/// Variables of the original peer accepted with no effect (`config.md` §3): never parsed, never rejected.
+pub const NO_EFFECT_VARIABLES: &[&str] = &[
+    "NODE_MEMORY_CAPACITY",
+    "MIN_INTERVAL_TIME",
+    "MAX_INTERVAL_TIME",
+    "CLIENT_DISCONNECT_TIMEOUT",
+    "DISK_CHECK_INTERVAL_TIME",
+    "CLEAN_CACHE",
+    "ELASTIC",
+    "PROTOCOL",
+    "ENV",
+    "BIN_NAME",
+    "USE_CARGO",
+];
+
+/// Log (debug) every no-effect variable that is set; call after logging is initialised.
+pub fn log_no_effect_variables() {
+    for name in NO_EFFECT_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            tracing::debug!(variable = name, %value, "accepted with no effect");
+        }
     }
 }
 
@@ -240,6 +270,12 @@ mod tests {
         assert_eq!(c.disk_capacity, 1024);
         assert_eq!(c.peers, ["http://a:1", "http://b:2"]);
         assert!(!c.traverse_and_clean);
+    }
+
+    #[test]
+    fn no_effect_settings_are_never_rejected() {
+        let c = args(&["--memory-capacity", "lots"]).into_config().unwrap();
+        assert_eq!(c.memory_capacity, 1_000_000_000);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::store::{is_no_space, TempFile};
@@ -36,19 +37,28 @@ impl From<io::Error> for ReceiveError {
     }
 }
 
-/// Write exactly `size` bytes of `body` into `part` and fsync it. Returns the byte count.
+/// What was received: the byte count and, when debug logging is on, the SHA-256 hex of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub bytes: u64,
+    pub sha256: Option<String>,
+}
+
+/// Write exactly `size` bytes of `body` into `part` and fsync it.
 pub async fn receive_into<S, E>(
     mut body: S,
     part: &TempFile,
     size: u64,
     idle: Duration,
-) -> Result<u64, ReceiveError>
+) -> Result<Received, ReceiveError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Display,
 {
     let mut file = tokio::fs::File::create(part.path()).await?;
     let mut received: u64 = 0;
+    // checksums are never enforced; computing one only pays off when someone reads debug logs
+    let mut hasher = tracing::enabled!(tracing::Level::DEBUG).then(Sha256::new);
     loop {
         let next = match tokio::time::timeout(idle, body.next()).await {
             Ok(next) => next,
@@ -63,6 +73,9 @@ where
         if received > size {
             return Err(ReceiveError::SizeMismatch { received, size });
         }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
+        }
         file.write_all(&chunk).await?;
     }
     if received != size {
@@ -70,5 +83,8 @@ where
     }
     file.flush().await?;
     file.sync_all().await?;
-    Ok(received)
+    Ok(Received {
+        bytes: received,
+        sha256: hasher.map(|h| hex::encode(h.finalize())),
+    })
 }

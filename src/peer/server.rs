@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::api;
 use super::config::PeerConfig;
@@ -33,6 +34,7 @@ pub struct PeerServer {
     addr: SocketAddr,
     state: Arc<PeerState>,
     stop: Option<oneshot::Sender<()>>,
+    kill: CancellationToken,
     join: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
@@ -57,8 +59,22 @@ impl PeerServer {
         self.state.tasks.len()
     }
 
-    /// Stop accepting, let in-flight requests finish (bounded), stop background work.
+    /// Stop accepting, let in-flight requests finish (bounded by a drain timeout, after which remaining
+    /// connections are dropped), stop background work.
     pub async fn shutdown(mut self) {
+        self.stop_with(false).await;
+    }
+
+    /// Crash-like stop for failure injection: every connection is dropped at once (uploads in progress are
+    /// discarded exactly as on a client disconnect). Committed data stays; a restart on the same dirs works.
+    pub async fn kill(mut self) {
+        self.stop_with(true).await;
+    }
+
+    async fn stop_with(&mut self, now: bool) {
+        if now {
+            self.kill.cancel();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -68,7 +84,7 @@ impl PeerServer {
 }
 
 /// Recover the store under the configured directories, bind and serve in the background.
-pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
+pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
     let store = Store::open(
         config.data_path.clone(),
         config.local_path.clone(),
@@ -86,10 +102,19 @@ pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
         .await
         .with_context(|| format!("binding {}", config.bind_target()))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    config.port = addr.port(); // advertise the real port when 0 was asked for
     let tasks = Tasks::new(config.task_ttl);
     let sweeper = tasks.spawn_sweeper(config.task_sweep_interval);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(config.client_request_timeout)
+        .no_proxy()
+        .build()
+        .context("building the replication client")?;
     let state = Arc::new(PeerState {
         config,
+        http,
         store,
         tasks,
         nodes: Mutex::new(Vec::new()),
@@ -97,12 +122,20 @@ pub async fn serve(config: PeerConfig) -> anyhow::Result<PeerServer> {
     let table = Arc::new(api::table(&state));
     let (stop, stopped) = oneshot::channel();
     let header_timeout = state.config.client_request_timeout;
-    let join = tokio::spawn(accept_loop(listener, table, header_timeout, stopped));
+    let kill = CancellationToken::new();
+    let join = tokio::spawn(accept_loop(
+        listener,
+        table,
+        header_timeout,
+        stopped,
+        kill.clone(),
+    ));
     tracing::info!(%addr, node_id = %state.config.node_id, "mictlanx-peer listening");
     Ok(PeerServer {
         addr,
         state,
         stop: Some(stop),
+        kill,
         join,
         sweeper,
     })
@@ -113,6 +146,7 @@ async fn accept_loop(
     table: Arc<RouteTable>,
     header_timeout: Duration,
     mut stopped: oneshot::Receiver<()>,
+    kill: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -144,18 +178,22 @@ async fn accept_loop(
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
-        let draining = draining.clone();
+        let (draining, kill) = (draining.clone(), kill.clone());
         connections.spawn(async move {
             tokio::pin!(conn);
             let result = tokio::select! {
-                r = conn.as_mut() => r,
+                r = conn.as_mut() => Some(r),
                 _ = draining.cancelled() => {
                     // finish the request in flight, then close (idle keep-alive connections close at once)
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    tokio::select! {
+                        r = conn.as_mut() => Some(r),
+                        _ = kill.cancelled() => None,
+                    }
                 }
+                _ = kill.cancelled() => None,
             };
-            if let Err(e) = result {
+            if let Some(Err(e)) = result {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
@@ -167,14 +205,39 @@ async fn accept_loop(
         .await
         .is_err()
     {
-        tracing::warn!("in-flight requests did not finish before the drain timeout");
+        tracing::warn!("in-flight requests did not finish before the drain timeout; dropping them");
     }
+    kill.cancel();
+    connections.wait().await;
 }
 
 async fn dispatch(table: &RouteTable, req: Request) -> Response {
     let path = normalize_path(req.uri().path(), None);
-    match table.resolve(req, &path) {
-        Resolved::Route { call, .. } => call.await,
-        Resolved::Reject(e) => e.into_response(),
-    }
+    let method = req.method().clone();
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (template, res) = match table.resolve(req, &path) {
+        Resolved::Route { template, call } => {
+            let span = tracing::debug_span!(
+                "peer_request",
+                http.request.method = %method,
+                http.route = template,
+                traceparent = %traceparent
+            );
+            (template, call.instrument(span).await)
+        }
+        Resolved::Reject(e) => ("(unmatched)", e.into_response()),
+    };
+    tracing::debug!(
+        http.request.method = %method,
+        url.path = %path,
+        http.route = template,
+        http.response.status_code = res.status().as_u16(),
+        "request handled"
+    );
+    res
 }

@@ -23,6 +23,8 @@ pub struct NodeInfo {
 
 pub struct PeerState {
     pub config: PeerConfig,
+    /// Client for pulling replicas from neighbours (#19).
+    pub http: reqwest::Client,
     pub store: Store,
     pub tasks: Tasks,
     pub nodes: Mutex<Vec<NodeInfo>>,
@@ -38,6 +40,30 @@ impl PeerState {
                 out.push(n.id.clone());
             }
         }
+        out
+    }
+
+    /// Base URLs of the neighbours: `PEERS` entries (scheme added when missing), then announced nodes.
+    pub fn neighbour_urls(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .config
+            .peers
+            .iter()
+            .map(|p| {
+                let p = p.trim_end_matches('/');
+                if p.contains("://") {
+                    p.to_string()
+                } else {
+                    format!("http://{p}")
+                }
+            })
+            .collect();
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        out.extend(
+            nodes
+                .iter()
+                .map(|n| format!("http://{}:{}", n.ip_addr, n.port)),
+        );
         out
     }
 

@@ -106,6 +106,7 @@ impl Tasks {
             id: id.to_string(),
             meta,
             done: false,
+            one_shot: false,
         })
     }
 
@@ -121,6 +122,14 @@ impl Tasks {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drop one task unless it is uploading.
+    pub fn remove_idle(&self, id: &str) {
+        let mut inner = self.lock();
+        if inner.map.get(id).is_some_and(|t| !t.uploading) {
+            inner.map.remove(id);
+        }
     }
 
     /// `DELETE /api/v4/tasks`: drop every task that is not uploading.
@@ -163,12 +172,19 @@ pub struct UploadGuard {
     id: String,
     meta: Metadata,
     done: bool,
+    one_shot: bool,
 }
 
 impl UploadGuard {
     /// The task's metadata as declared in phase 1.
     pub fn meta(&self) -> &Metadata {
         &self.meta
+    }
+
+    /// Remove the task whatever the outcome (internal transfers that cannot be retried by id).
+    pub fn one_shot(mut self) -> Self {
+        self.one_shot = true;
+        self
     }
 
     /// The upload committed: the task is removed.
@@ -185,7 +201,7 @@ impl Drop for UploadGuard {
             .map
             .get(&self.id)
             .is_some_and(|t| t.expires_at <= Instant::now());
-        if self.done || expired {
+        if self.done || self.one_shot || expired {
             inner.map.remove(&self.id);
         } else if let Some(t) = inner.map.get_mut(&self.id) {
             t.uploading = false;

@@ -71,6 +71,23 @@ impl PeerError {
     }
 }
 
+/// `NotFound` for 404, else `Status` with the peer's `detail` text (or the start of its body).
+pub(super) fn status_error(status: u16, body: &[u8]) -> PeerError {
+    let detail = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => match m.get("detail") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::from_utf8_lossy(body).chars().take(200).collect(),
+        },
+        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
+    };
+    if status == 404 {
+        PeerError::NotFound(detail)
+    } else {
+        PeerError::Status { status, detail }
+    }
+}
+
 /// Outcome class of an HTTP status: 2xx–4xx answered, 507 is capacity, other 5xx a server fault.
 pub fn status_outcome(status: u16, latency: Duration) -> PeerOutcome {
     match status {

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -13,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::background;
-use super::health::{self, FollowUp};
+use super::health::{self, HealthSink};
+use super::membership;
 use super::placement::{self, Candidate};
-use super::registry::{PeersDoc, RegistryFile};
+use super::registry::RegistryFile;
 use super::replica_map::{combined, ReplicaMap};
 use super::state::{lock, now_ns, Inner, PeerEntry};
 use super::tasks::TaskStore;
@@ -46,10 +46,13 @@ impl EmbeddedReplicaManager {
         for id in peers.keys() {
             health::set_available_gauge(id, false);
         }
-        let inner = Arc::new(Inner {
+        // Background calls report to this manager through a weak sink (no reference cycle); probes report
+        // nowhere: their results drive the state machine directly.
+        let inner = Arc::new_cyclic(|weak| Inner {
             cfg: cfg.replica.clone(),
             fanout: cfg.peer_io.fanout_concurrency.max(1),
-            client,
+            client: client.reporting_to_sink(Arc::new(HealthSink(weak.clone()))),
+            probe_client: client.without_reporting(),
             seed: cfg.seed_peers.clone(),
             file,
             doc: tokio::sync::Mutex::new(doc),
@@ -71,28 +74,12 @@ impl EmbeddedReplicaManager {
         self.inner.cancel.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
-        let doc: PeersDoc = self.inner.doc.lock().await.clone();
-        let file = self.inner.file.clone();
-        match tokio::task::spawn_blocking(move || file.save(&doc)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not persist the peer registry at shutdown")
-            }
-            Err(e) => tracing::warn!(error = %e, "could not persist the peer registry at shutdown"),
-        }
+        membership::persist_now(&self.inner).await;
     }
 
     /// The seed peers this manager started with (`MICTLANX_PEERS_URI`).
     pub fn seed_peers(&self) -> Vec<PeerInfo> {
         self.inner.seed.clone()
-    }
-
-    async fn persist(&self, doc: PeersDoc) -> Result<(), RmError> {
-        let file = self.inner.file.clone();
-        tokio::task::spawn_blocking(move || file.save(&doc))
-            .await
-            .map_err(|e| RmError::Backend(e.to_string()))?
-            .map_err(|e| RmError::Backend(e.to_string()))
     }
 
     fn sorted_live_holders(&self, c: &str) -> Vec<PeerInfo> {
@@ -115,13 +102,6 @@ impl EmbeddedReplicaManager {
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
         live.into_iter().map(|e| e.info.clone()).collect()
-    }
-
-    fn registered(&self, ids: Vec<String>) -> Vec<String> {
-        let peers = lock(&self.inner.peers);
-        ids.into_iter()
-            .filter(|id| peers.contains_key(id))
-            .collect()
     }
 }
 
@@ -154,60 +134,11 @@ impl ReplicaManager for EmbeddedReplicaManager {
     }
 
     async fn add_peers(&self, peers: Vec<PeerInfo>) -> Result<(), RmError> {
-        let mut unique: BTreeMap<String, PeerInfo> = BTreeMap::new();
-        for p in peers {
-            unique.insert(p.peer_id.clone(), p);
-        }
-        let list: Vec<PeerInfo> = unique.into_values().collect();
-        let mut doc = self.inner.doc.lock().await;
-        let next = doc.with_added(&list);
-        if next != *doc {
-            self.persist(next.clone()).await?;
-            *doc = next;
-        }
-        let changed: Vec<PeerInfo> = {
-            let mut reg = lock(&self.inner.peers);
-            let changed: Vec<PeerInfo> = list
-                .into_iter()
-                .filter(|p| reg.get(&p.peer_id).is_none_or(|e| e.info != *p))
-                .collect();
-            for p in &changed {
-                reg.insert(p.peer_id.clone(), PeerEntry::new(p.clone()));
-            }
-            changed
-        };
-        drop(doc);
-        for p in changed {
-            tracing::info!(peer_id = %p.peer_id, url = %p.base_url(self.inner.client.test_mode()), "peer registered");
-            health::set_available_gauge(&p.peer_id, false);
-            let inner = self.inner.clone();
-            self.inner
-                .spawn(async move { health::probe_peer(&inner, p, true).await });
-        }
-        Ok(())
+        membership::add_peers(&self.inner, peers).await
     }
 
     async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError> {
-        let mut doc = self.inner.doc.lock().await;
-        let mut ids = self.registered(peer_ids);
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let next = doc.with_removed(&ids);
-        self.persist(next.clone()).await?;
-        *doc = next;
-        let mut reg = lock(&self.inner.peers);
-        let mut map = lock(&self.inner.map);
-        for id in &ids {
-            reg.remove(id);
-            map.remove_peer(id);
-            health::set_available_gauge(id, false);
-            tracing::info!(peer_id = %id, "peer removed");
-        }
-        self.inner.update_map_gauge(map.len());
-        Ok(ids.len())
+        membership::remove_peers(&self.inner, peer_ids).await
     }
 
     async fn get_stats(
@@ -327,7 +258,12 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.registered(peer_ids);
+        // The registry lock is held while the map changes, so a concurrent removal cannot be undone.
+        let peers = lock(&self.inner.peers);
+        let ids: Vec<String> = peer_ids
+            .into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect();
         let mut map = lock(&self.inner.map);
         map.add(&combined(bucket, key), &ids, now_ns());
         self.inner.update_map_gauge(map.len());
@@ -340,7 +276,11 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.registered(peer_ids);
+        let peers = lock(&self.inner.peers);
+        let ids: Vec<String> = peer_ids
+            .into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect();
         let mut map = lock(&self.inner.map);
         map.set(&combined(bucket, key), &ids, now_ns());
         self.inner.update_map_gauge(map.len());
@@ -387,35 +327,10 @@ impl ReplicaManager for EmbeddedReplicaManager {
     }
 
     async fn report_start(&self, peer_id: &str) {
-        if let Some(e) = lock(&self.inner.peers).get_mut(peer_id) {
-            e.health.started();
-        }
+        health::on_start(&self.inner, peer_id);
     }
 
     async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
-        let follow = {
-            let mut peers = lock(&self.inner.peers);
-            let Some(e) = peers.get_mut(peer_id) else {
-                return;
-            };
-            let was_live = e.health.is_live();
-            let cfg = &self.inner.cfg;
-            let follow = e.health.outcome(
-                outcome,
-                cfg.error_threshold,
-                cfg.error_cooldown,
-                Instant::now(),
-            );
-            if was_live != e.health.is_live() {
-                tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
-                health::set_available_gauge(peer_id, e.health.is_live());
-            }
-            (follow == FollowUp::ProbeNow).then(|| e.info.clone())
-        };
-        if let Some(peer) = follow {
-            let inner = self.inner.clone();
-            self.inner
-                .spawn(async move { health::probe_peer(&inner, peer, true).await });
-        }
+        health::on_outcome(&self.inner, peer_id, outcome);
     }
 }

@@ -1,14 +1,15 @@
 //! Peer health (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
 //! limiting from reported outcomes) and the probe rounds that drive it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use futures::StreamExt;
 
 use super::state::{lock, now_ns, Inner};
 use super::types::{PeerInfo, PeerOutcome};
-use crate::peer_client::UfsStats;
+use crate::peer_client::{OutcomeSink, UfsStats};
 
 /// Availability of one peer. Live = `Available`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl PeerHealth {
 /// `Available` starts that peer's inventory pass when `with_pass`.
 pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bool) {
     let result = inner
-        .client
+        .probe_client
         .probe_ufs(&peer, inner.cfg.health_timeout)
         .await;
     let became = {
@@ -165,6 +166,58 @@ pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
     futures::stream::iter(peers)
         .for_each_concurrent(inner.fanout, |p| probe_peer(inner, p, with_pass))
         .await;
+}
+
+/// `report_start`: one more call in flight.
+pub(super) fn on_start(inner: &Inner, peer_id: &str) {
+    if let Some(e) = lock(&inner.peers).get_mut(peer_id) {
+        e.health.started();
+    }
+}
+
+/// `report_outcome`: error limiting and latency (§4.3); a 507 triggers a probe of that peer.
+pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome) {
+    let follow = {
+        let mut peers = lock(&inner.peers);
+        let Some(e) = peers.get_mut(peer_id) else {
+            return;
+        };
+        let was_live = e.health.is_live();
+        let cfg = &inner.cfg;
+        let follow = e.health.outcome(
+            outcome,
+            cfg.error_threshold,
+            cfg.error_cooldown,
+            Instant::now(),
+        );
+        if was_live != e.health.is_live() {
+            tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
+            set_available_gauge(peer_id, e.health.is_live());
+        }
+        (follow == FollowUp::ProbeNow).then(|| e.info.clone())
+    };
+    if let Some(peer) = follow {
+        let i = inner.clone();
+        inner.spawn(async move { probe_peer(&i, peer, true).await });
+    }
+}
+
+/// The manager's own background calls report here; it does not keep the manager alive.
+pub(super) struct HealthSink(pub Weak<Inner>);
+
+#[async_trait]
+impl OutcomeSink for HealthSink {
+    async fn start(&self, peer_id: &str) {
+        if let Some(inner) = self.0.upgrade() {
+            on_start(&inner, peer_id);
+        }
+    }
+
+    async fn outcome(&self, peer_id: &str, outcome: PeerOutcome) {
+        if let Some(inner) = self.0.upgrade() {
+            on_outcome(&inner, peer_id, outcome);
+        }
+    }
 }
 
 pub(super) fn set_available_gauge(peer_id: &str, live: bool) {

@@ -91,10 +91,12 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
             Err(e) => return Err(e),
         };
         let n = items.len() as u64;
-        if !inner.is_registered(&peer.peer_id) {
-            return Ok((seen.len(), 0));
-        }
         {
+            // Lock order registry → map (as in removal), so a removed peer's records are not re-added.
+            let peers = lock(&inner.peers);
+            if !peers.contains_key(&peer.peer_id) {
+                return Ok((seen.len(), 0));
+            }
             let now = now_ns();
             let mut map = lock(&inner.map);
             for it in items {

@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod embedded;
 pub mod health;
 pub mod inventory;
+mod membership;
 pub mod placement;
 pub mod registry;
 pub mod replica_map;

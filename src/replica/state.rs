@@ -1,6 +1,7 @@
 //! Shared state of the embedded replica manager: registry entries with health, the replica map, task
-//! groups and reservations, each behind its own short-lived lock (never held across an await), plus the
-//! cancellation token and task tracker of the background work.
+//! groups and reservations, each behind its own short-lived lock (never held across an await; when two are
+//! needed the order is registry → replica map), plus the cancellation token and task tracker of the
+//! background work.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -37,7 +38,10 @@ impl PeerEntry {
 pub(super) struct Inner {
     pub cfg: ReplicaConfig,
     pub fanout: usize,
+    /// Reports every call to this manager (stats fan-out, inventory passes).
     pub client: PeerClient,
+    /// Reports nowhere: health probes.
+    pub probe_client: PeerClient,
     pub seed: Vec<PeerInfo>,
     pub file: RegistryFile,
     /// The persisted document; the async lock serialises registry writes (file first, then memory).
@@ -73,10 +77,6 @@ impl Inner {
             .filter(|e| e.health.is_live())
             .map(|e| e.info.clone())
             .collect()
-    }
-
-    pub fn is_registered(&self, peer_id: &str) -> bool {
-        lock(&self.peers).contains_key(peer_id)
     }
 
     pub fn update_map_gauge(&self, keys: usize) {

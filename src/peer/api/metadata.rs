@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::reply::{json, not_found};
+use super::reply::{id_param, json, not_found};
 use crate::error::ApiError;
 use crate::http::PathParams;
 use crate::model::Metadata;
@@ -18,7 +18,7 @@ type St = State<Arc<PeerState>>;
 
 /// #10 `GET /api/v4/buckets/{bucket_id}/metadata`: the bucket's objects sorted by key.
 pub async fn bucket_metadata(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let b = p.required("bucket_id")?;
+    let b = id_param(&p, "bucket_id")?;
     let balls: Vec<Metadata> = s.store.index().bucket(b).map(|e| e.meta.clone()).collect();
     Ok(json(
         StatusCode::OK,
@@ -29,7 +29,7 @@ pub async fn bucket_metadata(State(s): St, p: PathParams) -> Result<Response, Ap
 /// #12 `GET /api/v4/buckets/{bucket_id}/metadata/{key}`.
 pub async fn get_metadata(State(s): St, p: PathParams) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let (b, k) = (p.required("bucket_id")?, p.required("key")?);
+    let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     let entry = s.store.get(b, k).ok_or_else(|| not_found(b, k))?;
     Ok(json(
         StatusCode::OK,
@@ -60,7 +60,7 @@ fn group(s: &PeerState, b: &str, ball: &str) -> Vec<Metadata> {
 
 /// #13 `GET /api/v4/buckets/{bucket_id}/metadata/{ball_id}/group`.
 pub async fn ball_group(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, ball) = (p.required("bucket_id")?, p.required("ball_id")?);
+    let (b, ball) = (id_param(&p, "bucket_id")?, id_param(&p, "ball_id")?);
     let balls = group(&s, b, ball);
     let size: u64 = balls.iter().map(|m| m.size).sum();
     Ok(json(
@@ -71,7 +71,7 @@ pub async fn ball_group(State(s): St, p: PathParams) -> Result<Response, ApiErro
 
 /// #14 `GET /api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks`: the bare list of #13.
 pub async fn ball_chunks(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, ball) = (p.required("bucket_id")?, p.required("ball_id")?);
+    let (b, ball) = (id_param(&p, "bucket_id")?, id_param(&p, "ball_id")?);
     let balls: Vec<Value> = group(&s, b, ball).into_iter().map(|m| json!(m)).collect();
     Ok(json(StatusCode::OK, Value::Array(balls)))
 }

@@ -3,6 +3,7 @@
 pub mod metadata;
 pub mod objects;
 pub mod put_metadata;
+pub mod replicate;
 pub mod reply;
 pub mod routes;
 pub mod stats;

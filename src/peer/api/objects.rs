@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use super::reply::{json, not_found, store_error, with_n_deletes};
+use super::reply::{id_param, json, not_found, store_error, with_n_deletes};
 use crate::error::ApiError;
 use crate::http::PathParams;
 use crate::peer::state::PeerState;
@@ -22,7 +22,7 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// #17 `GET /api/v4/buckets/{bucket_id}/{key}/size`.
 pub async fn size(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, k) = (p.required("bucket_id")?, p.required("key")?);
+    let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     let entry = s.store.get(b, k).ok_or_else(|| not_found(b, k))?;
     Ok(json(
         StatusCode::OK,
@@ -32,7 +32,7 @@ pub async fn size(State(s): St, p: PathParams) -> Result<Response, ApiError> {
 
 /// #18 `POST /api/v4/buckets/{bucket_id}/{key}/disable` (idempotent).
 pub async fn disable(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, k) = (p.required("bucket_id")?, p.required("key")?);
+    let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     match s.store.disable(b, k).await.map_err(store_error)? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(b, k)),
@@ -40,31 +40,39 @@ pub async fn disable(State(s): St, p: PathParams) -> Result<Response, ApiError> 
 }
 
 /// #20 `DELETE /api/v4/buckets/{bucket_id}/bid/{ball_id}`.
-pub async fn delete_ball(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, ball) = (p.required("bucket_id")?, p.required("ball_id")?);
-    let n = s.store.delete_ball(b, ball).await.map_err(store_error)?;
-    Ok(with_n_deletes(
-        json(StatusCode::OK, json!({"n_deletes": n, "ball_id": ball})),
-        n,
-    ))
+pub async fn delete_ball(State(s): St, p: PathParams) -> Response {
+    let run = async {
+        let (b, ball) = (id_param(&p, "bucket_id")?, id_param(&p, "ball_id")?);
+        let n = s.store.delete_ball(b, ball).await.map_err(store_error)?;
+        Ok::<_, ApiError>(with_n_deletes(
+            json(StatusCode::OK, json!({"n_deletes": n, "ball_id": ball})),
+            n,
+        ))
+    };
+    run.await
+        .unwrap_or_else(|e| with_n_deletes(e.into_response(), 0))
 }
 
-/// #22 `DELETE /api/v4/buckets/{bucket_id}/{key}`: `n-deletes` also on the 404.
-pub async fn delete(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, k) = (p.required("bucket_id")?, p.required("key")?);
-    if s.store.delete(b, k).await.map_err(store_error)? {
-        Ok(with_n_deletes(
-            json(StatusCode::OK, json!({"n_deletes": 1, "key": k})),
-            1,
-        ))
-    } else {
-        Ok(with_n_deletes(not_found(b, k).into_response(), 0))
-    }
+/// #22 `DELETE /api/v4/buckets/{bucket_id}/{key}`: `n-deletes` on every answer, 404 included.
+pub async fn delete(State(s): St, p: PathParams) -> Response {
+    let run = async {
+        let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
+        if s.store.delete(b, k).await.map_err(store_error)? {
+            Ok(with_n_deletes(
+                json(StatusCode::OK, json!({"n_deletes": 1, "key": k})),
+                1,
+            ))
+        } else {
+            Err(not_found(b, k))
+        }
+    };
+    run.await
+        .unwrap_or_else(|e: ApiError| with_n_deletes(e.into_response(), 0))
 }
 
 /// #21 `GET /api/v4/buckets/{bucket_id}/{key}`: exactly `size` bytes streamed from disk.
 pub async fn get(State(s): St, p: PathParams) -> Result<Response, ApiError> {
-    let (b, k) = (p.required("bucket_id")?, p.required("key")?);
+    let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     // An overwrite may unlink the file between the index lookup and the open: look up again.
     for _ in 0..3 {
         let entry = match s.store.get(b, k) {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::reply::{check_id, json, store_error, task_error};
+use super::reply::{check_id, id_param, json, store_error, task_error};
 use crate::error::ApiError;
 use crate::http::PathParams;
 use crate::model::{default_content_type, Metadata};
@@ -29,8 +29,7 @@ pub async fn put_metadata(
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let bucket = p.required("bucket_id")?;
-    check_id("bucket_id", bucket)?;
+    let bucket = id_param(&p, "bucket_id")?;
     let bytes = axum::body::to_bytes(body, JSON_LIMIT)
         .await
         .map_err(|_| ApiError::payload_too_large("Request body too large"))?;

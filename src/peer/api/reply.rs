@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::http::PathParams;
 use crate::peer::receive::ReceiveError;
 use crate::peer::store::StoreError;
 use crate::peer::tasks::TaskError;
@@ -32,6 +33,13 @@ pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// A path id (`bucket_id`, `key`, `ball_id`), checked like body ids.
+pub fn id_param<'a>(p: &'a PathParams, name: &str) -> Result<&'a str, ApiError> {
+    let value = p.required(name)?;
+    check_id(name, value)?;
+    Ok(value)
 }
 
 /// Attach `n-deletes: n` to any response.
@@ -68,5 +76,28 @@ pub fn receive_error(e: ReceiveError) -> ApiError {
             tracing::error!(error = %e, "upload i/o failure");
             ApiError::internal(e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_full_maps_to_507() {
+        let e = ReceiveError::from(std::io::Error::from_raw_os_error(28));
+        let api = receive_error(e);
+        assert_eq!(api.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(api.detail(), "No space left on device");
+        let api = store_error(StoreError::from(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(
+            (api.status().as_u16(), api.detail().as_str()),
+            (507, Some("No space left on device"))
+        );
+        let api = receive_error(ReceiveError::SizeMismatch {
+            received: 3,
+            size: 5,
+        });
+        assert_eq!(api.detail(), "Data size mistmatch 3 != 5");
     }
 }

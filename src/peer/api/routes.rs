@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use super::{metadata, objects, put_metadata, stats, upload};
+use super::{metadata, objects, put_metadata, replicate, stats, upload};
 use crate::http::RouteTable;
 use crate::peer::state::PeerState;
 
-/// Every endpoint in the spec's matching order (#19 replicate is not implemented).
+/// Every endpoint in the spec's matching order.
 pub fn table(s: &Arc<PeerState>) -> RouteTable {
     let s = s.clone();
     RouteTable::new()
@@ -93,6 +93,12 @@ pub fn table(s: &Arc<PeerState>) -> RouteTable {
             Method::POST,
             "/api/v4/buckets/{bucket_id}/{key}/disable",
             objects::disable,
+            s.clone(),
+        )
+        .route(
+            Method::POST,
+            "/api/v4/buckets/{bucket_id}/{key}/replicate",
+            replicate::replicate,
             s.clone(),
         )
         .route(

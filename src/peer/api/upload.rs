@@ -74,8 +74,12 @@ pub async fn upload_multipart(
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| ApiError::bad_request("Expected multipart/form-data with a 'data' field"))?;
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    let idle = s.config.client_request_timeout;
     loop {
-        match multipart.next_field().await {
+        let next = tokio::time::timeout(idle, multipart.next_field())
+            .await
+            .map_err(|_| receive_error(ReceiveError::IdleTimeout(idle)))?;
+        match next {
             Ok(Some(field)) if field.name() == Some("data") => {
                 return store_stream(&s, guard, field).await
             }
@@ -105,12 +109,20 @@ where
     let part = s.store.new_part();
     let received = match receive_into(body, &part, meta.size, s.config.client_request_timeout).await
     {
-        Ok(n) => n,
+        Ok(r) => r,
         Err(e) => {
             tracing::info!(bucket = %meta.bucket_id, key = %meta.key, error = %e, "upload discarded");
             return Err(receive_error(e));
         }
     };
+    if let Some(sha) = received
+        .sha256
+        .as_deref()
+        .filter(|sha| *sha != meta.checksum)
+    {
+        tracing::debug!(bucket = %meta.bucket_id, key = %meta.key, declared = %meta.checksum, computed = sha, "checksum differs from the declared one");
+    }
+    let received = received.bytes;
     let committed = s.store.commit(meta, part).await.map_err(store_error)?;
     guard.complete();
     let secs = started.elapsed().as_secs_f64();

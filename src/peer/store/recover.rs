@@ -13,6 +13,7 @@ use super::index::{Entry, Index};
 pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
     for dir in [layout.tmp_dir(), layout.objects_dir(), layout.meta_dir()] {
         fs::create_dir_all(&dir)?;
+        probe_writable(&dir)?;
     }
     let mut removed_parts = 0usize;
     for entry in fs::read_dir(layout.tmp_dir())? {
@@ -71,6 +72,14 @@ pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
         "store recovered"
     );
     Ok(index)
+}
+
+/// Fail at start-up, not at the first upload, when a directory is read-only.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    fs::write(&probe, b"ok")
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|e| io::Error::new(e.kind(), format!("{} is not writable: {e}", dir.display())))
 }
 
 fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {

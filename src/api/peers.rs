@@ -1,0 +1,239 @@
+//! Peer management endpoints #5–#10 (`router-api.md` §6.1): add, list, remove peers and the per-peer
+//! stats fan-out, all backed by the replica manager.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{PathParams, RouteTable};
+use crate::replica::{PeerInfo, PeerStats, PeersView};
+use crate::validate::{
+    error_item, list_of_objects, list_of_strings, query_all, query_int, Errors, Fields, LaxJson,
+    OptionalLaxJson,
+};
+
+/// Rows #5–#10 in spec order.
+pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
+    t.route(Method::POST, "/api/v4/xpeers", add_peers_bulk, s.clone())
+        .route(Method::GET, "/api/v4/peers", list_peers, s.clone())
+        .route(Method::POST, "/api/v4/peers", add_peer, s.clone())
+        .route(
+            Method::DELETE,
+            "/api/v4/peers/{peer_id}",
+            remove_peer,
+            s.clone(),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v4/xpeers",
+            remove_peers_bulk,
+            s.clone(),
+        )
+        .route(Method::GET, "/api/v4/peers/stats", peer_stats, s.clone())
+}
+
+/// `PeerPayload` (§5.2), documentation only: bodies are read with the lax validator.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PeerPayload {
+    protocol: String,
+    peer_id: String,
+    hostname: String,
+    port: i64,
+}
+
+/// Reads one `PeerPayload` in field order; the port is range-checked afterwards.
+fn read_payload(f: &mut Fields<'_>) -> (String, String, String, i64) {
+    (
+        f.req_str("protocol"),
+        f.req_str("peer_id"),
+        f.req_str("hostname"),
+        f.req_int("port", None),
+    )
+}
+
+/// `PeerModel` with `ip_addr = hostname`, `api_version = 4`; a port outside 0..=65535 is a 422 at `loc`.
+fn to_peer(
+    p: (String, String, String, i64),
+    loc: Vec<Value>,
+    errors: &mut Errors,
+) -> Option<PeerInfo> {
+    let (protocol, peer_id, hostname, port) = p;
+    match u16::try_from(port) {
+        Ok(port) => Some(PeerInfo {
+            peer_id,
+            ip_addr: hostname,
+            port,
+            protocol,
+            api_version: 4,
+        }),
+        Err(_) => {
+            let (kind, msg, ctx) = if port < 0 {
+                (
+                    "greater_than_equal",
+                    "Input should be greater than or equal to 0",
+                    json!({"ge": 0}),
+                )
+            } else {
+                (
+                    "less_than_equal",
+                    "Input should be less than or equal to 65535",
+                    json!({"le": 65535}),
+                )
+            };
+            let mut item = error_item(kind, loc, msg, json!(port));
+            item["ctx"] = ctx;
+            errors.absorb(ApiError::unprocessable(vec![item]));
+            None
+        }
+    }
+}
+
+async fn register(state: &AppState, peers: Vec<PeerInfo>) -> ApiResult<StatusCode> {
+    state.rm.add_peers(peers).await.map_err(|e| {
+        tracing::error!(error = %e, "adding peers failed");
+        ApiError::internal("ADD.PEERS.FAILED")
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// #5: add peers in bulk (later duplicates of a `peer_id` win).
+#[utoipa::path(post, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<PeerPayload>,
+    responses((status = 204, description = "peers registered"), (status = 422, description = "invalid payload"),
+        (status = 500, description = "ADD.PEERS.FAILED")))]
+pub async fn add_peers_bulk(
+    State(state): State<AppState>,
+    LaxJson(body): LaxJson,
+) -> ApiResult<StatusCode> {
+    let items = list_of_objects(&body, &["body"], read_payload)?;
+    let mut errors = Errors::new();
+    let peers: Vec<PeerInfo> = items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| to_peer(p, vec![json!("body"), json!(i), json!("port")], &mut errors))
+        .collect();
+    errors.finish()?;
+    register(&state, peers).await
+}
+
+/// #6: the registry split by availability, each list sorted by `peer_id`.
+#[utoipa::path(get, path = "/api/v4/peers", tag = "peers",
+    responses((status = 200, description = "registered peers", body = PeersView)))]
+pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersView>> {
+    let view = state
+        .rm
+        .get_peers()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(view))
+}
+
+/// #7: add one peer.
+#[utoipa::path(post, path = "/api/v4/peers", tag = "peers", request_body = PeerPayload,
+    responses((status = 204, description = "peer registered"), (status = 422, description = "invalid payload"),
+        (status = 500, description = "ADD.PEERS.FAILED")))]
+pub async fn add_peer(
+    State(state): State<AppState>,
+    LaxJson(body): LaxJson,
+) -> ApiResult<StatusCode> {
+    let mut f = Fields::new(&body, &["body"])?;
+    let payload = read_payload(&mut f);
+    let mut errors = f.into_errors();
+    let peer = to_peer(payload, vec![json!("body"), json!("port")], &mut errors);
+    errors.finish()?;
+    register(&state, peer.into_iter().collect()).await
+}
+
+/// #8: remove one peer (unknown ids are fine); its replica records are dropped.
+#[utoipa::path(delete, path = "/api/v4/peers/{peer_id}", tag = "peers",
+    params(("peer_id" = String, Path, description = "peer id (never sanitized)")),
+    responses((status = 204, description = "removed (or unknown)"), (status = 500, description = "not persisted")))]
+pub async fn remove_peer(
+    State(state): State<AppState>,
+    params: PathParams,
+) -> ApiResult<StatusCode> {
+    let peer_id = params.required("peer_id")?.to_string();
+    state
+        .rm
+        .remove_peers(vec![peer_id.clone()])
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, peer_id, "removing a peer failed");
+            ApiError::internal(format!("Something went wrong removin a peer {peer_id}"))
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// #9: remove peers named by a JSON array body and/or repeated `peers` query parameters (the union).
+#[utoipa::path(delete, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<String>,
+    params(("peers" = Option<Vec<String>>, Query, description = "peer ids, repeated")),
+    responses((status = 204, description = "removed"), (status = 422, description = "body is not an array of strings"),
+        (status = 500, description = "not persisted")))]
+pub async fn remove_peers_bulk(
+    State(state): State<AppState>,
+    uri: Uri,
+    OptionalLaxJson(body): OptionalLaxJson,
+) -> ApiResult<StatusCode> {
+    let mut ids = match &body {
+        Some(v) => list_of_strings(v, &["body"])?,
+        None => Vec::new(),
+    };
+    for id in query_all(uri.query(), "peers") {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    state.rm.remove_peers(ids.clone()).await.map_err(|e| {
+        tracing::error!(error = %e, "removing peers failed");
+        let quoted: Vec<String> = ids.iter().map(|i| format!("'{i}'")).collect();
+        ApiError::internal(format!(
+            "Something went wrong removing a peers [{}]",
+            quoted.join(", ")
+        ))
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// #10: `GET /api/v4/stats?start&end` on every live peer; exactly seven keys per peer, `{}` if none answered.
+#[utoipa::path(get, path = "/api/v4/peers/stats", tag = "peers",
+    params(("start" = Option<i64>, Query, description = "first ball index (default 0)"),
+        ("end" = Option<i64>, Query, description = "end of the window (default 100)")),
+    responses((status = 200, description = "peer_id → stats", body = BTreeMap<String, PeerStats>),
+        (status = 422, description = "start/end not integers")))]
+pub async fn peer_stats(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> ApiResult<Json<BTreeMap<String, PeerStats>>> {
+    let mut errors = Errors::new();
+    let start = errors.take(query_int(uri.query(), "start", 0), 0);
+    let end = errors.take(query_int(uri.query(), "end", 100), 100);
+    errors.finish()?;
+    let stats = state
+        .rm
+        .get_stats(start, end)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(stats))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        add_peers_bulk,
+        list_peers,
+        add_peer,
+        remove_peer,
+        remove_peers_bulk,
+        peer_stats
+    ),
+    components(schemas(PeerPayload, PeerInfo, PeersView, PeerStats))
+)]
+pub struct PeersDoc;
