@@ -41,6 +41,10 @@ fn seg(s: &str) -> String {
 #[derive(Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
+    /// Same settings without `read_timeout`: reqwest arms that timer once per request and does not reset it
+    /// while a request body is being sent, so an upload lasting longer than the idle timeout would fail.
+    /// Upload stalls are bounded by the fan-out instead (`replication::fanout`).
+    upload_http: reqwest::Client,
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
@@ -67,12 +71,15 @@ impl PeerClient {
     /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers.
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
         crate::server::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(io.connect_timeout)
-            .read_timeout(io.idle_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .no_proxy();
+        let base = || {
+            reqwest::Client::builder()
+                .connect_timeout(io.connect_timeout)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .tcp_nodelay(true)
+                .no_proxy()
+        };
+        let mut builder = base().read_timeout(io.idle_timeout);
+        let mut upload_builder = base();
         if let Some(path) = &io.peer_tls_ca {
             let pem = std::fs::read(path).map_err(|e| {
                 PeerError::Connect(format!("cannot read peer CA {}: {e}", path.display()))
@@ -80,13 +87,18 @@ impl PeerClient {
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 PeerError::Connect(format!("invalid peer CA {}: {e}", path.display()))
             })?;
-            builder = builder.tls_certs_merge(certs);
+            builder = builder.tls_certs_merge(certs.clone());
+            upload_builder = upload_builder.tls_certs_merge(certs);
         }
         let http = builder
             .build()
             .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))?;
+        let upload_http = upload_builder
+            .build()
+            .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))?;
         Ok(PeerClient {
             http,
+            upload_http,
             test_mode,
             peer_timeout: io.peer_timeout,
             fanout: io.fanout_concurrency.max(1),
@@ -308,7 +320,7 @@ impl PeerClient {
     ) -> Result<PeerPutDataResponse, PeerError> {
         let path = format!("/api/v4/buckets/data/{}/chunked", seg(task_id));
         let req = self
-            .http
+            .upload_http
             .post(self.url(peer, &path))
             .header(reqwest::header::CONTENT_LENGTH, size)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");

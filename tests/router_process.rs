@@ -1,98 +1,16 @@
 //! The router binary as a process: OTLP span export with the service name and the incoming trace id, an
 //! unreachable collector that never slows requests, and SIGTERM draining an in-flight upload (exit 0).
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::routing::post;
+use common::process::{free_port, router_process, router_put_metadata, wait_ok};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the router if a test fails before it exits on its own, so no process outlives the test.
-struct Router(Option<Child>);
-
-impl Router {
-    fn child(&self) -> &Child {
-        self.0.as_ref().expect("router running")
-    }
-}
-
-impl Drop for Router {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn router(port: u16, state: &std::path::Path, extra: &[(&str, String)]) -> Router {
-    mictlanx_router::server::install_crypto_provider();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-router"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ENV_FILE_PATH", state.join("no-such.env"))
-        .env("MICTLANX_ROUTER_HOST", "127.0.0.1")
-        .env("MICTLANX_ROUTER_PORT", port.to_string())
-        .env("MICTLANX_ROUTER_STATE_DIR", state)
-        .env("MICTLANX_ROUTER_LOG_TO_FILE", "0")
-        .env("MICTLANX_ROUTER_LOG_LEVEL", "warn")
-        .env("MICTLANX_ROUTER_OPENTELEMETRY", "0")
-        .env(
-            "MICTLANX_PEERS_URI",
-            "mictlanx://p0@127.0.0.1:1/?protocol=http&api_version=4",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    Router(Some(cmd.spawn().expect("router binary starts")))
-}
-
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/health")).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("router on {port} never became healthy");
-}
-
-fn sigterm(router: &Router) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &router.child().id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-async fn wait_exit(mut router: Router, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        let child = router.0.as_mut().expect("router running");
-        if let Some(status) = child.try_wait().unwrap() {
-            router.0 = None;
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            panic!("router did not exit within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const NO_PEER: &str = "mictlanx://p0@127.0.0.1:1/?protocol=http&api_version=4";
 
 #[tokio::test]
 async fn spans_are_exported_with_the_service_name_and_the_incoming_trace() {
@@ -114,26 +32,28 @@ async fn spans_are_exported_with_the_service_name_and_the_incoming_trace() {
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child: Router = router(
+    let client = common::peer::http_client();
+    let mut router = router_process(
         port,
         dir.path(),
         &[
+            ("MICTLANX_PEERS_URI", NO_PEER.into()),
             ("MICTLANX_ROUTER_OPENTELEMETRY", "1".into()),
             ("MICTLANX_JAEGER_ENDPOINT", format!("http://{otlp}")),
             ("MICTLANX_ROUTER_SERVICE_NAME", "otel-test-router".into()),
         ],
     );
-    wait_healthy(port).await;
+    wait_ok(&client, &format!("http://127.0.0.1:{port}/health")).await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let res = reqwest::Client::new()
+    let res = client
         .get(format!("http://127.0.0.1:{port}/api/v4/cache/stats"))
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    sigterm(&child);
-    assert_eq!(wait_exit(child, Duration::from_secs(30)).await, 0);
+    router.signal("TERM");
+    assert_eq!(router.wait_exit(Duration::from_secs(30)).await, 0);
 
     let bodies = received.lock().unwrap().clone();
     assert!(!bodies.is_empty(), "no OTLP export reached the receiver");
@@ -154,10 +74,12 @@ async fn an_unreachable_collector_never_slows_requests() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let closed = free_port();
-    let child: Router = router(
+    let client = common::peer::http_client();
+    let mut router = router_process(
         port,
         dir.path(),
         &[
+            ("MICTLANX_PEERS_URI", NO_PEER.into()),
             ("MICTLANX_ROUTER_OPENTELEMETRY", "1".into()),
             (
                 "MICTLANX_JAEGER_ENDPOINT",
@@ -165,8 +87,7 @@ async fn an_unreachable_collector_never_slows_requests() {
             ),
         ],
     );
-    wait_healthy(port).await;
-    let client = reqwest::Client::new();
+    wait_ok(&client, &format!("http://127.0.0.1:{port}/health")).await;
     let start = Instant::now();
     for _ in 0..50 {
         let res = client
@@ -182,6 +103,61 @@ async fn an_unreachable_collector_never_slows_requests() {
         "took {:?}",
         start.elapsed()
     );
-    sigterm(&child);
-    assert_eq!(wait_exit(child, Duration::from_secs(30)).await, 0);
+    router.signal("TERM");
+    assert_eq!(router.wait_exit(Duration::from_secs(30)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_upload_finish_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = common::peer::spawn_peer("p0", &dir.path().join("p0")).await;
+    let port = free_port();
+    let client = common::peer::http_client();
+    let mut router = router_process(
+        port,
+        &dir.path().join("state"),
+        &[("MICTLANX_PEERS_URI", common::peer::peers_uri(&[&peer]))],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ok(&client, &format!("{base}/ready")).await;
+
+    const PIECES: u64 = 10;
+    const PIECE: usize = 100 * 1024;
+    let group =
+        router_put_metadata(&client, &base, "drain", "slow", PIECES * PIECE as u64, 1).await;
+    // The body trickles in over ~2 s; SIGTERM arrives while it is in flight.
+    let body = futures::stream::unfold(0u64, |i| async move {
+        if i == PIECES {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(vec![i as u8; PIECE])),
+            i + 1,
+        ))
+    });
+    let upload = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base}/api/v4/buckets/data/{group}/chunked");
+        async move {
+            client
+                .post(url)
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    router.signal("TERM");
+    let res = upload
+        .await
+        .unwrap()
+        .expect("the in-flight upload gets its answer");
+    assert_eq!(res.status().as_u16(), 200);
+    let put: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(put["size"], PIECES * PIECE as u64);
+    assert_eq!(router.wait_exit(Duration::from_secs(30)).await, 0);
+    // the bytes are really on the peer
+    let (status, _, n) = common::peer::get_object_sha(&client, &peer, "drain", "slow").await;
+    assert_eq!((status, n), (200, PIECES * PIECE as u64));
 }

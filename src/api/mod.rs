@@ -1,6 +1,7 @@
 //! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
 //! (router-api.md §4).
 
+pub mod buckets;
 pub mod cache;
 pub mod cors;
 pub mod docs;
@@ -21,6 +22,7 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = metrics::routes(t, s);
     let t = health::routes(t, s);
     let t = peers::routes(t, s);
+    let t = buckets::bucket_routes(t, s);
     cache::routes(t, s)
 }
 
@@ -31,5 +33,6 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         metrics::MetricsDoc::openapi(),
         peers::PeersDoc::openapi(),
         cache::CacheDoc::openapi(),
+        buckets::BucketsApi::openapi(),
     ]
 }

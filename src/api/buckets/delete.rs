@@ -1,0 +1,276 @@
+//! Endpoints that change or remove stored objects (`router-api.md` #14 update metadata, #19 disable, #23
+//! delete by key, #24 delete by ball id). Each one invalidates the affected cache entries (P4).
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use futures::StreamExt;
+
+use super::models::{DeletedByBallIdResponse, DeletedByKeyResponse, PutMetadata, PutMetadataDto};
+use super::put::peer_body;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::routing::PathParams;
+use crate::ids::{BallId, BucketId, ObjectKey};
+use crate::peer_client::PeerError;
+use crate::replication::live_holders;
+use crate::validate::{self, LaxJson};
+
+fn fanout(s: &AppState) -> usize {
+    s.config.peer_io.fanout_concurrency.max(1)
+}
+
+/// #14 POST `/api/v4/u/buckets/{bucket_id}/{key}` — update metadata on every live holder.
+#[utoipa::path(
+    post,
+    path = "/api/v4/u/buckets/{bucket_id}/{key}",
+    tag = "buckets",
+    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    request_body = PutMetadataDto,
+    responses(
+        (status = 204, description = "At least one holder accepted"),
+        (status = 400), (status = 404, description = "No live holder"), (status = 422),
+        (status = 502, description = "Every holder refused"),
+    )
+)]
+pub async fn update_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+    LaxJson(body): LaxJson,
+) -> ApiResult<StatusCode> {
+    let fields = PutMetadata::fields(&body)?;
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let dto = fields.addressed(b.clone(), k.clone())?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if holders.live.is_empty() {
+        return Err(ApiError::not_found(format!("{b}@{k} not found")));
+    }
+    let body = peer_body(&dto, b, k);
+    let calls = holders.live.into_iter().map(|peer| {
+        let (client, body) = (s.peers.clone(), body.clone());
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.put_metadata(&peer, b, &body, None, "1").await,
+            )
+        }
+    });
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    s.cache.invalidate(&format!("{b}@{k}"));
+    let mut accepted = 0;
+    for (peer_id, answer) in answers {
+        match answer {
+            Ok(_) => accepted += 1,
+            Err(e) => tracing::warn!(%peer_id, error = %e, "update metadata failed on a holder"),
+        }
+    }
+    if accepted == 0 {
+        return Err(ApiError::bad_gateway(format!(
+            "Update failed on every replica of {b}@{k}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// #19 POST `/api/v4/buckets/{bucket_id}/{key}/disable` — 204 whatever the peers answered.
+#[utoipa::path(
+    post,
+    path = "/api/v4/buckets/{bucket_id}/{key}/disable",
+    tag = "buckets",
+    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    responses((status = 204, description = "Disabled on the live holders (if any)"), (status = 400))
+)]
+pub async fn disable(State(s): State<AppState>, params: PathParams) -> ApiResult<StatusCode> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let calls = holders.live.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move { (peer.peer_id.clone(), client.disable(&peer, b, k).await) }
+    });
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    for (peer_id, answer) in answers {
+        if let Err(e) = answer {
+            tracing::warn!(%peer_id, error = %e, "disable failed on a holder");
+        }
+    }
+    s.cache.invalidate(&format!("{b}@{k}"));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// #23 DELETE `/api/v4/buckets/{bucket_id}/{key}` — delete on every live holder.
+#[utoipa::path(
+    delete,
+    path = "/api/v4/buckets/{bucket_id}/{key}",
+    tag = "buckets",
+    params(
+        ("bucket_id" = String, Path), ("key" = String, Path),
+        ("Force" = Option<String>, Header, description = "Forwarded as 0/1 (default 1)"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = DeletedByKeyResponse),
+        (status = 400), (status = 404, description = "No holder"), (status = 422),
+        (status = 502, description = "No holder could be contacted successfully"),
+    )
+)]
+pub async fn delete_by_key(
+    State(s): State<AppState>,
+    params: PathParams,
+    headers: HeaderMap,
+) -> ApiResult<Json<DeletedByKeyResponse>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let force = validate::header_flag(&headers, "force", true)?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let combined = format!("{b}@{k}");
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if holders.recorded == 0 {
+        s.cache.invalidate(&combined);
+        return Err(ApiError::not_found(format!("{b}@{k} not found")));
+    }
+    let calls = holders.live.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.delete(&peer, b, k, force).await,
+            )
+        }
+    });
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    let mut n_deletes = 0;
+    let mut gone = Vec::new();
+    for (peer_id, answer) in answers {
+        match answer {
+            Ok(n) => {
+                n_deletes += n;
+                gone.push(peer_id);
+            }
+            Err(PeerError::NotFound(_)) => gone.push(peer_id),
+            Err(e) => {
+                tracing::warn!(%peer_id, error = %e, "delete failed on a holder; its record is kept")
+            }
+        }
+    }
+    if !gone.is_empty() {
+        if let Err(e) = s.rm.delete_replicas(b, k, Some(gone.clone())).await {
+            tracing::warn!(error = %e, "could not drop replica records");
+        }
+    }
+    s.cache.invalidate(&combined);
+    if gone.is_empty() {
+        return Err(ApiError::bad_gateway(format!(
+            "Delete failed on every replica of {b}@{k}"
+        )));
+    }
+    Ok(Json(DeletedByKeyResponse {
+        n_deletes,
+        key: k.to_string(),
+    }))
+}
+
+/// #24 DELETE `/api/v4/buckets/{bucket_id}/bid/{ball_id}` — delete every chunk of a ball on every live peer.
+#[utoipa::path(
+    delete,
+    path = "/api/v4/buckets/{bucket_id}/bid/{ball_id}",
+    tag = "buckets",
+    params(
+        ("bucket_id" = String, Path), ("ball_id" = String, Path),
+        ("Force" = Option<String>, Header, description = "Forwarded as 0/1 (default 1)"),
+    ),
+    responses((status = 200, description = "Always, with the count (may be 0)", body = DeletedByBallIdResponse), (status = 400), (status = 422))
+)]
+pub async fn delete_by_ball(
+    State(s): State<AppState>,
+    params: PathParams,
+    headers: HeaderMap,
+) -> ApiResult<Json<DeletedByBallIdResponse>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let ball = BallId::parse(params.required("ball_id")?)?;
+    let force = validate::header_flag(&headers, "force", true)?;
+    let (b, ball) = (b.as_str(), ball.as_str());
+    let peers =
+        s.rm.get_peers()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .available;
+    let groups = peers.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move {
+            let keys = match client.ball_group(&peer, b, ball).await {
+                Ok(group) => group.balls.into_iter().map(|m| m.key).collect(),
+                Err(e) => {
+                    tracing::warn!(peer_id = %peer.peer_id, error = %e, "ball group failed on a peer");
+                    Vec::new()
+                }
+            };
+            (peer, keys)
+        }
+    });
+    let listed: Vec<_> = futures::stream::iter(groups)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    let pairs: Vec<_> = listed
+        .into_iter()
+        .flat_map(|(peer, keys)| keys.into_iter().map(move |k| (peer.clone(), k)))
+        .collect();
+    let keys: BTreeSet<String> = pairs.iter().map(|(_, k)| k.clone()).collect();
+    let deletes = pairs.into_iter().map(|(peer, key)| {
+        let client = s.peers.clone();
+        async move {
+            let answer = client.delete(&peer, b, &key, force).await;
+            (peer.peer_id, key, answer)
+        }
+    });
+    let answers: Vec<_> = futures::stream::iter(deletes)
+        .buffer_unordered(fanout(&s))
+        .collect()
+        .await;
+    let mut n_deletes = 0;
+    for (peer_id, key, answer) in answers {
+        let gone = match answer {
+            Ok(n) => {
+                n_deletes += n;
+                true
+            }
+            Err(PeerError::NotFound(_)) => true,
+            Err(e) => {
+                tracing::warn!(%peer_id, %key, error = %e, "chunk delete failed on a peer");
+                false
+            }
+        };
+        if gone {
+            if let Err(e) = s.rm.delete_replicas(b, &key, Some(vec![peer_id])).await {
+                tracing::warn!(error = %e, "could not drop a replica record");
+            }
+        }
+    }
+    for key in &keys {
+        s.cache.invalidate(&format!("{b}@{key}"));
+    }
+    Ok(Json(DeletedByBallIdResponse {
+        n_deletes,
+        ball_id: ball.to_string(),
+    }))
+}

@@ -1,0 +1,334 @@
+//! Get bytes (`router-api.md` #21, §8.2): cache hit from memory, else read with failover before the first
+//! byte, stream with `Content-Length` = metadata size, tee into the cache. Also the response-header rules
+//! shared with merge (#20): content type, `Content-Disposition`, query parameters.
+
+use std::io;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::sync::mpsc;
+
+use super::OBJECT;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::routing::PathParams;
+use crate::ids::{BucketId, ObjectKey};
+use crate::peer_client::GetMetadataResponse;
+use crate::replica::PeerInfo;
+use crate::replication::{
+    abort_client, read_with_failover, relay_peer_body, Attempt, BodySender, CacheFill, ReadFailure,
+};
+use crate::validate;
+
+/// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `attachment; filename="{ascii}"` (+ `filename*` for non-ASCII names), `router-api.md` #21.
+pub fn content_disposition(name: &str) -> String {
+    let mut ascii = String::with_capacity(name.len());
+    let mut non_ascii = false;
+    for c in name.chars() {
+        match c {
+            '"' => ascii.push_str("\\\""),
+            '\\' => ascii.push_str("\\\\"),
+            c if c.is_ascii_control() => ascii.push('_'),
+            c if c.is_ascii() => ascii.push(c),
+            _ => {
+                non_ascii = true;
+                ascii.push('_');
+            }
+        }
+    }
+    let mut value = format!("attachment; filename=\"{ascii}\"");
+    if non_ascii {
+        value.push_str("; filename*=UTF-8''");
+        value.push_str(&utf8_percent_encode(name, ATTR_CHAR).to_string());
+    }
+    value
+}
+
+/// Query parameters of GET data and merge.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadQuery {
+    pub content_type: String,
+    pub filename: String,
+    pub attachment: bool,
+}
+
+/// The inputs of GET data and merge, validated together so one 422 lists every problem.
+#[derive(Debug, Clone)]
+pub struct DownloadInputs {
+    pub query: DownloadQuery,
+    /// `Chunk-Size` in bytes (0 = no cap).
+    pub piece_size: usize,
+    /// `Force-Get`.
+    pub forced: bool,
+}
+
+impl DownloadInputs {
+    pub fn parse(
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        force_default: bool,
+    ) -> ApiResult<Self> {
+        let mut errors = validate::Errors::new();
+        let attachment = errors.take(validate::query_bool(raw_query, "attachment", false), false);
+        let piece_size = errors.take(validate::header_size(headers, "chunk-size", 10_000_000), 0);
+        let forced = errors.take(
+            validate::header_flag(headers, "force-get", force_default),
+            force_default,
+        );
+        errors.finish()?;
+        Ok(DownloadInputs {
+            query: DownloadQuery {
+                content_type: validate::query_str(raw_query, "content_type", ""),
+                filename: validate::query_str(raw_query, "filename", ""),
+                attachment,
+            },
+            piece_size: usize::try_from(piece_size).unwrap_or(usize::MAX),
+            forced,
+        })
+    }
+}
+
+/// The first non-empty name of `names`.
+pub fn first_non_empty<'a>(names: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'a str> {
+    names.into_iter().flatten().find(|n| !n.is_empty())
+}
+
+/// A 200 whose body is fed by a channel; dropping the sender ends it, an `Err` item aborts it.
+pub fn streamed_response(
+    len: u64,
+    content_type: &str,
+    disposition: Option<String>,
+) -> (Response, BodySender) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut res = Body::from_stream(stream).into_response();
+    *res.status_mut() = StatusCode::OK;
+    set_headers(res.headers_mut(), len, content_type, disposition);
+    (res, tx)
+}
+
+pub fn set_headers(h: &mut HeaderMap, len: u64, content_type: &str, disposition: Option<String>) {
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let ct = HeaderValue::from_str(content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, ct);
+    if let Some(v) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
+
+/// #21 GET `/api/v4/buckets/{bucket_id}/{key}` — get bytes.
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/{key}",
+    tag = "buckets",
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
+        ("key" = String, Path, description = "Key (canonicalised)"),
+        ("content_type" = Option<String>, Query, description = "Response Content-Type override"),
+        ("filename" = Option<String>, Query, description = "Attachment file name"),
+        ("attachment" = Option<bool>, Query, description = "Send Content-Disposition: attachment"),
+        ("Force-Get" = Option<String>, Header, description = "Non-zero bypasses the cache (default 0)"),
+        ("Chunk-Size" = Option<String>, Header, description = "Largest relayed piece (default 10mb)"),
+        ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer"),
+    ),
+    responses(
+        (status = 200, description = "The object's bytes", content_type = "application/octet-stream"),
+        (status = 400, description = "Invalid id"),
+        (status = 404, description = "No holder, or not found / disabled everywhere"),
+        (status = 422, description = "Invalid header or query parameter"),
+        (status = 502, description = "Every replica failed"),
+    )
+)]
+pub async fn get_object(
+    State(s): State<AppState>,
+    params: PathParams,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+) -> ApiResult<Response> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let DownloadInputs {
+        query: q,
+        piece_size,
+        forced,
+    } = DownloadInputs::parse(raw_query.as_deref(), &headers, false)?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let combined = format!("{b}@{k}");
+    if let Some(local) = header_str(&headers, "local-peer-id") {
+        tracing::debug!(local_peer_id = %local, "get data");
+    }
+    let default_name = format!("{b}_{k}");
+
+    if !forced {
+        if let Some(hit) = s.cache.get(&combined) {
+            let content_type = first_non_empty([
+                Some(q.content_type.as_str()),
+                Some(hit.metadata.content_type.as_str()),
+                Some(hit.content_type.as_str()),
+            ])
+            .unwrap_or("application/octet-stream");
+            let tags = &hit.metadata.tags;
+            let name = first_non_empty([
+                Some(q.filename.as_str()),
+                tags.get("fullname").map(String::as_str),
+                tags.get("filename").map(String::as_str),
+            ])
+            .unwrap_or(&default_name);
+            let disposition = q.attachment.then(|| content_disposition(name));
+            let len = hit.bytes.len() as u64;
+            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => OBJECT)
+                .increment(len);
+            let mut res = Body::from(hit.bytes.clone()).into_response();
+            set_headers(res.headers_mut(), len, content_type, disposition);
+            return Ok(res);
+        }
+    }
+
+    let pinned = match header_str(&headers, "peer-id") {
+        Some(peer_id) => match s.rm.get_peer(peer_id).await {
+            Ok(peer) => Some(vec![peer]),
+            Err(_) => return Err(ApiError::not_found(NO_CANDIDATE)),
+        },
+        None => None,
+    };
+    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, pinned, |c| {
+        let client = s.peers.clone();
+        async move {
+            let md = match c.metadata {
+                Some(md) => md,
+                None => match client.get_metadata(&c.peer, b, k).await {
+                    Ok(md) => md,
+                    Err(e) => return Attempt::from_peer_error(&e),
+                },
+            };
+            if md.metadata.is_disabled {
+                return Attempt::Disabled;
+            }
+            match client.get_data(&c.peer, b, k).await {
+                Ok(resp) => Attempt::Done((c.peer, md, resp)),
+                Err(e) => Attempt::from_peer_error(&e),
+            }
+        }
+    })
+    .await;
+    let (peer, md, resp): (PeerInfo, GetMetadataResponse, reqwest::Response) = match found {
+        Ok(found) => found,
+        Err(ReadFailure::NoCandidates) => return Err(ApiError::not_found(NO_CANDIDATE)),
+        Err(ReadFailure::NotFound) => {
+            return Err(ApiError::not_found(format!("{b}@{k} not found")))
+        }
+        Err(ReadFailure::Faulted(_)) => {
+            return Err(ApiError::bad_gateway(format!(
+                "All replicas of {b}@{k} failed"
+            )))
+        }
+        Err(ReadFailure::Backend(e)) => return Err(ApiError::internal(e)),
+    };
+
+    let metadata = md.metadata;
+    let size = metadata.size;
+    let peer_ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_type = first_non_empty([
+        Some(q.content_type.as_str()),
+        Some(metadata.content_type.as_str()),
+        peer_ct.as_deref(),
+    ])
+    .unwrap_or("application/octet-stream")
+    .to_string();
+    let name = first_non_empty([
+        Some(q.filename.as_str()),
+        metadata.tags.get("fullname").map(String::as_str),
+        metadata.tags.get("filename").map(String::as_str),
+    ])
+    .unwrap_or(&default_name)
+    .to_string();
+    let disposition = q.attachment.then(|| content_disposition(&name));
+    let fill = s.cache.begin_fill(&combined, size).map(|ticket| CacheFill {
+        cache: s.cache.clone(),
+        ticket,
+        metadata: metadata.clone(),
+        // What the object itself says, not this request's `content_type` override.
+        content_type: first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+        peer_id: peer.peer_id.clone(),
+    });
+    let (res, tx) = streamed_response(size, &content_type, disposition);
+    tokio::spawn(async move {
+        if let Err(e) = relay_peer_body(resp, size, piece_size, fill, &tx, OBJECT).await {
+            tracing::warn!(peer_id = %peer.peer_id, error = %e, "get data aborted after the headers");
+            abort_client(&tx, e.to_string()).await;
+        }
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_quotes_and_escapes() {
+        assert_eq!(
+            content_disposition("a.txt"),
+            "attachment; filename=\"a.txt\""
+        );
+        assert_eq!(
+            content_disposition("a\"b\\c"),
+            "attachment; filename=\"a\\\"b\\\\c\""
+        );
+    }
+
+    #[test]
+    fn disposition_adds_filename_star_for_non_ascii() {
+        assert_eq!(
+            content_disposition("año 1.txt"),
+            "attachment; filename=\"a_o 1.txt\"; filename*=UTF-8''a%C3%B1o%201.txt"
+        );
+    }
+
+    #[test]
+    fn first_non_empty_skips_empty_and_missing() {
+        assert_eq!(
+            first_non_empty([Some(""), None, Some("x"), Some("y")]),
+            Some("x")
+        );
+        assert_eq!(first_non_empty([Some(""), None]), None);
+    }
+}

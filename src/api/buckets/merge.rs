@@ -1,0 +1,245 @@
+//! Merge (`router-api.md` #20, §8.3): one object streamed from the chunks `{ball_id}_{i}` of a ball. Every
+//! chunk's location and size is resolved first (concurrently, bounded), then one 200 with `Content-Length`
+//! = Σ sizes streams the chunks in index order, each from the cache or a peer (failover before that chunk's
+//! first byte; afterwards a failure aborts the response), filling the cache per chunk.
+
+use std::collections::VecDeque;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures::StreamExt;
+
+use super::get::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
+use super::MERGE;
+use crate::app::AppState;
+use crate::cache::CachedBall;
+use crate::error::{ApiError, ApiResult};
+use crate::http::routing::PathParams;
+use crate::ids::{BallId, BucketId};
+use crate::model::Metadata;
+use crate::replica::PeerInfo;
+use crate::replication::{
+    abort_client, read_with_failover, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
+    ReadFailure,
+};
+
+/// Where one chunk's bytes come from.
+enum Source {
+    Cached(CachedBall),
+    Peer { peer: PeerInfo, metadata: Metadata },
+}
+
+struct Chunk {
+    key: String,
+    size: u64,
+    source: Source,
+}
+
+/// P3, metadata only: the first holder whose metadata answered (disabled objects move on).
+async fn locate(s: &AppState, b: &str, key: &str) -> Result<(PeerInfo, Metadata), ReadFailure> {
+    read_with_failover(s.rm.as_ref(), &s.peers, b, key, None, |c| {
+        let client = s.peers.clone();
+        async move {
+            let md = match c.metadata {
+                Some(md) => md,
+                None => match client.get_metadata(&c.peer, b, key).await {
+                    Ok(md) => md,
+                    Err(e) => return Attempt::from_peer_error(&e),
+                },
+            };
+            if md.metadata.is_disabled {
+                Attempt::Disabled
+            } else {
+                Attempt::Done((c.peer, md.metadata))
+            }
+        }
+    })
+    .await
+}
+
+async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> ApiResult<Chunk> {
+    let key = format!("{ball}_{i}");
+    if !forced {
+        if let Some(hit) = s.cache.get(&format!("{b}@{key}")) {
+            let size = hit.bytes.len() as u64;
+            return Ok(Chunk {
+                key,
+                size,
+                source: Source::Cached(hit),
+            });
+        }
+    }
+    match locate(s, b, &key).await {
+        Ok((peer, metadata)) => Ok(Chunk {
+            size: metadata.size,
+            key,
+            source: Source::Peer { peer, metadata },
+        }),
+        Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
+        Err(_) => Err(ApiError::not_found(format!("Chunk {key} not found"))),
+    }
+}
+
+/// #20 GET `/api/v4/buckets/{bucket_id}/{ball_id}/merge` — one object from a chunked ball.
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/{ball_id}/merge",
+    tag = "buckets",
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
+        ("ball_id" = String, Path, description = "Ball id; chunks are keys {ball_id}_{i}"),
+        ("content_type" = Option<String>, Query, description = "Response Content-Type override"),
+        ("filename" = Option<String>, Query, description = "Attachment file name"),
+        ("attachment" = Option<bool>, Query, description = "Send Content-Disposition: attachment"),
+        ("Force-Get" = Option<String>, Header, description = "Non-zero bypasses the cache (default 1)"),
+        ("Peer-Id" = Option<String>, Header, description = "Peer to read chunk 0's metadata from"),
+    ),
+    responses(
+        (status = 200, description = "The concatenated chunks", content_type = "application/octet-stream"),
+        (status = 400, description = "Invalid id"),
+        (status = 404, description = "Metadata, chunk count or a chunk not found"),
+        (status = 422, description = "Invalid header or query parameter"),
+    )
+)]
+pub async fn merge(
+    State(s): State<AppState>,
+    params: PathParams,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+) -> ApiResult<Response> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let ball = BallId::parse(params.required("ball_id")?)?;
+    let DownloadInputs {
+        query: q,
+        piece_size,
+        forced,
+    } = DownloadInputs::parse(raw_query.as_deref(), &headers, true)?;
+    let (b, ball) = (b.as_str(), ball.as_str());
+    let key0 = format!("{ball}_0");
+
+    let pinned = headers
+        .get("peer-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let first = match pinned {
+        Some(peer_id) => {
+            let peer =
+                s.rm.get_peer(peer_id)
+                    .await
+                    .map_err(|_| ApiError::not_found("No available peer; try again later."))?;
+            s.peers
+                .get_metadata(&peer, b, &key0)
+                .await
+                .map(|md| md.metadata)
+                .ok()
+        }
+        None => locate(&s, b, &key0).await.ok().map(|(_, md)| md),
+    };
+    let first = first.ok_or_else(|| ApiError::not_found("Could not fetch metadata."))?;
+    let n = first
+        .tags
+        .get("num_chunks")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::not_found("Invalid number of chunks."))? as u64;
+
+    let concurrency = s.config.peer_io.fanout_concurrency.max(1);
+    let resolved: Vec<ApiResult<Chunk>> = futures::stream::iter(0..n)
+        .map(|i| resolve(&s, b, ball, i, forced))
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let chunks = resolved.into_iter().collect::<ApiResult<Vec<Chunk>>>()?;
+    let total: u64 = chunks.iter().map(|c| c.size).sum();
+
+    let content_type = first_non_empty([
+        Some(q.content_type.as_str()),
+        Some(first.content_type.as_str()),
+    ])
+    .unwrap_or("application/octet-stream")
+    .to_string();
+    let name = first_non_empty([
+        Some(q.filename.as_str()),
+        first.tags.get("fullname").map(String::as_str),
+    ])
+    .unwrap_or(ball)
+    .to_string();
+    let disposition = q.attachment.then(|| content_disposition(&name));
+    let (res, tx) = streamed_response(total, &content_type, disposition);
+    let (s2, b2) = (s.clone(), b.to_string());
+    tokio::spawn(async move {
+        for chunk in chunks {
+            if let Err(cause) = stream_chunk(&s2, &b2, chunk, piece_size, &tx).await {
+                tracing::warn!(%cause, "merge aborted after the headers");
+                abort_client(&tx, cause).await;
+                return;
+            }
+        }
+    });
+    Ok(res)
+}
+
+/// Send one chunk: from memory, or from its holder with failover to other live holders before its first
+/// byte. `Err` = the response must be aborted.
+async fn stream_chunk(
+    s: &AppState,
+    b: &str,
+    chunk: Chunk,
+    piece_size: usize,
+    tx: &BodySender,
+) -> Result<(), String> {
+    let (peer, metadata) = match chunk.source {
+        Source::Cached(hit) => {
+            return relay_bytes(hit.bytes, piece_size, tx, MERGE)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Source::Peer { peer, metadata } => (peer, metadata),
+    };
+    let combined = format!("{b}@{}", chunk.key);
+    let mut queue = VecDeque::from([peer]);
+    let mut tried: Vec<String> = Vec::new();
+    let mut expanded = false;
+    loop {
+        let Some(peer) = queue.pop_front() else {
+            if expanded {
+                return Err(format!("no replica could serve chunk {}", chunk.key));
+            }
+            expanded = true;
+            let more =
+                s.rm.choose_read_replica(b, &chunk.key)
+                    .await
+                    .unwrap_or_default();
+            queue.extend(more.into_iter().filter(|p| !tried.contains(&p.peer_id)));
+            continue;
+        };
+        tried.push(peer.peer_id.clone());
+        let resp = match s.peers.get_data(&peer, b, &chunk.key).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::warn!(peer_id = %peer.peer_id, error = %e, key = %chunk.key, "chunk read failed over");
+                continue;
+            }
+        };
+        let fill = s
+            .cache
+            .begin_fill(&combined, chunk.size)
+            .map(|ticket| CacheFill {
+                cache: s.cache.clone(),
+                ticket,
+                metadata: metadata.clone(),
+                content_type: metadata.content_type.clone(),
+                peer_id: peer.peer_id.clone(),
+            });
+        match relay_peer_body(resp, chunk.size, piece_size, fill, tx, MERGE).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.sent() == 0 && !matches!(e, crate::replication::RelayError::ClientGone) => {
+                tracing::warn!(peer_id = %peer.peer_id, error = %e, "chunk body failed before its first byte");
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Read-only metadata endpoints (`router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
+//! chunks of a ball) and the "newest wins" merge of per-peer listings.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use futures::StreamExt;
+
+use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::routing::PathParams;
+use crate::ids::{BallId, BucketId, ObjectKey};
+use crate::model::Metadata;
+use crate::replica::PeerInfo;
+use crate::replication::{live_holders, read_with_failover, Attempt, ReadFailure};
+use crate::units::format_size;
+
+/// One entry per key: the greatest integer `tags.updated_at` wins (missing = −1); on a tie the entry of
+/// the smallest `peer_id`. `listings` may come in any order.
+pub fn newest_per_key(mut listings: Vec<(String, Vec<Metadata>)>) -> Vec<Metadata> {
+    listings.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut winners: BTreeMap<String, Metadata> = BTreeMap::new();
+    for (_, balls) in listings {
+        for ball in balls {
+            match winners.get(&ball.key) {
+                Some(current) if current.updated_at() >= ball.updated_at() => {}
+                _ => {
+                    winners.insert(ball.key.clone(), ball);
+                }
+            }
+        }
+    }
+    winners.into_values().collect()
+}
+
+/// Chunk order of #22: integer `tags.index` ascending (missing or non-integer last), then key.
+pub fn sort_chunks(chunks: &mut [Metadata]) {
+    chunks.sort_by(|a, b| {
+        let ka = (a.index().is_none(), a.index().unwrap_or(0));
+        let kb = (b.index().is_none(), b.index().unwrap_or(0));
+        ka.cmp(&kb).then_with(|| a.key.cmp(&b.key))
+    });
+}
+
+async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
+    s.rm.get_peers()
+        .await
+        .map(|v| v.available)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// #11 GET `/api/v4/buckets/{bucket_id}/{key}/size` — size on each live replica.
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/{key}/size",
+    tag = "buckets",
+    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    responses((status = 200, description = "Per-replica sizes, by peer id", body = Vec<GetSizeByKey>), (status = 400))
+)]
+pub async fn size(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<Vec<GetSizeByKey>>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
+        .await
+        .map_err(|_| ApiError::internal(format!("Uknown error: {b}@{k}")))?;
+    let calls = holders.live.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move {
+            client
+                .size(&peer, b, k)
+                .await
+                .map_err(|e| (peer.peer_id.clone(), e))
+        }
+    });
+    let mut sizes: Vec<GetSizeByKey> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .filter_map(|r| async move {
+            match r {
+                Ok(x) => Some(GetSizeByKey {
+                    bucket_id: x.bucket_id,
+                    key: x.key,
+                    peer_id: x.peer_id,
+                    size: x.size,
+                }),
+                Err((peer_id, e)) => {
+                    tracing::warn!(%peer_id, error = %e, "size failed on a replica");
+                    None
+                }
+            }
+        })
+        .collect()
+        .await;
+    sizes.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+    Ok(Json(sizes))
+}
+
+/// #12 GET `/api/v4/buckets/{bucket_id}/metadata` — bucket listing (each key once, newest wins).
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/metadata",
+    tag = "buckets",
+    params(("bucket_id" = String, Path)),
+    responses((status = 200, description = "Objects of the bucket, by key", body = BucketListing), (status = 400))
+)]
+pub async fn bucket_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<BucketListing>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let b = b.as_str();
+    let peers = live_peers(&s).await?;
+    let calls = peers.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move { (peer.peer_id.clone(), client.bucket_metadata(&peer, b).await) }
+    });
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
+    let mut listings = Vec::new();
+    for (peer_id, answer) in answers {
+        match answer {
+            Ok(listing) => listings.push((peer_id, listing.balls)),
+            Err(e) => tracing::warn!(%peer_id, error = %e, "bucket listing failed on a peer"),
+        }
+    }
+    let mut peer_ids: Vec<String> = listings.iter().map(|(p, _)| p.clone()).collect();
+    peer_ids.sort();
+    let balls = newest_per_key(listings);
+    Ok(Json(BucketListing {
+        bucket_id: b.to_string(),
+        peers_ids: peer_ids.clone(),
+        peer_ids,
+        balls,
+    }))
+}
+
+/// #13 GET `/api/v4/buckets/{bucket_id}/metadata/{key}` — object metadata (first holder that answers).
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/metadata/{key}",
+    tag = "buckets",
+    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    responses(
+        (status = 200, description = "Metadata from one holder", body = GetMetadataOut),
+        (status = 400),
+        (status = 404, description = "No holder, or no metadata on any holder"),
+        (status = 502, description = "Every replica failed"),
+    )
+)]
+pub async fn object_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<GetMetadataOut>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let k = ObjectKey::parse(params.required("key")?)?;
+    let (b, k) = (b.as_str(), k.as_str());
+    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, None, |c| {
+        let client = s.peers.clone();
+        async move {
+            match c.metadata {
+                Some(md) => Attempt::Done(md),
+                None => match client.get_metadata(&c.peer, b, k).await {
+                    Ok(md) => Attempt::Done(md),
+                    Err(e) => Attempt::from_peer_error(&e),
+                },
+            }
+        }
+    })
+    .await;
+    match found {
+        Ok(md) => {
+            let local_peer_id = if md.local_peer_id.is_empty() {
+                md.peer_id.clone()
+            } else {
+                md.local_peer_id
+            };
+            Ok(Json(GetMetadataOut {
+                service_time: md.service_time,
+                peer_id: md.peer_id,
+                local_peer_id,
+                metadata: md.metadata,
+            }))
+        }
+        Err(ReadFailure::NoCandidates) => Err(ApiError::not_found("No available peers")),
+        Err(ReadFailure::NotFound) => Err(ApiError::not_found(format!(
+            "No metadata found for {b}@{k}"
+        ))),
+        Err(ReadFailure::Faulted(_)) => Err(ApiError::bad_gateway(format!(
+            "No metadata found for {b}@{k}: every replica failed"
+        ))),
+        Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// #22 GET `/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks` — chunk metadata of a ball.
+#[utoipa::path(
+    get,
+    path = "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks",
+    tag = "buckets",
+    params(("bucket_id" = String, Path), ("ball_id" = String, Path)),
+    responses(
+        (status = 200, description = "Chunks sorted by index", body = BallMetadata),
+        (status = 400),
+        (status = 404, description = "No live peer, or no chunk found"),
+    )
+)]
+pub async fn chunks(
+    State(s): State<AppState>,
+    params: PathParams,
+) -> ApiResult<Json<BallMetadata>> {
+    let b = BucketId::parse(params.required("bucket_id")?)?;
+    let ball = BallId::parse(params.required("ball_id")?)?;
+    let (b, ball) = (b.as_str(), ball.as_str());
+    let peers = live_peers(&s).await?;
+    if peers.is_empty() {
+        return Err(ApiError::not_found(
+            "No found available peers, try again later.",
+        ));
+    }
+    let calls = peers.into_iter().map(|peer| {
+        let client = s.peers.clone();
+        async move {
+            (
+                peer.peer_id.clone(),
+                client.ball_group(&peer, b, ball).await,
+            )
+        }
+    });
+    let answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
+    let mut listings = Vec::new();
+    for (peer_id, answer) in answers {
+        match answer {
+            Ok(group) => listings.push((peer_id, group.balls)),
+            Err(e) => tracing::warn!(%peer_id, error = %e, "ball group failed on a peer"),
+        }
+    }
+    let mut chunks = newest_per_key(listings);
+    if chunks.is_empty() {
+        return Err(ApiError::not_found(format!("{b}@{ball} not found")));
+    }
+    sort_chunks(&mut chunks);
+    let size_bytes: u64 = chunks.iter().map(|c| c.size).sum();
+    let checksum = chunks[0]
+        .tags
+        .get("full_checksum")
+        .cloned()
+        .unwrap_or_default();
+    Ok(Json(BallMetadata {
+        bucket_id: b.to_string(),
+        ball_id: ball.to_string(),
+        size: format_size(size_bytes),
+        size_bytes,
+        checksum,
+        chunks,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(key: &str, updated_at: Option<&str>, index: Option<&str>, size: u64) -> Metadata {
+        let mut tags = BTreeMap::new();
+        if let Some(u) = updated_at {
+            tags.insert("updated_at".to_string(), u.to_string());
+        }
+        if let Some(i) = index {
+            tags.insert("index".to_string(), i.to_string());
+        }
+        Metadata {
+            key: key.into(),
+            size,
+            checksum: String::new(),
+            tags,
+            content_type: "application/octet-stream".into(),
+            producer_id: String::new(),
+            ball_id: String::new(),
+            bucket_id: "b".into(),
+            is_disabled: false,
+        }
+    }
+
+    #[test]
+    fn newest_wins_and_ties_go_to_the_smallest_peer() {
+        let merged = newest_per_key(vec![
+            (
+                "p2".into(),
+                vec![md("a", Some("5"), None, 2), md("b", Some("7"), None, 2)],
+            ),
+            (
+                "p1".into(),
+                vec![md("a", Some("9"), None, 1), md("b", Some("7"), None, 1)],
+            ),
+            (
+                "p3".into(),
+                vec![md("a", Some("x"), None, 3), md("c", None, None, 0)],
+            ),
+        ]);
+        let keys: Vec<_> = merged.iter().map(|m| (m.key.as_str(), m.size)).collect();
+        assert_eq!(keys, vec![("a", 1), ("b", 1), ("c", 0)]);
+    }
+
+    #[test]
+    fn chunks_sort_by_integer_index_then_key() {
+        let mut chunks = vec![
+            md("x_10", None, Some("10"), 1),
+            md("x_2", None, Some("2"), 1),
+            md("z", None, None, 1),
+            md("y", None, Some("bad"), 1),
+            md("x_0", None, Some("0"), 1),
+        ];
+        sort_chunks(&mut chunks);
+        let keys: Vec<_> = chunks.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, vec!["x_0", "x_2", "x_10", "y", "z"]);
+    }
+}

@@ -1,0 +1,183 @@
+//! Put metadata, phase 1 of a write (`router-api.md` #15, §8.1 steps 1–3): validate, place, open one
+//! upload task per write-set peer (concurrently), store the task group.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use futures::StreamExt;
+
+use super::models::{no_available_peers, PutMetadata, PutMetadataDto, PutMetadataResponse};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::routing::PathParams;
+use crate::ids::BucketId;
+use crate::peer_client::PeerPutMetadata;
+use crate::replica::{PeerInfo, PlacementError, TaskGroup, TaskX};
+use crate::replication::fanout::{join_failures, ReplicaFailure};
+use crate::validate::LaxJson;
+
+/// The peer body of a metadata write (`peer-api.md` §3.1) for canonical `bucket`/`key`.
+pub(super) fn peer_body(dto: &PutMetadata, bucket: &str, key: &str) -> PeerPutMetadata {
+    PeerPutMetadata {
+        key: key.to_string(),
+        size: dto.size,
+        checksum: dto.checksum.clone(),
+        tags: dto.tags.clone(),
+        producer_id: dto.producer_id.clone(),
+        content_type: dto.content_type.clone(),
+        ball_id: dto.ball_id.as_str().to_string(),
+        bucket_id: bucket.to_string(),
+        is_disabled: dto.is_disabled,
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// #15 POST `/api/v4/buckets/{bucket_id}/metadata` — put metadata (phase 1).
+#[utoipa::path(
+    post,
+    path = "/api/v4/buckets/{bucket_id}/metadata",
+    tag = "buckets",
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
+        ("Update" = Option<String>, Header, description = "Forwarded verbatim to peers (default \"0\")"),
+    ),
+    request_body = PutMetadataDto,
+    responses(
+        (status = 200, description = "Task group opened", body = PutMetadataResponse),
+        (status = 400, description = "Invalid id or bucket mismatch"),
+        (status = 404, description = "Code 666: every live peer already holds the key"),
+        (status = 422, description = "Invalid body"),
+        (status = 502, description = "Every selected peer refused"),
+        (status = 507, description = "No peer has room"),
+    )
+)]
+pub async fn put_metadata(
+    State(s): State<AppState>,
+    params: PathParams,
+    headers: HeaderMap,
+    LaxJson(body): LaxJson,
+) -> ApiResult<Json<PutMetadataResponse>> {
+    let started = Instant::now();
+    let fields = PutMetadata::fields(&body)?;
+    let path_bucket = BucketId::parse(params.required("bucket_id")?)?;
+    let dto = fields.canonical()?;
+    if path_bucket.as_str() != dto.bucket_id.as_str() {
+        return Err(ApiError::bad_request(format!(
+            "Bucket ID mismatch: {} != {}",
+            path_bucket, dto.bucket_id
+        )));
+    }
+    let (b, k) = (dto.bucket_id.as_str(), dto.key.as_str());
+    let update = headers
+        .get("update")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
+
+    let placement = match s.rm.place(b, k, dto.size, dto.replication_factor).await {
+        Ok(p) => p,
+        Err(PlacementError::AllHold { holders }) => return Err(no_available_peers(b, k, holders)),
+        Err(PlacementError::NoCapacity { size }) => {
+            return Err(ApiError::insufficient_storage(format!(
+                "No peer has enough free space for {size} bytes"
+            )))
+        }
+        Err(PlacementError::Backend(e)) => return Err(ApiError::internal(e)),
+    };
+    let group_id = nanoid::nanoid!();
+    let peer_body = peer_body(&dto, b, k);
+    let calls =
+        placement
+            .write_set
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, peer): (usize, PeerInfo)| {
+                let client = s.peers.clone();
+                let body = peer_body.clone();
+                let (group_id, update) = (group_id.clone(), update.clone());
+                async move {
+                    let r = client
+                        .put_metadata(&peer, b, &body, Some(&group_id), &update)
+                        .await;
+                    (i, peer, r)
+                }
+            });
+    let mut answers: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
+        .collect()
+        .await;
+    answers.sort_by_key(|(i, _, _)| *i);
+
+    let mut tasks = Vec::new();
+    let mut failures = Vec::new();
+    for (_, peer, result) in answers {
+        match result {
+            Ok(resp) => tasks.push(TaskX {
+                task_id: resp.task_id,
+                group_id: group_id.clone(),
+                operation: "PUT".into(),
+                bucket_id: b.to_string(),
+                key: k.to_string(),
+                size: dto.size,
+                peers: vec![peer.peer_id.clone()],
+                content_type: dto.content_type.clone(),
+                status: "NEW".into(),
+            }),
+            Err(e) => {
+                tracing::warn!(peer_id = %peer.peer_id, error = %e, "put metadata failed on a peer");
+                metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "metadata")
+                    .increment(1);
+                failures.push(ReplicaFailure {
+                    peer_id: peer.peer_id.clone(),
+                    cause: e.to_string(),
+                });
+            }
+        }
+    }
+    if tasks.is_empty() {
+        if let Err(e) = s.rm.release_reservation(&placement.reservation_id).await {
+            tracing::warn!(error = %e, "could not release a reservation");
+        }
+        return Err(ApiError::bad_gateway(format!(
+            "Put metadata failed on every selected peer: {}",
+            join_failures(&failures)
+        )));
+    }
+    let replicas: Vec<String> = tasks.iter().flat_map(|t| t.peers.iter().cloned()).collect();
+    let created = now_ns();
+    let ttl = u64::try_from(s.config.replica.task_ttl.as_nanos()).unwrap_or(u64::MAX);
+    let group = TaskGroup {
+        group_id: group_id.clone(),
+        operation: "PUT".into(),
+        bucket_id: b.to_string(),
+        key: k.to_string(),
+        size: dto.size,
+        content_type: dto.content_type.clone(),
+        tasks,
+        reservation_id: Some(placement.reservation_id.clone()),
+        created_at_ns: created,
+        expires_at_ns: created.saturating_add(ttl),
+        claimed_until_ns: None,
+    };
+    if let Err(e) = s.rm.put_task_group(group).await {
+        let _ = s.rm.release_reservation(&placement.reservation_id).await;
+        return Err(ApiError::internal(e.to_string()));
+    }
+    Ok(Json(PutMetadataResponse {
+        key: k.to_string(),
+        service_time: started.elapsed().as_secs_f64(),
+        tasks_ids: vec![group_id],
+        bucket_id: b.to_string(),
+        replicas,
+        extra: serde_json::Map::new(),
+    }))
+}

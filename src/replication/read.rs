@@ -1,0 +1,205 @@
+//! Finding holders and reading with failover (`router-api.md` §6.0 P2/P3, `replica-manager.md` §6, §7.4).
+//!
+//! # Algorithm "failover before the first byte"
+//! Candidates are the live holders best first (`choose_read_replica`), or, on a map miss, what discovery
+//! finds (with their metadata). Each candidate gets one [`Attempt`]: `Done` ends the read; `NotFound` drops
+//! that replica record and moves on; `Disabled` moves on keeping the record; `Failed` moves on, and counts
+//! as a fault when it was a connect error, timeout or 5xx. When the known candidates are exhausted without
+//! a fault and discovery has not run yet, discovery runs once (excluding the peers already tried). The
+//! caller's attempt must not have sent anything to the client unless it returns `Done`.
+
+use std::{collections::VecDeque, future::Future};
+
+use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
+use crate::replica::{discovery::discover, PeerInfo, ReplicaManager, RmError};
+
+use super::fanout::ReplicaFailure;
+
+/// One peer to read from, with its metadata when discovery already fetched it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub peer: PeerInfo,
+    pub metadata: Option<GetMetadataResponse>,
+}
+
+/// What one candidate did.
+#[derive(Debug)]
+pub enum Attempt<T> {
+    Done(T),
+    /// 404: the peer does not hold the object (its record is dropped).
+    NotFound,
+    /// The object exists but is disabled (byte reads move on).
+    Disabled,
+    /// Any other failure; `fault` = connect error, timeout or 5xx.
+    Failed {
+        fault: bool,
+        cause: String,
+    },
+}
+
+impl<T> Attempt<T> {
+    /// Classify a peer-call error.
+    pub fn from_peer_error(e: &PeerError) -> Self {
+        match e {
+            PeerError::NotFound(_) => Attempt::NotFound,
+            other => Attempt::Failed {
+                fault: other.is_fault(),
+                cause: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Why no candidate succeeded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadFailure {
+    /// Neither the replica map nor discovery knows a live holder.
+    #[error("no candidate")]
+    NoCandidates,
+    /// Every candidate answered 404 or is disabled.
+    #[error("not found on any candidate")]
+    NotFound,
+    /// No candidate succeeded and at least one failed with a fault.
+    #[error("every candidate failed: {}", super::fanout::join_failures(.0))]
+    Faulted(Vec<ReplicaFailure>),
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl From<RmError> for ReadFailure {
+    fn from(e: RmError) -> Self {
+        ReadFailure::Backend(e.to_string())
+    }
+}
+
+/// Discovery (`replica-manager.md` §7.4) as read candidates.
+pub async fn discover_holders(
+    rm: &dyn ReplicaManager,
+    client: &PeerClient,
+    bucket: &str,
+    key: &str,
+    exclude: &[String],
+) -> Vec<Candidate> {
+    discover(rm, client, bucket, key, exclude)
+        .await
+        .into_iter()
+        .map(|(peer, metadata)| Candidate {
+            peer,
+            metadata: Some(metadata),
+        })
+        .collect()
+}
+
+/// P2: holders of `bucket@key`.
+#[derive(Debug, Clone, Default)]
+pub struct Holders {
+    /// How many holders are recorded (live or not), after discovery on a miss.
+    pub recorded: usize,
+    /// The live ones, best first.
+    pub live: Vec<PeerInfo>,
+}
+
+/// P2: the recorded holders; on a map miss, discovery (which records what it finds).
+#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
+pub async fn live_holders(
+    rm: &dyn ReplicaManager,
+    client: &PeerClient,
+    bucket: &str,
+    key: &str,
+) -> Result<Holders, RmError> {
+    let view = rm.get_replicas(bucket, key).await?;
+    if view.replicas.is_empty() {
+        let live: Vec<PeerInfo> = discover_holders(rm, client, bucket, key, &[])
+            .await
+            .into_iter()
+            .map(|c| c.peer)
+            .collect();
+        return Ok(Holders {
+            recorded: live.len(),
+            live,
+        });
+    }
+    let live = rm.choose_read_replica(bucket, key).await?;
+    Ok(Holders {
+        recorded: view.replicas.len(),
+        live,
+    })
+}
+
+/// P3 with `initial` candidates (`None` = ask the replica manager). See the module docs.
+#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
+pub async fn read_with_failover<T, F, Fut>(
+    rm: &dyn ReplicaManager,
+    client: &PeerClient,
+    bucket: &str,
+    key: &str,
+    initial: Option<Vec<PeerInfo>>,
+    mut attempt: F,
+) -> Result<T, ReadFailure>
+where
+    F: FnMut(Candidate) -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    let pinned = initial.is_some();
+    let known = match initial {
+        Some(peers) => peers,
+        None => rm.choose_read_replica(bucket, key).await?,
+    };
+    let mut queue: VecDeque<Candidate> = known
+        .into_iter()
+        .map(|peer| Candidate {
+            peer,
+            metadata: None,
+        })
+        .collect();
+    // A pinned peer (`Peer-Id`) never fails over, so it never triggers discovery either.
+    let mut discovered = pinned;
+    if queue.is_empty() && !discovered {
+        discovered = true;
+        queue = discover_holders(rm, client, bucket, key, &[]).await.into();
+    }
+    if queue.is_empty() {
+        return Err(ReadFailure::NoCandidates);
+    }
+    let mut tried: Vec<String> = Vec::new();
+    let mut faults: Vec<ReplicaFailure> = Vec::new();
+    loop {
+        while let Some(candidate) = queue.pop_front() {
+            let peer_id = candidate.peer.peer_id.clone();
+            tried.push(peer_id.clone());
+            match attempt(candidate).await {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::NotFound => {
+                    if let Err(e) = rm
+                        .delete_replicas(bucket, key, Some(vec![peer_id.clone()]))
+                        .await
+                    {
+                        tracing::warn!(%peer_id, error = %e, "could not drop a stale replica record");
+                    }
+                }
+                Attempt::Disabled => {}
+                Attempt::Failed { fault, cause } => {
+                    tracing::warn!(%peer_id, %cause, fault, "read candidate failed");
+                    if fault {
+                        faults.push(ReplicaFailure { peer_id, cause });
+                    }
+                }
+            }
+        }
+        if discovered || !faults.is_empty() {
+            break;
+        }
+        discovered = true;
+        queue = discover_holders(rm, client, bucket, key, &tried)
+            .await
+            .into();
+        if queue.is_empty() {
+            break;
+        }
+    }
+    if faults.is_empty() {
+        Err(ReadFailure::NotFound)
+    } else {
+        Err(ReadFailure::Faulted(faults))
+    }
+}

@@ -1,0 +1,154 @@
+//! Relay of one peer body to the client: at most `size` bytes, pieces of at most `Chunk-Size`, tee into the
+//! cache, and the abort rule (`router-api.md` §3.7, #21 step 4, §7).
+//!
+//! The client body is the receiving side of a [`BodySender`]; the producer that calls [`relay_peer_body`]
+//! ends it cleanly by dropping the sender only after the whole object went through. Any upstream failure
+//! after the first byte is turned into an `Err` item by the caller ([`abort_client`]), which makes the
+//! server abort the connection: a truncated object is never disguised as a complete 200.
+
+use std::io;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::cache::{BallCache, FillTicket};
+use crate::model::Metadata;
+
+/// Sending half of a streamed client response body.
+pub type BodySender = mpsc::Sender<Result<Bytes, io::Error>>;
+
+/// A cache fill in progress for one object (inserted before the last piece is forwarded).
+pub struct CacheFill {
+    pub cache: BallCache,
+    pub ticket: FillTicket,
+    pub metadata: Metadata,
+    pub content_type: String,
+    pub peer_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The peer body failed or ended early; `sent` bytes already went to the client.
+    #[error("peer body failed after {sent} of {size} bytes: {cause}")]
+    Upstream { sent: u64, size: u64, cause: String },
+    /// The client went away.
+    #[error("client disconnected")]
+    ClientGone,
+}
+
+impl RelayError {
+    /// Bytes of this object already forwarded (0 = the read may still fail over).
+    pub fn sent(&self) -> u64 {
+        match self {
+            RelayError::Upstream { sent, .. } => *sent,
+            RelayError::ClientGone => 0,
+        }
+    }
+}
+
+/// Make the client response end with an error (connection abort).
+pub async fn abort_client(tx: &BodySender, cause: String) {
+    let _ = tx.send(Err(io::Error::other(cause))).await;
+}
+
+/// Forward exactly `size` bytes of `resp` into `tx`, splitting pieces larger than `piece_size` (0 = no cap)
+/// and teeing into `fill`. Extra upstream bytes are dropped (logged). Returns the bytes forwarded.
+#[tracing::instrument(skip_all, fields(size = size, handler = handler))]
+pub async fn relay_peer_body(
+    resp: reqwest::Response,
+    size: u64,
+    piece_size: usize,
+    mut fill: Option<CacheFill>,
+    tx: &BodySender,
+    handler: &'static str,
+) -> Result<u64, RelayError> {
+    let mut sent: u64 = 0;
+    if size == 0 {
+        if let Some(f) = fill.take() {
+            f.cache
+                .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+        }
+        return Ok(0);
+    }
+    let mut stream = resp.bytes_stream();
+    while sent < size {
+        let mut frame = match stream.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                return Err(RelayError::Upstream {
+                    sent,
+                    size,
+                    cause: e.to_string(),
+                })
+            }
+            None => {
+                return Err(RelayError::Upstream {
+                    sent,
+                    size,
+                    cause: "peer body ended early".into(),
+                })
+            }
+        };
+        let room = usize::try_from(size - sent).unwrap_or(usize::MAX);
+        if frame.len() > room {
+            tracing::warn!(
+                extra = frame.len() - room,
+                size,
+                "peer sent more bytes than the metadata size"
+            );
+            frame.truncate(room);
+        }
+        while !frame.is_empty() {
+            let take = if piece_size == 0 {
+                frame.len()
+            } else {
+                frame.len().min(piece_size)
+            };
+            let piece = frame.split_to(take);
+            let len = piece.len() as u64;
+            if let Some(f) = fill.as_mut() {
+                f.ticket.push(&piece);
+            }
+            if sent + len == size {
+                // Insert before the last piece goes out: a client that read the whole body sees the entry.
+                if let Some(f) = fill.take() {
+                    f.cache
+                        .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+                }
+            }
+            tx.send(Ok(piece))
+                .await
+                .map_err(|_| RelayError::ClientGone)?;
+            sent += len;
+            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler)
+                .increment(len);
+        }
+    }
+    Ok(sent)
+}
+
+/// Forward bytes already in memory (a cache hit) in pieces of at most `piece_size`.
+pub async fn relay_bytes(
+    mut bytes: Bytes,
+    piece_size: usize,
+    tx: &BodySender,
+    handler: &'static str,
+) -> Result<u64, RelayError> {
+    let mut sent = 0;
+    while !bytes.is_empty() {
+        let take = if piece_size == 0 {
+            bytes.len()
+        } else {
+            bytes.len().min(piece_size)
+        };
+        let piece = bytes.split_to(take);
+        let len = piece.len() as u64;
+        tx.send(Ok(piece))
+            .await
+            .map_err(|_| RelayError::ClientGone)?;
+        sent += len;
+        metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler).increment(len);
+    }
+    Ok(sent)
+}
