@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# benches/run_matrix.sh — the standard router-vs-direct benchmark matrix on one machine.
+#
+# Builds the release binaries, starts three `mictlanx-peer`s and two `mictlanx-router`s on loopback (one with
+# the byte cache on, one with it off), runs each matrix row through `mictlanx-bench` once against a router and
+# once directly against peer p0 with the same parameters, then prints one table (router figures, direct
+# figures, router/direct throughput ratio) and the routers' peak RSS. Every process it started is stopped on
+# exit; the temporary data directories are removed.
+#
+# Environment:
+#   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is ~12 runs plus preloads)
+#   BENCH_PORT_BASE first peer port (default 27000; peers use +0..+2, routers +100 (cache) and +101 (no cache))
+#   BENCH_KEEP      set to 1 to keep the temporary directory (logs, raw JSON) for inspection
+#   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECONDS_PER_ROW=${BENCH_SECONDS:-8}
+PORT_BASE=${BENCH_PORT_BASE:-27000}
+BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
+ROUTER_CACHE_PORT=$((PORT_BASE + 100))
+ROUTER_NOCACHE_PORT=$((PORT_BASE + 101))
+ROUTER_CACHE=http://127.0.0.1:$ROUTER_CACHE_PORT
+ROUTER_NOCACHE=http://127.0.0.1:$ROUTER_NOCACHE_PORT
+PEER0=http://127.0.0.1:$PORT_BASE
+
+echo "==> cargo build --release --bins" >&2
+(cd "$ROOT" && cargo build --release --bins)
+
+WORK=$(mktemp -d -t mictlanx-matrix.XXXXXX)
+PIDS=()
+LAST_PID=
+stop_all() {
+    local pid i
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Graceful shutdown first; whatever is still alive after 10 s is killed.
+    for i in $(seq 1 100); do
+        alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [[ $alive == 0 ]] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+# wait_for URL NAME: poll until URL answers 200 (60 s), else show the log and fail.
+wait_for() {
+    local url=$1 name=$2 i
+    for i in $(seq 1 600); do
+        if curl -fsS -o /dev/null --max-time 2 "$url"; then return 0; fi
+        sleep 0.1
+    done
+    echo "$name did not answer 200 on $url; its log:" >&2
+    tail -n 30 "$WORK/$name.log" >&2 || true
+    exit 1
+}
+
+PEERS_URI="mictlanx://"
+for i in 0 1 2; do
+    port=$((PORT_BASE + i))
+    mkdir -p "$WORK/p$i"
+    MICTLANX_PEER_LOG_LEVEL=warn "$BIN_DIR/mictlanx-peer" --node-id "p$i" --port "$port" --host 127.0.0.1 \
+        --base-path "$WORK/p$i" --disk-capacity 100GB >"$WORK/p$i.log" 2>&1 &
+    PIDS+=($!)
+    PEERS_URI+="p$i@127.0.0.1:$port,"
+done
+PEERS_URI="${PEERS_URI%,}/?protocol=http&api_version=4"
+for i in 0 1 2; do wait_for "http://127.0.0.1:$((PORT_BASE + i))/health" "p$i"; done
+
+# start_router NAME PORT CACHE(1|0): starts one router; its pid is left in LAST_PID.
+start_router() {
+    local name=$1 port=$2 cache=$3
+    mkdir -p "$WORK/$name"
+    env MICTLANX_ROUTER_PORT="$port" MICTLANX_ROUTER_HOST=127.0.0.1 MICTLANX_PEERS_URI="$PEERS_URI" \
+        MICTLANX_ROUTER_STATE_DIR="$WORK/$name" MICTLANX_ROUTER_LOG_TO_FILE=0 \
+        MICTLANX_ROUTER_OPENTELEMETRY=0 MICTLANX_ROUTER_LOG_LEVEL=warn MICTLANX_CACHE="$cache" \
+        MICTLANX_CACHE_CAPACITY=10000 \
+        "$BIN_DIR/mictlanx-router" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    LAST_PID=$!
+}
+start_router router-cache "$ROUTER_CACHE_PORT" 1
+ROUTER_CACHE_PID=$LAST_PID
+start_router router-nocache "$ROUTER_NOCACHE_PORT" 0
+ROUTER_NOCACHE_PID=$LAST_PID
+wait_for "$ROUTER_CACHE/ready" router-cache
+wait_for "$ROUTER_NOCACHE/ready" router-nocache
+
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+DUR=(--duration "${SECONDS_PER_ROW}s")
+
+# bench LABEL ARGS...: one mictlanx-bench run; its JSON report (or the failure) goes to RESULTS.
+bench() {
+    local label=$1 out rc=0
+    shift
+    echo "==> $label: mictlanx-bench $*" >&2
+    out=$("$BIN_DIR/mictlanx-bench" --json --label "$label" "$@" 2>"$WORK/bench.err") || rc=$?
+    if [[ -n "$out" ]]; then
+        echo "$out" >>"$RESULTS"
+    else
+        python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "run_error": sys.argv[2]}))' \
+            "$label" "exit $rc: $(cat "$WORK/bench.err")" >>"$RESULTS"
+    fi
+}
+
+# row ID TITLE ROUTER_URL "ROUTER-ONLY ARGS" "DIRECT-ONLY ARGS" COMMON ARGS...
+row() {
+    local id=$1 title=$2 router=$3 router_only=$4 direct_only=$5
+    shift 5
+    # shellcheck disable=SC2086 # the *_only strings are deliberately word-split
+    bench "$id|router|$title" --target router --url "$router" "$@" $router_only "${DUR[@]}"
+    # shellcheck disable=SC2086
+    bench "$id|direct|$title" --target peer --url "$PEER0" "$@" $direct_only "${DUR[@]}"
+}
+
+row get-1k-hit "GET 1 KiB, cache hit, c32" "$ROUTER_CACHE" "" "" \
+    --op get --size 1KiB --concurrency 32 --keys 100 --bucket hit --cleanup
+row get-1k-miss "GET 1 KiB, cache off, c32" "$ROUTER_NOCACHE" "" "" \
+    --op get --size 1KiB --concurrency 32 --keys 100 --bucket miss --cleanup
+row get-10m "GET 10 MiB, cache off, c4" "$ROUTER_NOCACHE" "" "" \
+    --op get --size 10MiB --concurrency 4 --keys 8 --bucket big --cleanup
+row put-10m "PUT 10 MiB rf1, c4" "$ROUTER_CACHE" "--rf 1" "" \
+    --op put --size 10MiB --concurrency 4 --bucket put10 --cleanup
+row put-64m "PUT 64 MiB rf3 (direct: rf1), c2" "$ROUTER_CACHE" "--rf 3" "" \
+    --op put --size 64MiB --concurrency 2 --bucket put64 --cleanup
+row meta "metadata GET, c32" "$ROUTER_CACHE" "" "" \
+    --op get-metadata --size 1KiB --concurrency 32 --keys 100 --bucket meta --cleanup
+
+vmhwm() { awk '/^VmHWM/ {print $2, $3}' "/proc/$1/status" 2>/dev/null || echo "n/a"; }
+python3 "$ROOT/benches/matrix_table.py" "$RESULTS" \
+    "router (cache on) peak RSS: $(vmhwm "$ROUTER_CACHE_PID")" \
+    "router (cache off) peak RSS: $(vmhwm "$ROUTER_NOCACHE_PID")" \
+    "each run ${SECONDS_PER_ROW}s; direct = peer p0; ratio = router/direct throughput"

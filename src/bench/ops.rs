@@ -1,0 +1,337 @@
+//! One benchmark operation over HTTP: PUT (two phases), GET, metadata GET and delete, against a router or
+//! a storage peer (router-api.md #13/#15/#17/#21/#23, peer-api.md §3 and #12/#21/#22).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::RngCore;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::cli::Target;
+
+/// Upload pieces, like the MictlanX client's 1 MB chunks: the body is streamed (chunked encoding).
+const PIECE: usize = 1 << 20;
+/// A refused or black-holed address should fail fast even with a long `--timeout`.
+const CONNECT_TIMEOUT_CAP: Duration = Duration::from_secs(10);
+/// How much of an error body is kept in a message.
+const ERROR_BODY_LIMIT: usize = 300;
+
+/// Why one operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{step}: {detail}")]
+    Transport { step: &'static str, detail: String },
+    #[error("{step}: HTTP {status}: {body}")]
+    Status {
+        step: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("{step}: unexpected answer: {detail}")]
+    Decode { step: &'static str, detail: String },
+    #[error("{step}: expected {expected} bytes, got {got}")]
+    Length {
+        step: &'static str,
+        expected: u64,
+        got: u64,
+    },
+}
+
+/// The object body shared by every upload: generated once, streamed as zero-copy slices.
+#[derive(Clone)]
+pub struct Payload {
+    bytes: Bytes,
+    checksum: String,
+}
+
+impl Payload {
+    /// Random bytes (so no layer can compress them) and their SHA-256, the checksum the client would send.
+    pub fn generate(size: u64) -> Payload {
+        let mut buf = vec![0u8; size as usize];
+        rand::rng().fill_bytes(&mut buf);
+        let checksum = hex::encode(Sha256::digest(&buf));
+        Payload {
+            bytes: Bytes::from(buf),
+            checksum,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The body as `PIECE`-sized zero-copy slices, in order.
+    fn pieces(&self) -> impl Iterator<Item = Bytes> + Send + 'static {
+        let bytes = self.bytes.clone();
+        (0..bytes.len())
+            .step_by(PIECE)
+            .map(move |start| bytes.slice(start..(start + PIECE).min(bytes.len())))
+    }
+
+    fn body(&self) -> reqwest::Body {
+        if self.bytes.is_empty() {
+            return reqwest::Body::from(Bytes::new());
+        }
+        let pieces = self.pieces().map(Ok::<Bytes, std::io::Error>);
+        reqwest::Body::wrap_stream(futures::stream::iter(pieces))
+    }
+}
+
+/// A router or peer endpoint plus the shared client; cheap to clone into every worker.
+#[derive(Clone)]
+pub struct Endpoint {
+    client: Client,
+    target: Target,
+    base: String,
+    bucket: String,
+    force_get: bool,
+}
+
+/// One pooled client for the whole run: no total timeout (large bodies), idle and connect timeouts only.
+pub fn build_client(concurrency: u32, timeout: Duration) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT_CAP))
+        .read_timeout(timeout)
+        .pool_max_idle_per_host(concurrency as usize)
+        .tcp_nodelay(true)
+        .build()
+}
+
+impl Endpoint {
+    pub fn new(client: Client, target: Target, base: &str, bucket: &str, force_get: bool) -> Self {
+        Endpoint {
+            client,
+            target,
+            base: base.trim_end_matches('/').to_string(),
+            bucket: bucket.to_string(),
+            force_get,
+        }
+    }
+
+    /// Two-phase write of `payload` under `key`; returns the bytes uploaded.
+    pub async fn put(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
+        let meta_url = format!("{}/api/v4/buckets/{}/metadata", self.base, self.bucket);
+        let (body, id_field) = match self.target {
+            Target::Router => (
+                json!({
+                    "bucket_id": self.bucket, "key": key, "ball_id": key, "checksum": payload.checksum,
+                    "size": payload.len(), "tags": {}, "producer_id": "bench",
+                    "content_type": "application/octet-stream", "is_disabled": false,
+                    "replication_factor": rf,
+                }),
+                "tasks_ids",
+            ),
+            Target::Peer => (
+                json!({
+                    "key": key, "size": payload.len(), "checksum": payload.checksum,
+                    "producer_id": "bench", "content_type": "application/octet-stream",
+                    "ball_id": key, "bucket_id": self.bucket, "tags": {},
+                }),
+                "task_id",
+            ),
+        };
+        let step = "put metadata";
+        let resp = self.client.post(&meta_url).json(&body).send().await;
+        let answer = json_body(step, checked(step, resp).await?).await?;
+        let task_id = match (self.target, &answer[id_field]) {
+            (Target::Router, Value::Array(ids)) => ids.first().and_then(Value::as_str),
+            (Target::Peer, v) => v.as_str(),
+            _ => None,
+        }
+        .ok_or_else(|| OpError::Decode {
+            step,
+            detail: format!("no {id_field} in {answer}"),
+        })?
+        .to_string();
+
+        let step = "put data";
+        let data_url = format!("{}/api/v4/buckets/data/{task_id}/chunked", self.base);
+        let resp = self
+            .client
+            .post(&data_url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(payload.body())
+            .send()
+            .await;
+        let answer = json_body(step, checked(step, resp).await?).await?;
+        match answer["size"].as_u64() {
+            Some(n) if n == payload.len() => Ok(n),
+            Some(n) => Err(OpError::Length {
+                step,
+                expected: payload.len(),
+                got: n,
+            }),
+            None => Err(OpError::Decode {
+                step,
+                detail: format!("no size in {answer}"),
+            }),
+        }
+    }
+
+    /// Streams the object and counts its bytes (nothing is kept); fails unless exactly `expected` arrive.
+    pub async fn get(&self, key: &str, expected: u64) -> Result<u64, OpError> {
+        let step = "get";
+        let mut req = self.client.get(self.object_url(key));
+        if self.force_get && self.target == Target::Router {
+            req = req.header("Force-Get", "1");
+        }
+        let mut resp = checked(step, req.send().await).await?;
+        let mut got = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(step, e))? {
+            got += chunk.len() as u64;
+        }
+        if got != expected {
+            return Err(OpError::Length {
+                step,
+                expected,
+                got,
+            });
+        }
+        Ok(got)
+    }
+
+    /// Fetches the object's metadata, checks its size, and returns the response length in bytes.
+    pub async fn get_metadata(&self, key: &str, expected: u64) -> Result<u64, OpError> {
+        let step = "get metadata";
+        let url = format!(
+            "{}/api/v4/buckets/{}/metadata/{key}",
+            self.base, self.bucket
+        );
+        let resp = checked(step, self.client.get(url).send().await).await?;
+        let raw = resp.bytes().await.map_err(|e| transport(step, e))?;
+        let answer: Value = serde_json::from_slice(&raw).map_err(|e| OpError::Decode {
+            step,
+            detail: e.to_string(),
+        })?;
+        match answer["metadata"]["size"].as_u64() {
+            Some(n) if n == expected => Ok(raw.len() as u64),
+            Some(n) => Err(OpError::Length {
+                step,
+                expected,
+                got: n,
+            }),
+            None => Err(OpError::Decode {
+                step,
+                detail: format!("no metadata.size in {answer}"),
+            }),
+        }
+    }
+
+    /// Deletes the object; an already absent object counts as deleted.
+    pub async fn delete(&self, key: &str) -> Result<(), OpError> {
+        let step = "delete";
+        let resp = self
+            .client
+            .delete(self.object_url(key))
+            .send()
+            .await
+            .map_err(|e| transport(step, e))?;
+        if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(status_error(step, resp).await)
+        }
+    }
+
+    fn object_url(&self, key: &str) -> String {
+        format!("{}/api/v4/buckets/{}/{key}", self.base, self.bucket)
+    }
+}
+
+async fn checked(
+    step: &'static str,
+    resp: Result<Response, reqwest::Error>,
+) -> Result<Response, OpError> {
+    let resp = resp.map_err(|e| transport(step, e))?;
+    if resp.status().is_success() {
+        Ok(resp)
+    } else {
+        Err(status_error(step, resp).await)
+    }
+}
+
+async fn status_error(step: &'static str, resp: Response) -> OpError {
+    let status = resp.status().as_u16();
+    let mut body = resp.text().await.unwrap_or_default();
+    if body.len() > ERROR_BODY_LIMIT {
+        let cut = (0..=ERROR_BODY_LIMIT)
+            .rev()
+            .find(|i| body.is_char_boundary(*i))
+            .unwrap_or(0);
+        body.truncate(cut);
+        body.push('…');
+    }
+    OpError::Status { step, status, body }
+}
+
+async fn json_body(step: &'static str, resp: Response) -> Result<Value, OpError> {
+    resp.json().await.map_err(|e| OpError::Decode {
+        step,
+        detail: e.to_string(),
+    })
+}
+
+/// reqwest's own message hides the cause ("error sending request"); keep the whole source chain.
+fn transport(step: &'static str, e: reqwest::Error) -> OpError {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    OpError::Transport { step, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_pieces_cover_the_buffer_in_order() {
+        let p = Payload::generate(2 * PIECE as u64 + 5);
+        let pieces: Vec<Bytes> = p.pieces().collect();
+        assert_eq!(
+            pieces.iter().map(Bytes::len).collect::<Vec<_>>(),
+            vec![PIECE, PIECE, 5]
+        );
+        assert_eq!(pieces.concat(), p.bytes.to_vec());
+        assert_eq!(p.len(), 2 * PIECE as u64 + 5);
+    }
+
+    #[test]
+    fn payload_checksum_is_the_sha256_hex_of_the_bytes() {
+        let p = Payload::generate(1000);
+        assert_eq!(p.checksum, hex::encode(Sha256::digest(&p.bytes)));
+        assert_eq!(p.checksum.len(), 64);
+        let empty = Payload::generate(0);
+        assert!(empty.is_empty());
+        assert_eq!(empty.pieces().count(), 0);
+        assert_eq!(
+            empty.checksum,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn error_messages_name_the_step() {
+        let e = OpError::Length {
+            step: "get",
+            expected: 10,
+            got: 3,
+        };
+        assert_eq!(e.to_string(), "get: expected 10 bytes, got 3");
+        let e = OpError::Status {
+            step: "put data",
+            status: 502,
+            body: "{}".into(),
+        };
+        assert_eq!(e.to_string(), "put data: HTTP 502: {}");
+    }
+}
