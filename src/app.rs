@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::api::metrics::RequestMetrics;
+use crate::api::metrics::{MetricsIndex, RequestMetrics};
 use crate::cache::BallCache;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -157,6 +157,7 @@ pub fn http_service(
     cors: &crate::config::CorsConfig,
 ) -> axum::Router {
     let dispatcher = Dispatcher {
+        metrics: MetricsIndex::new(&table),
         table,
         prefix: prefix.map(Arc::from),
     };
@@ -168,6 +169,7 @@ pub fn http_service(
 
 struct Dispatcher {
     table: RouteTable,
+    metrics: MetricsIndex,
     prefix: Option<Arc<str>>,
 }
 
@@ -187,9 +189,12 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
     telemetry::set_parent_from_headers(&span, req.headers());
     let (template, res) = match d.table.resolve(req, &path) {
         Resolved::Route { template, call } => {
-            span.record("http.route", template);
-            span.record("otel.name", format!("{method} {template}"));
-            let metrics = RequestMetrics::start(template, &method, request_size);
+            if !span.is_disabled() {
+                span.record("http.route", template);
+                span.record("otel.name", format!("{method} {template}"));
+            }
+            let metrics =
+                RequestMetrics::start(d.metrics.get(&method, Some(template)), request_size);
             let res = match std::panic::AssertUnwindSafe(call)
                 .catch_unwind()
                 .instrument(span.clone())
@@ -213,7 +218,7 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
             (template, res)
         }
         Resolved::Reject(err) => {
-            let metrics = RequestMetrics::start("none", &method, request_size);
+            let metrics = RequestMetrics::start(d.metrics.get(&method, None), request_size);
             let res = err.into_response();
             metrics.finish(&res);
             ("none", res)

@@ -1,5 +1,6 @@
 //! `/metrics` (Prometheus text format) and the per-request HTTP metrics recorded by the dispatcher.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -29,25 +30,89 @@ pub async fn render(State(state): State<AppState>) -> Response {
 #[openapi(paths(render))]
 pub struct MetricsDoc;
 
-/// Records the standard HTTP metrics of one request; `handler` is a route template or `none`.
-pub struct RequestMetrics {
-    handler: &'static str,
-    method: String,
+/// The HTTP metric handles of one `(method, route template)`, registered once so a request pays no label
+/// hashing; `handler = "none"` (unmatched requests) uses the same type, keyed by method.
+pub struct RouteMetrics {
+    in_progress: metrics::Gauge,
+    duration: metrics::Histogram,
+    highr: metrics::Histogram,
+    request_size: metrics::Histogram,
+    response_size: metrics::Histogram,
+    /// `http_requests_total` by status class 1xx..5xx.
+    totals: [metrics::Counter; 5],
+}
+
+impl RouteMetrics {
+    pub fn new(handler: &'static str, method: &str) -> Self {
+        let method = method.to_string();
+        let total = |class: &'static str| {
+            metrics::counter!("http_requests_total",
+                "handler" => handler, "method" => method.clone(), "status" => class)
+        };
+        Self {
+            in_progress: metrics::gauge!("http_requests_in_progress",
+                "handler" => handler, "method" => method.clone()),
+            duration: metrics::histogram!("http_request_duration_seconds",
+                "handler" => handler, "method" => method.clone()),
+            highr: metrics::histogram!("http_request_duration_highr_seconds"),
+            request_size: metrics::histogram!("http_request_size_bytes", "handler" => handler),
+            response_size: metrics::histogram!("http_response_size_bytes", "handler" => handler),
+            totals: ["1xx", "2xx", "3xx", "4xx", "5xx"].map(total),
+        }
+    }
+}
+
+/// Pre-registered [`RouteMetrics`] for every route of a table, plus the unmatched ones per method.
+pub struct MetricsIndex {
+    routes: HashMap<(Method, &'static str), RouteMetrics>,
+    unmatched: HashMap<Method, RouteMetrics>,
+}
+
+impl MetricsIndex {
+    pub fn new(table: &RouteTable) -> Self {
+        let routes = table
+            .templates()
+            .map(|(m, t)| ((m.clone(), t), RouteMetrics::new(t, m.as_str())))
+            .collect();
+        let unmatched = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PATCH,
+        ]
+        .into_iter()
+        .map(|m| (m.clone(), RouteMetrics::new("none", m.as_str())))
+        .collect();
+        Self { routes, unmatched }
+    }
+
+    /// Handles of a matched route, or of `none` for this method (methods outside the standard seven share
+    /// `OPTIONS`'s series to keep the label set bounded).
+    pub fn get(&self, method: &Method, template: Option<&'static str>) -> &RouteMetrics {
+        template
+            .and_then(|t| self.routes.get(&(method.clone(), t)))
+            .or_else(|| self.unmatched.get(method))
+            .unwrap_or_else(|| &self.unmatched[&Method::OPTIONS])
+    }
+}
+
+/// Records the standard HTTP metrics of one request.
+pub struct RequestMetrics<'a> {
+    route: &'a RouteMetrics,
     start: Instant,
 }
 
-impl RequestMetrics {
-    pub fn start(handler: &'static str, method: &Method, request_size: Option<u64>) -> Self {
-        let method = method.as_str().to_string();
-        metrics::gauge!("http_requests_in_progress", "handler" => handler, "method" => method.clone())
-            .increment(1.0);
+impl<'a> RequestMetrics<'a> {
+    pub fn start(route: &'a RouteMetrics, request_size: Option<u64>) -> Self {
+        route.in_progress.increment(1.0);
         if let Some(size) = request_size {
-            metrics::histogram!("http_request_size_bytes", "handler" => handler)
-                .record(size as f64);
+            route.request_size.record(size as f64);
         }
         Self {
-            handler,
-            method,
+            route,
             start: Instant::now(),
         }
     }
@@ -55,21 +120,17 @@ impl RequestMetrics {
     /// Call when the response head is ready.
     pub fn finish(self, res: &Response) {
         let elapsed = self.start.elapsed().as_secs_f64();
-        let status = format!("{}xx", res.status().as_u16() / 100);
-        let (handler, method) = (self.handler, self.method);
-        metrics::counter!("http_requests_total", "handler" => handler, "method" => method.clone(), "status" => status)
-            .increment(1);
-        metrics::histogram!("http_request_duration_seconds", "handler" => handler, "method" => method.clone())
-            .record(elapsed);
-        metrics::histogram!("http_request_duration_highr_seconds").record(elapsed);
-        metrics::gauge!("http_requests_in_progress", "handler" => handler, "method" => method)
-            .decrement(1.0);
+        let class = usize::from(res.status().as_u16() / 100).clamp(1, 5) - 1;
+        self.route.totals[class].increment(1);
+        self.route.duration.record(elapsed);
+        self.route.highr.record(elapsed);
+        self.route.in_progress.decrement(1.0);
         let size = res
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
         if let Some(size) = size {
-            metrics::histogram!("http_response_size_bytes", "handler" => handler).record(size);
+            self.route.response_size.record(size);
         }
     }
 }

@@ -7,6 +7,7 @@ use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use serde::Serialize;
 
+use super::fill::FillStamp;
 use super::fill::FillTicket;
 use super::generations::Generations;
 use super::limits::Limits;
@@ -126,12 +127,27 @@ impl BallCache {
 
     /// Starts a fill of `size` bytes; `None` when disabled or the object is too large to cache.
     pub fn begin_fill(&self, combined: &str, size: u64) -> Option<FillTicket> {
+        self.begin_fill_stamped(self.fill_stamp(combined)?, size)
+    }
+
+    /// The key's generation now. A read takes it **before its first peer request**, so an invalidation
+    /// that lands while the peers answer (an overwrite committed between our metadata call and our data
+    /// call) makes the later fill a no-op. `None` when disabled.
+    pub fn fill_stamp(&self, combined: &str) -> Option<FillStamp> {
+        let inner = self.inner.as_ref()?;
+        Some(FillStamp::new(
+            combined.to_string(),
+            inner.generations.stamp(combined),
+        ))
+    }
+
+    /// [`BallCache::begin_fill`] with a stamp taken earlier by [`BallCache::fill_stamp`].
+    pub fn begin_fill_stamped(&self, stamp: FillStamp, size: u64) -> Option<FillTicket> {
         let inner = self.inner.as_ref()?;
         if !inner.limits.admits(size) {
             return None;
         }
-        let stamp = inner.generations.stamp(combined);
-        Some(FillTicket::new(combined.to_string(), size, stamp))
+        Some(FillTicket::new(stamp.key, size, stamp.stamp))
     }
 
     /// Inserts a completed fill unless its key was invalidated since `begin_fill` or the byte count

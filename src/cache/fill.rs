@@ -4,6 +4,20 @@ use bytes::{Bytes, BytesMut};
 
 use super::generations::Stamp;
 
+/// The generation of one key at the start of a read, taken by [`super::BallCache::fill_stamp`] before
+/// the first peer request and turned into a [`FillTicket`] once the size is known.
+#[derive(Debug, Clone)]
+pub struct FillStamp {
+    pub(crate) key: String,
+    pub(crate) stamp: Stamp,
+}
+
+impl FillStamp {
+    pub(crate) fn new(key: String, stamp: Stamp) -> Self {
+        Self { key, stamp }
+    }
+}
+
 /// An in-progress fill of one key, created by [`super::BallCache::begin_fill`] and consumed by
 /// [`super::BallCache::finish_fill`]. It accepts at most the declared size; anything beyond abandons the
 /// fill (a peer that sends more than `metadata.size` is not trusted for the cache).

@@ -11,4 +11,4 @@ mod occupancy;
 mod tests;
 
 pub use ball_cache::{BallCache, CacheStats, CachedBall};
-pub use fill::FillTicket;
+pub use fill::{FillStamp, FillTicket};

@@ -216,6 +216,8 @@ pub async fn get_object(
         }
     }
 
+    // Before any peer request: an invalidation from here on makes the fill below a no-op.
+    let fill_stamp = s.cache.fill_stamp(&combined);
     let pinned = match header_str(&headers, "peer-id") {
         Some(peer_id) => match s.rm.get_peer(peer_id).await {
             Ok(peer) => Some(vec![peer]),
@@ -279,16 +281,21 @@ pub async fn get_object(
     .unwrap_or(&default_name)
     .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
-    let fill = s.cache.begin_fill(&combined, size).map(|ticket| CacheFill {
-        cache: s.cache.clone(),
-        ticket,
-        metadata: metadata.clone(),
-        // What the object itself says, not this request's `content_type` override.
-        content_type: first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
+    let fill = fill_stamp
+        .and_then(|stamp| s.cache.begin_fill_stamped(stamp, size))
+        .map(|ticket| CacheFill {
+            cache: s.cache.clone(),
+            ticket,
+            metadata: metadata.clone(),
+            // What the object itself says, not this request's `content_type` override.
+            content_type: first_non_empty([
+                Some(metadata.content_type.as_str()),
+                peer_ct.as_deref(),
+            ])
             .unwrap_or("application/octet-stream")
             .to_string(),
-        peer_id: peer.peer_id.clone(),
-    });
+            peer_id: peer.peer_id.clone(),
+        });
     let (res, tx) = streamed_response(size, &content_type, disposition);
     tokio::spawn(async move {
         if let Err(e) = relay_peer_body(resp, size, piece_size, fill, &tx, OBJECT).await {

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use super::get::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
 use super::MERGE;
 use crate::app::AppState;
-use crate::cache::CachedBall;
+use crate::cache::{CachedBall, FillStamp};
 use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId};
@@ -34,6 +34,8 @@ struct Chunk {
     key: String,
     size: u64,
     source: Source,
+    /// The key's cache generation before its metadata was asked (see `BallCache::fill_stamp`).
+    stamp: Option<FillStamp>,
 }
 
 /// P3, metadata only: the first holder whose metadata answered (disabled objects move on).
@@ -60,21 +62,25 @@ async fn locate(s: &AppState, b: &str, key: &str) -> Result<(PeerInfo, Metadata)
 
 async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> ApiResult<Chunk> {
     let key = format!("{ball}_{i}");
+    let combined = format!("{b}@{key}");
     if !forced {
-        if let Some(hit) = s.cache.get(&format!("{b}@{key}")) {
+        if let Some(hit) = s.cache.get(&combined) {
             let size = hit.bytes.len() as u64;
             return Ok(Chunk {
                 key,
                 size,
                 source: Source::Cached(hit),
+                stamp: None,
             });
         }
     }
+    let stamp = s.cache.fill_stamp(&combined);
     match locate(s, b, &key).await {
         Ok((peer, metadata)) => Ok(Chunk {
             size: metadata.size,
             key,
             source: Source::Peer { peer, metadata },
+            stamp,
         }),
         Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
         Err(_) => Err(ApiError::not_found(format!("Chunk {key} not found"))),
@@ -199,7 +205,6 @@ async fn stream_chunk(
         }
         Source::Peer { peer, metadata } => (peer, metadata),
     };
-    let combined = format!("{b}@{}", chunk.key);
     let mut queue = VecDeque::from([peer]);
     let mut tried: Vec<String> = Vec::new();
     let mut expanded = false;
@@ -224,9 +229,10 @@ async fn stream_chunk(
                 continue;
             }
         };
-        let fill = s
-            .cache
-            .begin_fill(&combined, chunk.size)
+        let fill = chunk
+            .stamp
+            .clone()
+            .and_then(|stamp| s.cache.begin_fill_stamped(stamp, chunk.size))
             .map(|ticket| CacheFill {
                 cache: s.cache.clone(),
                 ticket,
