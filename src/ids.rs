@@ -117,6 +117,18 @@ canonical_id!(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_ids_are_the_fixed_points_of_sanitize() {
+        for ok in ["a", "valid-name_123", "report_c_0", "0", "a-b"] {
+            assert!(super::is_canonical(ok), "{ok}");
+        }
+        for bad in [
+            "", "-a", "_x", "x_", "x-", "a--b", "a-_b", "a b", "a.b", "b@k", "ñ",
+        ] {
+            assert!(!super::is_canonical(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use axum::http::StatusCode;
     use proptest::prelude::*;

@@ -9,20 +9,8 @@ use futures::StreamExt;
 use super::replica_map::combined;
 use super::state::{lock, now_ns, Inner};
 use super::types::PeerInfo;
+use crate::ids::is_canonical;
 use crate::peer_client::{PeerError, XBall};
-
-/// A canonical id is a fixed point of `sanitize` (`router-api.md` A.1): non-empty, only `[A-Za-z0-9_-]`,
-/// starting with a letter or digit, every `-`/`_` followed by a letter or digit.
-pub fn is_canonical(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() || !b[0].is_ascii_alphanumeric() {
-        return false;
-    }
-    b.iter().enumerate().all(|(i, c)| match c {
-        b'-' | b'_' => b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()),
-        c => c.is_ascii_alphanumeric(),
-    })
-}
 
 /// How the peer lists its objects: `/api/v4/xballs`, or `/api/v4/stats` `balls` when the former is 404.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,21 +116,4 @@ pub(super) async fn full_pass(inner: &Arc<Inner>) {
     futures::stream::iter(live)
         .for_each_concurrent(inner.fanout, |p| pass_peer(inner, p))
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_canonical;
-
-    #[test]
-    fn canonical_ids() {
-        for ok in ["a", "valid-name_123", "report_c_0", "0", "a-b"] {
-            assert!(is_canonical(ok), "{ok}");
-        }
-        for bad in [
-            "", "-a", "_x", "x_", "x-", "a--b", "a-_b", "a b", "a.b", "b@k", "ñ",
-        ] {
-            assert!(!is_canonical(bad), "{bad}");
-        }
-    }
 }
