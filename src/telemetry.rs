@@ -46,7 +46,9 @@ pub fn init(cfg: &TelemetryConfig) -> anyhow::Result<Telemetry> {
     let mut layers: Vec<BoxedLayer> = Vec::new();
     let mut guards = Vec::new();
     if cfg.log_show {
-        layers.push(fmt_layer(cfg.log_format, std::io::stdout, true));
+        // Colours only on a terminal: redirected logs stay plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        layers.push(fmt_layer(cfg.log_format, std::io::stdout, ansi));
     }
     if cfg.log_to_file {
         match file_writers(cfg) {
