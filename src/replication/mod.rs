@@ -18,4 +18,6 @@ pub use fanout::{
 pub use read::{
     discover_holders, live_holders, read_with_failover, Attempt, Candidate, Holders, ReadFailure,
 };
-pub use relay::{abort_client, relay_bytes, relay_peer_body, BodySender, CacheFill, RelayError};
+pub use relay::{
+    abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, CacheFill, RelayError,
+};

@@ -152,3 +152,97 @@ pub async fn relay_bytes(
     }
     Ok(sent)
 }
+
+/// What [`relay_stream`] carries between polls.
+struct StreamState {
+    upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    size: u64,
+    sent: u64,
+    piece_size: usize,
+    fill: Option<CacheFill>,
+    pending: Bytes,
+    done: bool,
+    bytes_out: metrics::Counter,
+}
+
+/// [`relay_peer_body`] for one whole object as the client body stream itself (no task, no channel): the
+/// same size cap, piece cap, cache tee (inserted before the last piece) and abort rule — an upstream failure
+/// or a short body yields an `Err`, which makes the server abort the connection.
+pub fn relay_stream(
+    resp: reqwest::Response,
+    size: u64,
+    piece_size: usize,
+    fill: Option<CacheFill>,
+    handler: &'static str,
+) -> impl futures::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    let state = StreamState {
+        upstream: resp.bytes_stream().boxed(),
+        size,
+        sent: 0,
+        piece_size,
+        fill,
+        pending: Bytes::new(),
+        done: false,
+        bytes_out: metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler),
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        while st.pending.is_empty() {
+            if st.sent >= st.size {
+                // Only a zero-size object gets here with a fill still pending.
+                if let Some(f) = st.fill.take() {
+                    f.cache
+                        .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+                }
+                return None;
+            }
+            let cause = match st.upstream.next().await {
+                Some(Ok(mut frame)) => {
+                    let room = usize::try_from(st.size - st.sent).unwrap_or(usize::MAX);
+                    if frame.len() > room {
+                        tracing::warn!(
+                            extra = frame.len() - room,
+                            size = st.size,
+                            "peer sent more bytes than the metadata size"
+                        );
+                        frame.truncate(room);
+                    }
+                    st.pending = frame;
+                    continue;
+                }
+                Some(Err(e)) => e.to_string(),
+                None => "peer body ended early".to_string(),
+            };
+            st.done = true;
+            let e = RelayError::Upstream {
+                sent: st.sent,
+                size: st.size,
+                cause,
+            };
+            tracing::warn!(error = %e, "get data aborted after the headers");
+            return Some((Err(io::Error::other(e.to_string())), st));
+        }
+        let take = if st.piece_size == 0 {
+            st.pending.len()
+        } else {
+            st.pending.len().min(st.piece_size)
+        };
+        let piece = st.pending.split_to(take);
+        let len = piece.len() as u64;
+        if let Some(f) = st.fill.as_mut() {
+            f.ticket.push(&piece);
+        }
+        if st.sent + len == st.size {
+            // Insert before the last piece goes out: a client that read the whole body sees the entry.
+            if let Some(f) = st.fill.take() {
+                f.cache
+                    .finish_fill(f.ticket, f.metadata, f.content_type, f.peer_id);
+            }
+        }
+        st.sent += len;
+        st.bytes_out.increment(len);
+        Some((Ok(piece), st))
+    })
+}

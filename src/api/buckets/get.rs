@@ -20,7 +20,7 @@ use crate::ids::{BucketId, ObjectKey};
 use crate::peer_client::GetMetadataResponse;
 use crate::replica::PeerInfo;
 use crate::replication::{
-    abort_client, read_with_failover, relay_peer_body, Attempt, BodySender, CacheFill, ReadFailure,
+    read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure,
 };
 use crate::validate;
 
@@ -228,17 +228,23 @@ pub async fn get_object(
     let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, pinned, |c| {
         let client = s.peers.clone();
         async move {
-            let md = match c.metadata {
-                Some(md) => md,
-                None => match client.get_metadata(&c.peer, b, k).await {
-                    Ok(md) => md,
-                    Err(e) => return Attempt::from_peer_error(&e),
-                },
+            // Metadata and data are asked together (one round trip of latency, not two); the data
+            // answer is only used once the metadata says the object exists and is enabled.
+            let (md, data) = match c.metadata {
+                Some(md) => (Ok(md), client.get_data(&c.peer, b, k).await),
+                None => tokio::join!(
+                    client.get_metadata(&c.peer, b, k),
+                    client.get_data(&c.peer, b, k)
+                ),
+            };
+            let md = match md {
+                Ok(md) => md,
+                Err(e) => return Attempt::from_peer_error(&e),
             };
             if md.metadata.is_disabled {
                 return Attempt::Disabled;
             }
-            match client.get_data(&c.peer, b, k).await {
+            match data {
                 Ok(resp) => Attempt::Done((c.peer, md, resp)),
                 Err(e) => Attempt::from_peer_error(&e),
             }
@@ -296,13 +302,10 @@ pub async fn get_object(
             .to_string(),
             peer_id: peer.peer_id.clone(),
         });
-    let (res, tx) = streamed_response(size, &content_type, disposition);
-    tokio::spawn(async move {
-        if let Err(e) = relay_peer_body(resp, size, piece_size, fill, &tx, OBJECT).await {
-            tracing::warn!(peer_id = %peer.peer_id, error = %e, "get data aborted after the headers");
-            abort_client(&tx, e.to_string()).await;
-        }
-    });
+    let body = Body::from_stream(relay_stream(resp, size, piece_size, fill, OBJECT));
+    let mut res = body.into_response();
+    set_headers(res.headers_mut(), size, &content_type, disposition);
+    tracing::debug!(peer_id = %peer.peer_id, size, "get data streaming");
     Ok(res)
 }
 
