@@ -2,80 +2,18 @@
 //! restarts, health and error limiting, inventory rebuild, discovery, stats and task-group expiry.
 mod common;
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
+use common::cluster::{eventually, TestPeer};
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::peer::{peer_config, spawn_peer_with};
 use mictlanx_router::config::Config;
-use mictlanx_router::peer::PeerServer;
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
 use mictlanx_router::replica::discovery::discover;
 use mictlanx_router::replica::embedded::EmbeddedReplicaManager;
 use mictlanx_router::replica::{PeerInfo, PlacementError, ReplicaManager, RmError, TaskGroup};
-
-/// Generous bound for "eventually" (a loaded 2-core CI machine); the checks poll every 50 ms.
-const EVENTUALLY: Duration = Duration::from_secs(20);
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-/// One real peer that can be stopped and restarted on the same port and directories.
-struct TestPeer {
-    id: String,
-    dir: PathBuf,
-    port: u16,
-    server: Option<PeerServer>,
-}
-
-impl TestPeer {
-    async fn start(id: &str, root: &Path) -> TestPeer {
-        let dir = root.join(id);
-        let server = spawn_peer_with(peer_config(id, &dir)).await;
-        let port = server.addr().port();
-        TestPeer {
-            id: id.into(),
-            dir,
-            port,
-            server: Some(server),
-        }
-    }
-
-    fn info(&self) -> PeerInfo {
-        PeerInfo {
-            peer_id: self.id.clone(),
-            ip_addr: "127.0.0.1".into(),
-            port: self.port,
-            protocol: "http".into(),
-            api_version: 4,
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        let mut cfg = peer_config(&self.id, &self.dir);
-        cfg.port = self.port;
-        self.server = Some(spawn_peer_with(cfg).await);
-    }
-}
 
 fn config(state: &Path, seed: Vec<PeerInfo>) -> Config {
     let mut cfg = Config::for_tests(state.to_path_buf());

@@ -1,5 +1,6 @@
 //! Shared test helpers (each test crate uses a subset).
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod peer;
 pub mod process;
