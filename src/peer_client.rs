@@ -284,11 +284,7 @@ impl PeerClient {
         force: bool,
     ) -> Result<u64, PeerError> {
         let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
-        let req = self
-            .http
-            .delete(self.url(peer, &path))
-            .header("Force", if force { "1" } else { "0" });
-        n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
+        self.delete_counting(peer, &path, force).await
     }
 
     /// `DELETE /api/v4/buckets/{b}/bid/{ball}` → the `n-deletes` count.
@@ -300,9 +296,19 @@ impl PeerClient {
         force: bool,
     ) -> Result<u64, PeerError> {
         let path = format!("/api/v4/buckets/{}/bid/{}", seg(b), seg(ball));
+        self.delete_counting(peer, &path, force).await
+    }
+
+    /// A peer delete with the `Force` header; answers the `n-deletes` count.
+    async fn delete_counting(
+        &self,
+        peer: &PeerInfo,
+        path: &str,
+        force: bool,
+    ) -> Result<u64, PeerError> {
         let req = self
             .http
-            .delete(self.url(peer, &path))
+            .delete(self.url(peer, path))
             .header("Force", if force { "1" } else { "0" });
         n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
     }

@@ -11,19 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use data_common::{detail, object, peer_info, start, start_with};
+use data_common::{detail, object, peer_info, sorted_ids, start, start_with};
 use serde_json::{json, Value};
-
-fn sorted_ids(v: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = v
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_killed_before_phase_2_leaves_the_others_storing() {

@@ -6,22 +6,11 @@ mod data_common;
 
 use std::collections::BTreeSet;
 
-use data_common::{detail, dto, object, start, Cluster};
+use data_common::{detail, dto, object, sorted_ids, start, Cluster};
 use serde_json::{json, Value};
 
 async fn cluster() -> Cluster {
     start(3, |_| {}).await
-}
-
-fn sorted(v: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = v
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +38,7 @@ async fn put_with_both_forms_and_rf_1_2_3_then_get_identical_bytes() {
         assert_eq!(out["bucket_id"], "b1");
         assert_eq!(out["key"], key);
         assert_eq!(out["size"], bytes.len());
-        assert_eq!(sorted(&out["peer_ids"]), sorted(&meta["replicas"]));
+        assert_eq!(sorted_ids(&out["peer_ids"]), sorted_ids(&meta["replicas"]));
         assert_eq!(c.get_bytes("b1", &key).await, bytes);
         let sizes: Value = c
             .get(&format!("/api/v4/buckets/b1/{key}/size"))

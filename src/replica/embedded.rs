@@ -29,6 +29,25 @@ pub struct EmbeddedReplicaManager {
 }
 
 impl EmbeddedReplicaManager {
+    /// Apply `change` to the holders of `bucket@key` with the ids that are registered. The registry lock is
+    /// held while the map changes, so a concurrent peer removal cannot be undone.
+    fn record_registered(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+        change: impl FnOnce(&mut ReplicaMap, &str, &[String], u64),
+    ) {
+        let peers = lock(&self.inner.peers);
+        let ids: Vec<String> = peer_ids
+            .into_iter()
+            .filter(|id| peers.contains_key(id))
+            .collect();
+        let mut map = lock(&self.inner.map);
+        change(&mut map, &combined(bucket, key), &ids, now_ns());
+        self.inner.update_map_gauge(map.len());
+    }
+
     /// Creates the state dir, loads `peers.json` (unparsable = error), registers seed ∪ added − removed
     /// (all "not probed yet") and starts the background loops. Needs a tokio runtime.
     pub async fn start(cfg: &Config, client: PeerClient) -> anyhow::Result<Arc<Self>> {
@@ -258,15 +277,9 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        // The registry lock is held while the map changes, so a concurrent removal cannot be undone.
-        let peers = lock(&self.inner.peers);
-        let ids: Vec<String> = peer_ids
-            .into_iter()
-            .filter(|id| peers.contains_key(id))
-            .collect();
-        let mut map = lock(&self.inner.map);
-        map.add(&combined(bucket, key), &ids, now_ns());
-        self.inner.update_map_gauge(map.len());
+        self.record_registered(bucket, key, peer_ids, |map, key, ids, now| {
+            map.add(key, ids, now)
+        });
         Ok(())
     }
 
@@ -276,14 +289,9 @@ impl ReplicaManager for EmbeddedReplicaManager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let peers = lock(&self.inner.peers);
-        let ids: Vec<String> = peer_ids
-            .into_iter()
-            .filter(|id| peers.contains_key(id))
-            .collect();
-        let mut map = lock(&self.inner.map);
-        map.set(&combined(bucket, key), &ids, now_ns());
-        self.inner.update_map_gauge(map.len());
+        self.record_registered(bucket, key, peer_ids, |map, key, ids, now| {
+            map.set(key, ids, now)
+        });
         Ok(())
     }
 

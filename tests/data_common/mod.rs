@@ -25,6 +25,18 @@ pub struct Cluster {
     pub http: reqwest::Client,
 }
 
+/// The strings of a JSON array, sorted (peer id lists in responses).
+pub fn sorted_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
 pub fn peer_id(i: usize) -> String {
     format!("peer-{i}")
 }
