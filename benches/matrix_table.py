@@ -71,6 +71,23 @@ def main():
                          for i, c in enumerate(r)).rstrip())
         if n == 0:
             print("-+-".join("-" * w for w in widths))
+    cpu = [["row", "router run: router CPU s", "peers", "bench", "direct run: peers CPU s", "bench"]]
+    for row_id in order:
+        row = rows[row_id]
+        cells = [row["title"]]
+        for side, keys in (("router", ("router", "peers", "bench")), ("direct", ("peers", "bench"))):
+            r = row.get(side) or {}
+            c = r.get("cpu_s")
+            cells += [f"{c[k]:.2f}" if c else "-" for k in keys]
+        cpu.append(cells)
+    if any(c != "-" for r in cpu[1:] for c in r[1:]):
+        print()
+        widths = [max(len(r[i]) for r in cpu) for i in range(len(cpu[0]))]
+        for n, r in enumerate(cpu):
+            print(" | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+                             for i, c in enumerate(r)).rstrip())
+            if n == 0:
+                print("-+-".join("-" * w for w in widths))
     for line in sys.argv[2:]:
         print(line)
     for line in failures:

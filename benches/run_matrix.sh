@@ -11,6 +11,11 @@
 #   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is ~12 runs plus preloads)
 #   BENCH_PORT_BASE first peer port (default 27000; peers use +0..+2, routers +100 (cache) and +101 (no cache))
 #   BENCH_KEEP      set to 1 to keep the temporary directory (logs, raw JSON) for inspection
+#   BENCH_DATA_DIR  where the peers' data directories (and logs) go (default: $TMPDIR or /tmp). The peers
+#                   fsync every object, so on a disk the PUT rows measure the disk; /dev/shm (tmpfs) takes
+#                   the disk out and leaves the router, the loopback and the CPUs.
+#   BENCH_ROWS      comma-separated row ids to run (default: all; ids: get-1k-hit, get-1k-miss, get-10m,
+#                   put-10m, put-64m, meta)
 #   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
 set -euo pipefail
 
@@ -27,7 +32,7 @@ PEER0=http://127.0.0.1:$PORT_BASE
 echo "==> cargo build --release --bins" >&2
 (cd "$ROOT" && cargo build --release --bins)
 
-WORK=$(mktemp -d -t mictlanx-matrix.XXXXXX)
+WORK=$(mktemp -d -p "${BENCH_DATA_DIR:-${TMPDIR:-/tmp}}" mictlanx-matrix.XXXXXX)
 PIDS=()
 LAST_PID=
 stop_all() {
@@ -60,12 +65,14 @@ wait_for() {
 }
 
 PEERS_URI="mictlanx://"
+PEER_PIDS=()
 for i in 0 1 2; do
     port=$((PORT_BASE + i))
     mkdir -p "$WORK/p$i"
     MICTLANX_PEER_LOG_LEVEL=warn "$BIN_DIR/mictlanx-peer" --node-id "p$i" --port "$port" --host 127.0.0.1 \
         --base-path "$WORK/p$i" --disk-capacity 100GB >"$WORK/p$i.log" 2>&1 &
     PIDS+=($!)
+    PEER_PIDS+=($!)
     PEERS_URI+="p$i@127.0.0.1:$port,"
 done
 PEERS_URI="${PEERS_URI%,}/?protocol=http&api_version=4"
@@ -94,14 +101,42 @@ RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 DUR=(--duration "${SECONDS_PER_ROW}s")
 
-# bench LABEL ARGS...: one mictlanx-bench run; its JSON report (or the failure) goes to RESULTS.
+# cpu_ticks PID...: user+system clock ticks used so far by these processes (fields 14 and 15 of stat).
+cpu_ticks() {
+    local pid total=0 t
+    for pid in "$@"; do
+        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+# children_cpu VAR: sets VAR to the CPU seconds used so far by this shell's finished children (the `times`
+# builtin's second line; it has to run in this shell, not in a command substitution).
+children_cpu() {
+    times >"$WORK/times.txt"
+    printf -v "$1" '%s' "$(sed -n 2p "$WORK/times.txt" | python3 -c '
+import re, sys
+print(sum(float(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())))')"
+}
+
+# bench LABEL ARGS...: one mictlanx-bench run; its JSON report (or the failure) goes to RESULTS, with the CPU
+# seconds the routers, the peers and the bench process used during the run added as "cpu_s".
 bench() {
-    local label=$1 out rc=0
+    local label=$1 out rc=0 r0 p0 b0 b1
     shift
     echo "==> $label: mictlanx-bench $*" >&2
+    r0=$(cpu_ticks "$ROUTER_CACHE_PID" "$ROUTER_NOCACHE_PID")
+    p0=$(cpu_ticks "${PEER_PIDS[@]}")
+    children_cpu b0
     out=$("$BIN_DIR/mictlanx-bench" --json --label "$label" "$@" 2>"$WORK/bench.err") || rc=$?
+    children_cpu b1
     if [[ -n "$out" ]]; then
-        echo "$out" >>"$RESULTS"
+        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); hz=float(sys.argv[2]); r["cpu_s"]={"router": int(sys.argv[3])/hz, "peers": int(sys.argv[4])/hz, "bench": float(sys.argv[5])}; print(json.dumps(r))' \
+            "$out" "$(getconf CLK_TCK)" \
+            "$(($(cpu_ticks "$ROUTER_CACHE_PID" "$ROUTER_NOCACHE_PID") - r0))" \
+            "$(($(cpu_ticks "${PEER_PIDS[@]}") - p0))" \
+            "$(python3 -c 'import sys; print(float(sys.argv[1]) - float(sys.argv[2]))' "$b1" "$b0")" \
+            >>"$RESULTS"
     else
         python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "run_error": sys.argv[2]}))' \
             "$label" "exit $rc: $(cat "$WORK/bench.err")" >>"$RESULTS"
@@ -112,6 +147,7 @@ bench() {
 row() {
     local id=$1 title=$2 router=$3 router_only=$4 direct_only=$5
     shift 5
+    if [[ -n "${BENCH_ROWS:-}" && ",$BENCH_ROWS," != *",$id,"* ]]; then return 0; fi
     # shellcheck disable=SC2086 # the *_only strings are deliberately word-split
     bench "$id|router|$title" --target router --url "$router" "$@" $router_only "${DUR[@]}"
     # shellcheck disable=SC2086

@@ -17,7 +17,8 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::{BucketId, ObjectKey};
-use crate::peer_client::GetMetadataResponse;
+use crate::model::Metadata;
+use crate::peer_client::{PeerClient, PeerError};
 use crate::replica::PeerInfo;
 use crate::replication::{
     read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure,
@@ -225,16 +226,23 @@ pub async fn get_object(
         },
         None => None,
     };
+    // The metadata is needed up front only for what the data answer's headers cannot say: the
+    // attachment name (tags) and the cache entry. Otherwise the data answer alone decides the response.
+    let metadata_first = q.attachment || fill_stamp.is_some();
     let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, pinned, |c| {
         let client = s.peers.clone();
         async move {
+            let peer = c.peer;
+            if !metadata_first && c.metadata.is_none() {
+                return data_only(&client, peer, b, k).await;
+            }
             // Metadata and data are asked together (one round trip of latency, not two); the data
             // answer is only used once the metadata says the object exists and is enabled.
             let (md, data) = match c.metadata {
-                Some(md) => (Ok(md), client.get_data(&c.peer, b, k).await),
+                Some(md) => (Ok(md), client.get_data(&peer, b, k).await),
                 None => tokio::join!(
-                    client.get_metadata(&c.peer, b, k),
-                    client.get_data(&c.peer, b, k)
+                    client.get_metadata(&peer, b, k),
+                    client.get_data(&peer, b, k)
                 ),
             };
             let md = match md {
@@ -245,13 +253,23 @@ pub async fn get_object(
                 return Attempt::Disabled;
             }
             match data {
-                Ok(resp) => Attempt::Done((c.peer, md, resp)),
+                Ok(resp) => Attempt::Done(Found {
+                    peer,
+                    size: md.metadata.size,
+                    metadata: Some(md.metadata),
+                    resp,
+                }),
                 Err(e) => Attempt::from_peer_error(&e),
             }
         }
     })
     .await;
-    let (peer, md, resp): (PeerInfo, GetMetadataResponse, reqwest::Response) = match found {
+    let Found {
+        peer,
+        size,
+        metadata,
+        resp,
+    } = match found {
         Ok(found) => found,
         Err(ReadFailure::NoCandidates) => return Err(ApiError::not_found(NO_CANDIDATE)),
         Err(ReadFailure::NotFound) => {
@@ -265,48 +283,101 @@ pub async fn get_object(
         Err(ReadFailure::Backend(e)) => return Err(ApiError::internal(e)),
     };
 
-    let metadata = md.metadata;
-    let size = metadata.size;
     let peer_ct = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let content_type = first_non_empty([
-        Some(q.content_type.as_str()),
-        Some(metadata.content_type.as_str()),
-        peer_ct.as_deref(),
-    ])
-    .unwrap_or("application/octet-stream")
-    .to_string();
-    let name = first_non_empty([
-        Some(q.filename.as_str()),
-        metadata.tags.get("fullname").map(String::as_str),
-        metadata.tags.get("filename").map(String::as_str),
-    ])
-    .unwrap_or(&default_name)
-    .to_string();
+    let md_ct = metadata.as_ref().map(|m| m.content_type.as_str());
+    let content_type = first_non_empty([Some(q.content_type.as_str()), md_ct, peer_ct.as_deref()])
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let tag = |name: &str| {
+        metadata
+            .as_ref()
+            .and_then(|m| m.tags.get(name))
+            .map(String::as_str)
+    };
+    let name = first_non_empty([Some(q.filename.as_str()), tag("fullname"), tag("filename")])
+        .unwrap_or(&default_name)
+        .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
-    let fill = fill_stamp
-        .and_then(|stamp| s.cache.begin_fill_stamped(stamp, size))
-        .map(|ticket| CacheFill {
-            cache: s.cache.clone(),
-            ticket,
-            metadata: metadata.clone(),
+    // A fill always has the metadata: a stamp makes the attempt ask for it.
+    let fill = match (fill_stamp, metadata) {
+        (Some(stamp), Some(metadata)) => s.cache.begin_fill_stamped(stamp, size).map(|ticket| {
             // What the object itself says, not this request's `content_type` override.
-            content_type: first_non_empty([
-                Some(metadata.content_type.as_str()),
-                peer_ct.as_deref(),
-            ])
-            .unwrap_or("application/octet-stream")
-            .to_string(),
-            peer_id: peer.peer_id.clone(),
-        });
+            let content_type =
+                first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+            CacheFill {
+                cache: s.cache.clone(),
+                ticket,
+                metadata,
+                content_type,
+                peer_id: peer.peer_id.clone(),
+            }
+        }),
+        _ => None,
+    };
     let body = Body::from_stream(relay_stream(resp, size, piece_size, fill, OBJECT));
     let mut res = body.into_response();
     set_headers(res.headers_mut(), size, &content_type, disposition);
     tracing::debug!(peer_id = %peer.peer_id, size, "get data streaming");
     Ok(res)
+}
+
+/// What a successful read attempt found: the peer, the object size, its metadata when it was asked for,
+/// and the peer's streaming data answer.
+struct Found {
+    peer: PeerInfo,
+    size: u64,
+    metadata: Option<Metadata>,
+    resp: reqwest::Response,
+}
+
+/// One read attempt without the metadata request: the peer's data answer carries the size
+/// (`Content-Length` = metadata size, `peer-api.md` #21) and the content type. The metadata is asked only
+/// when the answer cannot decide: a 404 (absent, or disabled — which keeps the replica record) and an
+/// answer without `Content-Length`.
+async fn data_only(client: &PeerClient, peer: PeerInfo, b: &str, k: &str) -> Attempt<Found> {
+    match client.get_data(&peer, b, k).await {
+        Ok(resp) => match content_length(&resp) {
+            Some(size) => Attempt::Done(Found {
+                peer,
+                size,
+                metadata: None,
+                resp,
+            }),
+            None => match client.get_metadata(&peer, b, k).await {
+                Ok(md) if md.metadata.is_disabled => Attempt::Disabled,
+                Ok(md) => Attempt::Done(Found {
+                    peer,
+                    size: md.metadata.size,
+                    metadata: Some(md.metadata),
+                    resp,
+                }),
+                Err(e) => Attempt::from_peer_error(&e),
+            },
+        },
+        Err(PeerError::NotFound(_)) => match client.get_metadata(&peer, b, k).await {
+            Ok(md) if md.metadata.is_disabled => Attempt::Disabled,
+            Ok(_) => Attempt::NotFound,
+            Err(e) => Attempt::from_peer_error(&e),
+        },
+        Err(e) => Attempt::from_peer_error(&e),
+    }
+}
+
+/// The answer's `Content-Length` header (not the body's size hint, which reqwest's wrappers may hide).
+fn content_length(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
