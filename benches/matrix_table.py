@@ -49,9 +49,10 @@ def main():
         ok = rt and dr and "run_error" not in rt and "run_error" not in dr
         if ok and dr["ops_per_s"] > 0:
             ratio = f"{rt['ops_per_s'] / dr['ops_per_s']:.2f}"
-        if ok and row_id == "get-1k-miss":
-            added = rt["latency"]["p99_ms"] - dr["latency"]["p99_ms"]
-            note = f"router p99 adds {added:+.3f} ms"
+        if ok and row_id in ("get-1k-miss", "get-1k-paced"):
+            p50 = rt["latency"]["p50_ms"] - dr["latency"]["p50_ms"]
+            p99 = rt["latency"]["p99_ms"] - dr["latency"]["p99_ms"]
+            note = f"router adds p50 {p50:+.3f} ms, p99 {p99:+.3f} ms"
         for side, r in (("router", rt), ("direct", dr)):
             if r and "run_error" in r:
                 failures.append(f"{row_id} {side}: {r['run_error'].strip()}")

@@ -14,8 +14,10 @@
 #   BENCH_DATA_DIR  where the peers' data directories (and logs) go (default: $TMPDIR or /tmp). The peers
 #                   fsync every object, so on a disk the PUT rows measure the disk; /dev/shm (tmpfs) takes
 #                   the disk out and leaves the router, the loopback and the CPUs.
-#   BENCH_ROWS      comma-separated row ids to run (default: all; ids: get-1k-hit, get-1k-miss, get-10m,
-#                   put-10m, put-64m, meta)
+#   BENCH_ROWS      comma-separated row ids to run (default: all; ids: get-1k-hit, get-1k-miss,
+#                   get-1k-paced, get-10m, put-10m, put-64m, meta)
+#   BENCH_PACED_RATE  fixed rate of the get-1k-paced row (default 1000 ops/s: well below the router's saturation
+#                   on a 2-core machine, so its latency is what a request costs, not queueing)
 #   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
 set -euo pipefail
 
@@ -100,6 +102,7 @@ wait_for "$ROUTER_NOCACHE/ready" router-nocache
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 DUR=(--duration "${SECONDS_PER_ROW}s")
+PACED_RATE=${BENCH_PACED_RATE:-1000}
 
 # cpu_ticks PID...: user+system clock ticks used so far by these processes (fields 14 and 15 of stat).
 cpu_ticks() {
@@ -158,6 +161,8 @@ row get-1k-hit "GET 1 KiB, cache hit, c32" "$ROUTER_CACHE" "" "" \
     --op get --size 1KiB --concurrency 32 --keys 100 --bucket hit --cleanup
 row get-1k-miss "GET 1 KiB, cache off, c32" "$ROUTER_NOCACHE" "" "" \
     --op get --size 1KiB --concurrency 32 --keys 100 --bucket miss --cleanup
+row get-1k-paced "GET 1 KiB, cache off, c32, ${PACED_RATE} ops/s" "$ROUTER_NOCACHE" "" "" \
+    --op get --size 1KiB --concurrency 32 --keys 100 --bucket paced --cleanup --rate "$PACED_RATE"
 row get-10m "GET 10 MiB, cache off, c4" "$ROUTER_NOCACHE" "" "" \
     --op get --size 10MiB --concurrency 4 --keys 8 --bucket big --cleanup
 row put-10m "PUT 10 MiB rf1, c4" "$ROUTER_CACHE" "--rf 1" "" \

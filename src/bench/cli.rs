@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Run exactly this many timed operations instead of a duration.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
+    /// Start operations at this fixed total rate (operations per second) instead of back to back, with at
+    /// most `--concurrency` in flight: latency then shows what a request costs below saturation.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
     /// Number of objects preloaded for GET and metadata runs, read round-robin.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub keys: u64,
@@ -119,6 +123,15 @@ impl Op {
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     crate::units::parse_size(s).map_err(|e| format!("{e}; expected e.g. 1KiB, 10MiB, 64mb"))
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "invalid rate '{s}': a number of operations per second > 0"
+        )),
+    }
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {

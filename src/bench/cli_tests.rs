@@ -142,3 +142,13 @@ fn bounds_are_enforced() {
     assert!(parse(&["--target", "cache"]).is_err());
     assert!(parse(&["--op", "delete"]).is_err());
 }
+
+#[test]
+fn rate_is_optional_and_must_be_positive() {
+    assert_eq!(parse(&[]).unwrap().rate, None);
+    assert_eq!(parse(&["--rate", "2500"]).unwrap().rate, Some(2500.0));
+    assert_eq!(parse(&["--rate", "0.5"]).unwrap().rate, Some(0.5));
+    for bad in ["0", "-3", "fast", "inf", "NaN"] {
+        assert!(parse(&["--rate", bad]).is_err(), "--rate {bad} is refused");
+    }
+}

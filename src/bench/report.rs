@@ -56,6 +56,8 @@ pub struct Report {
     pub bucket: String,
     pub size_bytes: u64,
     pub concurrency: u32,
+    /// `--rate` (operations per second), `null` when operations ran back to back.
+    pub rate: Option<f64>,
     pub rf: u32,
     pub force_get: bool,
     pub preloaded_keys: u64,
@@ -120,6 +122,7 @@ impl Report {
             bucket: args.bucket.clone(),
             size_bytes: args.size,
             concurrency: args.concurrency,
+            rate: args.rate,
             rf: args.rf,
             force_get: args.force_get,
             preloaded_keys,
@@ -159,6 +162,13 @@ impl Report {
             self.force_get,
             self.preloaded_keys
         );
+        if let Some(rate) = self.rate {
+            let _ = writeln!(
+                out,
+                "  fixed rate {rate} ops/s (at most {} in flight)",
+                self.concurrency
+            );
+        }
         let _ = writeln!(
             out,
             "  ops        {} ok, {} errors in {:.2} s",

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
@@ -87,8 +87,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         stop: args.stop_rule(),
         next: AtomicU64::new(0),
         run_id,
+        rate: args.rate,
+        start: Instant::now(),
     });
-    let start = Instant::now();
+    let start = shared.start;
     let deadline = match shared.stop {
         StopRule::After(d) => Some(start + d),
         StopRule::Ops(_) => None,
@@ -141,6 +143,9 @@ struct Shared {
     stop: StopRule,
     next: AtomicU64,
     run_id: String,
+    /// `--rate`: operation `i` starts no earlier than `start + i / rate`.
+    rate: Option<f64>,
+    start: Instant,
 }
 
 /// Per-worker counts, merged at the end (no shared lock on the hot path).
@@ -189,6 +194,11 @@ async fn worker(shared: Arc<Shared>, deadline: Option<Instant>) -> Tally {
         if !more {
             return tally;
         }
+        if let Some(rate) = shared.rate {
+            let due = shared.start + Duration::from_secs_f64(i as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        // Measured from the actual start: the timer's wake-up slack is not counted as request latency.
         let t0 = Instant::now();
         let result = match shared.op {
             Op::Put => {

@@ -1,0 +1,152 @@
+//! `mictlanx-bench` against real components: a peer directly, and a router in front of real peers. Checks
+//! the counts, the cleanup and the `--rate` pacing (a lower bound on the elapsed time, which a slow machine
+//! cannot break).
+
+mod common;
+mod data_common;
+
+use clap::Parser;
+use mictlanx_router::bench::{run, BenchArgs};
+
+use crate::common::peer::spawn_peer;
+
+fn args(url: &str, extra: &[&str]) -> BenchArgs {
+    let mut argv = vec!["mictlanx-bench", "--url", url];
+    argv.extend_from_slice(extra);
+    BenchArgs::try_parse_from(argv).expect("valid flags")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_run_against_a_peer_takes_at_least_ops_over_rate() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("bench-p0", dir.path()).await;
+    let url = peer.base_url();
+    let a = args(
+        &url,
+        &[
+            "--target",
+            "peer",
+            "--op",
+            "get",
+            "--size",
+            "2KiB",
+            "--keys",
+            "5",
+            "--ops",
+            "60",
+            "--rate",
+            "100",
+            "--concurrency",
+            "4",
+            "--bucket",
+            "paced",
+            "--cleanup",
+        ],
+    );
+    let report = run(&a).await.expect("run");
+    assert_eq!(report.ops, 60);
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.bytes, 60 * 2048);
+    assert_eq!(report.rate, Some(100.0));
+    // Operation 59 may not start before 0.59 s.
+    assert!(report.elapsed_s >= 0.58, "elapsed {}", report.elapsed_s);
+    assert!(report.ops_per_s <= 104.0, "paced: {}", report.ops_per_s);
+    // --cleanup deleted the preloaded objects.
+    let listing: serde_json::Value = data_common::client()
+        .get(format!("{url}/api/v4/buckets/paced/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listing["balls"].as_array().map(Vec::len),
+        Some(0),
+        "{listing}"
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_puts_with_rf_2_land_on_two_peers_and_cleanup_removes_them() {
+    let c = data_common::start(3, |_| {}).await;
+    let url = c.url("");
+    let a = args(
+        &url,
+        &[
+            "--op",
+            "put",
+            "--size",
+            "100KiB",
+            "--rf",
+            "2",
+            "--ops",
+            "6",
+            "--concurrency",
+            "3",
+            "--bucket",
+            "bput",
+        ],
+    );
+    let report = run(&a).await.expect("run");
+    assert_eq!(
+        (report.ops, report.errors),
+        (6, 0),
+        "{:?}",
+        report.first_error
+    );
+    assert_eq!(report.rate, None);
+    let listing: serde_json::Value = c
+        .get("/api/v4/buckets/bput/metadata")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let balls = listing["balls"].as_array().expect("balls");
+    assert_eq!(balls.len(), 6, "{listing}");
+    for ball in balls {
+        let key = ball["key"].as_str().unwrap();
+        let view = c.router.state.rm.get_replicas("bput", key).await.unwrap();
+        assert_eq!(view.replicas.len(), 2, "{key} is held by two peers");
+    }
+
+    let a = args(
+        &url,
+        &[
+            "--op",
+            "get",
+            "--size",
+            "100KiB",
+            "--rf",
+            "2",
+            "--ops",
+            "10",
+            "--keys",
+            "3",
+            "--bucket",
+            "bget",
+            "--cleanup",
+        ],
+    );
+    let report = run(&a).await.expect("run");
+    assert_eq!(
+        (report.ops, report.errors),
+        (10, 0),
+        "{:?}",
+        report.first_error
+    );
+    let listing: serde_json::Value = c
+        .get("/api/v4/buckets/bget/metadata")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listing["balls"].as_array().map(Vec::len),
+        Some(0),
+        "{listing}"
+    );
+    c.stop().await;
+}
