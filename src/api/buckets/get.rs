@@ -1,6 +1,7 @@
 //! Get bytes (`router-api.md` #21, §8.2): cache hit from memory, else read with failover before the first
-//! byte, stream with `Content-Length` = metadata size, tee into the cache. Also the response-header rules
-//! shared with merge (#20): content type, `Content-Disposition`, query parameters.
+//! byte, stream with `Content-Length` = metadata size, tee into the cache. A read that needs nothing the
+//! data answer's headers do not carry skips the metadata request (README compatibility note 21). Also the
+//! response-header rules shared with merge (#20): content type, `Content-Disposition`, query parameters.
 
 use std::io;
 
