@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::{BucketId, ObjectKey};
 use crate::model::Metadata;
-use crate::peer_client::{PeerClient, PeerError};
+use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::PeerInfo;
 use crate::replication::{
     read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure,
@@ -237,8 +237,7 @@ pub async fn get_object(
             if !metadata_first && c.metadata.is_none() {
                 return data_only(&client, peer, b, k).await;
             }
-            // Metadata and data are asked together (one round trip of latency, not two); the data
-            // answer is only used once the metadata says the object exists and is enabled.
+            // Metadata and data are asked together (one round trip of latency, not two).
             let (md, data) = match c.metadata {
                 Some(md) => (Ok(md), client.get_data(&peer, b, k).await),
                 None => tokio::join!(
@@ -246,22 +245,7 @@ pub async fn get_object(
                     client.get_data(&peer, b, k)
                 ),
             };
-            let md = match md {
-                Ok(md) => md,
-                Err(e) => return Attempt::from_peer_error(&e),
-            };
-            if md.metadata.is_disabled {
-                return Attempt::Disabled;
-            }
-            match data {
-                Ok(resp) => Attempt::Done(Found {
-                    peer,
-                    size: md.metadata.size,
-                    metadata: Some(md.metadata),
-                    resp,
-                }),
-                Err(e) => Attempt::from_peer_error(&e),
-            }
+            decide(peer, md, data)
         }
     })
     .await;
@@ -337,37 +321,53 @@ struct Found {
     resp: reqwest::Response,
 }
 
+/// One candidate's metadata and data answers → the attempt's outcome. The data answer is used only once
+/// the metadata says the object exists and is enabled; a disabled object moves on keeping its record.
+fn decide(
+    peer: PeerInfo,
+    md: Result<GetMetadataResponse, PeerError>,
+    data: Result<reqwest::Response, PeerError>,
+) -> Attempt<Found> {
+    let md = match md {
+        Ok(md) => md,
+        Err(e) => return Attempt::from_peer_error(&e),
+    };
+    if md.metadata.is_disabled {
+        return Attempt::Disabled;
+    }
+    match data {
+        Ok(resp) => Attempt::Done(Found {
+            peer,
+            size: md.metadata.size,
+            metadata: Some(md.metadata),
+            resp,
+        }),
+        Err(e) => Attempt::from_peer_error(&e),
+    }
+}
+
 /// One read attempt without the metadata request: the peer's data answer carries the size
 /// (`Content-Length` = metadata size, `peer-api.md` #21) and the content type. The metadata is asked only
 /// when the answer cannot decide: a 404 (absent, or disabled — which keeps the replica record) and an
 /// answer without `Content-Length`.
 async fn data_only(client: &PeerClient, peer: PeerInfo, b: &str, k: &str) -> Attempt<Found> {
-    match client.get_data(&peer, b, k).await {
+    let data = match client.get_data(&peer, b, k).await {
         Ok(resp) => match content_length(&resp) {
-            Some(size) => Attempt::Done(Found {
-                peer,
-                size,
-                metadata: None,
-                resp,
-            }),
-            None => match client.get_metadata(&peer, b, k).await {
-                Ok(md) if md.metadata.is_disabled => Attempt::Disabled,
-                Ok(md) => Attempt::Done(Found {
+            Some(size) => {
+                return Attempt::Done(Found {
                     peer,
-                    size: md.metadata.size,
-                    metadata: Some(md.metadata),
+                    size,
+                    metadata: None,
                     resp,
-                }),
-                Err(e) => Attempt::from_peer_error(&e),
-            },
+                })
+            }
+            None => Ok(resp),
         },
-        Err(PeerError::NotFound(_)) => match client.get_metadata(&peer, b, k).await {
-            Ok(md) if md.metadata.is_disabled => Attempt::Disabled,
-            Ok(_) => Attempt::NotFound,
-            Err(e) => Attempt::from_peer_error(&e),
-        },
-        Err(e) => Attempt::from_peer_error(&e),
-    }
+        Err(e @ PeerError::NotFound(_)) => Err(e),
+        Err(e) => return Attempt::from_peer_error(&e),
+    };
+    let md = client.get_metadata(&peer, b, k).await;
+    decide(peer, md, data)
 }
 
 /// The answer's `Content-Length` header (not the body's size hint, which reqwest's wrappers may hide).
