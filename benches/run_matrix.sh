@@ -8,7 +8,7 @@
 # exit; the temporary data directories are removed.
 #
 # Environment:
-#   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is ~12 runs plus preloads)
+#   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is 14 runs plus preloads)
 #   BENCH_PORT_BASE first peer port (default 27000; peers use +0..+2, routers +100 (cache) and +101 (no cache))
 #   BENCH_KEEP      set to 1 to keep the temporary directory (logs, raw JSON) for inspection
 #   BENCH_DATA_DIR  where the peers' data directories (and logs) go (default: $TMPDIR or /tmp). The peers
