@@ -4,8 +4,9 @@
 # Builds the release binaries, starts three `mictlanx-peer`s and two `mictlanx-router`s on loopback (one with
 # the byte cache on, one with it off), runs each matrix row through `mictlanx-bench` once against a router and
 # once directly against peer p0 with the same parameters, then prints one table (router figures, direct
-# figures, router/direct throughput ratio) and the routers' peak RSS. Every process it started is stopped on
-# exit; the temporary data directories are removed.
+# figures, router/direct throughput ratio), the CPU seconds the routers, the peers and mictlanx-bench used
+# during each run, and the routers' peak RSS. Every process it started is stopped on exit; the temporary
+# data directories are removed.
 #
 # Environment:
 #   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is 14 runs plus preloads)
