@@ -10,9 +10,10 @@ use mictlanx_router::bench::{run, BenchArgs};
 
 use crate::common::peer::spawn_peer;
 
-fn args(url: &str, extra: &[&str]) -> BenchArgs {
+/// The bench's flags: `--url URL` then `extra` split on whitespace.
+fn args(url: &str, extra: &str) -> BenchArgs {
     let mut argv = vec!["mictlanx-bench", "--url", url];
-    argv.extend_from_slice(extra);
+    argv.extend(extra.split_whitespace());
     BenchArgs::try_parse_from(argv).expect("valid flags")
 }
 
@@ -24,25 +25,7 @@ async fn a_paced_run_against_a_peer_takes_at_least_ops_over_rate() {
     let url = peer.base_url();
     let a = args(
         &url,
-        &[
-            "--target",
-            "peer",
-            "--op",
-            "get",
-            "--size",
-            "2KiB",
-            "--keys",
-            "5",
-            "--ops",
-            "60",
-            "--rate",
-            "100",
-            "--concurrency",
-            "4",
-            "--bucket",
-            "paced",
-            "--cleanup",
-        ],
+        "--target peer --op get --size 2KiB --keys 5 --ops 60 --rate 100 --concurrency 4 --bucket paced --cleanup",
     );
     let report = run(&a).await.expect("run");
     assert_eq!(report.ops, 60);
@@ -75,20 +58,7 @@ async fn router_puts_with_rf_2_land_on_two_peers_and_cleanup_removes_them() {
     let url = c.url("");
     let a = args(
         &url,
-        &[
-            "--op",
-            "put",
-            "--size",
-            "100KiB",
-            "--rf",
-            "2",
-            "--ops",
-            "6",
-            "--concurrency",
-            "3",
-            "--bucket",
-            "bput",
-        ],
+        "--op put --size 100KiB --rf 2 --ops 6 --concurrency 3 --bucket bput",
     );
     let report = run(&a).await.expect("run");
     assert_eq!(
@@ -98,15 +68,9 @@ async fn router_puts_with_rf_2_land_on_two_peers_and_cleanup_removes_them() {
         report.first_error
     );
     assert_eq!(report.rate, None);
-    let listing: serde_json::Value = c
-        .get("/api/v4/buckets/bput/metadata")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let balls = listing["balls"].as_array().expect("balls");
-    assert_eq!(balls.len(), 6, "{listing}");
-    for ball in balls {
+    let balls = c.listing("bput").await;
+    assert_eq!(balls.len(), 6, "{balls:?}");
+    for ball in &balls {
         let key = ball["key"].as_str().unwrap();
         let view = c.router.state.rm.get_replicas("bput", key).await.unwrap();
         assert_eq!(view.replicas.len(), 2, "{key} is held by two peers");
@@ -114,21 +78,7 @@ async fn router_puts_with_rf_2_land_on_two_peers_and_cleanup_removes_them() {
 
     let a = args(
         &url,
-        &[
-            "--op",
-            "get",
-            "--size",
-            "100KiB",
-            "--rf",
-            "2",
-            "--ops",
-            "10",
-            "--keys",
-            "3",
-            "--bucket",
-            "bget",
-            "--cleanup",
-        ],
+        "--op get --size 100KiB --rf 2 --ops 10 --keys 3 --bucket bget --cleanup",
     );
     let report = run(&a).await.expect("run");
     assert_eq!(
@@ -137,16 +87,6 @@ async fn router_puts_with_rf_2_land_on_two_peers_and_cleanup_removes_them() {
         "{:?}",
         report.first_error
     );
-    let listing: serde_json::Value = c
-        .get("/api/v4/buckets/bget/metadata")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        listing["balls"].as_array().map(Vec::len),
-        Some(0),
-        "{listing}"
-    );
+    assert_eq!(c.listing("bget").await, Vec::<serde_json::Value>::new());
     c.stop().await;
 }

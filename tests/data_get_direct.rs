@@ -24,15 +24,7 @@ use mictlanx_router::peer::PeerServer;
 /// `prefix` (the metrics recorder is process-wide: the other tests of this binary count there too).
 async fn peer_requests(c: &Cluster, prefix: &str) -> u64 {
     let label = format!("mictlanx_router_peer_requests_total{{peer_id=\"{prefix}");
-    let text = c
-        .http
-        .get(c.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = c.metrics().await;
     text.lines()
         .filter(|l| l.starts_with(&label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -213,6 +213,26 @@ impl Cluster {
         res.json().await.expect("put data json")
     }
 
+    /// The router's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The balls of the router's bucket listing.
+    pub async fn listing(&self, bucket: &str) -> Vec<Value> {
+        let listing: Value = self
+            .get(&format!("/api/v4/buckets/{bucket}/metadata"))
+            .await
+            .json()
+            .await
+            .expect("listing json");
+        listing["balls"].as_array().expect("balls").clone()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
