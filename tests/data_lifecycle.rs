@@ -71,7 +71,7 @@ async fn put_with_both_forms_and_rf_1_2_3_then_get_identical_bytes() {
         );
         assert_eq!(c.get_bytes("b1", &key).await, bytes);
     }
-    let metrics = c.get("/metrics").await.text().await.unwrap();
+    let metrics = c.metrics().await;
     for line in [
         "mictlanx_router_bytes_in_total{handler=\"/api/v4/buckets/data/{task_id}/chunked\"}",
         "mictlanx_router_bytes_in_total{handler=\"/api/v4/buckets/data/{task_id}\"}",
