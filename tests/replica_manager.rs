@@ -12,7 +12,7 @@ use common::peer::{peer_config, spawn_peer_with};
 use mictlanx_router::config::Config;
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
 use mictlanx_router::replica::discovery::discover;
-use mictlanx_router::replica::embedded::EmbeddedReplicaManager;
+use mictlanx_router::replica::EmbeddedReplicaManager;
 use mictlanx_router::replica::{PeerInfo, PlacementError, ReplicaManager, RmError, TaskGroup};
 
 fn config(state: &Path, seed: Vec<PeerInfo>) -> Config {
@@ -261,7 +261,7 @@ async fn replica_map_is_rebuilt_from_peer_inventories() {
     })
     .await;
     let read = rm.choose_read_replica("bkt", "k2").await.unwrap();
-    let mut both = ids(&read);
+    let mut both = ids(&read.peers);
     both.sort();
     assert_eq!(both, ["r0", "r1"]);
     // Fewest calls in flight first (inventory passes add at most one per peer).
@@ -269,14 +269,14 @@ async fn replica_map_is_rebuilt_from_peer_inventories() {
         rm.report_start("r0").await;
     }
     assert_eq!(
-        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap()),
+        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap().peers),
         ["r1", "r0"]
     );
     for _ in 0..10 {
         rm.report_start("r1").await;
     }
     assert_eq!(
-        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap()),
+        ids(&rm.choose_read_replica("bkt", "k2").await.unwrap().peers),
         ["r0", "r1"]
     );
 
@@ -327,6 +327,7 @@ async fn discovery_finds_objects_written_after_start() {
         rm.choose_read_replica("late", "obj")
             .await
             .unwrap()
+            .peers
             .is_empty(),
         "unknown to the map"
     );
@@ -336,7 +337,7 @@ async fn discovery_finds_objects_written_after_start() {
     assert_eq!(found[0].1.metadata.size, 5);
     assert_eq!(found[0].1.peer_id, "d1");
     assert_eq!(
-        ids(&rm.choose_read_replica("late", "obj").await.unwrap()),
+        ids(&rm.choose_read_replica("late", "obj").await.unwrap().peers),
         ["d1"],
         "recorded"
     );
@@ -475,15 +476,20 @@ async fn placement_reserves_space_and_task_groups_expire() {
         created_at_ns: 0,
         expires_at_ns: 0,
         claimed_until_ns: None,
+        claim_token: 0,
+        claim_owner: None,
+        rf: 1,
+        meta: None,
     };
     rm.put_task_group(group).await.unwrap();
     let claimed = rm.claim_task_group("g1").await.unwrap();
-    assert!(claimed.claimed_until_ns.is_some());
+    assert!(claimed.group.claimed_until_ns.is_some());
+    assert_eq!(claimed.token, 1);
     assert!(matches!(
         rm.claim_task_group("g1").await,
         Err(RmError::Conflict(_))
     ));
-    rm.release_task_group("g1").await.unwrap();
+    rm.release_task_group(&claimed).await.unwrap();
     assert!(rm.get_task_group("g1").await.unwrap().is_some());
     eventually("task group expired", || async {
         rm.get_task_group("g1").await.unwrap().is_none()

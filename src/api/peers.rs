@@ -129,7 +129,7 @@ pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersVi
         .rm
         .get_peers()
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     Ok(Json(view))
 }
 
@@ -220,7 +220,7 @@ pub async fn peer_stats(
         .rm
         .get_stats(start, end)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     Ok(Json(stats))
 }
 
