@@ -125,11 +125,7 @@ pub async fn add_peers_bulk(
 #[utoipa::path(get, path = "/api/v4/peers", tag = "peers",
     responses((status = 200, description = "registered peers", body = PeersView)))]
 pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersView>> {
-    let view = state
-        .rm
-        .get_peers()
-        .await
-        .map_err(ApiError::from)?;
+    let view = state.rm.get_peers().await.map_err(ApiError::from)?;
     Ok(Json(view))
 }
 

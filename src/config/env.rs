@@ -443,7 +443,10 @@ impl RawEnv {
                 }
                 let (prefix_name, prefix) = var!(self, mictlanx_router_redis_prefix);
                 let prefix = prefix.unwrap_or("mictlanx").trim().to_string();
-                if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace) {
+                if prefix.is_empty()
+                    || prefix.contains(['{', '}'])
+                    || prefix.contains(char::is_whitespace)
+                {
                     return Err(ConfigError::invalid(
                         prefix_name,
                         &prefix,

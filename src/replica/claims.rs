@@ -120,11 +120,17 @@ mod tests {
         let g = group(1_000);
         let a = claim(&g, "A", 10, LEASE).unwrap();
         assert_eq!(a.claim_token, 1);
-        assert!(matches!(claim(&a, "B", 50, LEASE), Err(RmError::Conflict(_))));
+        assert!(matches!(
+            claim(&a, "B", 50, LEASE),
+            Err(RmError::Conflict(_))
+        ));
         // A was paused past its lease: B takes over with a new token
         let b = claim(&a, "B", 200, LEASE).unwrap();
         assert_eq!(b.claim_token, 2);
-        assert!(matches!(renew(&b, 1, 210, LEASE), Err(RmError::Conflict(_))));
+        assert!(matches!(
+            renew(&b, 1, 210, LEASE),
+            Err(RmError::Conflict(_))
+        ));
         assert!(!holds(&b, 1), "A cannot commit late");
         assert!(release(&b, 1).is_none(), "nor release B's claim");
         let renewed = renew(&b, 2, 280, LEASE).unwrap();
@@ -139,7 +145,10 @@ mod tests {
         let g = claim(&group(100), "A", 90, LEASE).unwrap();
         assert!(is_live(&g, 150), "claimed past the TTL");
         assert!(!is_live(&g, 190));
-        assert!(matches!(claim(&g, "B", 190, LEASE), Err(RmError::NotFound(_))));
+        assert!(matches!(
+            claim(&g, "B", 190, LEASE),
+            Err(RmError::NotFound(_))
+        ));
         assert_eq!(store_ttl(&g, 90), Duration::from_millis(1));
         let long = group(10_000_000_000);
         assert_eq!(store_ttl(&long, 0), Duration::from_secs(10));

@@ -128,7 +128,9 @@ pub(super) async fn republish(inner: &Arc<Inner>) {
         return;
     };
     let result = inner
-        .st(inner.store.change_registry(doc.added.clone(), doc.removed.clone()))
+        .st(inner
+            .store
+            .change_registry(doc.added.clone(), doc.removed.clone()))
         .await;
     match result {
         Ok(()) => tracing::warn!(

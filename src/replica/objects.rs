@@ -13,7 +13,11 @@ use super::types::RmError;
 const CAS_ATTEMPTS: usize = 32;
 
 /// The write that replaces `prev` by `rec` (removing the record when it says nothing any more).
-pub(super) fn write_of(key: &str, prev: Option<Versioned<ObjectRecord>>, rec: ObjectRecord) -> Write {
+pub(super) fn write_of(
+    key: &str,
+    prev: Option<Versioned<ObjectRecord>>,
+    rec: ObjectRecord,
+) -> Write {
     Write::Object {
         key: key.to_string(),
         prev,

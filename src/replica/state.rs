@@ -145,7 +145,11 @@ impl Inner {
             );
             self.reset_caches();
         } else {
-            tracing::warn!(backend = self.store.backend(), error = why.unwrap_or(""), "state store unreachable");
+            tracing::warn!(
+                backend = self.store.backend(),
+                error = why.unwrap_or(""),
+                "state store unreachable"
+            );
         }
     }
 

@@ -219,11 +219,7 @@ pub async fn delete_by_ball(
     let ball = BallId::parse(params.required("ball_id")?)?;
     let force = validate::header_flag(&headers, "force", true)?;
     let (b, ball) = (b.as_str(), ball.as_str());
-    let peers =
-        s.rm.get_peers()
-            .await
-            .map_err(ApiError::from)?
-            .available;
+    let peers = s.rm.get_peers().await.map_err(ApiError::from)?.available;
     let groups = peers.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
@@ -242,10 +238,8 @@ pub async fn delete_by_ball(
         .into_iter()
         .flat_map(|(peer, keys)| keys.into_iter().map(move |k| (peer.clone(), k)))
         .collect();
-    let mut confirmed: BTreeMap<String, Vec<String>> = pairs
-        .iter()
-        .map(|(_, k)| (k.clone(), Vec::new()))
-        .collect();
+    let mut confirmed: BTreeMap<String, Vec<String>> =
+        pairs.iter().map(|(_, k)| (k.clone(), Vec::new())).collect();
     let deletes = pairs.into_iter().map(|(peer, key)| {
         let client = s.peers.clone();
         async move {

@@ -187,7 +187,6 @@ pub async fn get_object(
         forced,
     } = DownloadInputs::parse(raw_query.as_deref(), &headers, false)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let combined = format!("{b}@{k}");
     if let Some(local) = header_str(&headers, "local-peer-id") {
         tracing::debug!(local_peer_id = %local, "get data");
     }

@@ -62,7 +62,6 @@ async fn locate(s: &AppState, b: &str, key: &str) -> Result<(PeerInfo, Metadata)
 
 async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> ApiResult<Chunk> {
     let key = format!("{ball}_{i}");
-    let combined = format!("{b}@{key}");
     if !forced {
         if let Some(hit) = super::cached::current(s, b, &key).await? {
             let size = hit.bytes.len() as u64;

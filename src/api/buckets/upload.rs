@@ -135,7 +135,9 @@ async fn keep_claim(rm: Arc<dyn ReplicaManager>, claim: Claim, lease: Duration) 
         match rm.renew_claim(&claim).await {
             Ok(()) => {}
             Err(RmError::Conflict(m)) => return m,
-            Err(e) => tracing::warn!(group_id = %claim.group.group_id, error = %e, "could not renew a claim"),
+            Err(e) => {
+                tracing::warn!(group_id = %claim.group.group_id, error = %e, "could not renew a claim")
+            }
         }
     }
 }
@@ -158,7 +160,10 @@ async fn targets(s: &AppState, claim: &Claim) -> (Vec<FanOutTarget>, Vec<Replica
             peer_id: peer_id.clone(),
             cause,
         };
-        let peer = s.rm.get_peer(peer_id).await.map_err(|e| fail(e.to_string()))?;
+        let peer =
+            s.rm.get_peer(peer_id)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
         let task_id = match (&group.meta, reopen) {
             (Some(meta), true) => {
                 let fresh = format!("{}-{}", group.group_id, claim.token);

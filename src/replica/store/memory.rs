@@ -420,8 +420,7 @@ impl StateStore for MemoryStore {
             st.put_group(id, None, Duration::ZERO, now_ns);
         }
         st.reservations.retain(|_, r| now_ns < r.expires_at_ns);
-        st.docs
-            .retain(|_, (_, exp)| exp.is_none_or(|e| now_ns < e));
+        st.docs.retain(|_, (_, exp)| exp.is_none_or(|e| now_ns < e));
         Ok(expired.len() as u64)
     }
 }

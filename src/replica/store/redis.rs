@@ -27,8 +27,7 @@ pub struct RedisStore {
 }
 
 fn err(e: redis::RedisError) -> StoreError {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
-    {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Backend(e.to_string())
@@ -85,7 +84,12 @@ impl RedisStore {
         self.con.clone()
     }
 
-    async fn scan(&self, set: String, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        set: String,
+        cursor: Option<String>,
+        count: usize,
+    ) -> Result<Page, StoreError> {
         let (next, keys): (String, Vec<String>) = redis::cmd("SSCAN")
             .arg(&set)
             .arg(cursor.as_deref().unwrap_or("0"))
@@ -118,7 +122,8 @@ impl StateStore for RedisStore {
         for (_, json) in added {
             doc.added.push(parse("peer", &json)?);
         }
-        doc.added.sort_by(|a: &PeerInfo, b| a.peer_id.cmp(&b.peer_id));
+        doc.added
+            .sort_by(|a: &PeerInfo, b| a.peer_id.cmp(&b.peer_id));
         doc.removed = removed;
         doc.removed.sort();
         Ok(doc)
@@ -163,7 +168,10 @@ impl StateStore for RedisStore {
         }
         let mut pipe = redis::pipe();
         for k in keys {
-            pipe.cmd("HMGET").arg(self.keys.object(k)).arg("v").arg("rev");
+            pipe.cmd("HMGET")
+                .arg(self.keys.object(k))
+                .arg("v")
+                .arg("rev");
         }
         let all: Vec<(Option<String>, Option<String>)> =
             pipe.query_async(&mut self.con()).await.map_err(err)?;
@@ -188,7 +196,8 @@ impl StateStore for RedisStore {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError> {
-        self.scan(self.keys.peer_index(peer_id), cursor, count).await
+        self.scan(self.keys.peer_index(peer_id), cursor, count)
+            .await
     }
 
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {

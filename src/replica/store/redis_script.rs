@@ -123,7 +123,11 @@ impl Batch {
             k.reservation_data(),
         ];
         let mut b = Batch {
-            index: keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect(),
+            index: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), i))
+                .collect(),
             keys,
             args: vec![(now_ns() / 1_000_000).to_string(), writes.len().to_string()],
         };
