@@ -59,10 +59,12 @@ async fn health_loop(inner: Arc<Inner>) {
     inner.spawn(async move { rebuild_loop(i).await });
     loop {
         tick.tick().await;
+        // The epoch first: a store that lost its data must get this router's registry back before the
+        // (empty) registry it now holds replaces this router's view.
+        check_epoch(&inner).await;
         if let Err(e) = membership::refresh(&inner).await {
             tracing::debug!(error = %e, "registry refresh failed");
         }
-        check_epoch(&inner).await;
         health::probe_round(&inner, true).await;
     }
 }

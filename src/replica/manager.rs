@@ -28,6 +28,16 @@ pub struct Manager {
     inner: Arc<Inner>,
 }
 
+/// The shared state store could not be reached at start-up: the router exits 2 with this one line, and
+/// never falls back to the embedded store (two routers with split state are worse than one down).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StateStoreUnreachable(pub String);
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
 /// The manager on the embedded store (one router).
 pub type EmbeddedReplicaManager = Manager;
 /// The manager on Redis (several routers, one storage space).
@@ -52,7 +62,12 @@ impl Manager {
             StateBackend::Redis { url, prefix } => Arc::new(
                 RedisStore::connect(url, prefix, cfg.replica.state_timeout)
                     .await
-                    .with_context(|| format!("MICTLANX_ROUTER_REDIS_URL={url}"))?,
+                    .map_err(|e| {
+                        StateStoreUnreachable(format!(
+                            "cannot reach Redis at MICTLANX_ROUTER_REDIS_URL={url}: {}",
+                            one_line(&format!("{e:#}"))
+                        ))
+                    })?,
             ),
         };
         Self::start_with_store(cfg, client, store).await

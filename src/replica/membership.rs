@@ -82,6 +82,11 @@ async fn forget_peer_records(
 
 /// Re-read the registry from the store and apply it to this router's view.
 pub(super) async fn refresh(inner: &Arc<Inner>) -> Result<(), RmError> {
+    let epoch = inner.st(inner.store.epoch()).await?;
+    if lock(&inner.epoch).as_ref().is_some_and(|e| *e != epoch) {
+        // The store lost its data since this router last looked: `check_epoch` republishes first.
+        return Ok(());
+    }
     let doc = inner.st(inner.store.registry()).await?;
     apply_doc(inner, &doc);
     *lock(&inner.last_registry) = Some(doc);

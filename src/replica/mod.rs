@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-pub use manager::{EmbeddedReplicaManager, Manager, RedisReplicaManager};
+pub use manager::{EmbeddedReplicaManager, Manager, RedisReplicaManager, StateStoreUnreachable};
 pub use types::*;
 
 /// Readiness of the cluster state as `/ready` reports it.
