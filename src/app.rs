@@ -19,8 +19,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{normalize_path, Resolved, RouteTable};
 use crate::peer_client::PeerClient;
-use crate::replica::embedded::EmbeddedReplicaManager;
-use crate::replica::ReplicaManager;
+use crate::replica::{Manager, ReplicaManager};
 use crate::{api, server, telemetry};
 
 /// Everything a handler may need; cheap to clone (Arcs inside).
@@ -39,7 +38,7 @@ pub struct AppState {
 pub struct App {
     listener: TcpListener,
     state: AppState,
-    embedded: Arc<EmbeddedReplicaManager>,
+    manager: Arc<Manager>,
     table: RouteTable,
 }
 
@@ -55,8 +54,8 @@ impl App {
             .with_context(|| format!("binding {addr}"))?;
         let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
             .context("building the peer client")?;
-        let embedded = EmbeddedReplicaManager::start(&config, probe_client.clone()).await?;
-        let rm: Arc<dyn ReplicaManager> = embedded.clone();
+        let manager = Manager::start(&config, probe_client.clone()).await?;
+        let rm: Arc<dyn ReplicaManager> = manager.clone();
         let state = AppState {
             config: config.clone(),
             rm: rm.clone(),
@@ -65,11 +64,12 @@ impl App {
             metrics,
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
         };
+        flush_cache_on_resets(&manager, state.cache.clone());
         let table = api::table(&state);
         Ok(App {
             listener,
             state,
-            embedded,
+            manager,
             table,
         })
     }
@@ -105,7 +105,7 @@ impl App {
             config.server.shutdown_timeout,
         )
         .await;
-        self.embedded.shutdown().await;
+        self.manager.shutdown().await;
         Ok(())
     }
 
@@ -125,6 +125,18 @@ impl App {
             handle,
         })
     }
+}
+
+/// The cache holds bytes checked against the shared state's versions; when that state was unreachable or
+/// came back empty, nothing cached can be trusted any more.
+fn flush_cache_on_resets(manager: &Manager, cache: BallCache) {
+    let mut resets = manager.resets();
+    tokio::spawn(async move {
+        while resets.changed().await.is_ok() {
+            tracing::info!("cache flushed: the cluster state was reset");
+            cache.reset();
+        }
+    });
 }
 
 /// A router running in the background of a test.

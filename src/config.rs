@@ -209,6 +209,9 @@ pub struct PeerIoConfig {
     pub fanout_concurrency: usize,
     /// `MICTLANX_ROUTER_PEER_TLS_CA`
     pub peer_tls_ca: Option<PathBuf>,
+    /// `MICTLANX_ROUTER_FANOUT_DEADLINE`: a fan-out to many peers (delete, disable, listings) answers with
+    /// what the peers said by then; the others count as not answered
+    pub fanout_deadline: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -229,6 +232,35 @@ pub struct ReplicaConfig {
     pub rebuild_interval: Duration,
     /// `MICTLANX_ROUTER_REBUILD_PAGE_SIZE`
     pub rebuild_page_size: u64,
+    /// `MICTLANX_ROUTER_STATE_BACKEND` (+ `MICTLANX_ROUTER_REDIS_URL`, `MICTLANX_ROUTER_REDIS_PREFIX`)
+    pub backend: StateBackend,
+    /// `MICTLANX_ROUTER_STATE_TIMEOUT`: longest wait for one state-store call
+    pub state_timeout: Duration,
+    /// `MICTLANX_ROUTER_CLAIM_LEASE`: lease of a phase-2 claim, renewed while bytes stream
+    pub claim_lease: Duration,
+    pub repair: RepairConfig,
+}
+
+/// Where the cluster state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// In this router's process (the default; one router).
+    Embedded,
+    /// On Redis, shared by every router of the space; every key under the hash tag `{prefix}`.
+    Redis { url: String, prefix: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepairConfig {
+    /// `MICTLANX_ROUTER_REPAIR_DELAY`: how long a holder must have been unavailable before its copies are
+    /// replaced elsewhere
+    pub delay: Duration,
+    /// `MICTLANX_ROUTER_REPAIR_INTERVAL`: period of the repair loop
+    pub interval: Duration,
+    /// `MICTLANX_ROUTER_REPAIR_CONCURRENCY`: copies made at once
+    pub concurrency: usize,
+    /// `MICTLANX_ROUTER_REPAIR_BANDWIDTH`: bytes per second all repair and drain copies share (0 = no bound)
+    pub bandwidth: u64,
 }
 
 impl Config {
@@ -284,6 +316,7 @@ impl Config {
                 peer_timeout: Duration::from_secs(30),
                 fanout_concurrency: 32,
                 peer_tls_ca: None,
+                fanout_deadline: Duration::from_secs(2),
             },
             replica: ReplicaConfig {
                 state_dir,
@@ -294,6 +327,15 @@ impl Config {
                 task_ttl: Duration::from_secs(3600),
                 rebuild_interval: Duration::from_secs(300),
                 rebuild_page_size: 1000,
+                backend: StateBackend::Embedded,
+                state_timeout: Duration::from_secs(2),
+                claim_lease: Duration::from_secs(10),
+                repair: RepairConfig {
+                    delay: Duration::from_secs(600),
+                    interval: Duration::from_secs(30),
+                    concurrency: 4,
+                    bandwidth: 50_000_000,
+                },
             },
             ignored_variables: Vec::new(),
         }

@@ -10,6 +10,8 @@ pub struct ApiError {
     status: StatusCode,
     detail: Value,
     allow: Option<String>,
+    /// `Retry-After` in seconds (503 while the cluster state is unreachable).
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
             status,
             detail: Value::String(detail.into()),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -28,6 +31,7 @@ impl ApiError {
             status,
             detail,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -74,6 +78,15 @@ impl ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             detail: Value::String("Method Not Allowed".into()),
             allow: Some(allow.into()),
+            retry_after: None,
+        }
+    }
+
+    /// 503 with `Retry-After: 1`: the shared cluster state (Redis) cannot be reached right now.
+    pub fn state_unavailable(detail: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
         }
     }
 
@@ -109,7 +122,25 @@ impl IntoResponse for ApiError {
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(header::ALLOW, allow);
         }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
+    }
+}
+
+/// Replica-manager failures the handlers do not map themselves: an unreachable cluster state is a 503
+/// the client may retry; anything else from the backend is a 500 with its text.
+impl From<crate::replica::RmError> for ApiError {
+    fn from(e: crate::replica::RmError) -> Self {
+        use crate::replica::RmError;
+        match e {
+            RmError::StateUnavailable(m) => ApiError::state_unavailable(m),
+            RmError::NotFound(m) => ApiError::not_found(m),
+            RmError::Conflict(m) => ApiError::conflict(m),
+            RmError::Unavailable(m) => ApiError::unavailable(m),
+            RmError::Backend(m) => ApiError::internal(m),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use mictlanx_router::replica::StateStoreUnreachable;
 use mictlanx_router::{app::App, config::Config, health_check, telemetry};
 
 const HELP: &str =
@@ -68,8 +69,12 @@ async fn run(config: Config) -> ExitCode {
     let app = match App::build(config).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("error: {e:#}");
             telemetry.shutdown().await;
+            if let Some(unreachable) = e.downcast_ref::<StateStoreUnreachable>() {
+                eprintln!("{unreachable}");
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {e:#}");
             return ExitCode::FAILURE;
         }
     };

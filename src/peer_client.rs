@@ -5,6 +5,7 @@
 mod error;
 mod report;
 mod upload;
+mod versioned;
 mod wire;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use error::{outcome_label, status_outcome, PeerError};
 use error::status_error;
 pub use report::OutcomeSink;
 use report::Report;
+pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 pub use wire::*;
 
 use crate::config::PeerIoConfig;
@@ -324,12 +326,26 @@ impl PeerClient {
         size: u64,
         body: reqwest::Body,
     ) -> Result<PeerPutDataResponse, PeerError> {
+        self.upload_with(peer, task_id, size, body, None).await
+    }
+
+    async fn upload_with(
+        &self,
+        peer: &PeerInfo,
+        task_id: &str,
+        size: u64,
+        body: reqwest::Body,
+        version: Option<u64>,
+    ) -> Result<PeerPutDataResponse, PeerError> {
         let path = format!("/api/v4/buckets/data/{}/chunked", seg(task_id));
-        let req = self
+        let mut req = self
             .upload_http
             .post(self.url(peer, &path))
             .header(reqwest::header::CONTENT_LENGTH, size)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(v) = version {
+            req = req.header(OBJECT_VERSION, v);
+        }
         let (body, watch) = upload::Watched::wrap(body);
         decode(
             self.call_watched(peer, req.body(body), None, Some((&watch, size)))

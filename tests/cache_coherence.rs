@@ -358,13 +358,17 @@ async fn force_get_reads_the_peer_and_refreshes_the_entry() {
     let c = start(1, |_| {}).await;
     let bytes = object(13, 80_000);
     c.put(B, "r", &bytes, 1).await;
-    // Plant a wrong copy of the right length, as a stale entry would look.
+    // Plant a wrong copy of the right length at the object's current version, as a corrupted entry
+    // would look (an entry of another version is never served: see the cross-router tests).
     let stale = vec![b'!'; bytes.len()];
-    let mut ticket = c
-        .router
-        .state
-        .cache
-        .begin_fill(&combined("r"), bytes.len() as u64)
+    let version = c.router.state.rm.object_version(B, "r").await.unwrap();
+    let cache = &c.router.state.cache;
+    let stamp = cache
+        .fill_stamp(&combined("r"))
+        .expect("cache on")
+        .with_version(version.expect("recorded"));
+    let mut ticket = cache
+        .begin_fill_stamped(stamp, bytes.len() as u64)
         .expect("cacheable");
     ticket.push(&Bytes::from(stale.clone()));
     assert!(c.router.state.cache.finish_fill(

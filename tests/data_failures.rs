@@ -98,7 +98,8 @@ async fn a_get_whose_first_holder_is_down_is_served_by_another() {
         .rm
         .choose_read_replica("g", "k")
         .await
-        .unwrap();
+        .unwrap()
+        .peers;
     assert_eq!(candidates.len(), 2);
     let first = candidates[0].peer_id.clone();
     let index: usize = first.trim_start_matches("peer-").parse().unwrap();

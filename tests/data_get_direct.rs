@@ -138,7 +138,8 @@ async fn a_holder_that_lost_the_object_is_dropped_and_another_serves_it() {
         .rm
         .choose_read_replica("lost", "k")
         .await
-        .unwrap()[0]
+        .unwrap()
+        .peers[0]
         .clone();
     // Delete the object on the first holder behind the router's back.
     let direct = format!("http://127.0.0.1:{}/api/v4/buckets/lost/k", first.port);

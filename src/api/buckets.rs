@@ -1,6 +1,7 @@
 //! Buckets and objects (`router-api.md` §6.2, endpoints #11–#24): the data path's HTTP edge. One
 //! submodule per concern; [`bucket_routes`] adds the fourteen rows in the spec's table order.
 
+pub mod cached;
 pub mod delete;
 pub mod get;
 pub mod merge;

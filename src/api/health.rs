@@ -26,25 +26,24 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "service": state.config.telemetry.service_name}))
 }
 
-/// Readiness: 200 when the replica manager's cached view has at least one available peer, else 503.
+/// Readiness: 200 when the cluster state answers and this router sees at least one available peer,
+/// else 503.
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses((status = 200, description = "at least one peer available", body = Value),
-        (status = 503, description = "no storage peer is available")))]
+        (status = 503, description = "no storage peer is available, or the cluster state is unreachable")))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let view = state
-        .rm
-        .get_peers()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let available = view.available.len();
-    let registered = available + view.unavailable.len();
-    if available == 0 {
+    let r = state.rm.readiness().await;
+    if let Some(e) = r.store_error {
+        return Err(ApiError::state_unavailable(format!("Not ready: {e}")));
+    }
+    if r.available == 0 {
         return Err(ApiError::unavailable(format!(
-            "Not ready: no storage peer is available (0 of {registered} registered)"
+            "Not ready: no storage peer is available (0 of {} registered)",
+            r.registered
         )));
     }
     Ok(Json(
-        json!({"status": "ready", "available_peers": available, "peers": registered}),
+        json!({"status": "ready", "available_peers": r.available, "peers": r.registered}),
     ))
 }
 

@@ -125,11 +125,7 @@ pub async fn add_peers_bulk(
 #[utoipa::path(get, path = "/api/v4/peers", tag = "peers",
     responses((status = 200, description = "registered peers", body = PeersView)))]
 pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersView>> {
-    let view = state
-        .rm
-        .get_peers()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let view = state.rm.get_peers().await.map_err(ApiError::from)?;
     Ok(Json(view))
 }
 
@@ -220,7 +216,7 @@ pub async fn peer_stats(
         .rm
         .get_stats(start, end)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     Ok(Json(stats))
 }
 

@@ -22,6 +22,8 @@ pub struct CachedBall {
     pub metadata: Metadata,
     pub content_type: String,
     pub peer_id: String,
+    /// The object's version in the cluster state when the fill started.
+    pub version: u64,
 }
 
 /// `GET /api/v4/cache/stats` (`router-api.md` §5.14).
@@ -147,7 +149,7 @@ impl BallCache {
         if !inner.limits.admits(size) {
             return None;
         }
-        Some(FillTicket::new(stamp.key, size, stamp.stamp))
+        Some(FillTicket::new(stamp.key, size, stamp.stamp, stamp.version))
     }
 
     /// Inserts a completed fill unless its key was invalidated since `begin_fill` or the byte count
@@ -164,6 +166,7 @@ impl BallCache {
             return false;
         };
         let stamp = ticket.stamp;
+        let version = ticket.version;
         let key = ticket.key.clone();
         let Some(bytes) = ticket.into_bytes() else {
             return false;
@@ -174,6 +177,7 @@ impl BallCache {
             metadata,
             content_type: content_type.into(),
             peer_id: peer_id.into(),
+            version,
         };
         inner.generations.if_unchanged(stamp, || {
             inner.occupancy.added(len);

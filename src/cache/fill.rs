@@ -10,11 +10,23 @@ use super::generations::Stamp;
 pub struct FillStamp {
     pub(crate) key: String,
     pub(crate) stamp: Stamp,
+    /// The object's version in the cluster state, read before the first peer request; the entry is
+    /// tagged with it and a hit is served only while the object is still at that version.
+    pub(crate) version: u64,
 }
 
 impl FillStamp {
     pub(crate) fn new(key: String, stamp: Stamp) -> Self {
-        Self { key, stamp }
+        Self {
+            key,
+            stamp,
+            version: 0,
+        }
+    }
+
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
     }
 }
 
@@ -26,19 +38,21 @@ pub struct FillTicket {
     pub(crate) key: String,
     pub(crate) declared: u64,
     pub(crate) stamp: Stamp,
+    pub(crate) version: u64,
     buf: BytesMut,
     received: u64,
     abandoned: bool,
 }
 
 impl FillTicket {
-    pub(crate) fn new(key: String, declared: u64, stamp: Stamp) -> Self {
+    pub(crate) fn new(key: String, declared: u64, stamp: Stamp, version: u64) -> Self {
         // `declared` is at most the cache's max object size, which the caller already checked.
         let capacity = usize::try_from(declared).unwrap_or(0);
         Self {
             key,
             declared,
             stamp,
+            version,
             buf: BytesMut::with_capacity(capacity),
             received: 0,
             abandoned: false,
@@ -95,6 +109,7 @@ mod tests {
                 stripe: 0,
                 generation: 0,
             },
+            0,
         )
     }
 

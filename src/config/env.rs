@@ -72,6 +72,17 @@ pub(super) struct RawEnv {
     mictlanx_router_peer_tls_ca: Option<String>,
     mictlanx_router_log_format: Option<String>,
     mictlanx_router_shutdown_timeout: Option<String>,
+    // shared state (several routers) and healing
+    mictlanx_router_state_backend: Option<String>,
+    mictlanx_router_redis_url: Option<String>,
+    mictlanx_router_redis_prefix: Option<String>,
+    mictlanx_router_state_timeout: Option<String>,
+    mictlanx_router_claim_lease: Option<String>,
+    mictlanx_router_repair_delay: Option<String>,
+    mictlanx_router_repair_interval: Option<String>,
+    mictlanx_router_repair_concurrency: Option<String>,
+    mictlanx_router_repair_bandwidth: Option<String>,
+    mictlanx_router_fanout_deadline: Option<String>,
 }
 
 /// `(VARIABLE_NAME, raw value)` for one field of `RawEnv`.
@@ -218,6 +229,7 @@ impl RawEnv {
                 )? as usize,
                 peer_tls_ca: optional_var(var!(self, mictlanx_router_peer_tls_ca))
                     .map(PathBuf::from),
+                fanout_deadline: positive(var!(self, mictlanx_router_fanout_deadline), 2 * SECOND)?,
             },
             replica: self.replica()?,
             ignored_variables: Vec::new(),
@@ -380,6 +392,74 @@ impl RawEnv {
                 1,
                 i64::MAX,
             )? as u64,
+            backend: self.state_backend()?,
+            state_timeout: positive(var!(self, mictlanx_router_state_timeout), 2 * SECOND)?,
+            claim_lease: timespan_var(
+                var!(self, mictlanx_router_claim_lease),
+                10 * SECOND,
+                Duration::from_millis(300),
+                true,
+            )?,
+            repair: RepairConfig {
+                delay: timespan_var(
+                    var!(self, mictlanx_router_repair_delay),
+                    600 * SECOND,
+                    Duration::ZERO,
+                    false,
+                )?,
+                interval: timespan_var(
+                    var!(self, mictlanx_router_repair_interval),
+                    30 * SECOND,
+                    Duration::from_millis(100),
+                    true,
+                )?,
+                concurrency: min_int_var::<u32>(
+                    var!(self, mictlanx_router_repair_concurrency),
+                    4,
+                    1,
+                )? as usize,
+                bandwidth: size_var(var!(self, mictlanx_router_repair_bandwidth), 50_000_000)?,
+            },
         })
+    }
+
+    fn state_backend(&self) -> Result<StateBackend, ConfigError> {
+        let (name, raw) = var!(self, mictlanx_router_state_backend);
+        let kind = raw.map(|v| v.trim().to_ascii_lowercase());
+        match kind.as_deref() {
+            None | Some("embedded") => Ok(StateBackend::Embedded),
+            Some("redis") => {
+                let (url_name, url) = var!(self, mictlanx_router_redis_url);
+                let url = url.unwrap_or("redis://127.0.0.1:6379/0").trim().to_string();
+                let scheme_ok = ["redis://", "rediss://", "unix://", "redis+unix://"]
+                    .iter()
+                    .any(|s| url.starts_with(s));
+                if !scheme_ok || url.parse::<reqwest::Url>().is_err() {
+                    return Err(ConfigError::invalid(
+                        url_name,
+                        &url,
+                        "a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0",
+                    ));
+                }
+                let (prefix_name, prefix) = var!(self, mictlanx_router_redis_prefix);
+                let prefix = prefix.unwrap_or("mictlanx").trim().to_string();
+                if prefix.is_empty()
+                    || prefix.contains(['{', '}'])
+                    || prefix.contains(char::is_whitespace)
+                {
+                    return Err(ConfigError::invalid(
+                        prefix_name,
+                        &prefix,
+                        "a non-empty name without braces or spaces, such as mictlanx",
+                    ));
+                }
+                Ok(StateBackend::Redis { url, prefix })
+            }
+            Some(_) => Err(ConfigError::invalid(
+                name,
+                raw.unwrap_or_default(),
+                "embedded or redis",
+            )),
+        }
     }
 }

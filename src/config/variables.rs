@@ -73,6 +73,17 @@ router_variables! {
         "MICTLANX_ROUTER_PEER_TLS_CA",
         "MICTLANX_ROUTER_LOG_FORMAT",
         "MICTLANX_ROUTER_SHUTDOWN_TIMEOUT",
+        // shared state (several routers) and healing
+        "MICTLANX_ROUTER_STATE_BACKEND",
+        "MICTLANX_ROUTER_REDIS_URL",
+        "MICTLANX_ROUTER_REDIS_PREFIX",
+        "MICTLANX_ROUTER_STATE_TIMEOUT",
+        "MICTLANX_ROUTER_CLAIM_LEASE",
+        "MICTLANX_ROUTER_REPAIR_DELAY",
+        "MICTLANX_ROUTER_REPAIR_INTERVAL",
+        "MICTLANX_ROUTER_REPAIR_CONCURRENCY",
+        "MICTLANX_ROUTER_REPAIR_BANDWIDTH",
+        "MICTLANX_ROUTER_FANOUT_DEADLINE",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",
@@ -138,6 +149,6 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        assert_eq!(KNOWN_VARIABLES.len(), 87);
+        assert_eq!(KNOWN_VARIABLES.len(), 97);
     }
 }

@@ -20,6 +20,12 @@ pub struct XBall {
     pub bucket_id: String,
     pub key: String,
     pub size: u64,
+    /// Peer API extension: the copy's version (0 = the peer does not report one).
+    #[serde(default)]
+    pub version: u64,
+    /// Peer API extension: the desired rf recorded with the copy (0 = unknown).
+    #[serde(default)]
+    pub replication_factor: u32,
 }
 
 /// `GET /api/v4/buckets/{b}/metadata/{k}` (`router-api.md` §5.5): exactly four keys when relayed.

@@ -1,15 +1,21 @@
-//! The embedded manager's background loops: health probes (first round at once, then every health
-//! interval), inventory rebuilds (after the first round, then every rebuild interval) and the task-group
-//! sweep. All run under the manager's cancellation token.
+//! The manager's background loops: health probes with a registry refresh (first round at once, then every
+//! health interval), the leader lease, and — on the leader only, so once per storage space — inventory
+//! rebuilds (after the first round, then every rebuild interval) and the sweep of expired state. All run
+//! under the manager's cancellation token.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
-use super::health;
-use super::inventory;
 use super::state::{lock, now_ns, Inner};
+use super::{health, inventory, membership};
+
+/// Lease of the background work: three health intervals, at least 2 s.
+pub fn leader_lease(health_interval: Duration) -> Duration {
+    (health_interval * 3).max(Duration::from_secs(2))
+}
 
 pub(super) fn start(inner: &Arc<Inner>) {
     let i = inner.clone();
@@ -18,29 +24,89 @@ pub(super) fn start(inner: &Arc<Inner>) {
     inner.spawn(async move { gc_loop(i).await });
 }
 
+/// Take or keep the leader lease; logs and counts transitions.
+pub(super) async fn renew_leadership(inner: &Arc<Inner>) {
+    let ttl = leader_lease(inner.cfg.health_interval);
+    let leader = inner
+        .st(inner.store.lease("leader", &inner.router_id, ttl))
+        .await
+        .unwrap_or(false);
+    let was = inner.leader.swap(leader, Ordering::Relaxed);
+    if was != leader {
+        metrics::gauge!("mictlanx_router_leader").set(if leader { 1.0 } else { 0.0 });
+        tracing::info!(router_id = %inner.router_id, leader, "background work leadership changed");
+    }
+}
+
+async fn leader_loop(inner: Arc<Inner>) {
+    let every = leader_lease(inner.cfg.health_interval) / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        renew_leadership(&inner).await;
+    }
+}
+
 async fn health_loop(inner: Arc<Inner>) {
     let mut tick = tokio::time::interval(inner.cfg.health_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tick.tick().await;
+    renew_leadership(&inner).await;
+    let i = inner.clone();
+    inner.spawn(async move { leader_loop(i).await });
     // The start-up full pass follows the first round, so that round does not start per-peer passes.
     health::probe_round(&inner, false).await;
     let i = inner.clone();
     inner.spawn(async move { rebuild_loop(i).await });
     loop {
         tick.tick().await;
+        // The epoch first: a store that lost its data must get this router's registry back before the
+        // (empty) registry it now holds replaces this router's view.
+        check_epoch(&inner).await;
+        if let Err(e) = membership::refresh(&inner).await {
+            tracing::debug!(error = %e, "registry refresh failed");
+        }
         health::probe_round(&inner, true).await;
     }
 }
 
+/// A store whose data-set identity changed lost its data (a Redis restarted empty): drop caches, publish
+/// the registry again and, on the leader, rebuild the replica map from the peers at once.
+async fn check_epoch(inner: &Arc<Inner>) {
+    let Ok(epoch) = inner.st(inner.store.epoch()).await else {
+        return;
+    };
+    let changed = {
+        let mut last = lock(&inner.epoch);
+        let changed = last.as_ref().is_some_and(|e| *e != epoch);
+        *last = Some(epoch);
+        changed
+    };
+    if !changed {
+        return;
+    }
+    tracing::warn!("state store came back without its data: rebuilding from the peers");
+    inner.reset_caches();
+    membership::republish(inner).await;
+    renew_leadership(inner).await;
+    if inner.is_leader() {
+        let i = inner.clone();
+        inner.spawn(async move { inventory::full_pass(&i).await });
+    }
+}
+
 async fn rebuild_loop(inner: Arc<Inner>) {
-    inventory::full_pass(&inner).await;
+    if inner.is_leader() {
+        inventory::full_pass(&inner).await;
+    }
     let every = inner.cfg.rebuild_interval;
     if every.is_zero() {
         return;
     }
     loop {
         tokio::time::sleep(every).await;
-        inventory::full_pass(&inner).await;
+        if inner.is_leader() {
+            inventory::full_pass(&inner).await;
+        }
     }
 }
 
@@ -55,19 +121,25 @@ async fn gc_loop(inner: Arc<Inner>) {
     let period = sweep_period(inner.cfg.task_ttl);
     loop {
         tokio::time::sleep(period).await;
-        let mut tasks = lock(&inner.tasks);
-        let removed = tasks.gc(now_ns());
-        inner.update_tasks_gauge(tasks.group_count());
-        if removed > 0 {
-            tracing::debug!(removed, "expired task groups swept");
+        if inner.is_leader() {
+            match inner.st(inner.store.sweep(now_ns())).await {
+                Ok(n) if n > 0 => tracing::debug!(removed = n, "expired task groups swept"),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "sweep failed"),
+            }
+        }
+        if let Ok(n) = inner.st(inner.store.group_count()).await {
+            inner.update_tasks_gauge(n);
+        }
+        if let Ok(n) = inner.st(inner.store.object_count()).await {
+            inner.update_map_gauge(n);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sweep_period;
-    use std::time::Duration;
+    use super::*;
 
     #[test]
     fn sweep_period_bounds() {
@@ -80,5 +152,13 @@ mod tests {
             Duration::from_secs(10)
         );
         assert_eq!(sweep_period(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(
+            leader_lease(Duration::from_millis(200)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            leader_lease(Duration::from_secs(5)),
+            Duration::from_secs(15)
+        );
     }
 }

@@ -1,14 +1,15 @@
 //! Read-through discovery (`replica-manager.md` §7.4): on a replica-map miss, ask every live peer for the
-//! key's metadata, record the holders found and return them best first with their metadata.
+//! key's metadata, judge the copies found by their versions (`record_found`) and return the peers that
+//! hold the current version, best first, with their metadata. Stale and deleted copies are never returned.
 
 use futures::StreamExt;
 
-use super::types::PeerInfo;
+use super::types::{FoundCopy, PeerInfo};
 use super::ReplicaManager;
-use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
+use crate::peer_client::{CopyInfo, GetMetadataResponse, PeerClient, PeerError};
 
 /// Asks every live peer not in `exclude` (concurrently, bounded, peer timeout) for `b@k`'s metadata.
-/// Holders found are recorded (`add_replicas`) and returned in read order (§6); peers answering 404 lose
+/// Holders of the current version are recorded and returned in read order (§6); peers answering 404 lose
 /// their record. Never used by placement.
 pub async fn discover(
     rm: &dyn ReplicaManager,
@@ -28,20 +29,28 @@ pub async fn discover(
         .into_iter()
         .filter(|p| !exclude.contains(&p.peer_id))
         .collect();
-    let answers: Vec<(PeerInfo, Result<GetMetadataResponse, PeerError>)> =
-        futures::stream::iter(asked)
-            .map(|p| async move {
-                let r = client.get_metadata(&p, b, k).await;
-                (p, r)
-            })
-            .buffer_unordered(client.fanout_concurrency())
-            .collect()
-            .await;
+    type Answer = Result<(GetMetadataResponse, CopyInfo), PeerError>;
+    let answers: Vec<(PeerInfo, Answer)> = futures::stream::iter(asked)
+        .map(|p| async move {
+            let r = client.get_metadata_copy(&p, b, k).await;
+            (p, r)
+        })
+        .buffer_unordered(client.fanout_concurrency())
+        .collect()
+        .await;
 
     let mut found: Vec<(PeerInfo, GetMetadataResponse)> = Vec::new();
+    let mut copies = Vec::new();
     for (peer, result) in answers {
         match result {
-            Ok(meta) => found.push((peer, meta)),
+            Ok((meta, copy)) => {
+                copies.push(FoundCopy {
+                    peer_id: peer.peer_id.clone(),
+                    version: copy.version,
+                    rf: copy.rf,
+                });
+                found.push((peer, meta));
+            }
             Err(PeerError::NotFound(_)) => {
                 if let Err(e) = rm
                     .delete_replicas(b, k, Some(vec![peer.peer_id.clone()]))
@@ -55,6 +64,18 @@ pub async fn discover(
             }
         }
     }
+    let current = if copies.is_empty() {
+        Vec::new()
+    } else {
+        match rm.record_found(b, k, copies).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "discovery could not record holders");
+                Vec::new()
+            }
+        }
+    };
+    found.retain(|(p, _)| current.contains(&p.peer_id));
     let result = if found.is_empty() {
         "not_found"
     } else {
@@ -64,11 +85,11 @@ pub async fn discover(
     if found.is_empty() {
         return found;
     }
-    let ids = found.iter().map(|(p, _)| p.peer_id.clone()).collect();
-    if let Err(e) = rm.add_replicas(b, k, ids).await {
-        tracing::warn!(error = %e, "discovery could not record holders");
-    }
-    let order = rm.choose_read_replica(b, k).await.unwrap_or_default();
+    let order = rm
+        .choose_read_replica(b, k)
+        .await
+        .map(|p| p.peers)
+        .unwrap_or_default();
     let rank = |id: &str| {
         order
             .iter()

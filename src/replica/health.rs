@@ -150,7 +150,7 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
     };
     if became {
         tracing::info!(peer_id = %peer.peer_id, "peer available");
-        if with_pass {
+        if with_pass && inner.is_leader() {
             let inner2 = inner.clone();
             inner.spawn(async move { super::inventory::pass_peer(&inner2, peer).await });
         }

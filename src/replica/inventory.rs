@@ -1,12 +1,16 @@
 //! Replica-map rebuild from peer inventories (`replica-manager.md` §7.2): a full pass at start-up and every
-//! rebuild interval, a single-peer pass whenever a peer becomes available. Requests never wait for them.
+//! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. Every
+//! listed copy is judged by its version ([`ObjectRecord::adopt`]): a current copy makes its peer a holder,
+//! a newer one becomes the current version, a stale or deleted one is scheduled for deletion and never
+//! served. Requests never wait for a pass.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
 
-use super::replica_map::combined;
+use super::objects;
+use super::record::ObjectRecord;
 use super::state::{lock, now_ns, Inner};
 use super::types::PeerInfo;
 use crate::ids::is_canonical;
@@ -38,14 +42,24 @@ async fn page(
                     bucket_id: m.bucket_id,
                     key: m.key,
                     size: m.size,
+                    version: 0,
+                    replication_factor: 0,
                 })
                 .collect())
         }
     }
 }
 
-/// One peer's pass: record every listed object; when every page succeeded, drop the peer's records that
-/// were not listed and are older than the pass start. Skipped when a pass for that peer is running.
+#[derive(Debug, thiserror::Error)]
+enum PassError {
+    #[error("{0}")]
+    Peer(#[from] PeerError),
+    #[error("{0}")]
+    State(#[from] crate::replica::RmError),
+}
+
+/// One peer's pass: judge every listed copy; when every page succeeded, drop the peer's holder records
+/// that were not listed and are older than the pass start. Skipped when a pass for that peer is running.
 pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
     if !lock(&inner.passes).insert(peer.peer_id.clone()) {
         return;
@@ -62,10 +76,9 @@ pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
     }
 }
 
-async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize), PeerError> {
+async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize), PassError> {
     let pass_start = now_ns();
     let size = inner.cfg.rebuild_page_size.max(1);
-    let ids = [peer.peer_id.clone()];
     let mut seen: HashSet<String> = HashSet::new();
     let mut source = Source::XBalls;
     let mut start = 0u64;
@@ -76,38 +89,75 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
                 source = Source::Stats;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let n = items.len() as u64;
-        {
-            // Lock order registry → map (as in removal), so a removed peer's records are not re-added.
-            let peers = lock(&inner.peers);
-            if !peers.contains_key(&peer.peer_id) {
-                return Ok((seen.len(), 0));
-            }
-            let now = now_ns();
-            let mut map = lock(&inner.map);
-            for it in items {
-                if !is_canonical(&it.bucket_id) || !is_canonical(&it.key) {
-                    tracing::warn!(peer_id = %peer.peer_id, bucket = %it.bucket_id, key = %it.key,
-                        "inventory item with a non-canonical id skipped");
-                    continue;
-                }
-                let c = combined(&it.bucket_id, &it.key);
-                map.add(&c, &ids, now);
-                seen.insert(c);
-            }
-            inner.update_map_gauge(map.len());
+        if !lock(&inner.peers).contains_key(&peer.peer_id) {
+            return Ok((seen.len(), 0));
         }
+        let mut keys = Vec::with_capacity(items.len());
+        let mut copies = std::collections::HashMap::new();
+        for it in items {
+            if !is_canonical(&it.bucket_id) || !is_canonical(&it.key) {
+                tracing::warn!(peer_id = %peer.peer_id, bucket = %it.bucket_id, key = %it.key,
+                    "inventory item with a non-canonical id skipped");
+                continue;
+            }
+            let c = format!("{}@{}", it.bucket_id, it.key);
+            seen.insert(c.clone());
+            copies.insert(c.clone(), (it.version, it.replication_factor));
+            keys.push(c);
+        }
+        let now = now_ns();
+        objects::modify_many(inner, &keys, |key, rec: &mut ObjectRecord| {
+            let (version, rf) = copies[key];
+            let before = rec.clone();
+            rec.adopt(&peer.peer_id, version, rf, now);
+            *rec != before
+        })
+        .await?;
         if n < size {
             break;
         }
         start += size;
     }
-    let mut map = lock(&inner.map);
-    let removed = map.remove_unseen(&peer.peer_id, &seen, pass_start);
-    inner.update_map_gauge(map.len());
+    let removed = remove_unseen(inner, &peer.peer_id, &seen, pass_start).await?;
     Ok((seen.len(), removed))
+}
+
+/// End of a complete pass: drop `peer`'s holder records that were not listed and were made before the
+/// pass started (records made during the pass are kept).
+async fn remove_unseen(
+    inner: &Arc<Inner>,
+    peer_id: &str,
+    seen: &HashSet<String>,
+    pass_start: u64,
+) -> Result<usize, PassError> {
+    let mut stale = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = inner
+            .st(inner.store.peer_objects(peer_id, cursor, 1000))
+            .await?;
+        stale.extend(page.keys.into_iter().filter(|k| !seen.contains(k)));
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut removed = 0;
+    for chunk in stale.chunks(500) {
+        objects::modify_many(inner, chunk, |_, rec: &mut ObjectRecord| {
+            let old = rec.holders.get(peer_id).is_some_and(|t| *t < pass_start);
+            if old {
+                rec.holders.remove(peer_id);
+                removed += 1;
+            }
+            old
+        })
+        .await?;
+    }
+    Ok(removed)
 }
 
 /// Every live peer's pass, concurrently (bounded).

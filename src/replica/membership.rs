@@ -1,21 +1,16 @@
-//! Registry changes (`replica-manager.md` §3): add and remove peers, always persisting `peers.json` first
-//! and changing memory only once the write succeeded; new or changed peers are probed at once.
+//! Registry changes (`replica-manager.md` §3) through the store, and this router's view of the registry:
+//! effective = (seed ∪ added, added winning) − removed, refreshed from the store every health round so a
+//! peer added or removed through any router is used, or dropped, by every router within one interval.
+//! New or changed peers start "not probed yet" and are probed at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::health;
-use super::registry::PeersDoc;
+use super::record::ObjectRecord;
 use super::state::{lock, Inner, PeerEntry};
 use super::types::{PeerInfo, RmError};
-
-async fn persist(inner: &Inner, doc: PeersDoc) -> Result<(), RmError> {
-    let file = inner.file.clone();
-    tokio::task::spawn_blocking(move || file.save(&doc))
-        .await
-        .map_err(|e| RmError::Backend(e.to_string()))?
-        .map_err(|e| RmError::Backend(e.to_string()))
-}
+use super::{objects, registry::PeersDoc};
 
 /// Upsert by `peer_id` (later duplicates win), persist, then register and probe new or changed peers.
 pub(super) async fn add_peers(inner: &Arc<Inner>, peers: Vec<PeerInfo>) -> Result<(), RmError> {
@@ -24,31 +19,10 @@ pub(super) async fn add_peers(inner: &Arc<Inner>, peers: Vec<PeerInfo>) -> Resul
         unique.insert(p.peer_id.clone(), p);
     }
     let list: Vec<PeerInfo> = unique.into_values().collect();
-    let mut doc = inner.doc.lock().await;
-    let next = doc.with_added(&list);
-    if next != *doc {
-        persist(inner, next.clone()).await?;
-        *doc = next;
-    }
-    let changed: Vec<PeerInfo> = {
-        let mut reg = lock(&inner.peers);
-        let changed: Vec<PeerInfo> = list
-            .into_iter()
-            .filter(|p| reg.get(&p.peer_id).is_none_or(|e| e.info != *p))
-            .collect();
-        for p in &changed {
-            reg.insert(p.peer_id.clone(), PeerEntry::new(p.clone()));
-        }
-        changed
-    };
-    drop(doc);
-    for p in changed {
-        tracing::info!(peer_id = %p.peer_id, url = %p.base_url(inner.client.test_mode()), "peer registered");
-        health::set_available_gauge(&p.peer_id, false);
-        let i = inner.clone();
-        inner.spawn(async move { health::probe_peer(&i, p, true).await });
-    }
-    Ok(())
+    inner
+        .st(inner.store.change_registry(list, Vec::new()))
+        .await?;
+    refresh(inner).await
 }
 
 /// Remove the registered ones among `peer_ids` (unknown ids are ignored), persist, then drop them and
@@ -57,38 +31,118 @@ pub(super) async fn remove_peers(
     inner: &Arc<Inner>,
     peer_ids: Vec<String>,
 ) -> Result<usize, RmError> {
-    let mut doc = inner.doc.lock().await;
-    let mut ids: Vec<String> = {
-        let reg = lock(&inner.peers);
-        peer_ids
-            .into_iter()
-            .filter(|id| reg.contains_key(id))
-            .collect()
-    };
+    let doc = inner.st(inner.store.registry()).await?;
+    let effective = doc.effective(&inner.seed);
+    let mut ids: Vec<String> = peer_ids
+        .into_iter()
+        .filter(|id| effective.contains_key(id))
+        .collect();
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
         return Ok(0);
     }
-    let next = doc.with_removed(&ids);
-    persist(inner, next.clone()).await?;
-    *doc = next;
-    let mut reg = lock(&inner.peers);
-    let mut map = lock(&inner.map);
+    inner
+        .st(inner.store.change_registry(Vec::new(), ids.clone()))
+        .await?;
+    refresh(inner).await?;
+    let gone: BTreeSet<String> = ids.iter().cloned().collect();
     for id in &ids {
-        reg.remove(id);
-        map.remove_peer(id);
-        health::set_available_gauge(id, false);
+        forget_peer_records(inner, id, &gone).await?;
         tracing::info!(peer_id = %id, "peer removed");
     }
-    inner.update_map_gauge(map.len());
     Ok(ids.len())
 }
 
-/// Writes the current document once more (shutdown); failures are logged.
-pub(super) async fn persist_now(inner: &Inner) {
-    let doc = inner.doc.lock().await.clone();
-    if let Err(e) = persist(inner, doc).await {
-        tracing::warn!(error = %e, "could not persist the peer registry at shutdown");
+/// Drop every record and pending delete of a removed peer, through its index.
+async fn forget_peer_records(
+    inner: &Arc<Inner>,
+    peer_id: &str,
+    gone: &BTreeSet<String>,
+) -> Result<(), RmError> {
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = inner
+            .st(inner.store.peer_objects(peer_id, cursor, 500))
+            .await?;
+        keys.extend(page.keys);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        objects::modify(inner, &key, |rec: &mut ObjectRecord| rec.forget_peers(gone)).await?;
+    }
+    Ok(())
+}
+
+/// Re-read the registry from the store and apply it to this router's view.
+pub(super) async fn refresh(inner: &Arc<Inner>) -> Result<(), RmError> {
+    let epoch = inner.st(inner.store.epoch()).await?;
+    if lock(&inner.epoch).as_ref().is_some_and(|e| *e != epoch) {
+        // The store lost its data since this router last looked: `check_epoch` republishes first.
+        return Ok(());
+    }
+    let doc = inner.st(inner.store.registry()).await?;
+    apply_doc(inner, &doc);
+    *lock(&inner.last_registry) = Some(doc);
+    Ok(())
+}
+
+/// Make this router's view the effective registry of `doc`; probe what is new or changed.
+pub(super) fn apply_doc(inner: &Arc<Inner>, doc: &PeersDoc) {
+    let effective = doc.effective(&inner.seed);
+    let (changed, removed) = {
+        let mut reg = lock(&inner.peers);
+        let removed: Vec<String> = reg
+            .keys()
+            .filter(|id| !effective.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in &removed {
+            reg.remove(id);
+        }
+        let changed: Vec<PeerInfo> = effective
+            .into_values()
+            .filter(|p| reg.get(&p.peer_id).is_none_or(|e| e.info != *p))
+            .collect();
+        for p in &changed {
+            reg.insert(p.peer_id.clone(), PeerEntry::new(p.clone()));
+        }
+        (changed, removed)
+    };
+    for id in removed {
+        health::set_available_gauge(&id, false);
+    }
+    for p in changed {
+        tracing::info!(peer_id = %p.peer_id, url = %p.base_url(inner.client.test_mode()), "peer registered");
+        health::set_available_gauge(&p.peer_id, false);
+        let i = inner.clone();
+        inner.spawn(async move { health::probe_peer(&i, p, true).await });
+    }
+}
+
+/// The store lost its data (a Redis restarted empty): publish this router's last view of the registry
+/// again so runtime-added peers are not forgotten.
+pub(super) async fn republish(inner: &Arc<Inner>) {
+    let Some(doc) = lock(&inner.last_registry).clone() else {
+        return;
+    };
+    let result = inner
+        .st(inner
+            .store
+            .change_registry(doc.added.clone(), doc.removed.clone()))
+        .await;
+    match result {
+        Ok(()) => tracing::warn!(
+            added = doc.added.len(),
+            removed = doc.removed.len(),
+            "state store lost its data: peer registry published again"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not publish the peer registry again"),
     }
 }

@@ -1,27 +1,45 @@
-//! The replica manager (the SPM role, `replica-manager.md`): the [`ReplicaManager`] trait and its embedded
-//! implementation (peer registry + health, placement, replica map, upload task groups).
+//! The replica manager (the SPM role, `replica-manager.md`): the [`ReplicaManager`] trait the router's
+//! handlers use, implemented once by [`manager::Manager`] over a [`store::StateStore`] — in process
+//! ([`store::memory`], the default, one router) or on Redis ([`store::redis`], several routers sharing
+//! one storage space). The rules live here once: placement ([`placement`]), the health state machine
+//! ([`health`]), object records with versions and tombstones ([`record`]), claims ([`claims`]); a store
+//! only stores and fetches atomically.
 
 mod background;
+pub mod claims;
 pub mod discovery;
-pub mod embedded;
+mod groups;
 pub mod health;
 pub mod inventory;
+pub mod manager;
 mod membership;
+mod objects;
 pub mod placement;
+pub mod record;
 pub mod registry;
-pub mod replica_map;
 mod state;
-pub mod tasks;
+pub mod state_log;
+pub mod store;
 pub mod types;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+pub use manager::{EmbeddedReplicaManager, Manager, RedisReplicaManager, StateStoreUnreachable};
 pub use types::*;
 
-/// Cluster state behind one async, object-safe interface. Every result is owned; no lock spans two calls,
-/// so a shared backend (several routers) can implement it later (`replica-manager.md` §2, §10).
+/// Readiness of the cluster state as `/ready` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub available: usize,
+    pub registered: usize,
+    /// `None` when the state store answers; otherwise why not.
+    pub store_error: Option<String>,
+}
+
+/// Cluster state behind one async, object-safe interface. Every result is owned; no lock spans two calls;
+/// every change is one atomic step in the store (`replica-manager.md` §2, §10).
 #[async_trait]
 pub trait ReplicaManager: Send + Sync + 'static {
     async fn get_peers(&self) -> Result<PeersView, RmError>;
@@ -31,6 +49,7 @@ pub trait ReplicaManager: Send + Sync + 'static {
     async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError>;
     async fn get_stats(&self, start: i64, end: i64)
         -> Result<BTreeMap<String, PeerStats>, RmError>;
+    async fn readiness(&self) -> Readiness;
 
     async fn get_replicas(&self, bucket: &str, key: &str) -> Result<ReplicaView, RmError>;
     async fn place(
@@ -41,14 +60,19 @@ pub trait ReplicaManager: Send + Sync + 'static {
         rf: u32,
     ) -> Result<Placement, PlacementError>;
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError>;
-    /// Live holders, best first; empty = no live holder known (the caller may run discovery).
-    async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<Vec<PeerInfo>, RmError>;
+    /// Live holders of the current version, best first, and that version; no peers = no live holder
+    /// known (the caller may run discovery).
+    async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<ReadPlan, RmError>;
+    /// The object's current version (what cache entries are checked against); `None` = no record.
+    async fn object_version(&self, bucket: &str, key: &str) -> Result<Option<u64>, RmError>;
+    /// Union registered `peer_ids` into the holders of the current version (unverified copies).
     async fn add_replicas(
         &self,
         bucket: &str,
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError>;
+    /// Replace the holders with `peer_ids` as a new version (empty = remove the key).
     async fn set_replicas(
         &self,
         bucket: &str,
@@ -61,12 +85,43 @@ pub trait ReplicaManager: Send + Sync + 'static {
         key: &str,
         peer_ids: Option<Vec<String>>,
     ) -> Result<usize, RmError>;
+    /// Copies found on peers (discovery): each is judged by its version; returns the peers that hold the
+    /// current version afterwards (stale and deleted copies are scheduled for deletion, never returned).
+    async fn record_found(
+        &self,
+        bucket: &str,
+        key: &str,
+        copies: Vec<FoundCopy>,
+    ) -> Result<Vec<String>, RmError>;
+    /// A version for a change of `bucket@key` (update, disable, delete), above every version seen.
+    async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError>;
+    /// A delete at `version`: `confirmed` holders deleted their copy; the others get a tombstone.
+    async fn record_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        confirmed: Vec<String>,
+        version: u64,
+    ) -> Result<(), RmError>;
+    /// An update or disable at `version` that the `applied` holders accepted (the rest are stale).
+    async fn record_update(
+        &self,
+        bucket: &str,
+        key: &str,
+        applied: Vec<String>,
+        version: u64,
+    ) -> Result<(), RmError>;
 
     async fn put_task_group(&self, group: TaskGroup) -> Result<(), RmError>;
     async fn get_task_group(&self, id: &str) -> Result<Option<TaskGroup>, RmError>;
     /// `NotFound` if absent or expired; `Conflict` if a live claim exists.
-    async fn claim_task_group(&self, id: &str) -> Result<TaskGroup, RmError>;
-    async fn release_task_group(&self, id: &str) -> Result<(), RmError>;
+    async fn claim_task_group(&self, id: &str) -> Result<Claim, RmError>;
+    /// Extend the claim's lease; `Conflict` once another upload took the group over.
+    async fn renew_claim(&self, claim: &Claim) -> Result<(), RmError>;
+    /// Clear the claim (the group stays until it expires, for a retry).
+    async fn release_task_group(&self, claim: &Claim) -> Result<(), RmError>;
+    /// Phase 2 succeeded on `succeeded`: fenced by the claim, record holders and version, delete the group.
+    async fn commit_write(&self, claim: &Claim, succeeded: Vec<String>) -> Result<(), RmError>;
     async fn delete_task_group(&self, id: &str) -> Result<bool, RmError>;
 
     async fn report_start(&self, peer_id: &str);

@@ -111,6 +111,11 @@ impl RegistryFile {
         })
     }
 
+    /// The state dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.join("peers.json")
     }

@@ -1,25 +1,26 @@
-//! Shared state of the embedded replica manager: registry entries with health, the replica map, task
-//! groups and reservations, each behind its own short-lived lock (never held across an await; when two are
-//! needed the order is registry → replica map), plus the cancellation token and task tracker of the
-//! background work.
+//! What the replica manager keeps per router: its view of the registry with each peer's health (each
+//! router observes its own network path), the state store shared with other routers, whether this router
+//! is the leader of background work, and the bookkeeping of its background tasks. Locks are short and
+//! never held across an await.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::health::PeerHealth;
-use super::registry::{PeersDoc, RegistryFile};
-use super::replica_map::ReplicaMap;
-use super::tasks::TaskStore;
-use super::types::PeerInfo;
+use super::registry::PeersDoc;
+use super::store::{StateStore, StoreError};
+use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
 use crate::peer_client::PeerClient;
 
-/// One registered peer.
+/// One registered peer as this router sees it.
 #[derive(Debug, Clone)]
 pub struct PeerEntry {
     pub info: PeerInfo,
@@ -38,19 +39,30 @@ impl PeerEntry {
 pub(super) struct Inner {
     pub cfg: ReplicaConfig,
     pub fanout: usize,
-    /// Reports every call to this manager (stats fan-out, inventory passes).
+    /// Reports every call to this manager (stats fan-out, inventory passes, repair copies).
     pub client: PeerClient,
     /// Reports nowhere: health probes.
     pub probe_client: PeerClient,
     pub seed: Vec<PeerInfo>,
-    pub file: RegistryFile,
-    /// The persisted document; the async lock serialises registry writes (file first, then memory).
-    pub doc: tokio::sync::Mutex<PeersDoc>,
+    pub store: Arc<dyn StateStore>,
+    /// This router's name in leases and claims.
+    pub router_id: String,
     pub peers: Mutex<BTreeMap<String, PeerEntry>>,
-    pub map: Mutex<ReplicaMap>,
-    pub tasks: Mutex<TaskStore>,
+    /// The last registry document read from the store (republished if the store loses its data).
+    pub last_registry: Mutex<Option<PeersDoc>>,
+    /// Peers being drained: no new placements.
+    pub draining: Mutex<BTreeSet<String>>,
     /// Peers whose inventory pass is running (a second one for the same peer is skipped).
     pub passes: Mutex<HashSet<String>>,
+    /// Whether this router holds the leader lease of background work.
+    pub leader: AtomicBool,
+    /// Whether the last store call succeeded.
+    pub store_up: AtomicBool,
+    /// The store's data-set identity seen last (a change = the store lost its data).
+    pub epoch: Mutex<Option<String>>,
+    /// Bumped whenever caches built on the shared state must be dropped (store reachable again, or
+    /// restarted empty).
+    pub resets: watch::Sender<u64>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -79,11 +91,77 @@ impl Inner {
             .collect()
     }
 
-    pub fn update_map_gauge(&self, keys: usize) {
+    pub fn is_live(&self, peer_id: &str) -> bool {
+        lock(&self.peers)
+            .get(peer_id)
+            .is_some_and(|e| e.health.is_live())
+    }
+
+    /// The ids among `ids` that are registered.
+    pub fn registered(&self, ids: &[String]) -> Vec<String> {
+        let peers = lock(&self.peers);
+        ids.iter()
+            .filter(|id| peers.contains_key(*id))
+            .cloned()
+            .collect()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+
+    /// One store call, bounded by the state timeout; tracks whether the store is reachable. Coming back
+    /// after an outage drops the caches built on the shared state (their versions were not checked
+    /// meanwhile).
+    pub async fn st<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, RmError> {
+        let result = match tokio::time::timeout(self.cfg.state_timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {:?}",
+                self.cfg.state_timeout
+            ))),
+        };
+        match &result {
+            Ok(_) => self.mark_store(true, None),
+            Err(StoreError::Unavailable(m)) => self.mark_store(false, Some(m)),
+            Err(StoreError::Backend(_)) => {}
+        }
+        result.map_err(RmError::from)
+    }
+
+    fn mark_store(&self, up: bool, why: Option<&str>) {
+        let was = self.store_up.swap(up, Ordering::Relaxed);
+        if was == up {
+            return;
+        }
+        metrics::gauge!("mictlanx_router_state_store_up").set(if up { 1.0 } else { 0.0 });
+        if up {
+            tracing::info!(
+                backend = self.store.backend(),
+                "state store reachable again; caches dropped"
+            );
+            self.reset_caches();
+        } else {
+            tracing::warn!(
+                backend = self.store.backend(),
+                error = why.unwrap_or(""),
+                "state store unreachable"
+            );
+        }
+    }
+
+    pub fn reset_caches(&self) {
+        self.resets.send_modify(|n| *n += 1);
+    }
+
+    pub fn update_map_gauge(&self, keys: u64) {
         metrics::gauge!("mictlanx_router_replica_map_keys").set(keys as f64);
     }
 
-    pub fn update_tasks_gauge(&self, groups: usize) {
+    pub fn update_tasks_gauge(&self, groups: u64) {
         metrics::gauge!("mictlanx_router_task_groups").set(groups as f64);
     }
 }
@@ -100,4 +178,8 @@ pub fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

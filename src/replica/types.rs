@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Metadata;
+use crate::peer_client::PeerPutMetadata;
 
 /// A registered storage peer. Serialises as `PeerModel` (`router-api.md` §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,6 +76,18 @@ pub enum PlacementError {
     NoCapacity { size: u64 },
     #[error("{0}")]
     Backend(String),
+    /// The shared state store cannot be reached (router: 503).
+    #[error("{0}")]
+    StateUnavailable(String),
+}
+
+impl From<RmError> for PlacementError {
+    fn from(e: RmError) -> Self {
+        match e {
+            RmError::StateUnavailable(m) => PlacementError::StateUnavailable(m),
+            other => PlacementError::Backend(other.to_string()),
+        }
+    }
 }
 
 /// One pending upload on one peer.
@@ -106,7 +119,55 @@ pub struct TaskGroup {
     pub reservation_id: Option<String>,
     pub created_at_ns: u64,
     pub expires_at_ns: u64,
+    /// End of the current claim's lease (`None` = not claimed).
     pub claimed_until_ns: Option<u64>,
+    /// Fencing token of the latest claim (0 = never claimed).
+    #[serde(default)]
+    pub claim_token: u64,
+    /// The router that holds the claim (logs and status only).
+    #[serde(default)]
+    pub claim_owner: Option<String>,
+    /// Desired number of copies (the request's replication factor).
+    #[serde(default)]
+    pub rf: u32,
+    /// The peer metadata body of phase 1, so a router that takes the group over can open fresh tasks.
+    #[serde(default)]
+    pub meta: Option<PeerPutMetadata>,
+}
+
+/// A claim on a task group: the group as claimed, the fencing token every later step presents, and the
+/// version the write gets (sent to the peers as `Object-Version`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub group: TaskGroup,
+    pub token: u64,
+    pub version: u64,
+}
+
+/// Space reserved on peers by a placement until its upload ends (or the TTL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub id: String,
+    pub peers: Vec<String>,
+    pub size: u64,
+    pub expires_at_ns: u64,
+}
+
+/// Where to read `bucket@key`: live current holders, best first, and the object's version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub peers: Vec<PeerInfo>,
+    /// The record's version (0 when unknown or absent); cache entries are tagged with it.
+    pub version: u64,
+}
+
+/// A copy of an object found on a peer (discovery, inventory): its version and desired rf as the peer
+/// keeps them (`Object-Version`, `Replication-Factor`; 0 = the peer did not say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundCopy {
+    pub peer_id: String,
+    pub version: u64,
+    pub rf: u32,
 }
 
 /// Per-peer stats relayed by `/api/v4/peers/stats`: exactly these seven keys.
@@ -146,4 +207,7 @@ pub enum RmError {
     Conflict(String),
     #[error("{0}")]
     Backend(String),
+    /// The shared state store (Redis) cannot be reached: the router answers 503 with `Retry-After`.
+    #[error("{0}")]
+    StateUnavailable(String),
 }

@@ -56,6 +56,8 @@ impl FanOutStrategy {
 pub struct FanOutTarget {
     pub peer: PeerInfo,
     pub task_id: String,
+    /// The version the peer commits the bytes with (`Object-Version`); `None` = the peer picks one.
+    pub version: Option<u64>,
 }
 
 /// Why one replica did not store the bytes.

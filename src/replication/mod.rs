@@ -7,16 +7,19 @@
 //! * a read may move to another holder only before its first byte went to the client; afterwards any
 //!   upstream failure aborts the client response (the body ends with an error, never cleanly).
 
+pub mod deadline;
 pub mod fanout;
 pub mod read;
 pub mod relay;
 mod replica_set;
 
+pub use deadline::within_deadline;
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
 pub use read::{
     discover_holders, live_holders, read_with_failover, Attempt, Candidate, Holders, ReadFailure,
+    Start,
 };
 pub use relay::{
     abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, CacheFill, RelayError,

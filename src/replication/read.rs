@@ -11,7 +11,7 @@
 use std::{collections::VecDeque, future::Future};
 
 use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
-use crate::replica::{discovery::discover, PeerInfo, ReplicaManager, RmError};
+use crate::replica::{discovery::discover, PeerInfo, ReadPlan, ReplicaManager, RmError};
 
 use super::fanout::ReplicaFailure;
 
@@ -62,13 +62,34 @@ pub enum ReadFailure {
     /// No candidate succeeded and at least one failed with a fault.
     #[error("every candidate failed: {}", super::fanout::join_failures(.0))]
     Faulted(Vec<ReplicaFailure>),
+    /// The replica manager failed (e.g. the cluster state is unreachable).
     #[error("{0}")]
-    Backend(String),
+    State(RmError),
 }
 
 impl From<RmError> for ReadFailure {
     fn from(e: RmError) -> Self {
-        ReadFailure::Backend(e.to_string())
+        ReadFailure::State(e)
+    }
+}
+
+/// Where a read starts.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// Ask the replica manager for the live holders.
+    Ask,
+    /// Exactly these peers (`Peer-Id`): no failover beyond them, no discovery.
+    Pinned(Vec<PeerInfo>),
+    /// A read plan the caller already has (it needed the version).
+    Known(ReadPlan),
+}
+
+impl From<Option<Vec<PeerInfo>>> for Start {
+    fn from(pinned: Option<Vec<PeerInfo>>) -> Self {
+        match pinned {
+            Some(peers) => Start::Pinned(peers),
+            None => Start::Ask,
+        }
     }
 }
 
@@ -119,31 +140,33 @@ pub async fn live_holders(
             live,
         });
     }
-    let live = rm.choose_read_replica(bucket, key).await?;
+    let live = rm.choose_read_replica(bucket, key).await?.peers;
     Ok(Holders {
         recorded: view.replicas.len(),
         live,
     })
 }
 
-/// P3 with `initial` candidates (`None` = ask the replica manager). See the module docs.
+/// P3 from `start` (see [`Start`] and the module docs).
 #[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
 pub async fn read_with_failover<T, F, Fut>(
     rm: &dyn ReplicaManager,
     client: &PeerClient,
     bucket: &str,
     key: &str,
-    initial: Option<Vec<PeerInfo>>,
+    start: impl Into<Start>,
     mut attempt: F,
 ) -> Result<T, ReadFailure>
 where
     F: FnMut(Candidate) -> Fut,
     Fut: Future<Output = Attempt<T>>,
 {
-    let pinned = initial.is_some();
-    let known = match initial {
-        Some(peers) => peers,
-        None => rm.choose_read_replica(bucket, key).await?,
+    let start = start.into();
+    let pinned = matches!(start, Start::Pinned(_));
+    let known = match start {
+        Start::Pinned(peers) => peers,
+        Start::Known(plan) => plan.peers,
+        Start::Ask => rm.choose_read_replica(bucket, key).await?.peers,
     };
     let mut queue: VecDeque<Candidate> = known
         .into_iter()

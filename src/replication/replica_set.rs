@@ -91,9 +91,11 @@ impl ReplicaSet {
                 let body = reqwest::Body::wrap_stream(replica_body(rx, cancel.clone()));
                 let client = client.clone();
                 let peer = t.peer.clone();
-                let task_id = t.task_id;
+                let (task_id, version) = (t.task_id, t.version);
                 let handle = tokio::spawn(async move {
-                    client.upload_chunked(&peer, &task_id, expected, body).await
+                    client
+                        .upload_chunked_versioned(&peer, &task_id, expected, body, version)
+                        .await
                 });
                 Replica {
                     peer_id: t.peer.peer_id,

@@ -4,3 +4,5 @@
 pub mod cluster;
 pub mod peer;
 pub mod process;
+pub mod redis;
+pub mod tools;

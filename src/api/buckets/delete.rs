@@ -1,12 +1,12 @@
 //! Endpoints that change or remove stored objects (`router-api.md` #14 update metadata, #19 disable, #23
 //! delete by key, #24 delete by ball id). Each one invalidates the affected cache entries (P4).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use futures::StreamExt;
 
 use super::models::{DeletedByBallIdResponse, DeletedByKeyResponse, PutMetadata, PutMetadataDto};
 use super::put::peer_body;
@@ -14,12 +14,16 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
-use crate::peer_client::PeerError;
-use crate::replication::live_holders;
+use crate::peer_client::{PeerError, PutOptions};
+use crate::replication::{live_holders, within_deadline};
 use crate::validate::{self, LaxJson};
 
 fn fanout(s: &AppState) -> usize {
     s.config.peer_io.fanout_concurrency.max(1)
+}
+
+fn deadline(s: &AppState) -> Duration {
+    s.config.peer_io.fanout_deadline
 }
 
 /// #14 POST `/api/v4/u/buckets/{bucket_id}/{key}` — update metadata on every live holder.
@@ -47,38 +51,43 @@ pub async fn update_metadata(
     let (b, k) = (b.as_str(), k.as_str());
     let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     if holders.live.is_empty() {
         s.cache.invalidate(&format!("{b}@{k}"));
         return Err(ApiError::not_found(format!("{b}@{k} not found")));
     }
+    let version = s.rm.next_version(b, k).await?;
     let body = peer_body(&dto, b, k);
+    let opts = PutOptions {
+        rf: None,
+        version: Some(version),
+    };
     let calls = holders.live.into_iter().map(|peer| {
         let (client, body) = (s.peers.clone(), body.clone());
         async move {
-            (
-                peer.peer_id.clone(),
-                client.put_metadata(&peer, b, &body, None, "1").await,
-            )
+            let answer = client
+                .put_metadata_with(&peer, b, &body, None, "1", opts)
+                .await;
+            (peer.peer_id, answer)
         }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(fanout(&s))
-        .collect()
-        .await;
+    let answers = within_deadline(calls, fanout(&s), deadline(&s)).await;
     s.cache.invalidate(&format!("{b}@{k}"));
-    let mut accepted = 0;
+    let mut applied = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
-            Ok(_) => accepted += 1,
+            Ok(_) => applied.push(peer_id),
             Err(e) => tracing::warn!(%peer_id, error = %e, "update metadata failed on a holder"),
         }
     }
-    if accepted == 0 {
+    if applied.is_empty() {
         return Err(ApiError::bad_gateway(format!(
             "Update failed on every replica of {b}@{k}"
         )));
     }
+    // Holders that did not apply the update keep older metadata: they stop being served.
+    s.rm.record_update(b, k, applied, version).await?;
+    s.cache.invalidate(&format!("{b}@{k}"));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,19 +105,29 @@ pub async fn disable(State(s): State<AppState>, params: PathParams) -> ApiResult
     let (b, k) = (b.as_str(), k.as_str());
     let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
+    if holders.live.is_empty() {
+        s.cache.invalidate(&format!("{b}@{k}"));
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let version = s.rm.next_version(b, k).await?;
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
-        async move { (peer.peer_id.clone(), client.disable(&peer, b, k).await) }
-    });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(fanout(&s))
-        .collect()
-        .await;
-    for (peer_id, answer) in answers {
-        if let Err(e) = answer {
-            tracing::warn!(%peer_id, error = %e, "disable failed on a holder");
+        async move {
+            let answer = client.disable_versioned(&peer, b, k, version).await;
+            (peer.peer_id, answer)
         }
+    });
+    let answers = within_deadline(calls, fanout(&s), deadline(&s)).await;
+    let mut applied = Vec::new();
+    for (peer_id, answer) in answers {
+        match answer {
+            Ok(()) => applied.push(peer_id),
+            Err(e) => tracing::warn!(%peer_id, error = %e, "disable failed on a holder"),
+        }
+    }
+    if !applied.is_empty() {
+        s.rm.record_update(b, k, applied, version).await?;
     }
     s.cache.invalidate(&format!("{b}@{k}"));
     Ok(StatusCode::NO_CONTENT)
@@ -141,49 +160,39 @@ pub async fn delete_by_key(
     let combined = format!("{b}@{k}");
     let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     if holders.recorded == 0 {
         s.cache.invalidate(&combined);
         return Err(ApiError::not_found(format!("{b}@{k} not found")));
     }
+    let version = s.rm.next_version(b, k).await?;
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
-            (
-                peer.peer_id.clone(),
-                client.delete(&peer, b, k, force).await,
-            )
+            let answer = client.delete_if_at_most(&peer, b, k, force, version).await;
+            (peer.peer_id, answer)
         }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(fanout(&s))
-        .collect()
-        .await;
+    // Holders that do not confirm within the deadline (stalled, failed, or not live) get a tombstone:
+    // the delete is retried on them when they answer again, and their copies are never served meanwhile.
+    let answers = within_deadline(calls, fanout(&s), deadline(&s)).await;
     let mut n_deletes = 0;
-    let mut gone = Vec::new();
+    let mut confirmed = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
             Ok(n) => {
                 n_deletes += n;
-                gone.push(peer_id);
+                confirmed.push(peer_id);
             }
-            Err(PeerError::NotFound(_)) => gone.push(peer_id),
+            Err(PeerError::NotFound(_)) => confirmed.push(peer_id),
             Err(e) => {
-                tracing::warn!(%peer_id, error = %e, "delete failed on a holder; its record is kept")
+                tracing::warn!(%peer_id, error = %e, "delete failed on a holder; it keeps a tombstone")
             }
         }
     }
-    if !gone.is_empty() {
-        if let Err(e) = s.rm.delete_replicas(b, k, Some(gone.clone())).await {
-            tracing::warn!(error = %e, "could not drop replica records");
-        }
-    }
+    let recorded = s.rm.record_delete(b, k, confirmed, version).await;
     s.cache.invalidate(&combined);
-    if gone.is_empty() {
-        return Err(ApiError::bad_gateway(format!(
-            "Delete failed on every replica of {b}@{k}"
-        )));
-    }
+    recorded?;
     Ok(Json(DeletedByKeyResponse {
         n_deletes,
         key: k.to_string(),
@@ -210,11 +219,7 @@ pub async fn delete_by_ball(
     let ball = BallId::parse(params.required("ball_id")?)?;
     let force = validate::header_flag(&headers, "force", true)?;
     let (b, ball) = (b.as_str(), ball.as_str());
-    let peers =
-        s.rm.get_peers()
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .available;
+    let peers = s.rm.get_peers().await.map_err(ApiError::from)?.available;
     let groups = peers.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
@@ -228,15 +233,13 @@ pub async fn delete_by_ball(
             (peer, keys)
         }
     });
-    let listed: Vec<_> = futures::stream::iter(groups)
-        .buffer_unordered(fanout(&s))
-        .collect()
-        .await;
+    let listed = within_deadline(groups, fanout(&s), deadline(&s)).await;
     let pairs: Vec<_> = listed
         .into_iter()
         .flat_map(|(peer, keys)| keys.into_iter().map(move |k| (peer.clone(), k)))
         .collect();
-    let keys: BTreeSet<String> = pairs.iter().map(|(_, k)| k.clone()).collect();
+    let mut confirmed: BTreeMap<String, Vec<String>> =
+        pairs.iter().map(|(_, k)| (k.clone(), Vec::new())).collect();
     let deletes = pairs.into_iter().map(|(peer, key)| {
         let client = s.peers.clone();
         async move {
@@ -244,31 +247,24 @@ pub async fn delete_by_ball(
             (peer.peer_id, key, answer)
         }
     });
-    let answers: Vec<_> = futures::stream::iter(deletes)
-        .buffer_unordered(fanout(&s))
-        .collect()
-        .await;
+    let answers = within_deadline(deletes, fanout(&s), deadline(&s)).await;
     let mut n_deletes = 0;
     for (peer_id, key, answer) in answers {
-        let gone = match answer {
+        match answer {
             Ok(n) => {
                 n_deletes += n;
-                true
+                confirmed.entry(key).or_default().push(peer_id);
             }
-            Err(PeerError::NotFound(_)) => true,
-            Err(e) => {
-                tracing::warn!(%peer_id, %key, error = %e, "chunk delete failed on a peer");
-                false
-            }
-        };
-        if gone {
-            if let Err(e) = s.rm.delete_replicas(b, &key, Some(vec![peer_id])).await {
-                tracing::warn!(error = %e, "could not drop a replica record");
-            }
+            Err(PeerError::NotFound(_)) => confirmed.entry(key).or_default().push(peer_id),
+            Err(e) => tracing::warn!(%peer_id, %key, error = %e, "chunk delete failed on a peer"),
         }
     }
-    for key in &keys {
+    // Every listed chunk is deleted for readers; holders that did not confirm keep a tombstone.
+    for (key, peers) in confirmed {
+        let version = s.rm.next_version(b, &key).await?;
+        let recorded = s.rm.record_delete(b, &key, peers, version).await;
         s.cache.invalidate(&format!("{b}@{key}"));
+        recorded?;
     }
     Ok(Json(DeletedByBallIdResponse {
         n_deletes,

@@ -22,7 +22,7 @@ use crate::model::Metadata;
 use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::PeerInfo;
 use crate::replication::{
-    read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure,
+    read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure, Start,
 };
 use crate::validate;
 
@@ -187,14 +187,13 @@ pub async fn get_object(
         forced,
     } = DownloadInputs::parse(raw_query.as_deref(), &headers, false)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let combined = format!("{b}@{k}");
     if let Some(local) = header_str(&headers, "local-peer-id") {
         tracing::debug!(local_peer_id = %local, "get data");
     }
     let default_name = format!("{b}_{k}");
 
     if !forced {
-        if let Some(hit) = s.cache.get(&combined) {
+        if let Some(hit) = super::cached::current(&s, b, k).await? {
             let content_type = first_non_empty([
                 Some(q.content_type.as_str()),
                 Some(hit.metadata.content_type.as_str()),
@@ -218,19 +217,31 @@ pub async fn get_object(
         }
     }
 
-    // Before any peer request: an invalidation from here on makes the fill below a no-op.
-    let fill_stamp = s.cache.fill_stamp(&combined);
-    let pinned = match header_str(&headers, "peer-id") {
+    // Before any peer request: the version the fill is tagged with, and the generation that makes the
+    // fill a no-op if an invalidation lands meanwhile.
+    let (start, version) = match header_str(&headers, "peer-id") {
         Some(peer_id) => match s.rm.get_peer(peer_id).await {
-            Ok(peer) => Some(vec![peer]),
+            Ok(peer) => {
+                let version = if s.cache.is_enabled() {
+                    s.rm.object_version(b, k).await?.unwrap_or(0)
+                } else {
+                    0
+                };
+                (Start::Pinned(vec![peer]), version)
+            }
             Err(_) => return Err(ApiError::not_found(NO_CANDIDATE)),
         },
-        None => None,
+        None => {
+            let plan = s.rm.choose_read_replica(b, k).await?;
+            let version = plan.version;
+            (Start::Known(plan), version)
+        }
     };
+    let fill_stamp = super::cached::stamp(&s, b, k, version);
     // The metadata is needed up front only for what the data answer's headers cannot say: the
     // attachment name (tags) and the cache entry. Otherwise the data answer alone decides the response.
     let metadata_first = q.attachment || fill_stamp.is_some();
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, pinned, |c| {
+    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, start, |c| {
         let client = s.peers.clone();
         async move {
             let peer = c.peer;
@@ -265,7 +276,7 @@ pub async fn get_object(
                 "All replicas of {b}@{k} failed"
             )))
         }
-        Err(ReadFailure::Backend(e)) => return Err(ApiError::internal(e)),
+        Err(ReadFailure::State(e)) => return Err(e.into()),
     };
 
     let peer_ct = resp

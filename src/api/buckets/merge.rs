@@ -62,9 +62,8 @@ async fn locate(s: &AppState, b: &str, key: &str) -> Result<(PeerInfo, Metadata)
 
 async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> ApiResult<Chunk> {
     let key = format!("{ball}_{i}");
-    let combined = format!("{b}@{key}");
     if !forced {
-        if let Some(hit) = s.cache.get(&combined) {
+        if let Some(hit) = super::cached::current(s, b, &key).await? {
             let size = hit.bytes.len() as u64;
             return Ok(Chunk {
                 key,
@@ -74,7 +73,12 @@ async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> Api
             });
         }
     }
-    let stamp = s.cache.fill_stamp(&combined);
+    let version = if s.cache.is_enabled() {
+        s.rm.object_version(b, &key).await?.unwrap_or(0)
+    } else {
+        0
+    };
+    let stamp = super::cached::stamp(s, b, &key, version);
     match locate(s, b, &key).await {
         Ok((peer, metadata)) => Ok(Chunk {
             size: metadata.size,
@@ -82,7 +86,7 @@ async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> Api
             source: Source::Peer { peer, metadata },
             stamp,
         }),
-        Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
+        Err(ReadFailure::State(e)) => Err(e.into()),
         Err(_) => Err(ApiError::not_found(format!("Chunk {key} not found"))),
     }
 }
@@ -217,7 +221,8 @@ async fn stream_chunk(
             let more =
                 s.rm.choose_read_replica(b, &chunk.key)
                     .await
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .peers;
             queue.extend(more.into_iter().filter(|p| !tried.contains(&p.peer_id)));
             continue;
         };

@@ -48,7 +48,7 @@ async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
     s.rm.get_peers()
         .await
         .map(|v| v.available)
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(ApiError::from)
 }
 
 /// #11 GET `/api/v4/buckets/{bucket_id}/{key}/size` — size on each live replica.
@@ -195,7 +195,7 @@ pub async fn object_metadata(
         Err(ReadFailure::Faulted(_)) => Err(ApiError::bad_gateway(format!(
             "No metadata found for {b}@{k}: every replica failed"
         ))),
-        Err(ReadFailure::Backend(e)) => Err(ApiError::internal(e)),
+        Err(ReadFailure::State(e)) => Err(e.into()),
     }
 }
 

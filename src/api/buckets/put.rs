@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::BucketId;
-use crate::peer_client::PeerPutMetadata;
+use crate::peer_client::{PeerPutMetadata, PutOptions};
 use crate::replica::{PeerInfo, PlacementError, TaskGroup, TaskX};
 use crate::replication::fanout::{join_failures, ReplicaFailure};
 use crate::validate::LaxJson;
@@ -91,9 +91,15 @@ pub async fn put_metadata(
             )))
         }
         Err(PlacementError::Backend(e)) => return Err(ApiError::internal(e)),
+        Err(PlacementError::StateUnavailable(e)) => return Err(ApiError::state_unavailable(e)),
     };
     let group_id = nanoid::nanoid!();
     let peer_body = peer_body(&dto, b, k);
+    let rf = dto.replication_factor.max(1);
+    let opts = PutOptions {
+        rf: Some(rf),
+        version: None,
+    };
     let calls =
         placement
             .write_set
@@ -106,7 +112,7 @@ pub async fn put_metadata(
                 let (group_id, update) = (group_id.clone(), update.clone());
                 async move {
                     let r = client
-                        .put_metadata(&peer, b, &body, Some(&group_id), &update)
+                        .put_metadata_with(&peer, b, &body, Some(&group_id), &update, opts)
                         .await;
                     (i, peer, r)
                 }
@@ -167,10 +173,14 @@ pub async fn put_metadata(
         created_at_ns: created,
         expires_at_ns: created.saturating_add(ttl),
         claimed_until_ns: None,
+        claim_token: 0,
+        claim_owner: None,
+        rf,
+        meta: Some(peer_body),
     };
     if let Err(e) = s.rm.put_task_group(group).await {
         let _ = s.rm.release_reservation(&placement.reservation_id).await;
-        return Err(ApiError::internal(e.to_string()));
+        return Err(e.into());
     }
     Ok(Json(PutMetadataResponse {
         key: k.to_string(),

@@ -4,6 +4,7 @@
 //! disconnect, by [`ClaimGuard`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,7 +21,8 @@ use crate::app::AppState;
 use crate::cache::BallCache;
 use crate::error::ApiError;
 use crate::http::routing::PathParams;
-use crate::replica::{ReplicaManager, RmError, TaskGroup};
+use crate::peer_client::PutOptions;
+use crate::replica::{Claim, ReplicaManager, RmError};
 use crate::replication::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
@@ -31,7 +33,7 @@ use crate::validate;
 struct ClaimGuard {
     rm: Arc<dyn ReplicaManager>,
     cache: BallCache,
-    group_id: String,
+    claim: Claim,
     combined: String,
     armed: bool,
 }
@@ -40,22 +42,31 @@ impl ClaimGuard {
     /// Failure path: release the claim (the group stays for a retry), P4.
     async fn release(mut self) {
         self.armed = false;
-        if let Err(e) = self.rm.release_task_group(&self.group_id).await {
-            tracing::warn!(group_id = %self.group_id, error = %e, "could not release a task group claim");
+        if let Err(e) = self.rm.release_task_group(&self.claim).await {
+            tracing::warn!(group_id = %self.claim.group.group_id, error = %e, "could not release a task group claim");
         }
         self.cache.invalidate(&self.combined);
     }
 
-    /// Success path: record the holders, delete the group (releases the reservation), P4.
-    async fn commit(mut self, bucket: &str, key: &str, succeeded: Vec<String>) {
+    /// Success path: in one fenced step record the holders and version, delete the group (releasing the
+    /// reservation); P4. A claim another upload took over meanwhile cannot commit (409); an unreachable
+    /// cluster state is a 503 (the bytes are on the peers; a retry of phase 2 records them).
+    async fn commit(mut self, succeeded: Vec<String>) -> Result<(), ApiError> {
         self.armed = false;
-        if let Err(e) = self.rm.set_replicas(bucket, key, succeeded).await {
-            tracing::error!(error = %e, "could not record the holders of a committed write");
-        }
-        if let Err(e) = self.rm.delete_task_group(&self.group_id).await {
-            tracing::warn!(group_id = %self.group_id, error = %e, "could not delete a task group");
-        }
+        let result = self.rm.commit_write(&self.claim, succeeded).await;
         self.cache.invalidate(&self.combined);
+        match result {
+            Ok(()) => Ok(()),
+            Err(RmError::Conflict(_)) => Err(ApiError::conflict(format!(
+                "Task({}) was taken over by another upload",
+                self.claim.group.group_id
+            ))),
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the holders of a committed write");
+                let _ = self.rm.release_task_group(&self.claim).await;
+                Err(e.into())
+            }
+        }
     }
 }
 
@@ -64,12 +75,12 @@ impl Drop for ClaimGuard {
         if !self.armed {
             return;
         }
-        tracing::info!(group_id = %self.group_id, status = 499, "upload interrupted by the client");
+        tracing::info!(group_id = %self.claim.group.group_id, status = 499, "upload interrupted by the client");
         let (rm, cache) = (self.rm.clone(), self.cache.clone());
-        let (group_id, combined) = (self.group_id.clone(), self.combined.clone());
+        let (claim, combined) = (self.claim.clone(), self.combined.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = rm.release_task_group(&group_id).await;
+                let _ = rm.release_task_group(&claim).await;
                 cache.invalidate(&combined);
             });
         }
@@ -77,9 +88,9 @@ impl Drop for ClaimGuard {
 }
 
 /// Claim the group named by `task_id` and check it (`router-api.md` #16 step 2).
-async fn claim(s: &AppState, task_id: &str) -> Result<(TaskGroup, ClaimGuard), ApiError> {
-    let group = match s.rm.claim_task_group(task_id).await {
-        Ok(g) => g,
+async fn claim(s: &AppState, task_id: &str) -> Result<ClaimGuard, ApiError> {
+    let claim = match s.rm.claim_task_group(task_id).await {
+        Ok(c) => c,
         Err(RmError::NotFound(_)) => {
             return Err(ApiError::not_found(format!("Task({task_id}) not found")))
         }
@@ -88,29 +99,101 @@ async fn claim(s: &AppState, task_id: &str) -> Result<(TaskGroup, ClaimGuard), A
                 "Task({task_id}) upload already in progress"
             )))
         }
-        Err(e) => return Err(ApiError::internal(e.to_string())),
+        Err(e) => return Err(e.into()),
     };
+    let group = &claim.group;
+    let combined = format!("{}@{}", group.bucket_id, group.key);
+    let (empty, operation) = (group.tasks.is_empty(), group.operation.clone());
     let guard = ClaimGuard {
         rm: s.rm.clone(),
         cache: s.cache.clone(),
-        group_id: group.group_id.clone(),
-        combined: format!("{}@{}", group.bucket_id, group.key),
+        claim,
+        combined,
         armed: true,
     };
-    if group.tasks.is_empty() {
+    if empty {
         guard.release().await;
         return Err(ApiError::bad_request(
             "Expected tasks > 0, but was received 0",
         ));
     }
-    if group.operation != "PUT" {
+    if operation != "PUT" {
         guard.release().await;
         return Err(ApiError::conflict(format!(
-            "Expected task operation [PUT], but was received [{}]",
-            group.operation
+            "Expected task operation [PUT], but was received [{operation}]"
         )));
     }
-    Ok((group, guard))
+    Ok(guard)
+}
+
+/// Renew the claim's lease every third of it while the bytes stream; returns once another upload took
+/// the group over (a paused or slow router then stops instead of committing late).
+async fn keep_claim(rm: Arc<dyn ReplicaManager>, claim: Claim, lease: Duration) -> String {
+    let every = (lease / 3).max(Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(every).await;
+        match rm.renew_claim(&claim).await {
+            Ok(()) => {}
+            Err(RmError::Conflict(m)) => return m,
+            Err(e) => {
+                tracing::warn!(group_id = %claim.group.group_id, error = %e, "could not renew a claim")
+            }
+        }
+    }
+}
+
+/// The upload targets of a claim. A first claim uses the tasks phase 1 opened; a later one (a retry, or a
+/// takeover after another router's lease ran out) opens fresh tasks on the same peers, because a peer may
+/// still consider the old task busy with the previous attempt's connection.
+async fn targets(s: &AppState, claim: &Claim) -> (Vec<FanOutTarget>, Vec<ReplicaFailure>) {
+    let group = &claim.group;
+    let reopen = claim.token > 1 && group.meta.is_some();
+    let version = Some(claim.version);
+    let opened = group.tasks.iter().map(|task| async move {
+        let Some(peer_id) = task.peers.first() else {
+            return Err(ReplicaFailure {
+                peer_id: String::new(),
+                cause: "task without a peer".into(),
+            });
+        };
+        let fail = |cause: String| ReplicaFailure {
+            peer_id: peer_id.clone(),
+            cause,
+        };
+        let peer =
+            s.rm.get_peer(peer_id)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+        let task_id = match (&group.meta, reopen) {
+            (Some(meta), true) => {
+                let fresh = format!("{}-{}", group.group_id, claim.token);
+                let opts = PutOptions {
+                    rf: Some(group.rf.max(1)),
+                    version: None,
+                };
+                s.peers
+                    .put_metadata_with(&peer, &group.bucket_id, meta, Some(&fresh), "0", opts)
+                    .await
+                    .map_err(|e| fail(format!("reopening the task: {e}")))?
+                    .task_id
+            }
+            _ => task.task_id.clone(),
+        };
+        Ok(FanOutTarget {
+            peer,
+            task_id,
+            version,
+        })
+    });
+    let mut targets = Vec::new();
+    let mut unavailable = Vec::new();
+    for r in futures::future::join_all(opened).await {
+        match r {
+            Ok(t) => targets.push(t),
+            Err(f) => unavailable.push(f),
+        }
+    }
+    (targets, unavailable)
 }
 
 /// An error answer after which the connection must not be reused (the body may be partly unread).
@@ -121,10 +204,10 @@ fn closing(e: ApiError) -> Response {
     res
 }
 
-/// Steps 3–8 of #17 for a body stream: resolve the peers, fan out, apply the outcome rules.
+/// Steps 3–8 of #17 for a body stream: resolve the peers, fan out (renewing the claim), apply the outcome
+/// rules.
 async fn relay<S, E>(
     s: &AppState,
-    group: TaskGroup,
     guard: ClaimGuard,
     body: S,
     piece_size: u64,
@@ -134,30 +217,22 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
+    let group = guard.claim.group.clone();
     let (b, k) = (group.bucket_id.clone(), group.key.clone());
-    let mut targets = Vec::new();
-    let mut unavailable = Vec::new();
-    for task in &group.tasks {
-        let Some(peer_id) = task.peers.first() else {
-            unavailable.push(ReplicaFailure {
-                peer_id: String::new(),
-                cause: "task without a peer".into(),
-            });
-            continue;
-        };
-        match s.rm.get_peer(peer_id).await {
-            Ok(peer) => targets.push(FanOutTarget {
-                peer,
-                task_id: task.task_id.clone(),
-            }),
-            Err(e) => unavailable.push(ReplicaFailure {
-                peer_id: peer_id.clone(),
-                cause: e.to_string(),
-            }),
-        }
-    }
+    let (targets, unavailable) = targets(s, &guard.claim).await;
     let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout);
-    let outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy).await;
+    let lease = s.config.replica.claim_lease;
+    let outcome = tokio::select! {
+        outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy) => outcome,
+        lost = keep_claim(s.rm.clone(), guard.claim.clone(), lease) => {
+            tracing::warn!(group_id = %group.group_id, cause = %lost, "upload stopped: its claim was taken over");
+            guard.release().await;
+            return Err(closing(ApiError::conflict(format!(
+                "Task({}) was taken over by another upload",
+                group.group_id
+            ))));
+        }
+    };
     let received = match &outcome {
         Ok(r) => r.received,
         Err(FanOutError::AllFailed { received, .. })
@@ -177,7 +252,10 @@ where
             for f in &report.failed {
                 tracing::warn!(peer_id = %f.peer_id, cause = %f.cause, "replica did not store the data");
             }
-            guard.commit(&b, &k, report.succeeded.clone()).await;
+            guard
+                .commit(report.succeeded.clone())
+                .await
+                .map_err(closing)?;
             Ok(report)
         }
         Err(FanOutError::AllFailed { failures, .. }) => {
@@ -209,7 +287,8 @@ async fn chunked(
 ) -> Result<Response, ErrorResponse> {
     let piece_size = validate::header_size(&headers, "chunk-size", 10_000_000)?;
     let task_id = params.required("task_id")?.to_string();
-    let (group, guard) = claim(&s, &task_id).await?;
+    let guard = claim(&s, &task_id).await?;
+    let group = guard.claim.group.clone();
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -222,15 +301,7 @@ async fn chunked(
         )))
         .into());
     }
-    let report = relay(
-        &s,
-        group.clone(),
-        guard,
-        body.into_data_stream(),
-        piece_size,
-        handler,
-    )
-    .await?;
+    let report = relay(&s, guard, body.into_data_stream(), piece_size, handler).await?;
     Ok(Json(RouterPutChunkedResponse {
         peer_ids: report.succeeded,
         combined_key: format!("{}@{}", group.bucket_id, group.key),
@@ -346,7 +417,7 @@ async fn multipart(
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(missing_data)?;
     let task_id = params.required("task_id")?.to_string();
-    let (group, guard) = claim(&s, &task_id).await?;
+    let guard = claim(&s, &task_id).await?;
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
     let field = loop {
         match multipart.next_field().await {
@@ -358,6 +429,6 @@ async fn multipart(
             }
         }
     };
-    relay(&s, group, guard, field, 0, PUT_DATA).await?;
+    relay(&s, guard, field, 0, PUT_DATA).await?;
     Ok(StatusCode::CREATED.into_response())
 }

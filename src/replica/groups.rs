@@ -1,0 +1,194 @@
+//! Task groups through the store (`replica-manager.md` §8): store, look up, claim with a lease and a
+//! fencing token, renew, release, and the fenced commit that records the holders of a finished upload.
+//! The rules are [`super::claims`]; this module only reads, applies them and writes with compare-and-set.
+
+use std::sync::Arc;
+
+use super::claims;
+use super::objects::write_of;
+use super::state::{now_ns, Inner};
+use super::store::Write;
+use super::types::{Claim, RmError, TaskGroup};
+
+const CAS_ATTEMPTS: usize = 32;
+
+fn contention(id: &str) -> RmError {
+    RmError::Backend(format!(
+        "Task group {id}: too many concurrent changes, try again"
+    ))
+}
+
+pub(super) async fn put(inner: &Arc<Inner>, mut group: TaskGroup) -> Result<(), RmError> {
+    let now = now_ns();
+    if group.created_at_ns == 0 {
+        group.created_at_ns = now;
+    }
+    group.expires_at_ns = now.saturating_add(super::state::nanos(inner.cfg.task_ttl));
+    let id = group.group_id.clone();
+    for _ in 0..CAS_ATTEMPTS {
+        let prev = inner.st(inner.store.group(&id)).await?;
+        let ttl = claims::store_ttl(&group, now);
+        let write = Write::Group {
+            id: id.clone(),
+            prev,
+            next: Some(group.clone()),
+            ttl,
+        };
+        if inner.st(inner.store.apply(vec![write])).await? {
+            return Ok(());
+        }
+    }
+    Err(contention(&id))
+}
+
+pub(super) async fn get(inner: &Inner, id: &str) -> Result<Option<TaskGroup>, RmError> {
+    let now = now_ns();
+    Ok(inner
+        .st(inner.store.group(id))
+        .await?
+        .map(|v| v.value)
+        .filter(|g| claims::is_live(g, now)))
+}
+
+/// Claim the group (by group or member task id) for this router; the claim carries the version the
+/// write will get.
+pub(super) async fn claim(inner: &Arc<Inner>, id: &str) -> Result<Claim, RmError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let now = now_ns();
+        let prev = inner
+            .st(inner.store.group(id))
+            .await?
+            .ok_or_else(|| claims::not_found(id))?;
+        let next = claims::claim(&prev.value, &inner.router_id, now, inner.cfg.claim_lease)?;
+        let key = format!("{}@{}", next.bucket_id, next.key);
+        let record = super::objects::get(inner, &key).await?.unwrap_or_default();
+        let version = record.next_version(now);
+        let write = Write::Group {
+            id: next.group_id.clone(),
+            prev: Some(prev),
+            next: Some(next.clone()),
+            ttl: claims::store_ttl(&next, now),
+        };
+        if inner.st(inner.store.apply(vec![write])).await? {
+            let token = next.claim_token;
+            return Ok(Claim {
+                group: next,
+                token,
+                version,
+            });
+        }
+    }
+    Err(contention(id))
+}
+
+/// Extend the lease; `Conflict` once another claim replaced this one.
+pub(super) async fn renew(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> {
+    let id = &c.group.group_id;
+    for _ in 0..CAS_ATTEMPTS {
+        let now = now_ns();
+        let prev = inner
+            .st(inner.store.group(id))
+            .await?
+            .ok_or_else(|| claims::fenced(id))?;
+        let next = claims::renew(&prev.value, c.token, now, inner.cfg.claim_lease)?;
+        let write = Write::Group {
+            id: id.clone(),
+            prev: Some(prev),
+            next: Some(next.clone()),
+            ttl: claims::store_ttl(&next, now),
+        };
+        if inner.st(inner.store.apply(vec![write])).await? {
+            return Ok(());
+        }
+    }
+    Err(contention(id))
+}
+
+/// Clear this claim (the group stays for a retry); a no-op when the claim is no longer the group's.
+pub(super) async fn release(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> {
+    let id = &c.group.group_id;
+    for _ in 0..CAS_ATTEMPTS {
+        let now = now_ns();
+        let Some(prev) = inner.st(inner.store.group(id)).await? else {
+            return Ok(());
+        };
+        let Some(next) = claims::release(&prev.value, c.token) else {
+            return Ok(());
+        };
+        let write = Write::Group {
+            id: id.clone(),
+            prev: Some(prev),
+            next: Some(next.clone()),
+            ttl: claims::store_ttl(&next, now),
+        };
+        if inner.st(inner.store.apply(vec![write])).await? {
+            return Ok(());
+        }
+    }
+    Err(contention(id))
+}
+
+/// Phase 2 stored the bytes on `succeeded`: in one atomic step, check the claim still holds (fencing),
+/// record the holders and version, delete the group and release its reservation.
+pub(super) async fn commit(
+    inner: &Arc<Inner>,
+    c: &Claim,
+    succeeded: Vec<String>,
+) -> Result<(), RmError> {
+    let id = &c.group.group_id;
+    let key = format!("{}@{}", c.group.bucket_id, c.group.key);
+    let holders = inner.registered(&succeeded);
+    for _ in 0..CAS_ATTEMPTS {
+        let now = now_ns();
+        let group = inner
+            .st(inner.store.group(id))
+            .await?
+            .ok_or_else(|| claims::fenced(id))?;
+        if !claims::holds(&group.value, c.token) {
+            return Err(claims::fenced(id));
+        }
+        let prev = inner.st(inner.store.object(&key)).await?;
+        let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+        rec.commit(&holders, c.version, c.group.rf.max(1), now);
+        let mut writes = vec![
+            Write::Group {
+                id: id.clone(),
+                prev: Some(group.clone()),
+                next: None,
+                ttl: Default::default(),
+            },
+            write_of(&key, prev, rec),
+        ];
+        if let Some(r) = &group.value.reservation_id {
+            writes.push(Write::Release(r.clone()));
+        }
+        if inner.st(inner.store.apply(writes)).await? {
+            return Ok(());
+        }
+    }
+    Err(contention(id))
+}
+
+/// Remove the group and release its reservation; `true` if it existed.
+pub(super) async fn delete(inner: &Arc<Inner>, id: &str) -> Result<bool, RmError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let Some(prev) = inner.st(inner.store.group(id)).await? else {
+            return Ok(false);
+        };
+        let gid = prev.value.group_id.clone();
+        let mut writes = Vec::new();
+        if let Some(r) = &prev.value.reservation_id {
+            writes.push(Write::Release(r.clone()));
+        }
+        writes.push(Write::Group {
+            id: gid,
+            prev: Some(prev),
+            next: None,
+            ttl: Default::default(),
+        });
+        if inner.st(inner.store.apply(writes)).await? {
+            return Ok(true);
+        }
+    }
+    Err(contention(id))
+}

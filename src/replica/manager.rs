@@ -1,0 +1,555 @@
+//! `Manager`: the one implementation of [`ReplicaManager`], over the embedded store or Redis.
+//! `start` opens the store, loads the registry, then runs the background loops (health probes, the leader
+//! lease, inventory rebuilds, sweeps) until `shutdown`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::health::{self, HealthSink};
+use super::placement::{self, Candidate};
+use super::registry::RegistryFile;
+use super::state::{lock, now_ns, Inner, PeerEntry};
+use super::store::memory::MemoryStore;
+use super::store::redis::RedisStore;
+use super::store::{StateStore, Write};
+use super::types::*;
+use super::{background, groups, membership, objects, Readiness, ReplicaManager};
+use crate::config::{Config, StateBackend};
+use crate::peer_client::PeerClient;
+
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+/// The shared state store could not be reached at start-up: the router exits 2 with this one line, and
+/// never falls back to the embedded store (two routers with split state are worse than one down).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StateStoreUnreachable(pub String);
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+/// The manager on the embedded store (one router).
+pub type EmbeddedReplicaManager = Manager;
+/// The manager on Redis (several routers, one storage space).
+pub type RedisReplicaManager = Manager;
+
+fn combined(bucket: &str, key: &str) -> String {
+    format!("{bucket}@{key}")
+}
+
+impl Manager {
+    /// Opens the store named by the configuration (the state dir is created and checked either way),
+    /// loads the registry (all peers "not probed yet") and starts the background loops.
+    pub async fn start(cfg: &Config, client: PeerClient) -> anyhow::Result<Arc<Self>> {
+        let dir = &cfg.replica.state_dir;
+        let file = RegistryFile::open(dir)
+            .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?;
+        let store: Arc<dyn StateStore> = match &cfg.replica.backend {
+            StateBackend::Embedded => Arc::new(
+                MemoryStore::open(file)
+                    .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?,
+            ),
+            StateBackend::Redis { url, prefix } => Arc::new(
+                RedisStore::connect(url, prefix, cfg.replica.state_timeout)
+                    .await
+                    .map_err(|e| {
+                        StateStoreUnreachable(format!(
+                            "cannot reach Redis at MICTLANX_ROUTER_REDIS_URL={url}: {}",
+                            one_line(&format!("{e:#}"))
+                        ))
+                    })?,
+            ),
+        };
+        Self::start_with_store(cfg, client, store).await
+    }
+
+    /// [`Manager::start`] on a given store (tests).
+    pub async fn start_with_store(
+        cfg: &Config,
+        client: PeerClient,
+        store: Arc<dyn StateStore>,
+    ) -> anyhow::Result<Arc<Self>> {
+        for warning in store.startup_warnings().await {
+            tracing::warn!(backend = store.backend(), "{warning}");
+        }
+        let doc = store
+            .registry()
+            .await
+            .context("reading the peer registry from the state store")?;
+        let epoch = store
+            .epoch()
+            .await
+            .context("reading the state store's epoch")?;
+        let peers: BTreeMap<String, PeerEntry> = doc
+            .effective(&cfg.seed_peers)
+            .into_iter()
+            .map(|(id, p)| (id, PeerEntry::new(p)))
+            .collect();
+        for id in peers.keys() {
+            health::set_available_gauge(id, false);
+        }
+        let router_id = format!(
+            "{}:{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "router".into()),
+            cfg.server.port,
+            nanoid::nanoid!(8)
+        );
+        let (resets, _) = tokio::sync::watch::channel(0u64);
+        // Background calls report to this manager through a weak sink (no reference cycle); probes report
+        // nowhere: their results drive the state machine directly.
+        let inner = Arc::new_cyclic(|weak| Inner {
+            cfg: cfg.replica.clone(),
+            fanout: cfg.peer_io.fanout_concurrency.max(1),
+            client: client.reporting_to_sink(Arc::new(HealthSink(weak.clone()))),
+            probe_client: client.without_reporting(),
+            seed: cfg.seed_peers.clone(),
+            store,
+            router_id,
+            peers: Mutex::new(peers),
+            last_registry: Mutex::new(Some(doc)),
+            draining: Mutex::new(Default::default()),
+            passes: Mutex::new(Default::default()),
+            leader: AtomicBool::new(false),
+            store_up: AtomicBool::new(true),
+            epoch: Mutex::new(Some(epoch)),
+            resets,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        metrics::gauge!("mictlanx_router_state_store_up").set(1.0);
+        metrics::gauge!("mictlanx_router_leader").set(0.0);
+        inner.update_map_gauge(0);
+        inner.update_tasks_gauge(0);
+        background::start(&inner);
+        Ok(Arc::new(Manager { inner }))
+    }
+
+    /// Stops the background loops (waiting for them).
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// The seed peers this manager started with (`MICTLANX_PEERS_URI`).
+    pub fn seed_peers(&self) -> Vec<PeerInfo> {
+        self.inner.seed.clone()
+    }
+
+    /// `embedded` or `redis`.
+    pub fn backend(&self) -> &'static str {
+        self.inner.store.backend()
+    }
+
+    /// Changes whenever caches built on the shared state must be dropped.
+    pub fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.resets.subscribe()
+    }
+
+    /// Whether this router runs the space's background work now.
+    pub fn is_leader(&self) -> bool {
+        self.inner.is_leader()
+    }
+
+    /// This router's name in leases and claims.
+    pub fn router_id(&self) -> &str {
+        &self.inner.router_id
+    }
+
+    /// Live holders sorted by (in flight, latency, id).
+    fn sorted_live(&self, holders: &[String]) -> Vec<PeerInfo> {
+        let peers = lock(&self.inner.peers);
+        let mut live: Vec<&PeerEntry> = holders
+            .iter()
+            .filter_map(|h| peers.get(h))
+            .filter(|e| e.health.is_live())
+            .collect();
+        live.sort_by(|a, b| {
+            a.health
+                .in_flight
+                .cmp(&b.health.in_flight)
+                .then(
+                    a.health
+                        .ewma_latency_ms
+                        .total_cmp(&b.health.ewma_latency_ms),
+                )
+                .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
+        });
+        live.into_iter().map(|e| e.info.clone()).collect()
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        self.inner.cancel.cancel();
+    }
+}
+
+#[async_trait]
+impl ReplicaManager for Manager {
+    async fn get_peers(&self) -> Result<PeersView, RmError> {
+        let peers = lock(&self.inner.peers);
+        let (available, unavailable): (Vec<&PeerEntry>, Vec<&PeerEntry>) =
+            peers.values().partition(|e| e.health.is_live());
+        Ok(PeersView {
+            available: available.into_iter().map(|e| e.info.clone()).collect(),
+            unavailable: unavailable.into_iter().map(|e| e.info.clone()).collect(),
+        })
+    }
+
+    async fn get_peer(&self, peer_id: &str) -> Result<PeerInfo, RmError> {
+        match lock(&self.inner.peers).get(peer_id) {
+            None => Err(RmError::NotFound(format!("Peer {peer_id} not found"))),
+            Some(e) if !e.health.is_live() => Err(RmError::Unavailable(format!(
+                "Peer {peer_id} is not available"
+            ))),
+            Some(e) => Ok(e.info.clone()),
+        }
+    }
+
+    async fn add_peers(&self, peers: Vec<PeerInfo>) -> Result<(), RmError> {
+        membership::add_peers(&self.inner, peers).await
+    }
+
+    async fn remove_peers(&self, peer_ids: Vec<String>) -> Result<usize, RmError> {
+        membership::remove_peers(&self.inner, peer_ids).await
+    }
+
+    async fn get_stats(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<BTreeMap<String, PeerStats>, RmError> {
+        let client = &self.inner.client;
+        let answers: Vec<(String, Option<PeerStats>)> =
+            futures::stream::iter(self.inner.live_peers())
+                .map(|p| async move {
+                    let r = client.stats(&p, start, end).await;
+                    if let Err(e) = &r {
+                        tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
+                    }
+                    (p.peer_id, r.ok())
+                })
+                .buffer_unordered(self.inner.fanout)
+                .collect()
+                .await;
+        Ok(answers
+            .into_iter()
+            .filter_map(|(id, s)| s.map(|s| (id, s)))
+            .collect())
+    }
+
+    async fn readiness(&self) -> Readiness {
+        let (available, registered) = {
+            let peers = lock(&self.inner.peers);
+            let live = peers.values().filter(|e| e.health.is_live()).count();
+            (live, peers.len())
+        };
+        let store_error = self
+            .inner
+            .st(self.inner.store.epoch())
+            .await
+            .err()
+            .map(|e| e.to_string());
+        Readiness {
+            available,
+            registered,
+            store_error,
+        }
+    }
+
+    async fn get_replicas(&self, bucket: &str, key: &str) -> Result<ReplicaView, RmError> {
+        let rec = objects::get(&self.inner, &combined(bucket, key))
+            .await?
+            .unwrap_or_default();
+        let holders = rec.holder_ids();
+        let peers = lock(&self.inner.peers);
+        let mut recorded: Vec<&PeerEntry> = holders.iter().filter_map(|h| peers.get(h)).collect();
+        recorded.sort_by(|a, b| {
+            b.health
+                .is_live()
+                .cmp(&a.health.is_live())
+                .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
+        });
+        let available_replicas = peers
+            .values()
+            .filter(|e| e.health.is_live() && !holders.contains(&e.info.peer_id))
+            .map(|e| e.info.clone())
+            .collect();
+        Ok(ReplicaView {
+            replicas: recorded.into_iter().map(|e| e.info.clone()).collect(),
+            available_replicas,
+        })
+    }
+
+    async fn place(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        rf: u32,
+    ) -> Result<Placement, PlacementError> {
+        let inner = &self.inner;
+        let rf = rf.max(1);
+        let rec = objects::get(inner, &combined(bucket, key))
+            .await?
+            .unwrap_or_default();
+        let mut holders = rec.holder_ids();
+        holders.sort();
+        let now = now_ns();
+        let reservations = inner.st(inner.store.reservations(now)).await?;
+        let draining = lock(&inner.draining).clone();
+        let candidates: Vec<Candidate> = lock(&inner.peers)
+            .values()
+            .filter(|e| e.health.is_live() && !draining.contains(&e.info.peer_id))
+            .filter_map(|e| {
+                let f = e.health.figures.as_ref()?;
+                let reserved = reservations
+                    .iter()
+                    .filter(|r| r.peers.contains(&e.info.peer_id))
+                    .fold(0u64, |acc, r| acc.saturating_add(r.size));
+                Some(Candidate {
+                    peer: e.info.clone(),
+                    total_disk: f.total_disk,
+                    used_disk: f.used_disk,
+                    reserved,
+                })
+            })
+            .collect();
+        let plan = placement::plan(&candidates, &holders, size, rf)?;
+        let reservation_id = nanoid::nanoid!();
+        let reservation = Reservation {
+            id: reservation_id.clone(),
+            peers: plan.write_set.iter().map(|p| p.peer_id.clone()).collect(),
+            size,
+            expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
+        };
+        inner
+            .st(inner.store.apply(vec![Write::Reserve(reservation)]))
+            .await?;
+        let under_replicated = plan.write_set.len() < rf as usize;
+        if under_replicated {
+            let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
+            tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
+            metrics::counter!("mictlanx_router_under_replicated_writes_total").increment(1);
+        }
+        Ok(Placement {
+            write_set: plan.write_set,
+            new_peers: plan.new_peers,
+            holders,
+            requested_rf: rf,
+            under_replicated,
+            reservation_id,
+        })
+    }
+
+    async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {
+        let w = Write::Release(reservation_id.to_string());
+        self.inner.st(self.inner.store.apply(vec![w])).await?;
+        Ok(())
+    }
+
+    async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<ReadPlan, RmError> {
+        let Some(rec) = objects::get(&self.inner, &combined(bucket, key)).await? else {
+            return Ok(ReadPlan::default());
+        };
+        let peers = if rec.is_live() {
+            self.sorted_live(&rec.holder_ids())
+        } else {
+            Vec::new()
+        };
+        Ok(ReadPlan {
+            peers,
+            version: rec.version,
+        })
+    }
+
+    async fn object_version(&self, bucket: &str, key: &str) -> Result<Option<u64>, RmError> {
+        let key = combined(bucket, key);
+        self.inner.st(self.inner.store.object_version(&key)).await
+    }
+
+    async fn add_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError> {
+        let ids = self.inner.registered(&peer_ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ns();
+        objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            for id in &ids {
+                rec.holders.insert(id.clone(), now);
+                rec.cleanup.remove(id);
+            }
+            rec.deleted_at_ns = None;
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Vec<String>,
+    ) -> Result<(), RmError> {
+        let ids = self.inner.registered(&peer_ids);
+        let now = now_ns();
+        objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            if ids.is_empty() {
+                rec.holders.clear();
+            } else {
+                let version = rec.next_version(now);
+                let rf = rec.rf;
+                rec.commit(&ids, version, rf, now);
+            }
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        peer_ids: Option<Vec<String>>,
+    ) -> Result<usize, RmError> {
+        let mut removed = 0;
+        objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            let ids = peer_ids.clone().unwrap_or_else(|| rec.holder_ids());
+            removed = rec.drop_holders(&ids);
+            removed > 0
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn record_found(
+        &self,
+        bucket: &str,
+        key: &str,
+        copies: Vec<FoundCopy>,
+    ) -> Result<Vec<String>, RmError> {
+        let copies: Vec<FoundCopy> = {
+            let peers = lock(&self.inner.peers);
+            copies
+                .into_iter()
+                .filter(|c| peers.contains_key(&c.peer_id))
+                .collect()
+        };
+        if copies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ns();
+        let rec = objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            let before = rec.clone();
+            // The newest first, so older copies are judged against it.
+            let mut sorted = copies.clone();
+            sorted.sort_by(|a, b| b.version.cmp(&a.version));
+            for c in &sorted {
+                rec.adopt(&c.peer_id, c.version, c.rf, now);
+            }
+            *rec != before
+        })
+        .await?;
+        Ok(copies
+            .into_iter()
+            .filter(|c| rec.is_live() && rec.holders.contains_key(&c.peer_id))
+            .map(|c| c.peer_id)
+            .collect())
+    }
+
+    async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError> {
+        let rec = objects::get(&self.inner, &combined(bucket, key))
+            .await?
+            .unwrap_or_default();
+        Ok(rec.next_version(now_ns()))
+    }
+
+    async fn record_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        confirmed: Vec<String>,
+        version: u64,
+    ) -> Result<(), RmError> {
+        let now = now_ns();
+        objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            rec.delete(&confirmed, version, now);
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn record_update(
+        &self,
+        bucket: &str,
+        key: &str,
+        applied: Vec<String>,
+        version: u64,
+    ) -> Result<(), RmError> {
+        let now = now_ns();
+        objects::modify(&self.inner, &combined(bucket, key), |rec| {
+            if !rec.is_live() {
+                return false;
+            }
+            rec.update(&applied, version, now);
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn put_task_group(&self, group: TaskGroup) -> Result<(), RmError> {
+        groups::put(&self.inner, group).await
+    }
+
+    async fn get_task_group(&self, id: &str) -> Result<Option<TaskGroup>, RmError> {
+        groups::get(&self.inner, id).await
+    }
+
+    async fn claim_task_group(&self, id: &str) -> Result<Claim, RmError> {
+        groups::claim(&self.inner, id).await
+    }
+
+    async fn renew_claim(&self, claim: &Claim) -> Result<(), RmError> {
+        groups::renew(&self.inner, claim).await
+    }
+
+    async fn release_task_group(&self, claim: &Claim) -> Result<(), RmError> {
+        groups::release(&self.inner, claim).await
+    }
+
+    async fn commit_write(&self, claim: &Claim, succeeded: Vec<String>) -> Result<(), RmError> {
+        groups::commit(&self.inner, claim, succeeded).await
+    }
+
+    async fn delete_task_group(&self, id: &str) -> Result<bool, RmError> {
+        groups::delete(&self.inner, id).await
+    }
+
+    async fn report_start(&self, peer_id: &str) {
+        health::on_start(&self.inner, peer_id);
+    }
+
+    async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
+        health::on_outcome(&self.inner, peer_id, outcome);
+    }
+}

@@ -1,0 +1,89 @@
+//! Object-record changes through the store: read, apply one of the [`ObjectRecord`] rules, write back with
+//! compare-and-set, retry when another router changed the record in between. Batched forms serve the
+//! inventory passes.
+
+use std::sync::Arc;
+
+use super::record::ObjectRecord;
+use super::state::Inner;
+use super::store::{Versioned, Write};
+use super::types::RmError;
+
+/// Attempts before a change that keeps losing compare-and-set races gives up.
+const CAS_ATTEMPTS: usize = 32;
+
+/// The write that replaces `prev` by `rec` (removing the record when it says nothing any more).
+pub(super) fn write_of(
+    key: &str,
+    prev: Option<Versioned<ObjectRecord>>,
+    rec: ObjectRecord,
+) -> Write {
+    Write::Object {
+        key: key.to_string(),
+        prev,
+        next: (!rec.is_empty()).then_some(rec),
+    }
+}
+
+/// Apply `change` to `key`'s record (a default one when absent). `change` returns whether it changed
+/// anything; unchanged records are not written. Returns the record as stored afterwards.
+pub(super) async fn modify<F>(
+    inner: &Arc<Inner>,
+    key: &str,
+    mut change: F,
+) -> Result<ObjectRecord, RmError>
+where
+    F: FnMut(&mut ObjectRecord) -> bool,
+{
+    for _ in 0..CAS_ATTEMPTS {
+        let prev = inner.st(inner.store.object(key)).await?;
+        let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+        if !change(&mut rec) {
+            return Ok(rec);
+        }
+        if inner
+            .st(inner.store.apply(vec![write_of(key, prev, rec.clone())]))
+            .await?
+        {
+            return Ok(rec);
+        }
+    }
+    Err(RmError::Backend(format!(
+        "{key}: too many concurrent changes, try again"
+    )))
+}
+
+/// [`modify`] for many keys: one read and one atomic write for the whole batch, falling back to one key
+/// at a time when another router changed one of them meanwhile.
+pub(super) async fn modify_many<F>(
+    inner: &Arc<Inner>,
+    keys: &[String],
+    mut change: F,
+) -> Result<(), RmError>
+where
+    F: FnMut(&str, &mut ObjectRecord) -> bool,
+{
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let prevs = inner.st(inner.store.objects(keys)).await?;
+    let mut writes = Vec::new();
+    for (key, prev) in keys.iter().zip(prevs) {
+        let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+        if change(key, &mut rec) {
+            writes.push(write_of(key, prev, rec));
+        }
+    }
+    if writes.is_empty() || inner.st(inner.store.apply(writes)).await? {
+        return Ok(());
+    }
+    for key in keys {
+        modify(inner, key, |rec| change(key, rec)).await?;
+    }
+    Ok(())
+}
+
+/// The record of `key`, if any.
+pub(super) async fn get(inner: &Inner, key: &str) -> Result<Option<ObjectRecord>, RmError> {
+    Ok(inner.st(inner.store.object(key)).await?.map(|v| v.value))
+}
