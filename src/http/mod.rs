@@ -1,5 +1,7 @@
-//! HTTP plumbing shared by the router and the storage peer: the ordered route table.
+//! HTTP plumbing shared by the router and the storage peer: the ordered route table, and the peer API
+//! extension headers.
 
+pub mod peer_headers;
 pub mod routing;
 
 pub use routing::{

@@ -5,16 +5,21 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
-use super::reply::{id_param, json, not_found, store_error, with_n_deletes};
+use super::reply::{
+    id_param, json, not_found, object_version, store_error, unsigned_header, with_n_deletes,
+    with_version_headers,
+};
 use crate::error::ApiError;
+use crate::http::peer_headers::{IF_VERSION_AT_MOST, OBJECT_VERSION};
 use crate::http::PathParams;
 use crate::peer::state::PeerState;
+use crate::peer::store::DeleteOutcome;
 
 type St = State<Arc<PeerState>>;
 
@@ -30,10 +35,15 @@ pub async fn size(State(s): St, p: PathParams) -> Result<Response, ApiError> {
     ))
 }
 
-/// #18 `POST /api/v4/buckets/{bucket_id}/{key}/disable` (idempotent).
-pub async fn disable(State(s): St, p: PathParams) -> Result<Response, ApiError> {
+/// #18 `POST /api/v4/buckets/{bucket_id}/{key}/disable` (idempotent); `Object-Version` raises the version.
+pub async fn disable(
+    State(s): St,
+    p: PathParams,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
-    match s.store.disable(b, k).await.map_err(store_error)? {
+    let version = object_version(&headers)?;
+    match s.store.disable(b, k, version).await.map_err(store_error)? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(b, k)),
     }
@@ -53,17 +63,25 @@ pub async fn delete_ball(State(s): St, p: PathParams) -> Response {
         .unwrap_or_else(|e| with_n_deletes(e.into_response(), 0))
 }
 
-/// #22 `DELETE /api/v4/buckets/{bucket_id}/{key}`: `n-deletes` on every answer, 404 included.
-pub async fn delete(State(s): St, p: PathParams) -> Response {
+/// #22 `DELETE /api/v4/buckets/{bucket_id}/{key}`: `n-deletes` on every answer, 404 and 409 included.
+/// `If-Version-At-Most` keeps a newer committed version (409 with its `Object-Version`).
+pub async fn delete(State(s): St, p: PathParams, headers: HeaderMap) -> Response {
     let run = async {
         let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
-        if s.store.delete(b, k).await.map_err(store_error)? {
-            Ok(with_n_deletes(
+        let at_most = unsigned_header(&headers, IF_VERSION_AT_MOST, "If-Version-At-Most")?;
+        match s.store.delete(b, k, at_most).await.map_err(store_error)? {
+            DeleteOutcome::Deleted => Ok(with_n_deletes(
                 json(StatusCode::OK, json!({"n_deletes": 1, "key": k})),
                 1,
-            ))
-        } else {
-            Err(not_found(b, k))
+            )),
+            DeleteOutcome::Absent => Err(not_found(b, k)),
+            DeleteOutcome::Newer { current } => {
+                let detail = format!("{b}@{k} has a newer version {current}");
+                let mut res = with_n_deletes(ApiError::conflict(detail).into_response(), 0);
+                res.headers_mut()
+                    .insert(OBJECT_VERSION, HeaderValue::from(current));
+                Ok(res)
+            }
         }
     };
     run.await
@@ -94,7 +112,7 @@ pub async fn get(State(s): St, p: PathParams) -> Result<Response, ApiError> {
         res.headers_mut().insert(header::CONTENT_TYPE, content_type);
         res.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(entry.meta.size));
-        return Ok(res);
+        return Ok(with_version_headers(res, &entry));
     }
     Err(not_found(b, k))
 }

@@ -3,15 +3,74 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use axum::http::HeaderValue;
+
+use super::disk::Record;
+use crate::http::peer_headers::encode_metadata;
 use crate::model::Metadata;
 
-/// One committed object: its metadata and where its bytes are.
+/// One committed object: its metadata, where its bytes are, its version and replication factor.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub meta: Metadata,
     /// Data file path relative to `DATA_PATH`.
     pub data_file: String,
     pub committed_at: u64,
+    pub version: u64,
+    /// `0` = unknown.
+    pub replication_factor: u32,
+    /// The `Mictlanx-Metadata` value of `meta`, encoded once per change instead of once per GET;
+    /// `None` when it would exceed the header limit.
+    pub meta_header: Option<HeaderValue>,
+}
+
+impl Entry {
+    pub fn new(
+        meta: Metadata,
+        data_file: String,
+        committed_at: u64,
+        version: u64,
+        replication_factor: u32,
+    ) -> Self {
+        let mut e = Entry {
+            meta,
+            data_file,
+            committed_at,
+            version,
+            replication_factor,
+            meta_header: None,
+        };
+        e.refresh_meta_header();
+        e
+    }
+
+    /// A loaded record; records without a version get `committed_at`.
+    pub fn from_record(r: Record) -> Self {
+        let version = r.version.unwrap_or(r.committed_at);
+        Entry::new(
+            r.meta,
+            r.data_file,
+            r.committed_at,
+            version,
+            r.replication_factor,
+        )
+    }
+
+    /// The durable form of this entry.
+    pub fn record(&self) -> Record {
+        Record {
+            meta: self.meta.clone(),
+            data_file: self.data_file.clone(),
+            committed_at: self.committed_at,
+            version: Some(self.version),
+            replication_factor: self.replication_factor,
+        }
+    }
+
+    /// Re-encode the cached `Mictlanx-Metadata` value after `meta` changed.
+    pub fn refresh_meta_header(&mut self) {
+        self.meta_header = encode_metadata(&self.meta).and_then(|v| HeaderValue::from_str(&v).ok());
+    }
 }
 
 #[derive(Debug, Default)]
@@ -99,11 +158,7 @@ mod tests {
             bucket_id: b.into(),
             is_disabled: false,
         };
-        Entry {
-            meta,
-            data_file: String::new(),
-            committed_at: 0,
-        }
+        Entry::new(meta, String::new(), 0, 0, 0)
     }
 
     #[test]

@@ -95,11 +95,7 @@ fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {
             record.meta.size
         ));
     }
-    Ok(Entry {
-        meta: record.meta,
-        data_file: record.data_file,
-        committed_at: record.committed_at,
-    })
+    Ok(Entry::from_record(record))
 }
 
 /// Files of `root/*/*` (the two-level fan-out both trees use).
