@@ -17,7 +17,7 @@ use super::reply::{
     with_version_headers,
 };
 use crate::error::ApiError;
-use crate::http::peer_headers::{IF_VERSION_AT_MOST, OBJECT_VERSION};
+use crate::http::peer_headers::{IF_VERSION_AT_MOST, MICTLANX_METADATA, OBJECT_VERSION};
 use crate::http::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
 use crate::http::PathParams;
 use crate::peer::state::PeerState;
@@ -91,7 +91,7 @@ pub async fn delete(State(s): St, p: PathParams, headers: HeaderMap) -> Response
 }
 
 /// #21 `GET /api/v4/buckets/{bucket_id}/{key}`: exactly `size` bytes streamed from disk (200), or one
-/// `Range` of them (206, seeking; 416 when unsatisfiable).
+/// `Range` of them (206, seeking; 416 when unsatisfiable), with the object's `Mictlanx-Metadata`.
 pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Response, ApiError> {
     let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -136,6 +136,9 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(r) = range {
             h.insert(header::CONTENT_RANGE, header_value(content_range(r, size)));
+        }
+        if let Some(meta) = &entry.meta_header {
+            h.insert(MICTLANX_METADATA, meta.clone());
         }
         return Ok(with_version_headers(res, &entry));
     }
