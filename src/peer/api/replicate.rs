@@ -27,8 +27,7 @@ async fn find(s: &PeerState, base: &str, b: &str, k: &str) -> Option<(String, Me
         utf8_percent_encode(k, NON_ALPHANUMERIC),
     );
     let res = s
-        .http
-        .get(format!("{base}/api/v4/buckets/{eb}/metadata/{ek}"))
+        .neighbour_get(format!("{base}/api/v4/buckets/{eb}/metadata/{ek}"))
         .send()
         .await
         .ok()?;
@@ -79,8 +78,7 @@ pub async fn replicate(
             utf8_percent_encode(k, NON_ALPHANUMERIC),
         );
         let res = match s
-            .http
-            .get(format!("{base}/api/v4/buckets/{eb}/{ek}"))
+            .neighbour_get(format!("{base}/api/v4/buckets/{eb}/{ek}"))
             .send()
             .await
         {
