@@ -18,6 +18,7 @@ use crate::http::PathParams;
 use crate::model::Metadata;
 use crate::peer::receive::receive_into;
 use crate::peer::state::PeerState;
+use crate::peer::store::blocks::declared_sha256;
 use crate::peer::store::{CommitOptions, StoreError};
 
 /// A neighbour's committed, enabled copy: its id and metadata.
@@ -97,7 +98,12 @@ pub async fn replicate(
         let received = receive_into(res.bytes_stream(), &part, meta.size, idle)
             .await
             .map_err(receive_error)?;
-        let committed = match s.store.commit(meta, part, opts).await {
+        let computed = hex::encode(received.digests.sha256);
+        if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+            tracing::warn!(bucket = %b, key = %k, %declared, %computed, neighbour = %base, "replica bytes do not match the checksum");
+            continue;
+        }
+        let committed = match s.store.commit(meta, part, received.digests, opts).await {
             Ok(entry) => entry.meta,
             Err(StoreError::Stale { current }) => {
                 return Err(stale(opts.version.unwrap_or(0), b, k, current))

@@ -1,6 +1,6 @@
 //! Phase 2 of the two-phase write (`peer-api.md` §3.2, #15 multipart and #16 raw/chunked): reserve,
-//! stream into a temp file, commit. Any failure (including a dropped future) removes the temp file and
-//! returns the task to pending.
+//! stream into a temp file while hashing, check a declared SHA-256, commit. Any failure (including a
+//! dropped future) removes the temp file and returns the task to pending.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +19,7 @@ use crate::http::peer_headers::OBJECT_VERSION;
 use crate::http::PathParams;
 use crate::peer::receive::{receive_into, ReceiveError};
 use crate::peer::state::PeerState;
+use crate::peer::store::blocks::declared_sha256;
 use crate::peer::store::{CommitOptions, StoreError};
 use crate::peer::tasks::UploadGuard;
 
@@ -121,20 +122,21 @@ where
             return Err(receive_error(e));
         }
     };
-    if let Some(sha) = received
-        .sha256
-        .as_deref()
-        .filter(|sha| *sha != meta.checksum)
-    {
-        tracing::debug!(bucket = %meta.bucket_id, key = %meta.key, declared = %meta.checksum, computed = sha, "checksum differs from the declared one");
+    let computed = hex::encode(received.digests.sha256);
+    if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+        tracing::warn!(bucket = %meta.bucket_id, key = %meta.key, %declared, %computed, "checksum mismatch, upload refused");
+        return Err(ApiError::bad_request(format!(
+            "Checksum mismatch: declared {} != computed {computed}",
+            meta.checksum
+        )));
     }
-    let received = received.bytes;
+    let (received, digests) = (received.bytes, received.digests);
     let opts = CommitOptions {
         version,
         replication_factor: guard.replication_factor(),
     };
     let (b, k) = (meta.bucket_id.clone(), meta.key.clone());
-    let committed = match s.store.commit(meta, part, opts).await {
+    let committed = match s.store.commit(meta, part, digests, opts).await {
         Ok(entry) => entry,
         Err(StoreError::Stale { current }) => {
             tracing::info!(bucket = %b, key = %k, version, current, "stale upload refused");

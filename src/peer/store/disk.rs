@@ -86,6 +86,13 @@ pub struct Record {
     /// `0` = unknown (also for records written before the field existed).
     #[serde(default)]
     pub replication_factor: u32,
+    /// Lowercase hex SHA-256 of the bytes as received; absent in records written before digests existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Present when block digests exist: `sha256` itself for objects of at most one block, else the
+    /// `{data_file}.blocks` sidecar (see `blocks.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u64>,
 }
 
 /// fsync a directory so a rename or unlink inside it is durable.

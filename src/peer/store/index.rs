@@ -5,6 +5,7 @@ use std::ops::Bound;
 
 use axum::http::HeaderValue;
 
+use super::blocks::{block_count, Sha};
 use super::disk::Record;
 use crate::http::peer_headers::encode_metadata;
 use crate::model::Metadata;
@@ -22,6 +23,23 @@ pub struct Entry {
     /// The `Mictlanx-Metadata` value of `meta`, encoded once per change instead of once per GET;
     /// `None` when it would exceed the header limit.
     pub meta_header: Option<HeaderValue>,
+    /// `None` for objects written before digests existed (served unverified).
+    pub digest: Option<ObjectDigest>,
+}
+
+/// The digests an entry can be verified with (`blocks.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectDigest {
+    pub sha256: Sha,
+    pub block_size: u64,
+}
+
+impl Entry {
+    /// Whether the block digests are in the `{data_file}.blocks` sidecar (more than one block).
+    pub fn has_sidecar(&self) -> bool {
+        self.digest
+            .is_some_and(|d| block_count(self.meta.size, d.block_size) > 1)
+    }
 }
 
 impl Entry {
@@ -39,21 +57,41 @@ impl Entry {
             version,
             replication_factor,
             meta_header: None,
+            digest: None,
         };
         e.refresh_meta_header();
         e
     }
 
     /// A loaded record; records without a version get `committed_at`.
-    pub fn from_record(r: Record) -> Self {
+    pub fn from_record(r: Record) -> Result<Self, String> {
         let version = r.version.unwrap_or(r.committed_at);
-        Entry::new(
+        let digest = match (r.sha256.as_deref(), r.block_size) {
+            (Some(hex), Some(block_size)) if block_size > 0 => {
+                let mut sha = [0u8; 32];
+                hex::decode_to_slice(hex, &mut sha)
+                    .map_err(|e| format!("bad sha256 {hex:?}: {e}"))?;
+                Some(ObjectDigest {
+                    sha256: sha,
+                    block_size,
+                })
+            }
+            (None, None) => None,
+            (sha, bs) => {
+                return Err(format!(
+                    "inconsistent digests: sha256 {sha:?}, block_size {bs:?}"
+                ))
+            }
+        };
+        let mut e = Entry::new(
             r.meta,
             r.data_file,
             r.committed_at,
             version,
             r.replication_factor,
-        )
+        );
+        e.digest = digest;
+        Ok(e)
     }
 
     /// The durable form of this entry.
@@ -64,6 +102,8 @@ impl Entry {
             committed_at: self.committed_at,
             version: Some(self.version),
             replication_factor: self.replication_factor,
+            sha256: self.digest.map(|d| hex::encode(d.sha256)),
+            block_size: self.digest.map(|d| d.block_size),
         }
     }
 
@@ -136,9 +176,9 @@ impl Index {
             .map(|(_, e)| e)
     }
 
-    /// Every data file the index references (start-up cleaning).
-    pub fn data_files(&self) -> impl Iterator<Item = &str> {
-        self.map.values().map(|e| e.data_file.as_str())
+    /// Every entry in `(bucket_id, key)` order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.map.values()
     }
 }
 

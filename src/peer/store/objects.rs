@@ -9,8 +9,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::blocks::{self, Digests, BLOCK_SIZE};
 use super::disk::{self, key_hash, now_ns, Layout, Record, TempFile};
-use super::index::{Entry, Index};
+use super::index::{Entry, Index, ObjectDigest};
 use crate::model::Metadata;
 
 const STRIPES: usize = 64;
@@ -118,13 +119,14 @@ impl Store {
         TempFile::new(self.inner.layout.new_part())
     }
 
-    /// Commit a fully received, fsynced temp file as the new version of `meta`'s object. Under the key's
-    /// lock: a committed version greater than `opts.version` refuses the commit ([`StoreError::Stale`], the
-    /// temp file is removed); otherwise the last commit wins.
+    /// Commit a fully received, fsynced temp file (with its digests) as the new version of `meta`'s
+    /// object. Under the key's lock: a committed version greater than `opts.version` refuses the commit
+    /// ([`StoreError::Stale`], the temp file is removed); otherwise the last commit wins.
     pub async fn commit(
         &self,
         mut meta: Metadata,
         part: TempFile,
+        digests: Digests,
         opts: CommitOptions,
     ) -> Result<Entry, StoreError> {
         let h = key_hash(&meta.bucket_id, &meta.key);
@@ -155,10 +157,24 @@ impl Store {
                 .unwrap_or_else(|| inner.layout.objects_dir());
             std::fs::create_dir_all(&dir)?;
             let data = part.rename_to(abs)?;
+            let sidecar = if digests.needs_sidecar() {
+                let guard = TempFile::new(blocks::sidecar_of(data.path()));
+                blocks::write_sidecar(data.path(), &digests.blocks)?;
+                Some(guard)
+            } else {
+                None
+            };
             disk::fsync_dir(&dir)?;
-            let entry = Entry::new(meta, rel, now, version, opts.replication_factor);
+            let mut entry = Entry::new(meta, rel, now, version, opts.replication_factor);
+            entry.digest = Some(ObjectDigest {
+                sha256: digests.sha256,
+                block_size: BLOCK_SIZE,
+            });
             disk::write_atomic(&inner.layout.meta_file(&h), &to_json(&entry.record())?)?;
             data.disarm();
+            if let Some(sidecar) = sidecar {
+                sidecar.disarm();
+            }
             if let Some(old) = inner.write_index().insert(entry.clone()) {
                 inner.unlink_data(&old);
             }
@@ -187,6 +203,9 @@ impl Inner {
         let path = self.layout.data.join(&old.data_file);
         if let Err(e) = std::fs::remove_file(&path) {
             tracing::warn!(path = %path.display(), error = %e, "could not remove old data file");
+        }
+        if old.has_sidecar() {
+            let _ = std::fs::remove_file(blocks::sidecar_of(&path));
         }
     }
 }
