@@ -72,7 +72,8 @@ async fn available(rm: &dyn ReplicaManager) -> Vec<String> {
     ids(&rm.get_peers().await.unwrap().available)
 }
 
-/// Writes `b/k` directly to one peer (phase 1 + phase 2), bypassing any router.
+/// Writes `b/k` directly to one peer (phase 1 + phase 2), bypassing any router, at one fixed version (the
+/// copies of one write share a version).
 async fn put_direct(c: &PeerClient, peer: &PeerInfo, b: &str, k: &str, data: &'static [u8]) {
     let meta = PeerPutMetadata {
         bucket_id: b.into(),
@@ -90,11 +91,12 @@ async fn put_direct(c: &PeerClient, peer: &PeerInfo, b: &str, k: &str, data: &'s
         .await
         .expect("put metadata");
     let up = c
-        .upload_chunked(
+        .upload_chunked_versioned(
             peer,
             &r.task_id,
             data.len() as u64,
             reqwest::Body::from(data),
+            Some(1000),
         )
         .await;
     assert_eq!(up.expect("upload").size, data.len() as u64);

@@ -40,7 +40,9 @@ async fn start_peer(id: &str, root: &Path) -> (PeerServer, PeerInfo) {
     (server, info)
 }
 
-/// Phase 1 + phase 2 directly against one peer, bypassing the router.
+/// Phase 1 + phase 2 directly against one peer, bypassing the router. Every copy gets the same version,
+/// as the copies of one write do (two independent writes would be two versions, and only the newer
+/// would be served).
 async fn put_direct(c: &reqwest::Client, peer: &PeerInfo, b: &str, k: &str, data: &'static str) {
     let base = format!("http://127.0.0.1:{}", peer.port);
     let r = c
@@ -59,6 +61,7 @@ async fn put_direct(c: &reqwest::Client, peer: &PeerInfo, b: &str, k: &str, data
             "{base}/api/v4/buckets/data/{}/chunked",
             task["task_id"].as_str().unwrap()
         ))
+        .header("Object-Version", "1000")
         .body(data)
         .send()
         .await
