@@ -8,6 +8,7 @@ pub mod docs;
 pub mod health;
 pub mod metrics;
 pub mod peers;
+pub mod repair;
 
 use utoipa::OpenApi;
 
@@ -22,6 +23,7 @@ pub fn table(s: &AppState) -> RouteTable {
     let t = metrics::routes(t, s);
     let t = health::routes(t, s);
     let t = peers::routes(t, s);
+    let t = repair::routes(t, s);
     let t = buckets::bucket_routes(t, s);
     cache::routes(t, s)
 }
@@ -32,6 +34,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         health::HealthDoc::openapi(),
         metrics::MetricsDoc::openapi(),
         peers::PeersDoc::openapi(),
+        repair::RepairDoc::openapi(),
         cache::CacheDoc::openapi(),
         buckets::BucketsApi::openapi(),
     ]

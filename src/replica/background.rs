@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use super::state::{lock, now_ns, Inner};
-use super::{health, inventory, membership};
+use super::{drain, health, inventory, membership, repair};
 
 /// Lease of the background work: three health intervals, at least 2 s.
 pub fn leader_lease(health_interval: Duration) -> Duration {
@@ -22,6 +22,8 @@ pub(super) fn start(inner: &Arc<Inner>) {
     inner.spawn(async move { health_loop(i).await });
     let i = inner.clone();
     inner.spawn(async move { gc_loop(i).await });
+    let i = inner.clone();
+    inner.spawn(async move { repair::repair_loop(i).await });
 }
 
 /// Take or keep the leader lease; logs and counts transitions.
@@ -65,6 +67,7 @@ async fn health_loop(inner: Arc<Inner>) {
         if let Err(e) = membership::refresh(&inner).await {
             tracing::debug!(error = %e, "registry refresh failed");
         }
+        drain::refresh(&inner).await;
         health::probe_round(&inner, true).await;
     }
 }

@@ -41,6 +41,9 @@ pub struct PeerHealth {
     pub in_flight: u64,
     /// No sample yet = 0.
     pub ewma_latency_ms: f64,
+    /// Since when the peer has not been live (`None` while it is): repair replaces a holder's copies only
+    /// once this is older than `MICTLANX_ROUTER_REPAIR_DELAY`.
+    pub down_since: Option<Instant>,
 }
 
 impl Default for PeerHealth {
@@ -53,6 +56,7 @@ impl Default for PeerHealth {
             consecutive_errors: 0,
             in_flight: 0,
             ewma_latency_ms: 0.0,
+            down_since: Some(Instant::now()),
         }
     }
 }
@@ -73,12 +77,29 @@ impl PeerHealth {
         };
         let became = next == PeerState::Available && self.state != PeerState::Available;
         self.state = next;
+        self.track_down(now);
         became
     }
 
     pub fn probe_failed(&mut self, error: String) {
         self.state = PeerState::Unreachable;
         self.last_error = Some(error);
+        self.track_down(Instant::now());
+    }
+
+    /// How long the peer has not been live (zero while it is).
+    pub fn down_for(&self, now: Instant) -> std::time::Duration {
+        self.down_since.map_or(std::time::Duration::ZERO, |since| {
+            now.saturating_duration_since(since)
+        })
+    }
+
+    fn track_down(&mut self, now: Instant) {
+        if self.is_live() {
+            self.down_since = None;
+        } else if self.down_since.is_none() {
+            self.down_since = Some(now);
+        }
     }
 
     pub fn started(&mut self) {
@@ -119,6 +140,7 @@ impl PeerHealth {
             }
             PeerOutcome::InsufficientStorage => return FollowUp::ProbeNow,
         }
+        self.track_down(now);
         FollowUp::Nothing
     }
 }
@@ -150,6 +172,8 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
     };
     if became {
         tracing::info!(peer_id = %peer.peer_id, "peer available");
+        // Pending deletes (tombstones) and repairs involving this peer can run now.
+        inner.repair_kick.notify_one();
         if with_pass && inner.is_leader() {
             let inner2 = inner.clone();
             inner.spawn(async move { super::inventory::pass_peer(&inner2, peer).await });

@@ -15,12 +15,14 @@ use tokio_util::task::TaskTracker;
 use super::health::{self, HealthSink};
 use super::placement::{self, Candidate};
 use super::registry::RegistryFile;
+use super::repair::{self, RepairState};
 use super::state::{lock, now_ns, Inner, PeerEntry};
 use super::store::memory::MemoryStore;
 use super::store::redis::RedisStore;
 use super::store::{StateStore, Write};
+use super::throttle::Throttle;
 use super::types::*;
-use super::{background, groups, membership, objects, Readiness, ReplicaManager};
+use super::{background, drain, groups, membership, objects, status, Readiness, ReplicaManager};
 use crate::config::{Config, StateBackend};
 use crate::peer_client::PeerClient;
 
@@ -123,6 +125,9 @@ impl Manager {
             store_up: AtomicBool::new(true),
             epoch: Mutex::new(Some(epoch)),
             resets,
+            throttle: Arc::new(Throttle::new(cfg.replica.repair.bandwidth)),
+            repair: Mutex::new(RepairState::default()),
+            repair_kick: Default::default(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
@@ -130,6 +135,8 @@ impl Manager {
         metrics::gauge!("mictlanx_router_leader").set(0.0);
         inner.update_map_gauge(0);
         inner.update_tasks_gauge(0);
+        repair::register_metrics();
+        drain::refresh(&inner).await;
         background::start(&inner);
         Ok(Arc::new(Manager { inner }))
     }
@@ -543,6 +550,18 @@ impl ReplicaManager for Manager {
 
     async fn delete_task_group(&self, id: &str) -> Result<bool, RmError> {
         groups::delete(&self.inner, id).await
+    }
+
+    async fn repair_status(&self) -> RepairStatus {
+        status::repair_status(&self.inner).await
+    }
+
+    async fn start_drain(&self, peer_id: &str) -> Result<DrainStatus, RmError> {
+        drain::start(&self.inner, peer_id).await
+    }
+
+    async fn drain_status(&self, peer_id: &str) -> Result<Option<DrainStatus>, RmError> {
+        drain::status(&self.inner, peer_id).await
     }
 
     async fn report_start(&self, peer_id: &str) {

@@ -49,6 +49,7 @@ pub(super) async fn remove_peers(
     let gone: BTreeSet<String> = ids.iter().cloned().collect();
     for id in &ids {
         forget_peer_records(inner, id, &gone).await?;
+        super::drain::forget(inner, id).await;
         tracing::info!(peer_id = %id, "peer removed");
     }
     Ok(ids.len())

@@ -7,7 +7,9 @@
 
 mod background;
 pub mod claims;
+mod copy;
 pub mod discovery;
+mod drain;
 mod groups;
 pub mod health;
 pub mod inventory;
@@ -17,9 +19,12 @@ mod objects;
 pub mod placement;
 pub mod record;
 pub mod registry;
+mod repair;
 mod state;
 pub mod state_log;
+mod status;
 pub mod store;
+pub mod throttle;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -123,6 +128,13 @@ pub trait ReplicaManager: Send + Sync + 'static {
     /// Phase 2 succeeded on `succeeded`: fenced by the claim, record holders and version, delete the group.
     async fn commit_write(&self, claim: &Claim, succeeded: Vec<String>) -> Result<(), RmError>;
     async fn delete_task_group(&self, id: &str) -> Result<bool, RmError>;
+
+    /// What the repair loop does (this router's, and the leader's as it published it).
+    async fn repair_status(&self) -> RepairStatus;
+    /// Stop placing new copies on the peer and copy everything it holds elsewhere.
+    async fn start_drain(&self, peer_id: &str) -> Result<DrainStatus, RmError>;
+    /// The drain of a peer, if one was started.
+    async fn drain_status(&self, peer_id: &str) -> Result<Option<DrainStatus>, RmError>;
 
     async fn report_start(&self, peer_id: &str);
     async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome);

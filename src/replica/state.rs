@@ -9,13 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::health::PeerHealth;
 use super::registry::PeersDoc;
+use super::repair::RepairState;
 use super::store::{StateStore, StoreError};
+use super::throttle::Throttle;
 use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
 use crate::peer_client::PeerClient;
@@ -63,6 +65,11 @@ pub(super) struct Inner {
     /// Bumped whenever caches built on the shared state must be dropped (store reachable again, or
     /// restarted empty).
     pub resets: watch::Sender<u64>,
+    /// The bandwidth bound shared by every repair and drain copy.
+    pub throttle: Arc<Throttle>,
+    pub repair: Mutex<RepairState>,
+    /// Wakes the repair loop before its interval (a peer came back, a drain started).
+    pub repair_kick: Notify,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -89,12 +96,6 @@ impl Inner {
             .filter(|e| e.health.is_live())
             .map(|e| e.info.clone())
             .collect()
-    }
-
-    pub fn is_live(&self, peer_id: &str) -> bool {
-        lock(&self.peers)
-            .get(peer_id)
-            .is_some_and(|e| e.health.is_live())
     }
 
     /// The ids among `ids` that are registered.

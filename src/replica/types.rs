@@ -211,3 +211,70 @@ pub enum RmError {
     #[error("{0}")]
     StateUnavailable(String),
 }
+
+/// Progress of draining one peer (`GET /api/v4/peers/{peer_id}/drain`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DrainStatus {
+    pub peer_id: String,
+    /// `running` while objects still need copies elsewhere, then `done`; the peer takes no new placements
+    /// until it is removed.
+    pub state: String,
+    /// Objects the peer holds.
+    pub objects_total: u64,
+    /// Of those, objects whose full replication factor is on other peers.
+    pub objects_done: u64,
+    pub bytes_copied: u64,
+    pub started_at_ns: u64,
+    pub finished_at_ns: Option<u64>,
+}
+
+/// What a repair loop did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RepairTotals {
+    pub rounds: u64,
+    /// Copies made (each restores one missing copy).
+    pub repaired: u64,
+    pub failed: u64,
+    pub bytes_copied: u64,
+    /// Pending deletes applied (tombstones and stale copies).
+    pub deletes_applied: u64,
+}
+
+/// One round of the repair loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RepairRound {
+    pub started_at_ns: u64,
+    pub finished_at_ns: u64,
+    /// Records looked at.
+    pub examined: u64,
+    /// Records found with fewer live current copies than their replication factor.
+    pub under_replicated: u64,
+    pub repaired: u64,
+    pub failed: u64,
+    pub deletes_applied: u64,
+    pub bytes_copied: u64,
+}
+
+/// `GET /api/v4/repair`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RepairStatus {
+    pub router_id: String,
+    /// Whether this router runs the space's repair loop (one router per space does).
+    pub leader: bool,
+    pub backend: String,
+    pub interval_ms: u64,
+    pub delay_ms: u64,
+    /// Bytes per second shared by all copies (0 = no bound).
+    pub bandwidth: u64,
+    pub concurrency: u64,
+    /// Records that need attention now: under-replicated, pending deletes, stale copies, tombstones.
+    pub queued: u64,
+    /// Keys this router is repairing right now.
+    pub running: Vec<String>,
+    /// What this router's repair loop did since it started.
+    pub done: RepairTotals,
+    pub last_round: Option<RepairRound>,
+    /// The leader's status as it last published it (when this router is not the leader).
+    pub leader_status: Option<serde_json::Value>,
+    pub drains: Vec<DrainStatus>,
+}
