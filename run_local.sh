@@ -7,6 +7,9 @@
 #   RUN_LOCAL_NO_BUILD=1 (skip `cargo build --release --bins`), RUN_LOCAL_BIN_DIR (dir of the binaries;
 #   default $CARGO_TARGET_DIR/release or ./target/release), RUN_LOCAL_READY_TIMEOUT (60 seconds),
 #   PEER_DISK_CAPACITY (10GB), and any router variable (MICTLANX_*, see README.md "Configuration").
+#   RUN_LOCAL_ROUTERS=2 (or more) runs several routers on one space (ports ROUTER_PORT, +1, ...) sharing their
+#   state on a local redis-server (it must be installed; REDIS_PORT, default 6390, data under RUN_LOCAL_DIR);
+#   the demo then writes phase 1 through the first router, phase 2 through the second, reads through the last.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +18,8 @@ PEER_BASE_PORT="${PEER_BASE_PORT:-25000}"
 RUN_DIR="${RUN_LOCAL_DIR:-./.local}"
 READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-60}"
 PEER_DISK_CAPACITY="${PEER_DISK_CAPACITY:-10GB}"
+ROUTERS="${RUN_LOCAL_ROUTERS:-1}"
+REDIS_PORT="${REDIS_PORT:-6390}"
 BUCKET="run-local"
 
 say() { printf '[run_local] %s\n' "$*"; }
@@ -23,6 +28,11 @@ die() { printf '[run_local] error: %s\n' "$*" >&2; exit 1; }
 for tool in curl cmp sha256sum; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done
+[[ $ROUTERS =~ ^[1-9][0-9]*$ ]] || die "RUN_LOCAL_ROUTERS must be a positive integer (got '$ROUTERS')"
+if ((ROUTERS > 1)); then
+  command -v redis-server >/dev/null 2>&1 ||
+    die "RUN_LOCAL_ROUTERS=$ROUTERS needs redis-server (e.g. apt-get install redis-server)"
+fi
 
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
@@ -121,30 +131,60 @@ for n in 0 1 2; do
 done
 PEERS_URI="mictlanx://$PEERS_URI/?protocol=http&api_version=4"
 
-# -------------------------------------------------------------------------------------------- router
-start mictlanx-router env \
-  MICTLANX_ROUTER_PORT="$ROUTER_PORT" \
-  MICTLANX_ROUTER_HOST="${MICTLANX_ROUTER_HOST:-0.0.0.0}" \
-  MICTLANX_PEERS_URI="$PEERS_URI" \
-  MICTLANX_ROUTER_STATE_DIR="${MICTLANX_ROUTER_STATE_DIR:-$RUN_DIR/router-state}" \
-  MICTLANX_ROUTER_LOG_PATH="${MICTLANX_ROUTER_LOG_PATH:-$RUN_DIR/log}" \
-  MICTLANX_ROUTER_OPENTELEMETRY="${MICTLANX_ROUTER_OPENTELEMETRY:-0}" \
-  "$BIN_DIR/mictlanx-router"
-say "started mictlanx-router on port $ROUTER_PORT (pid $!, peers $PEERS_URI)"
+# ---------------------------------------------------------------------------------- redis (2+ routers)
+STATE_ENV=()
+if ((ROUTERS > 1)); then
+  mkdir -p "$RUN_DIR/redis"
+  start redis-server redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN_DIR/redis" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --save ""
+  say "started redis-server on 127.0.0.1:$REDIS_PORT (pid $!, data $RUN_DIR/redis)"
+  STATE_ENV=(MICTLANX_ROUTER_STATE_BACKEND=redis "MICTLANX_ROUTER_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0")
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+
+# ------------------------------------------------------------------------------------------- routers
+ROUTER_URLS=()
+for ((r = 0; r < ROUTERS; r++)); do
+  port=$((ROUTER_PORT + r))
+  name=mictlanx-router
+  ((ROUTERS > 1)) && name="mictlanx-router-$r"
+  state_dir="$RUN_DIR/router-state"
+  ((r > 0)) && state_dir="$RUN_DIR/router-state-$r"
+  start "$name" env \
+    MICTLANX_ROUTER_PORT="$port" \
+    MICTLANX_ROUTER_HOST="${MICTLANX_ROUTER_HOST:-0.0.0.0}" \
+    MICTLANX_PEERS_URI="$PEERS_URI" \
+    MICTLANX_ROUTER_STATE_DIR="${MICTLANX_ROUTER_STATE_DIR:-$state_dir}" \
+    MICTLANX_ROUTER_LOG_PATH="${MICTLANX_ROUTER_LOG_PATH:-$RUN_DIR/log}" \
+    MICTLANX_ROUTER_LOG_NAME="${MICTLANX_ROUTER_LOG_NAME:-$name}" \
+    MICTLANX_ROUTER_OPENTELEMETRY="${MICTLANX_ROUTER_OPENTELEMETRY:-0}" \
+    "${STATE_ENV[@]}" \
+    "$BIN_DIR/mictlanx-router"
+  say "started $name on port $port (pid $!, peers $PEERS_URI)"
+  ROUTER_URLS+=("http://127.0.0.1:$port")
+done
 say "pids: ${PIDS[*]}"
 
-ROUTER="http://127.0.0.1:$ROUTER_PORT"
-say "waiting for $ROUTER/ready (up to ${READY_TIMEOUT}s)"
-deadline=$((SECONDS + READY_TIMEOUT))
-until curl -fsS -o /dev/null --max-time 2 "$ROUTER/ready" 2>/dev/null; do
-  check_alive
-  if ((SECONDS >= deadline)); then
-    show_logs
-    die "the router did not become ready within ${READY_TIMEOUT}s (GET $ROUTER/ready never answered 200)"
-  fi
-  sleep 0.5
+for ROUTER in "${ROUTER_URLS[@]}"; do
+  say "waiting for $ROUTER/ready (up to ${READY_TIMEOUT}s)"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -fsS -o /dev/null --max-time 2 "$ROUTER/ready" 2>/dev/null; do
+    check_alive
+    if ((SECONDS >= deadline)); then
+      show_logs
+      die "the router did not become ready within ${READY_TIMEOUT}s (GET $ROUTER/ready never answered 200)"
+    fi
+    sleep 0.5
+  done
+  say "ready: $(curl -fsS --max-time 5 "$ROUTER/ready")"
 done
-say "ready: $(curl -fsS --max-time 5 "$ROUTER/ready")"
+# phase 1 through the first router, phase 2 through the second, the read through the last
+ROUTER="${ROUTER_URLS[0]}"
+ROUTER_PHASE2="${ROUTER_URLS[$((ROUTERS > 1 ? 1 : 0))]}"
+ROUTER_READ="${ROUTER_URLS[$((ROUTERS - 1))]}"
 
 # ---------------------------------------------------------------------------------------------- demo
 # A fresh key per run: the router answers 404 (code 666) to a phase 1 for a key every peer already holds.
@@ -173,19 +213,19 @@ fi
 [[ -n $TASK ]] || die "no tasks_ids in the phase 1 answer: $(cat "$RESPONSE")"
 say "phase 1 ok: $(cat "$RESPONSE")"
 
-say "PUT phase 2: POST /api/v4/buckets/data/$TASK/chunked"
+say "PUT phase 2: POST $ROUTER_PHASE2/api/v4/buckets/data/$TASK/chunked"
 RESPONSE="$RUN_DIR/demo/$KEY.phase2.json"
 status=$(curl -sS -o "$RESPONSE" -w '%{http_code}' -X POST --data-binary "@$SAMPLE" \
   -H 'Content-Type: application/octet-stream' -H 'Transfer-Encoding: chunked' \
-  "$ROUTER/api/v4/buckets/data/$TASK/chunked") || die "phase 2 request failed"
+  "$ROUTER_PHASE2/api/v4/buckets/data/$TASK/chunked") || die "phase 2 request failed"
 [[ $status == 200 ]] || die "phase 2 answered $status: $(cat "$RESPONSE")"
 say "PUT ok: $(cat "$RESPONSE")"
 
-status=$(curl -sS -o "$FETCHED" -w '%{http_code}' "$ROUTER/api/v4/buckets/$BUCKET/$KEY") ||
+status=$(curl -sS -o "$FETCHED" -w '%{http_code}' "$ROUTER_READ/api/v4/buckets/$BUCKET/$KEY") ||
   die "GET request failed"
 [[ $status == 200 ]] || die "GET answered $status: $(cat "$FETCHED")"
 cmp -s "$SAMPLE" "$FETCHED" || die "GET returned different bytes: compare $SAMPLE and $FETCHED"
-say "GET ok: $BUCKET/$KEY returned the same $SIZE bytes (cmp)"
+say "GET ok: $BUCKET/$KEY returned the same $SIZE bytes (cmp) from $ROUTER_READ"
 
 cat <<TXT
 [run_local] The system is running. Look next at:

@@ -31,12 +31,17 @@ fn services_running(doc: &Value, bin: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-fn router_service() -> (String, Value) {
-    let mut routers = services_running(&compose::load(COMPOSE), ROUTER_BIN).into_iter();
-    let router = routers.next().expect("a router service");
-    assert!(routers.next().is_none(), "exactly one router service");
-    router
+/// The routers of the compose file: two on one space, sharing their state on the `redis` service.
+fn router_services() -> Vec<(String, Value)> {
+    let routers: Vec<(String, Value)> = services_running(&compose::load(COMPOSE), ROUTER_BIN)
+        .into_iter()
+        .collect();
+    assert_eq!(routers.len(), 2, "two routers on one space");
+    routers
 }
+
+/// The Redis service the routers share (an official image, not one of this package's binaries).
+const REDIS_SERVICE: &str = "redis";
 
 #[test]
 fn compose_services_run_and_healthcheck_binaries_of_this_package() {
@@ -46,8 +51,14 @@ fn compose_services_run_and_healthcheck_binaries_of_this_package() {
         BTreeSet::from([ROUTER_BIN.to_string(), PEER_BIN.to_string()])
     );
     let services = compose::services(&compose::load(COMPOSE));
-    assert_eq!(services.len(), 4, "router + three peers");
-    for (name, service) in &services {
+    assert_eq!(services.len(), 6, "two routers, three peers and redis");
+    let redis = &services[REDIS_SERVICE];
+    assert!(compose::healthcheck(redis).contains(&"ping".to_string()));
+    let redis_cmd = compose::words(&redis["command"]).join(" ");
+    for setting in ["--appendonly yes", "--maxmemory-policy noeviction"] {
+        assert!(redis_cmd.contains(setting), "redis runs with {setting}");
+    }
+    for (name, service) in services.iter().filter(|(n, _)| *n != REDIS_SERVICE) {
         let program = program_or_default(service);
         assert!(
             bins.contains(&program),
@@ -70,18 +81,27 @@ fn compose_services_run_and_healthcheck_binaries_of_this_package() {
 #[test]
 fn router_service_sets_only_router_variables() {
     let known = router_variables();
-    let (name, router) = router_service();
-    let env = compose::environment(&router);
-    assert!(
-        env.contains_key("MICTLANX_PEERS_URI"),
-        "{name} sets its seed peers"
-    );
-    for variable in env.keys() {
+    let mut seeds = BTreeSet::new();
+    for (name, router) in router_services() {
+        let env = compose::environment(&router);
         assert!(
-            known.contains(variable),
-            "{name} sets {variable}, which is not in config::KNOWN_VARIABLES"
+            env.contains_key("MICTLANX_PEERS_URI"),
+            "{name} sets its seed peers"
         );
+        seeds.insert(env["MICTLANX_PEERS_URI"].clone());
+        assert_eq!(env["MICTLANX_ROUTER_STATE_BACKEND"], "redis", "{name}");
+        assert!(
+            env["MICTLANX_ROUTER_REDIS_URL"].starts_with(&format!("redis://{REDIS_SERVICE}:")),
+            "{name} uses the redis service"
+        );
+        for variable in env.keys() {
+            assert!(
+                known.contains(variable),
+                "{name} sets {variable}, which is not in config::KNOWN_VARIABLES"
+            );
+        }
     }
+    assert_eq!(seeds.len(), 1, "every router of the space has the same seed peers");
 }
 
 #[test]
@@ -103,14 +123,19 @@ fn peer_services_set_only_peer_variables() {
 
 #[test]
 fn router_port_agrees_in_env_published_ports_dockerfile_and_prometheus() {
-    let (name, router) = router_service();
-    let env = compose::environment(&router);
-    assert_eq!(
-        env.get("MICTLANX_ROUTER_PORT").map(String::as_str),
-        Some("60666"),
-        "{name} listens on 60666 (its healthcheck reads the same variable)"
-    );
-    assert!(compose::container_ports(&router).contains(&ROUTER_PORT));
+    let routers = router_services();
+    let mut ports = BTreeSet::new();
+    for (name, router) in &routers {
+        let env = compose::environment(router);
+        let port: u16 = env["MICTLANX_ROUTER_PORT"].parse().expect("a port");
+        assert!(
+            compose::container_ports(router).contains(&port),
+            "{name} publishes the port it listens on (its healthcheck reads the same variable)"
+        );
+        ports.insert(port);
+    }
+    assert!(ports.contains(&ROUTER_PORT), "one router on 60666");
+    assert_eq!(ports.len(), 2, "each router on its own port");
     assert!(dockerfile_exposed_ports().contains(&ROUTER_PORT));
 
     let prometheus: Value = serde_yaml::from_str(&read_repo_file("config/prometheus.yml"))
@@ -130,7 +155,7 @@ fn router_port_agrees_in_env_published_ports_dockerfile_and_prometheus() {
 #[test]
 fn peers_uri_names_every_peer_service_with_its_node_id_and_port() {
     let doc = compose::load(COMPOSE);
-    let (name, router) = router_service();
+    let (name, router) = router_services().remove(0);
     let env = compose::environment(&router);
     let uri = compose::with_defaults(&env["MICTLANX_PEERS_URI"]);
     let seeds =
@@ -185,9 +210,13 @@ fn services_share_the_network_and_keep_data_in_named_volumes() {
             "{name} network"
         );
         let env = compose::environment(&service);
-        let data_dir = match program_or_default(&service).as_str() {
-            ROUTER_BIN => env["MICTLANX_ROUTER_STATE_DIR"].clone(),
-            _ => env["BASE_PATH"].clone(),
+        let data_dir = if name == REDIS_SERVICE {
+            "/data".to_string()
+        } else {
+            match program_or_default(&service).as_str() {
+                ROUTER_BIN => env["MICTLANX_ROUTER_STATE_DIR"].clone(),
+                _ => env["BASE_PATH"].clone(),
+            }
         };
         let mounts = compose::volumes(&service);
         let (source, _) = mounts
@@ -383,7 +412,7 @@ fn otel_stack_receives_router_traces_scrapes_metrics_and_provisions_grafana() {
         "Jaeger UI published"
     );
 
-    let (_, router) = router_service();
+    let (_, router) = router_services().remove(0);
     let endpoint =
         compose::with_defaults(&compose::environment(&router)["MICTLANX_JAEGER_ENDPOINT"]);
     assert!(

@@ -10,9 +10,7 @@ use crate::peer_client::{
 };
 use crate::replica::PeerInfo;
 
-pub const OBJECT_VERSION: &str = "Object-Version";
-pub const REPLICATION_FACTOR: &str = "Replication-Factor";
-pub const IF_VERSION_AT_MOST: &str = "If-Version-At-Most";
+pub use crate::http::peer_headers::{IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 
 /// Which copy a peer holds: its version and desired rf (0 = the peer did not say).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
