@@ -7,11 +7,15 @@ use std::{path::Path, path::PathBuf, time::Duration};
 use crate::replica::PeerInfo;
 
 mod env;
+// security
+mod security;
 #[cfg(test)]
 mod tests;
 mod values;
 mod variables;
 
+// security
+pub use security::{SecurityConfig, DEFAULT_MAX_CONNECTIONS};
 pub use variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 
 /// A start-up configuration error. `Display` is exactly one line naming the variable, its value and what was
@@ -26,6 +30,13 @@ pub enum ConfigError {
     },
     #[error("invalid {name}='{value}': {other} must be set too (set both or neither)")]
     TlsPair {
+        name: &'static str,
+        value: String,
+        other: &'static str,
+    },
+    // security
+    #[error("invalid {name}='{value}': {other} is set too (set one or the other)")]
+    Conflict {
         name: &'static str,
         value: String,
         other: &'static str,
@@ -88,6 +99,9 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub peer_io: PeerIoConfig,
     pub replica: ReplicaConfig,
+    // security
+    /// Admin token, peer allowlist and listener limits (`MICTLANX_ROUTER_ADMIN_TOKEN`...).
+    pub security: SecurityConfig,
     /// §2.2 variables that were set: accepted, without effect; log them with `log_ignored_variables`.
     pub ignored_variables: Vec<String>,
 }
@@ -209,6 +223,10 @@ pub struct PeerIoConfig {
     pub fanout_concurrency: usize,
     /// `MICTLANX_ROUTER_PEER_TLS_CA`
     pub peer_tls_ca: Option<PathBuf>,
+    // security
+    /// `MICTLANX_ROUTER_PEER_TOKEN` or `MICTLANX_ROUTER_PEER_TOKEN_FILE`: sent as `Authorization: Bearer` on
+    /// every peer call.
+    pub peer_token: Option<crate::security::Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -284,6 +302,7 @@ impl Config {
                 peer_timeout: Duration::from_secs(30),
                 fanout_concurrency: 32,
                 peer_tls_ca: None,
+                peer_token: None,
             },
             replica: ReplicaConfig {
                 state_dir,
@@ -295,6 +314,7 @@ impl Config {
                 rebuild_interval: Duration::from_secs(300),
                 rebuild_page_size: 1000,
             },
+            security: SecurityConfig::default(),
             ignored_variables: Vec::new(),
         }
     }

@@ -17,6 +17,7 @@ fn client() -> PeerClient {
         peer_timeout: Duration::from_secs(30),
         fanout_concurrency: 4,
         peer_tls_ca: None,
+        peer_token: None,
     };
     PeerClient::new(&io, false).expect("peer client")
 }
