@@ -10,7 +10,12 @@ pub struct ApiError {
     status: StatusCode,
     detail: Value,
     allow: Option<String>,
+    /// `WWW-Authenticate` challenge of a 401.
+    challenge: Option<&'static str>,
 }
+
+/// The challenge sent with every 401 (RFC 6750).
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"mictlanx-router\"";
 
 impl ApiError {
     /// Any status with a string detail.
@@ -19,6 +24,7 @@ impl ApiError {
             status,
             detail: Value::String(detail.into()),
             allow: None,
+            challenge: None,
         }
     }
 
@@ -28,11 +34,24 @@ impl ApiError {
             status,
             detail,
             allow: None,
+            challenge: None,
         }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer realm="mictlanx-router"`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self {
+            challenge: Some(BEARER_CHALLENGE),
+            ..Self::new(StatusCode::UNAUTHORIZED, detail)
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -74,6 +93,7 @@ impl ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             detail: Value::String("Method Not Allowed".into()),
             allow: Some(allow.into()),
+            challenge: None,
         }
     }
 
@@ -109,6 +129,12 @@ impl IntoResponse for ApiError {
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(header::ALLOW, allow);
         }
+        if let Some(challenge) = self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         res
     }
 }
@@ -135,5 +161,20 @@ mod tests {
         let res = ApiError::method_not_allowed("GET, DELETE").into_response();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(res.headers()[header::ALLOW], "GET, DELETE");
+    }
+
+    #[tokio::test]
+    async fn unauthorized_carries_the_bearer_challenge() {
+        let res = ApiError::unauthorized("Not authenticated").into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="mictlanx-router""#
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"detail":"Not authenticated"}"#);
+        let res = ApiError::forbidden("no").into_response();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }

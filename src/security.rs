@@ -5,4 +5,4 @@ mod allowlist;
 mod secret;
 
 pub use allowlist::{AllowlistError, PeerAllowlist};
-pub use secret::{Secret, TokenError};
+pub use secret::{matches_digest, Secret, TokenError};
