@@ -23,16 +23,21 @@ pub enum PeerError {
     /// A 2xx answer whose body is not the expected JSON.
     #[error("invalid answer: {0}")]
     Decode(String),
+    /// A 2xx answer larger than the client buffers (`MAX_ANSWER_BYTES`); it was not read to the end.
+    #[error("answer larger than {limit} bytes, the limit of a buffered peer answer")]
+    TooLarge { limit: u64 },
 }
 
 impl PeerError {
     /// The outcome class of this failure; answers (404, 4xx, undecodable 2xx) are `Ok` with zero latency
-    /// (the call itself reports the real latency).
+    /// (the call itself reports the real latency). An oversized answer is an answer too: the peer is up.
     pub fn outcome(&self) -> PeerOutcome {
         match self {
-            PeerError::NotFound(_) | PeerError::Decode(_) => PeerOutcome::Ok {
-                latency: Duration::ZERO,
-            },
+            PeerError::NotFound(_) | PeerError::Decode(_) | PeerError::TooLarge { .. } => {
+                PeerOutcome::Ok {
+                    latency: Duration::ZERO,
+                }
+            }
             PeerError::Status { status, .. } => status_outcome(*status, Duration::ZERO),
             PeerError::Connect(_) => PeerOutcome::Connect,
             PeerError::Timeout(_) => PeerOutcome::Timeout,
