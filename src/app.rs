@@ -110,6 +110,7 @@ impl App {
             tls,
             shutdown,
             config.server.shutdown_timeout,
+            server::ListenerLimits::from_config(&config.security),
         )
         .await;
         self.embedded.shutdown().await;
