@@ -20,7 +20,7 @@ use reqwest::{RequestBuilder, Response};
 
 use answer::{answer_error, decode, n_deletes, read_capped, Answer};
 pub use answer::{MAX_ANSWER_BYTES, MAX_ERROR_BYTES};
-pub use error::{outcome_label, status_outcome, PeerError};
+pub use error::{outcome_label, status_of_cause, status_outcome, PeerError};
 
 pub use report::OutcomeSink;
 use report::Report;

@@ -93,6 +93,14 @@ pub(super) fn status_error(status: u16, body: &[u8]) -> PeerError {
     }
 }
 
+/// Inverse of `PeerError::Status`'s text: `(status, detail)` of a cause string `"peer answered 400: …"`, as
+/// the fan-out records per-replica causes as text.
+pub fn status_of_cause(cause: &str) -> Option<(u16, &str)> {
+    let rest = cause.strip_prefix("peer answered ")?;
+    let (status, detail) = rest.split_once(": ")?;
+    Some((status.parse().ok()?, detail))
+}
+
 /// Outcome class of an HTTP status: 2xx–4xx answered, 507 is capacity, other 5xx a server fault.
 pub fn status_outcome(status: u16, latency: Duration) -> PeerOutcome {
     match status {
@@ -128,6 +136,20 @@ fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_causes_round_trip() {
+        let e = PeerError::Status {
+            status: 400,
+            detail: "Checksum mismatch: declared a != computed b".into(),
+        };
+        assert_eq!(
+            status_of_cause(&e.to_string()),
+            Some((400, "Checksum mismatch: declared a != computed b"))
+        );
+        assert_eq!(status_of_cause("connect error: refused"), None);
+        assert_eq!(status_of_cause("peer answered x: y"), None);
+    }
 
     #[test]
     fn classification() {
