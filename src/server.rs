@@ -105,14 +105,19 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         // Take a connection slot before accepting: at the cap, new connections queue in the backlog.
+        // `biased`: the shutdown future is polled first, so the signal handlers it installs exist before the
+        // first connection is served.
         let permit = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
-            _ = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -121,7 +126,6 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
         let head_deadline = Instant::now() + limits.header_timeout;

@@ -59,7 +59,7 @@ impl PeerAllowlist {
             }
             None => {
                 let name = normal_name(host);
-                self.names.iter().any(|n| *n == name)
+                self.names.contains(&name)
             }
         }
     }
