@@ -1,5 +1,8 @@
-//! HTTP plumbing shared by the router and the storage peer: the ordered route table.
+//! HTTP plumbing shared by the router and the storage peer: the ordered route table, single byte ranges,
+//! and the peer API extension headers.
 
+pub mod peer_headers;
+pub mod range;
 pub mod routing;
 
 pub use routing::{

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use super::auth::PeerToken;
 use super::config::{LogFormat, PeerConfig};
 use crate::units;
 
@@ -68,6 +69,15 @@ pub struct PeerArgs {
     pub log_level: Option<String>,
     #[arg(long, env = "MICTLANX_PEER_LOG_FORMAT")]
     pub log_format: Option<String>,
+    // security (README "Peer API extensions")
+    #[arg(long, env = "MICTLANX_PEER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    #[arg(long, env = "MICTLANX_PEER_TOKEN_READS")]
+    pub token_reads: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
 }
 
 fn bad(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
@@ -85,6 +95,53 @@ fn size(var: &'static str, v: &Option<String>, default: u64) -> Result<u64, Conf
     v.as_deref().map_or(Ok(default), |s| {
         units::parse_size(s).map_err(|_| bad(var, s, SIZE))
     })
+}
+
+fn boolean(var: &'static str, v: &Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match v.as_deref() {
+        None => Ok(default),
+        Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            _ => Err(bad(var, s, "a boolean (0, 1, true, false)")),
+        },
+    }
+}
+
+/// `MICTLANX_PEER_TOKEN` or the trimmed content of `MICTLANX_PEER_TOKEN_FILE` (an empty variable counts as
+/// unset; both set is an error). The token itself never appears in an error.
+fn token(value: Option<&str>, file: Option<&PathBuf>) -> Result<Option<PeerToken>, ConfigError> {
+    const HIDDEN: &str = "(hidden)";
+    const TOKEN: &str = "a bearer token: visible ASCII characters, no spaces";
+    let value = value.map(str::trim).filter(|v| !v.is_empty());
+    match (value, file) {
+        (Some(_), Some(f)) => Err(bad(
+            "MICTLANX_PEER_TOKEN_FILE",
+            &f.display().to_string(),
+            "unset when MICTLANX_PEER_TOKEN is set (set only one of them)",
+        )),
+        (Some(v), None) => PeerToken::new(v)
+            .map(Some)
+            .ok_or_else(|| bad("MICTLANX_PEER_TOKEN", HIDDEN, TOKEN)),
+        (None, Some(f)) => {
+            let path = f.display().to_string();
+            let text = std::fs::read_to_string(f).map_err(|_| {
+                bad(
+                    "MICTLANX_PEER_TOKEN_FILE",
+                    &path,
+                    "a readable file holding the token",
+                )
+            })?;
+            PeerToken::new(text.trim()).map(Some).ok_or_else(|| {
+                bad(
+                    "MICTLANX_PEER_TOKEN_FILE",
+                    &path,
+                    "a file holding a bearer token: visible ASCII characters, no spaces",
+                )
+            })
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 impl PeerArgs {
@@ -123,20 +180,21 @@ impl PeerArgs {
                     .ok_or_else(|| bad("WORKERS", s, "an integer >= 1"))?,
             ),
         };
-        let traverse_and_clean = match self.traverse_and_clean.as_deref() {
-            None => true,
-            Some(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => {
-                    return Err(bad(
-                        "TRAVERSE_AND_CLEAN",
-                        s,
-                        "a boolean (0, 1, true, false)",
-                    ))
-                }
-            },
-        };
+        let traverse_and_clean = boolean("TRAVERSE_AND_CLEAN", &self.traverse_and_clean, true)?;
+        let token = token(self.token.as_deref(), self.token_file.as_ref())?;
+        let token_reads = boolean("MICTLANX_PEER_TOKEN_READS", &self.token_reads, false)?;
+        let header_timeout = span(
+            "MICTLANX_PEER_HEADER_TIMEOUT",
+            &self.header_timeout,
+            d.header_timeout,
+        )?;
+        if header_timeout.is_zero() {
+            return Err(bad(
+                "MICTLANX_PEER_HEADER_TIMEOUT",
+                self.header_timeout.as_deref().unwrap_or(""),
+                "a time span > 0",
+            ));
+        }
         let log_format = match self
             .log_format
             .as_deref()
@@ -198,6 +256,9 @@ impl PeerArgs {
             task_sweep_interval: d.task_sweep_interval,
             log_level,
             log_format,
+            token,
+            token_reads,
+            header_timeout,
         })
     }
 }
@@ -270,6 +331,64 @@ mod tests {
         assert_eq!(c.disk_capacity, 1024);
         assert_eq!(c.peers, ["http://a:1", "http://b:2"]);
         assert!(!c.traverse_and_clean);
+    }
+
+    #[test]
+    fn token_from_the_variable_or_a_file_but_not_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  from-file\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = args(&["--token-file", f, "--token-reads", "1"])
+            .into_config()
+            .unwrap();
+        assert_eq!(c.token.unwrap().secret(), "from-file");
+        assert!(c.token_reads);
+        let c = args(&["--token", "abc"]).into_config().unwrap();
+        assert_eq!((c.token.unwrap().secret(), c.token_reads), ("abc", false));
+        assert!(args(&["--token", " "])
+            .into_config()
+            .unwrap()
+            .token
+            .is_none());
+        let e = args(&["--token", "abc", "--token-file", f])
+            .into_config()
+            .unwrap_err();
+        assert_eq!(e.var, "MICTLANX_PEER_TOKEN_FILE");
+        let e = args(&["--token", "sec ret"]).into_config().unwrap_err();
+        assert!(
+            !e.to_string().contains("sec ret"),
+            "the token is never echoed: {e}"
+        );
+        let missing = dir.path().join("missing");
+        let e = args(&["--token-file", missing.to_str().unwrap()])
+            .into_config()
+            .unwrap_err();
+        assert_eq!(e.var, "MICTLANX_PEER_TOKEN_FILE");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(
+            args(&["--token-file", f]).into_config().is_err(),
+            "empty file"
+        );
+    }
+
+    #[test]
+    fn header_timeout_defaults_to_ten_seconds_and_must_be_positive() {
+        assert_eq!(
+            args(&[]).into_config().unwrap().header_timeout.as_secs(),
+            10
+        );
+        let c = args(&["--header-timeout", "250ms"]).into_config().unwrap();
+        assert_eq!(c.header_timeout.as_millis(), 250);
+        let e = args(&["--header-timeout", "0"]).into_config().unwrap_err();
+        assert_eq!(e.var, "MICTLANX_PEER_HEADER_TIMEOUT");
+        assert_eq!(
+            args(&["--token-reads", "maybe"])
+                .into_config()
+                .unwrap_err()
+                .var,
+            "MICTLANX_PEER_TOKEN_READS"
+        );
     }
 
     #[test]

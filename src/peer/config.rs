@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::auth::PeerToken;
+
 /// Log line format of the peer binary (`MICTLANX_PEER_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -34,7 +36,8 @@ pub struct PeerConfig {
     pub memory_capacity: u64,
     /// `PAYLOAD_LIMIT`: largest object accepted, `0` = no limit.
     pub payload_limit: u64,
-    /// `CLIENT_REQUEST_TIMEOUT`: idle timeout while receiving request headers or a body.
+    /// `CLIENT_REQUEST_TIMEOUT`: idle timeout while receiving a request body; also how long a keep-alive
+    /// connection may wait for its next request.
     pub client_request_timeout: Duration,
     /// `WORKERS`: runtime worker threads (binary only); `None` = one per CPU.
     pub workers: Option<usize>,
@@ -50,6 +53,12 @@ pub struct PeerConfig {
     pub log_level: String,
     /// `MICTLANX_PEER_LOG_FORMAT`.
     pub log_format: LogFormat,
+    /// `MICTLANX_PEER_TOKEN` / `MICTLANX_PEER_TOKEN_FILE`: bearer token of writes (and reads, see below).
+    pub token: Option<PeerToken>,
+    /// `MICTLANX_PEER_TOKEN_READS`: every route but `/health` and `/metrics` needs the token.
+    pub token_reads: bool,
+    /// `MICTLANX_PEER_HEADER_TIMEOUT`: a request's head must be complete this long after its first byte.
+    pub header_timeout: Duration,
 }
 
 impl Default for PeerConfig {
@@ -74,6 +83,9 @@ impl Default for PeerConfig {
             task_sweep_interval: Duration::from_secs(60),
             log_level: "info".into(),
             log_format: LogFormat::Text,
+            token: None,
+            token_reads: false,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! streamed body receiver and the durable disk store.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod header_deadline;
 pub mod healthcheck;
 pub mod logging;
 pub mod receive;

@@ -1,5 +1,6 @@
 //! `serve(PeerConfig)`: recover the store, bind, and serve the peer API in the background over hyper
-//! (HTTP/1.1 keep-alive + chunked bodies, h2c too) with a header-read timeout and graceful shutdown.
+//! (HTTP/1.1 keep-alive + chunked bodies, h2c too) with a request-head deadline, bearer-token access
+//! control and graceful shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -20,7 +22,9 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::api;
+use super::auth::{requires_token, unauthorized};
 use super::config::PeerConfig;
+use super::header_deadline::{GuardedBody, HeaderDeadline, InFlight};
 use super::state::PeerState;
 use super::store::Store;
 use super::tasks::Tasks;
@@ -121,12 +125,11 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
     });
     let table = Arc::new(api::table(&state));
     let (stop, stopped) = oneshot::channel();
-    let header_timeout = state.config.client_request_timeout;
     let kill = CancellationToken::new();
     let join = tokio::spawn(accept_loop(
         listener,
         table,
-        header_timeout,
+        state.clone(),
         stopped,
         kill.clone(),
     ));
@@ -144,16 +147,19 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
 async fn accept_loop(
     listener: TcpListener,
     table: Arc<RouteTable>,
-    header_timeout: Duration,
+    state: Arc<PeerState>,
     mut stopped: oneshot::Receiver<()>,
     kill: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's head timer also runs while a kept-alive connection waits for its next request: it stays at
+    // the long body timeout, and `HeaderDeadline` enforces the short head limit (see that module)
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(state.config.client_request_timeout)
         .keep_alive(true);
+    let head_limit = state.config.header_timeout;
     let draining = CancellationToken::new();
     let connections = TaskTracker::new();
     loop {
@@ -169,14 +175,22 @@ async fn accept_loop(
             _ = &mut stopped => break,
         };
         let _ = stream.set_nodelay(true);
-        let table = table.clone();
+        let (table, state) = (table.clone(), state.clone());
+        let in_flight = InFlight::default();
+        let io = HeaderDeadline::new(stream, head_limit, in_flight.clone());
         let service =
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let table = table.clone();
-                async move { Ok::<_, Infallible>(dispatch(&table, req.map(Body::new)).await) }
+                let (table, state) = (table.clone(), state.clone());
+                // in flight until the response body is done or dropped
+                let guard = in_flight.start();
+                async move {
+                    let res = dispatch(&table, &state, req.map(Body::new)).await;
+                    let res = res.map(|body| Body::new(GuardedBody::new(body, guard)));
+                    Ok::<_, Infallible>(res)
+                }
             });
         let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(io), service)
             .into_owned();
         let (draining, kill) = (draining.clone(), kill.clone());
         connections.spawn(async move {
@@ -211,9 +225,16 @@ async fn accept_loop(
     connections.wait().await;
 }
 
-async fn dispatch(table: &RouteTable, req: Request) -> Response {
+async fn dispatch(table: &RouteTable, state: &PeerState, req: Request) -> Response {
     let path = normalize_path(req.uri().path(), None);
     let method = req.method().clone();
+    // decided before the table consumes the request; handlers only run when polled
+    let admitted = state.config.token.as_ref().map(|t| {
+        (
+            t.admits(req.headers()),
+            req.headers().contains_key(header::AUTHORIZATION),
+        )
+    });
     let traceparent = req
         .headers()
         .get("traceparent")
@@ -221,15 +242,24 @@ async fn dispatch(table: &RouteTable, req: Request) -> Response {
         .unwrap_or_default()
         .to_string();
     let (template, res) = match table.resolve(req, &path) {
-        Resolved::Route { template, call } => {
-            let span = tracing::debug_span!(
-                "peer_request",
-                http.request.method = %method,
-                http.route = template,
-                traceparent = %traceparent
-            );
-            (template, call.instrument(span).await)
-        }
+        Resolved::Route { template, call } => match admitted {
+            Some((false, presented))
+                if requires_token(&method, template, state.config.token_reads) =>
+            {
+                drop(call);
+                tracing::debug!(http.request.method = %method, http.route = template, "unauthorized");
+                (template, unauthorized(presented))
+            }
+            _ => {
+                let span = tracing::debug_span!(
+                    "peer_request",
+                    http.request.method = %method,
+                    http.route = template,
+                    traceparent = %traceparent
+                );
+                (template, call.instrument(span).await)
+            }
+        },
         Resolved::Reject(e) => ("(unmatched)", e.into_response()),
     };
     tracing::debug!(

@@ -67,6 +67,15 @@ impl PeerState {
         out
     }
 
+    /// A GET to a neighbour, with this peer's token (peers of one space share it).
+    pub fn neighbour_get(&self, url: String) -> reqwest::RequestBuilder {
+        let req = self.http.get(url);
+        match &self.config.token {
+            Some(t) => req.bearer_auth(t.secret()),
+            None => req,
+        }
+    }
+
     pub fn total_disk(&self) -> u64 {
         self.config.disk_capacity
     }

@@ -22,6 +22,8 @@ pub enum TaskError {
 #[derive(Debug, Clone)]
 struct PendingTask {
     meta: Metadata,
+    /// `Replication-Factor` of phase 1, recorded at the commit.
+    replication_factor: u32,
     expires_at: Instant,
     uploading: bool,
 }
@@ -52,7 +54,7 @@ impl Tasks {
     }
 
     /// Store (or replace) a pending task; a task whose upload is running cannot be replaced.
-    pub fn put(&self, id: &str, meta: Metadata) -> Result<(), TaskError> {
+    pub fn put(&self, id: &str, meta: Metadata, replication_factor: u32) -> Result<(), TaskError> {
         let mut inner = self.lock();
         if inner.map.get(id).is_some_and(|t| t.uploading) {
             return Err(TaskError::InProgress(id.to_string()));
@@ -62,11 +64,17 @@ impl Tasks {
             id.to_string(),
             PendingTask {
                 meta,
+                replication_factor,
                 expires_at,
                 uploading: false,
             },
         );
         Ok(())
+    }
+
+    /// Whether [`Tasks::put`] of `id` would be refused now (its upload is running).
+    pub fn is_uploading(&self, id: &str) -> bool {
+        self.lock().map.get(id).is_some_and(|t| t.uploading)
     }
 
     /// Start the upload of a task: it must exist, be unexpired and idle, and its size must fit.
@@ -100,11 +108,13 @@ impl Tasks {
         }
         task.uploading = true;
         let meta = task.meta.clone();
+        let replication_factor = task.replication_factor;
         inner.reserved += size;
         Ok(UploadGuard {
             tasks: self.clone(),
             id: id.to_string(),
             meta,
+            replication_factor,
             done: false,
             one_shot: false,
         })
@@ -171,6 +181,7 @@ pub struct UploadGuard {
     tasks: Tasks,
     id: String,
     meta: Metadata,
+    replication_factor: u32,
     done: bool,
     one_shot: bool,
 }
@@ -179,6 +190,11 @@ impl UploadGuard {
     /// The task's metadata as declared in phase 1.
     pub fn meta(&self) -> &Metadata {
         &self.meta
+    }
+
+    /// The task's `Replication-Factor` (0 = unknown).
+    pub fn replication_factor(&self) -> u32 {
+        self.replication_factor
     }
 
     /// Remove the task whatever the outcome (internal transfers that cannot be retried by id).
@@ -223,11 +239,11 @@ mod tests {
     #[test]
     fn running_upload_blocks_replacement_and_second_upload() {
         let t = Tasks::new(Duration::from_secs(60));
-        t.put("t1", meta(10)).unwrap();
+        t.put("t1", meta(10), 0).unwrap();
         let g = t.begin_upload("t1", 100, |_| (0, 0)).unwrap();
         assert_eq!(t.reserved(), 10);
         assert_eq!(
-            t.put("t1", meta(1)),
+            t.put("t1", meta(1), 0),
             Err(TaskError::InProgress("t1".into()))
         );
         assert!(matches!(
@@ -245,8 +261,8 @@ mod tests {
     #[test]
     fn capacity_counts_reservations_and_old_size() {
         let t = Tasks::new(Duration::from_secs(60));
-        t.put("a", meta(60)).unwrap();
-        t.put("b", meta(60)).unwrap();
+        t.put("a", meta(60), 0).unwrap();
+        t.put("b", meta(60), 0).unwrap();
         let _a = t.begin_upload("a", 100, |_| (0, 0)).unwrap();
         let err = t.begin_upload("b", 100, |_| (0, 0)).err();
         assert_eq!(err, Some(TaskError::Insufficient { size: 60, free: 40 }));
@@ -259,7 +275,7 @@ mod tests {
     #[test]
     fn expired_tasks_are_not_found_and_swept() {
         let t = Tasks::new(Duration::ZERO);
-        t.put("x", meta(1)).unwrap();
+        t.put("x", meta(1), 0).unwrap();
         assert_eq!(
             t.begin_upload("x", 10, |_| (0, 0)).err(),
             Some(TaskError::NotFound("x".into()))

@@ -8,7 +8,7 @@ pub mod compose;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Every variable `mictlanx-peer` reads or accepts, exactly the names of config.md §3.
+/// Every variable `mictlanx-peer` reads or accepts: the names of config.md §3 plus the peer API extensions.
 pub const PEER_VARIABLES: &[&str] = &[
     "NODE_ID",
     "NODE_PORT",
@@ -28,6 +28,11 @@ pub const PEER_VARIABLES: &[&str] = &[
     "MICTLANX_PEER_TASK_TTL",
     "MICTLANX_PEER_LOG_LEVEL",
     "MICTLANX_PEER_LOG_FORMAT",
+    // security and integrity (README "Peer API extensions")
+    "MICTLANX_PEER_TOKEN",
+    "MICTLANX_PEER_TOKEN_FILE",
+    "MICTLANX_PEER_TOKEN_READS",
+    "MICTLANX_PEER_HEADER_TIMEOUT",
     "MIN_INTERVAL_TIME",
     "MAX_INTERVAL_TIME",
     "CLIENT_DISCONNECT_TIMEOUT",

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::reply::{id_param, json, not_found};
+use super::reply::{id_param, json, not_found, with_version_headers};
 use crate::error::ApiError;
 use crate::http::PathParams;
 use crate::model::Metadata;
@@ -26,12 +26,12 @@ pub async fn bucket_metadata(State(s): St, p: PathParams) -> Result<Response, Ap
     ))
 }
 
-/// #12 `GET /api/v4/buckets/{bucket_id}/metadata/{key}`.
+/// #12 `GET /api/v4/buckets/{bucket_id}/metadata/{key}`, with `Object-Version` and `Replication-Factor`.
 pub async fn get_metadata(State(s): St, p: PathParams) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
     let entry = s.store.get(b, k).ok_or_else(|| not_found(b, k))?;
-    Ok(json(
+    let res = json(
         StatusCode::OK,
         json!({
             "service_time": started.elapsed().as_millis() as u64,
@@ -39,7 +39,8 @@ pub async fn get_metadata(State(s): St, p: PathParams) -> Result<Response, ApiEr
             "local_peer_id": s.config.node_id,
             "metadata": entry.meta,
         }),
-    ))
+    );
+    Ok(with_version_headers(res, &entry))
 }
 
 /// Objects of the bucket with this `ball_id`, by integer `tags.index` (missing last), then key.

@@ -1,5 +1,6 @@
-//! Phase 1 of the two-phase write (`peer-api.md` §3.1, #11): validate, admit, create the pending task,
-//! optionally update a committed object's metadata in place.
+//! Phase 1 of the two-phase write (`peer-api.md` §3.1, #11): validate, admit, optionally update a committed
+//! object's metadata in place (with the `Object-Version` rules), create the pending task (with its
+//! `Replication-Factor`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,12 +12,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::reply::{check_id, id_param, json, store_error, task_error};
+use super::reply::{
+    check_id, id_param, json, object_version, stale, store_error, task_error, unsigned_header,
+};
 use crate::error::ApiError;
+use crate::http::peer_headers::REPLICATION_FACTOR;
 use crate::http::PathParams;
 use crate::model::{default_content_type, Metadata};
 use crate::peer::state::PeerState;
-use crate::peer::store::MetadataUpdate;
+use crate::peer::store::{MetadataUpdate, StoreError};
 use crate::peer::tasks::TaskError;
 
 const JSON_LIMIT: usize = 16 * 1024 * 1024;
@@ -36,6 +40,9 @@ pub async fn put_metadata(
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("body: invalid JSON ({e})")))?;
     let meta = parse_body(bucket, &value)?;
+    let replication_factor: u32 =
+        unsigned_header(&headers, REPLICATION_FACTOR, "Replication-Factor")?.unwrap_or(0);
+    let version = object_version(&headers)?;
 
     let limit = s.config.payload_limit;
     if limit > 0 && meta.size > limit {
@@ -69,13 +76,16 @@ pub async fn put_metadata(
         Some(id) if !id.is_empty() => id.to_string(),
         _ => nanoid::nanoid!(),
     };
-    s.tasks.put(&task_id, meta.clone()).map_err(task_error)?;
 
     let update = headers
         .get("update")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true"));
     if update {
+        // refuse before changing anything: a 409 must leave the committed object as it was
+        if s.tasks.is_uploading(&task_id) {
+            return Err(task_error(TaskError::InProgress(task_id)));
+        }
         let up = MetadataUpdate {
             tags: meta.tags.clone(),
             content_type: meta.content_type.clone(),
@@ -83,11 +93,18 @@ pub async fn put_metadata(
             ball_id: meta.ball_id.clone(),
             is_disabled: meta.is_disabled,
         };
-        s.store
-            .update(&meta.bucket_id, &meta.key, up)
-            .await
-            .map_err(store_error)?;
+        let (b, k) = (&meta.bucket_id, &meta.key);
+        match s.store.update(b, k, up, version).await {
+            Ok(_) => {}
+            Err(StoreError::Stale { current }) => {
+                return Err(stale(version.unwrap_or(0), b, k, current))
+            }
+            Err(e) => return Err(store_error(e)),
+        }
     }
+    s.tasks
+        .put(&task_id, meta.clone(), replication_factor)
+        .map_err(task_error)?;
     tracing::debug!(bucket = %meta.bucket_id, key = %meta.key, task_id = %task_id, size = meta.size, "task created");
     Ok(json(
         StatusCode::CREATED,

@@ -1,5 +1,6 @@
 //! #19 `POST /api/v4/buckets/{bucket_id}/{key}/replicate` (optional): pull a committed object from the
-//! first neighbour that has it, through the same admission, temp file and commit as an upload.
+//! first neighbour that has it, through the same admission, temp file and commit as an upload. The copy
+//! keeps the neighbour's `Object-Version` and `Replication-Factor` (a newer local version refuses it, 409).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,12 +11,15 @@ use axum::response::Response;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-use super::reply::{id_param, json, not_found, receive_error, store_error, task_error};
+use super::reply::{id_param, json, not_found, receive_error, stale, store_error, task_error};
 use crate::error::ApiError;
+use crate::http::peer_headers::{parse_unsigned, OBJECT_VERSION, REPLICATION_FACTOR};
 use crate::http::PathParams;
 use crate::model::Metadata;
 use crate::peer::receive::receive_into;
 use crate::peer::state::PeerState;
+use crate::peer::store::blocks::declared_sha256;
+use crate::peer::store::{CommitOptions, StoreError};
 
 /// A neighbour's committed, enabled copy: its id and metadata.
 async fn find(s: &PeerState, base: &str, b: &str, k: &str) -> Option<(String, Metadata)> {
@@ -24,8 +28,7 @@ async fn find(s: &PeerState, base: &str, b: &str, k: &str) -> Option<(String, Me
         utf8_percent_encode(k, NON_ALPHANUMERIC),
     );
     let res = s
-        .http
-        .get(format!("{base}/api/v4/buckets/{eb}/metadata/{ek}"))
+        .neighbour_get(format!("{base}/api/v4/buckets/{eb}/metadata/{ek}"))
         .send()
         .await
         .ok()?;
@@ -53,7 +56,7 @@ pub async fn replicate(
             continue;
         };
         let task_id = format!("replicate-{}", nanoid::nanoid!());
-        s.tasks.put(&task_id, meta.clone()).map_err(task_error)?;
+        s.tasks.put(&task_id, meta.clone(), 0).map_err(task_error)?;
         let guard = s
             .tasks
             .begin_upload(&task_id, s.total_disk(), |m| {
@@ -76,20 +79,37 @@ pub async fn replicate(
             utf8_percent_encode(k, NON_ALPHANUMERIC),
         );
         let res = match s
-            .http
-            .get(format!("{base}/api/v4/buckets/{eb}/{ek}"))
+            .neighbour_get(format!("{base}/api/v4/buckets/{eb}/{ek}"))
             .send()
             .await
         {
             Ok(r) if r.status().is_success() => r,
             _ => continue, // the one-shot guard removes the task
         };
+        let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
+        let opts = CommitOptions {
+            version: header(OBJECT_VERSION).and_then(parse_unsigned),
+            replication_factor: header(REPLICATION_FACTOR)
+                .and_then(parse_unsigned)
+                .unwrap_or(0),
+        };
         let part = s.store.new_part();
         let idle = s.config.client_request_timeout;
         let received = receive_into(res.bytes_stream(), &part, meta.size, idle)
             .await
             .map_err(receive_error)?;
-        let committed = s.store.commit(meta, part).await.map_err(store_error)?;
+        let computed = hex::encode(received.digests.sha256);
+        if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+            tracing::warn!(bucket = %b, key = %k, %declared, %computed, neighbour = %base, "replica bytes do not match the checksum");
+            continue;
+        }
+        let committed = match s.store.commit(meta, part, received.digests, opts).await {
+            Ok(entry) => entry.meta,
+            Err(StoreError::Stale { current }) => {
+                return Err(stale(opts.version.unwrap_or(0), b, k, current))
+            }
+            Err(e) => return Err(store_error(e)),
+        };
         guard.complete();
         return Ok(json(
             StatusCode::OK,

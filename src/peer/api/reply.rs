@@ -1,14 +1,15 @@
-//! Response helpers shared by the peer handlers: JSON answers, the not-found text, id checks, and the
-//! mapping of store/task/receive errors onto `ApiError`.
+//! Response helpers shared by the peer handlers: JSON answers, the not-found and stale-version texts, id
+//! and extension-header checks, and the mapping of store/task/receive errors onto `ApiError`.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::http::peer_headers::{parse_unsigned, OBJECT_VERSION, REPLICATION_FACTOR};
 use crate::http::PathParams;
 use crate::peer::receive::ReceiveError;
-use crate::peer::store::StoreError;
+use crate::peer::store::{Entry, StoreError};
 use crate::peer::tasks::TaskError;
 
 /// Ids are stored as given but must be non-empty and at most 1024 bytes.
@@ -42,6 +43,51 @@ pub fn id_param<'a>(p: &'a PathParams, name: &str) -> Result<&'a str, ApiError> 
     Ok(value)
 }
 
+/// `409 "Stale version {v}: {b}@{k} is at version {current}"`.
+pub fn stale(v: u64, bucket_id: &str, key: &str, current: u64) -> ApiError {
+    ApiError::conflict(format!(
+        "Stale version {v}: {bucket_id}@{key} is at version {current}"
+    ))
+}
+
+/// An optional unsigned-integer extension header (`Object-Version`, `Replication-Factor`, …); a value that
+/// is not plain decimal in range is a 400 naming the header.
+pub fn unsigned_header<T: std::str::FromStr>(
+    headers: &HeaderMap,
+    name: &str,
+    display: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(raw) = headers.get(name) else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .and_then(parse_unsigned::<T>)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{display}: must be an unsigned integer in range, got '{}'",
+                String::from_utf8_lossy(raw.as_bytes())
+            ))
+        })
+}
+
+/// `Object-Version` of a request (400 when invalid).
+pub fn object_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    unsigned_header(headers, OBJECT_VERSION, "Object-Version")
+}
+
+/// Attach `Object-Version` and `Replication-Factor` of a committed object.
+pub fn with_version_headers(mut res: Response, entry: &Entry) -> Response {
+    let h = res.headers_mut();
+    h.insert(OBJECT_VERSION, HeaderValue::from(entry.version));
+    h.insert(
+        REPLICATION_FACTOR,
+        HeaderValue::from(entry.replication_factor),
+    );
+    res
+}
+
 /// Attach `n-deletes: n` to any response.
 pub fn with_n_deletes(mut res: Response, n: u64) -> Response {
     res.headers_mut().insert("n-deletes", HeaderValue::from(n));
@@ -51,6 +97,10 @@ pub fn with_n_deletes(mut res: Response, n: u64) -> Response {
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NoSpace => ApiError::insufficient_storage("No space left on device"),
+        // handlers that pass a version map Stale with `stale()`; reaching here is a bug, not a 500 to hide
+        StoreError::Stale { current } => {
+            ApiError::conflict(format!("Stale version: the object is at version {current}"))
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             ApiError::internal(other.to_string())

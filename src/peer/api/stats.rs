@@ -98,13 +98,18 @@ pub async fn xballs_size(State(s): St, uri: Uri) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, Value::Array(rows)))
 }
 
-/// #5 `GET /api/v4/xballs`: `[{bucket_id, key, size}, …]` in stable `(bucket_id, key)` order.
+/// #5 `GET /api/v4/xballs`: `[{bucket_id, key, size, version, replication_factor}, …]` in stable
+/// `(bucket_id, key)` order (the last two keys are a peer API extension).
 pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
-    let rows = listed(
-        &s,
-        &uri,
-        |e| json!({"bucket_id": e.meta.bucket_id, "key": e.meta.key, "size": e.meta.size}),
-    )?;
+    let rows = listed(&s, &uri, |e| {
+        json!({
+            "bucket_id": e.meta.bucket_id,
+            "key": e.meta.key,
+            "size": e.meta.size,
+            "version": e.version,
+            "replication_factor": e.replication_factor,
+        })
+    })?;
     Ok(json(StatusCode::OK, Value::Array(rows)))
 }
 

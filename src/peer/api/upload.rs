@@ -1,23 +1,26 @@
 //! Phase 2 of the two-phase write (`peer-api.md` §3.2, #15 multipart and #16 raw/chunked): reserve,
-//! stream into a temp file, commit. Any failure (including a dropped future) removes the temp file and
-//! returns the task to pending.
+//! stream into a temp file while hashing, check a declared SHA-256, commit. Any failure (including a
+//! dropped future) removes the temp file and returns the task to pending.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::json;
 
-use super::reply::{json, receive_error, store_error, task_error};
+use super::reply::{json, object_version, receive_error, stale, store_error, task_error};
 use crate::error::ApiError;
+use crate::http::peer_headers::OBJECT_VERSION;
 use crate::http::PathParams;
 use crate::peer::receive::{receive_into, ReceiveError};
 use crate::peer::state::PeerState;
+use crate::peer::store::blocks::declared_sha256;
+use crate::peer::store::{CommitOptions, StoreError};
 use crate::peer::tasks::UploadGuard;
 
 type St = State<Arc<PeerState>>;
@@ -44,6 +47,7 @@ pub async fn upload_chunked(
     body: Body,
 ) -> Result<Response, ApiError> {
     let task_id = p.required("task_id")?;
+    let version = object_version(&headers)?;
     let guard = begin(&s, task_id)?;
     let size = guard.meta().size;
     let declared = headers
@@ -56,7 +60,7 @@ pub async fn upload_chunked(
             size,
         }));
     }
-    store_stream(&s, guard, body.into_data_stream()).await
+    store_stream(&s, guard, version, body.into_data_stream()).await
 }
 
 /// #15 `POST /api/v4/buckets/data/{task_id}`: the multipart part named `data` is the object.
@@ -67,6 +71,7 @@ pub async fn upload_multipart(
     body: Body,
 ) -> Result<Response, ApiError> {
     let task_id = p.required("task_id")?;
+    let version = object_version(&headers)?;
     let guard = begin(&s, task_id)?;
     let boundary = headers
         .get(header::CONTENT_TYPE)
@@ -81,7 +86,7 @@ pub async fn upload_multipart(
             .map_err(|_| receive_error(ReceiveError::IdleTimeout(idle)))?;
         match next {
             Ok(Some(field)) if field.name() == Some("data") => {
-                return store_stream(&s, guard, field).await
+                return store_stream(&s, guard, version, field).await
             }
             Ok(Some(_)) => continue,
             Ok(None) => return Err(ApiError::bad_request("Missing multipart field 'data'")),
@@ -94,10 +99,12 @@ pub async fn upload_multipart(
     }
 }
 
-/// Receive into a temp file, commit, answer the seven-field body.
+/// Receive into a temp file, commit (refused when the committed version is newer than `version`), answer
+/// the seven-field body with `Object-Version`.
 async fn store_stream<S, E>(
     s: &PeerState,
     guard: UploadGuard,
+    version: Option<u64>,
     body: S,
 ) -> Result<Response, ApiError>
 where
@@ -115,15 +122,28 @@ where
             return Err(receive_error(e));
         }
     };
-    if let Some(sha) = received
-        .sha256
-        .as_deref()
-        .filter(|sha| *sha != meta.checksum)
-    {
-        tracing::debug!(bucket = %meta.bucket_id, key = %meta.key, declared = %meta.checksum, computed = sha, "checksum differs from the declared one");
+    let computed = hex::encode(received.digests.sha256);
+    if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+        tracing::warn!(bucket = %meta.bucket_id, key = %meta.key, %declared, %computed, "checksum mismatch, upload refused");
+        return Err(ApiError::bad_request(format!(
+            "Checksum mismatch: declared {} != computed {computed}",
+            meta.checksum
+        )));
     }
-    let received = received.bytes;
-    let committed = s.store.commit(meta, part).await.map_err(store_error)?;
+    let (received, digests) = (received.bytes, received.digests);
+    let opts = CommitOptions {
+        version,
+        replication_factor: guard.replication_factor(),
+    };
+    let (b, k) = (meta.bucket_id.clone(), meta.key.clone());
+    let committed = match s.store.commit(meta, part, digests, opts).await {
+        Ok(entry) => entry,
+        Err(StoreError::Stale { current }) => {
+            tracing::info!(bucket = %b, key = %k, version, current, "stale upload refused");
+            return Err(stale(version.unwrap_or(0), &b, &k, current));
+        }
+        Err(e) => return Err(store_error(e)),
+    };
     guard.complete();
     let secs = started.elapsed().as_secs_f64();
     let throughput = if secs > 0.0 {
@@ -131,8 +151,10 @@ where
     } else {
         0.0
     };
-    tracing::info!(bucket = %committed.bucket_id, key = %committed.key, size = received, "object committed");
-    Ok(json(
+    let version = committed.version;
+    let committed = committed.meta;
+    tracing::info!(bucket = %committed.bucket_id, key = %committed.key, size = received, version, "object committed");
+    let mut res = json(
         StatusCode::CREATED,
         json!({
             "node_id": s.config.node_id,
@@ -143,5 +165,8 @@ where
             "throughput": throughput,
             "service_time": secs,
         }),
-    ))
+    );
+    res.headers_mut()
+        .insert(OBJECT_VERSION, HeaderValue::from(version));
+    Ok(res)
 }

@@ -71,7 +71,8 @@ pub fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// The durable metadata record: the nine `Metadata` fields plus the data file and commit time.
+/// The durable metadata record: the nine `Metadata` fields plus the data file, commit time, object version
+/// and replication factor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     #[serde(flatten)]
@@ -79,6 +80,19 @@ pub struct Record {
     /// Data file path relative to `DATA_PATH`.
     pub data_file: String,
     pub committed_at: u64,
+    /// Absent in records written before versions existed; such records load with `committed_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// `0` = unknown (also for records written before the field existed).
+    #[serde(default)]
+    pub replication_factor: u32,
+    /// Lowercase hex SHA-256 of the bytes as received; absent in records written before digests existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Present when block digests exist: `sha256` itself for objects of at most one block, else the
+    /// `{data_file}.blocks` sidecar (see `blocks.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u64>,
 }
 
 /// fsync a directory so a rename or unlink inside it is durable.

@@ -3,15 +3,114 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use axum::http::HeaderValue;
+
+use super::blocks::{block_count, Sha};
+use super::disk::Record;
+use crate::http::peer_headers::encode_metadata;
 use crate::model::Metadata;
 
-/// One committed object: its metadata and where its bytes are.
+/// One committed object: its metadata, where its bytes are, its version and replication factor.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub meta: Metadata,
     /// Data file path relative to `DATA_PATH`.
     pub data_file: String,
     pub committed_at: u64,
+    pub version: u64,
+    /// `0` = unknown.
+    pub replication_factor: u32,
+    /// The `Mictlanx-Metadata` value of `meta`, encoded once per change instead of once per GET;
+    /// `None` when it would exceed the header limit.
+    pub meta_header: Option<HeaderValue>,
+    /// `None` for objects written before digests existed (served unverified).
+    pub digest: Option<ObjectDigest>,
+}
+
+/// The digests an entry can be verified with (`blocks.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectDigest {
+    pub sha256: Sha,
+    pub block_size: u64,
+}
+
+impl Entry {
+    /// Whether the block digests are in the `{data_file}.blocks` sidecar (more than one block).
+    pub fn has_sidecar(&self) -> bool {
+        self.digest
+            .is_some_and(|d| block_count(self.meta.size, d.block_size) > 1)
+    }
+}
+
+impl Entry {
+    pub fn new(
+        meta: Metadata,
+        data_file: String,
+        committed_at: u64,
+        version: u64,
+        replication_factor: u32,
+    ) -> Self {
+        let mut e = Entry {
+            meta,
+            data_file,
+            committed_at,
+            version,
+            replication_factor,
+            meta_header: None,
+            digest: None,
+        };
+        e.refresh_meta_header();
+        e
+    }
+
+    /// A loaded record; records without a version get `committed_at`.
+    pub fn from_record(r: Record) -> Result<Self, String> {
+        let version = r.version.unwrap_or(r.committed_at);
+        let digest = match (r.sha256.as_deref(), r.block_size) {
+            (Some(hex), Some(block_size)) if block_size > 0 => {
+                let mut sha = [0u8; 32];
+                hex::decode_to_slice(hex, &mut sha)
+                    .map_err(|e| format!("bad sha256 {hex:?}: {e}"))?;
+                Some(ObjectDigest {
+                    sha256: sha,
+                    block_size,
+                })
+            }
+            (None, None) => None,
+            (sha, bs) => {
+                return Err(format!(
+                    "inconsistent digests: sha256 {sha:?}, block_size {bs:?}"
+                ))
+            }
+        };
+        let mut e = Entry::new(
+            r.meta,
+            r.data_file,
+            r.committed_at,
+            version,
+            r.replication_factor,
+        );
+        e.digest = digest;
+        Ok(e)
+    }
+
+    /// The durable form of this entry.
+    pub fn record(&self) -> Record {
+        Record {
+            meta: self.meta.clone(),
+            data_file: self.data_file.clone(),
+            committed_at: self.committed_at,
+            version: Some(self.version),
+            replication_factor: self.replication_factor,
+            sha256: self.digest.map(|d| hex::encode(d.sha256)),
+            block_size: self.digest.map(|d| d.block_size),
+        }
+    }
+
+    /// Re-encode the cached `Mictlanx-Metadata` value after `meta` changed.
+    pub fn refresh_meta_header(&mut self) {
+        self.meta_header = encode_metadata(&self.meta).and_then(|v| HeaderValue::from_str(&v).ok());
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,9 +176,9 @@ impl Index {
             .map(|(_, e)| e)
     }
 
-    /// Every data file the index references (start-up cleaning).
-    pub fn data_files(&self) -> impl Iterator<Item = &str> {
-        self.map.values().map(|e| e.data_file.as_str())
+    /// Every entry in `(bucket_id, key)` order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.map.values()
     }
 }
 
@@ -99,11 +198,7 @@ mod tests {
             bucket_id: b.into(),
             is_disabled: false,
         };
-        Entry {
-            meta,
-            data_file: String::new(),
-            committed_at: 0,
-        }
+        Entry::new(meta, String::new(), 0, 0, 0)
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! The peer's durable object store: disk layout and atomic writes, the in-memory index, start-up recovery.
+//! The peer's durable object store: disk layout and atomic writes, object and block digests, the
+//! in-memory index, commits, in-place changes and deletes, start-up recovery.
 
+pub mod blocks;
+mod changes;
 pub mod disk;
 pub mod index;
 pub mod objects;
 mod recover;
 
+pub use changes::{DeleteOutcome, MetadataUpdate};
 pub use disk::{now_ns, TempFile};
-pub use index::{Entry, Index};
-pub use objects::{is_no_space, MetadataUpdate, Store, StoreError};
+pub use index::{Entry, Index, ObjectDigest};
+pub use objects::{is_no_space, next_version, CommitOptions, Store, StoreError};

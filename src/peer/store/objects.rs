@@ -1,6 +1,7 @@
 //! `Store`: the disk-backed object store of the peer. Queries read the in-memory index; every mutation of
 //! one `(bucket, key)` runs under that key's stripe lock on a blocking thread, so it completes (durably, then
-//! in the index) even when the request future that started it is dropped.
+//! in the index) even when the request future that started it is dropped. This file holds the store, its
+//! queries and the commit of new bytes; in-place changes and deletes are in `changes.rs`.
 
 use std::io;
 use std::path::PathBuf;
@@ -8,13 +9,14 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::blocks::{self, Digests, BLOCK_SIZE};
 use super::disk::{self, key_hash, now_ns, Layout, Record, TempFile};
-use super::index::{Entry, Index};
+use super::index::{Entry, Index, ObjectDigest};
 use crate::model::Metadata;
 
 const STRIPES: usize = 64;
 
-/// Store failures (disk I/O).
+/// Store failures (disk I/O) and refused changes.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no space left on device")]
@@ -23,6 +25,9 @@ pub enum StoreError {
     Io(io::Error),
     #[error("storage task failed: {0}")]
     Join(String),
+    /// The committed object has a newer version than the change carries (a late or fenced writer).
+    #[error("stale version: the object is at version {current}")]
+    Stale { current: u64 },
 }
 
 impl From<io::Error> for StoreError {
@@ -42,23 +47,28 @@ pub fn is_no_space(e: &io::Error) -> bool {
         || e.raw_os_error() == Some(28)
 }
 
-/// The changes an `Update: true` put-metadata applies to a committed object.
-#[derive(Debug, Clone)]
-pub struct MetadataUpdate {
-    pub tags: std::collections::BTreeMap<String, String>,
-    pub content_type: String,
-    pub producer_id: String,
-    pub ball_id: String,
-    pub is_disabled: bool,
+/// The version of a change that carries none: after the current one, and not before now (so versions also
+/// order writes that went through different peers).
+pub fn next_version(current: Option<u64>) -> u64 {
+    let now = now_ns();
+    current.map_or(now, |c| now.max(c.saturating_add(1)))
+}
+
+/// What a commit records besides the metadata.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitOptions {
+    /// `Object-Version` of the upload: a committed version greater than it refuses the commit.
+    pub version: Option<u64>,
+    pub replication_factor: u32,
 }
 
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    layout: Layout,
+pub(super) struct Inner {
+    pub(super) layout: Layout,
     index: RwLock<Index>,
     stripes: Vec<Arc<Mutex<()>>>,
 }
@@ -88,7 +98,7 @@ impl Store {
 
     /// Read access to the index (never hold it across an await).
     pub fn index(&self) -> RwLockReadGuard<'_, Index> {
-        self.inner.index.read().unwrap_or_else(|p| p.into_inner())
+        self.inner.read_index()
     }
 
     pub fn get(&self, bucket_id: &str, key: &str) -> Option<Entry> {
@@ -109,13 +119,32 @@ impl Store {
         TempFile::new(self.inner.layout.new_part())
     }
 
-    /// Commit a fully received, fsynced temp file as the new version of `meta`'s object (last commit wins).
-    pub async fn commit(&self, mut meta: Metadata, part: TempFile) -> Result<Metadata, StoreError> {
+    /// Commit a fully received, fsynced temp file (with its digests) as the new version of `meta`'s
+    /// object. Under the key's lock: a committed version greater than `opts.version` refuses the commit
+    /// ([`StoreError::Stale`], the temp file is removed); otherwise the last commit wins.
+    pub async fn commit(
+        &self,
+        mut meta: Metadata,
+        part: TempFile,
+        digests: Digests,
+        opts: CommitOptions,
+    ) -> Result<Entry, StoreError> {
         let h = key_hash(&meta.bucket_id, &meta.key);
         let lock = self.stripe(&h).await;
         let inner = self.inner.clone();
         run_blocking(move || {
             let _lock = lock;
+            let current = inner
+                .read_index()
+                .get(&meta.bucket_id, &meta.key)
+                .map(|e| e.version);
+            let version = match (opts.version, current) {
+                (Some(v), Some(current)) if current > v => {
+                    return Err(StoreError::Stale { current });
+                }
+                (Some(v), _) => v,
+                (None, current) => next_version(current),
+            };
             let now = now_ns();
             meta.tags
                 .entry("updated_at".into())
@@ -128,160 +157,71 @@ impl Store {
                 .unwrap_or_else(|| inner.layout.objects_dir());
             std::fs::create_dir_all(&dir)?;
             let data = part.rename_to(abs)?;
+            let sidecar = if digests.needs_sidecar() {
+                let guard = TempFile::new(blocks::sidecar_of(data.path()));
+                blocks::write_sidecar(data.path(), &digests.blocks)?;
+                Some(guard)
+            } else {
+                None
+            };
             disk::fsync_dir(&dir)?;
-            let record = Record {
-                meta: meta.clone(),
-                data_file: rel.clone(),
-                committed_at: now,
-            };
-            disk::write_atomic(&inner.layout.meta_file(&h), &to_json(&record)?)?;
-            data.disarm();
-            let old = inner.write_index().insert(Entry {
-                meta,
-                data_file: rel,
-                committed_at: now,
+            let mut entry = Entry::new(meta, rel, now, version, opts.replication_factor);
+            entry.digest = Some(ObjectDigest {
+                sha256: digests.sha256,
+                block_size: BLOCK_SIZE,
             });
-            if let Some(old) = old {
+            disk::write_atomic(&inner.layout.meta_file(&h), &to_json(&entry.record())?)?;
+            data.disarm();
+            if let Some(sidecar) = sidecar {
+                sidecar.disarm();
+            }
+            if let Some(old) = inner.write_index().insert(entry.clone()) {
                 inner.unlink_data(&old);
             }
-            Ok(record.meta)
+            Ok(entry)
         })
         .await
     }
 
-    /// Apply an in-place metadata update to a committed object; `None` when absent.
-    pub async fn update(
-        &self,
-        bucket_id: &str,
-        key: &str,
-        up: MetadataUpdate,
-    ) -> Result<Option<Metadata>, StoreError> {
-        self.rewrite(bucket_id, key, move |m| {
-            m.tags = up.tags;
-            m.content_type = up.content_type;
-            m.producer_id = up.producer_id;
-            m.ball_id = up.ball_id;
-            m.is_disabled = up.is_disabled;
-            m.tags
-                .entry("updated_at".into())
-                .or_insert_with(|| now_ns().to_string());
-        })
-        .await
-    }
-
-    /// Mark an object disabled durably; `None` when absent.
-    pub async fn disable(
-        &self,
-        bucket_id: &str,
-        key: &str,
-    ) -> Result<Option<Metadata>, StoreError> {
-        self.rewrite(bucket_id, key, |m| m.is_disabled = true).await
-    }
-
-    async fn rewrite<F>(
-        &self,
-        bucket_id: &str,
-        key: &str,
-        change: F,
-    ) -> Result<Option<Metadata>, StoreError>
-    where
-        F: FnOnce(&mut Metadata) + Send + 'static,
-    {
-        let (b, k) = (bucket_id.to_string(), key.to_string());
-        let h = key_hash(&b, &k);
-        let lock = self.stripe(&h).await;
-        let inner = self.inner.clone();
-        run_blocking(move || {
-            let _lock = lock;
-            let Some(mut entry) = inner.read_index().get(&b, &k).cloned() else {
-                return Ok(None);
-            };
-            change(&mut entry.meta);
-            let record = Record {
-                meta: entry.meta.clone(),
-                data_file: entry.data_file.clone(),
-                committed_at: entry.committed_at,
-            };
-            disk::write_atomic(&inner.layout.meta_file(&h), &to_json(&record)?)?;
-            let meta = entry.meta.clone();
-            inner.write_index().insert(entry);
-            Ok(Some(meta))
-        })
-        .await
-    }
-
-    /// Delete one object: record first (unlink + fsync dir), then the index entry, then the bytes.
-    pub async fn delete(&self, bucket_id: &str, key: &str) -> Result<bool, StoreError> {
-        let (b, k) = (bucket_id.to_string(), key.to_string());
-        let h = key_hash(&b, &k);
-        let lock = self.stripe(&h).await;
-        let inner = self.inner.clone();
-        run_blocking(move || {
-            let _lock = lock;
-            if inner.read_index().get(&b, &k).is_none() {
-                return Ok(false);
-            }
-            disk::remove_durable(&inner.layout.meta_file(&h))?;
-            if let Some(old) = inner.write_index().remove(&b, &k) {
-                inner.unlink_data(&old);
-            }
-            Ok(true)
-        })
-        .await
-    }
-
-    /// Delete every object of the bucket whose `ball_id` matches; returns how many were deleted.
-    pub async fn delete_ball(&self, bucket_id: &str, ball_id: &str) -> Result<u64, StoreError> {
-        let keys: Vec<String> = self
-            .index()
-            .bucket(bucket_id)
-            .filter(|e| e.meta.ball_id == ball_id)
-            .map(|e| e.meta.key.clone())
-            .collect();
-        let mut n = 0;
-        for key in keys {
-            if self.delete(bucket_id, &key).await? {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    async fn stripe(&self, h: &str) -> OwnedMutexGuard<()> {
+    pub(super) async fn stripe(&self, h: &str) -> OwnedMutexGuard<()> {
         let i = usize::from_str_radix(&h[..4], 16).unwrap_or(0) % STRIPES;
         self.inner.stripes[i].clone().lock_owned().await
     }
 }
 
 impl Inner {
-    fn read_index(&self) -> RwLockReadGuard<'_, Index> {
+    pub(super) fn read_index(&self) -> RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_index(&self) -> RwLockWriteGuard<'_, Index> {
+    pub(super) fn write_index(&self) -> RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Best effort: an unreferenced data file is also removed at the next start-up.
-    fn unlink_data(&self, old: &Entry) {
+    pub(super) fn unlink_data(&self, old: &Entry) {
         let path = self.layout.data.join(&old.data_file);
         if let Err(e) = std::fs::remove_file(&path) {
             tracing::warn!(path = %path.display(), error = %e, "could not remove old data file");
         }
+        if old.has_sidecar() {
+            let _ = std::fs::remove_file(blocks::sidecar_of(&path));
+        }
     }
 }
 
-fn to_json(record: &Record) -> io::Result<Vec<u8>> {
+pub(super) fn to_json(record: &Record) -> io::Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(io::Error::other)
 }
 
-async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
+/// Run a store step on a blocking thread: it finishes even when the awaiting future is dropped.
+pub(super) async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
 where
-    F: FnOnce() -> io::Result<T> + Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     T: Send + 'static,
 {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(StoreError::from),
+        Ok(r) => r,
         Err(e) => Err(StoreError::Join(e.to_string())),
     }
 }

@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::blocks;
 use super::disk::{Layout, Record};
 use super::index::{Entry, Index};
 
@@ -50,7 +51,14 @@ pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
     }
     let mut orphans = 0usize;
     if traverse_and_clean {
-        let referenced: HashSet<String> = index.data_files().map(str::to_string).collect();
+        let mut referenced: HashSet<String> = HashSet::new();
+        for e in index.entries() {
+            if e.has_sidecar() {
+                let sidecar = blocks::sidecar_of(Path::new(&e.data_file));
+                referenced.insert(sidecar.to_string_lossy().into_owned());
+            }
+            referenced.insert(e.data_file.clone());
+        }
         for path in files_two_levels(&layout.objects_dir())? {
             let rel = path
                 .strip_prefix(&layout.data)
@@ -95,11 +103,18 @@ fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {
             record.meta.size
         ));
     }
-    Ok(Entry {
-        meta: record.meta,
-        data_file: record.data_file,
-        committed_at: record.committed_at,
-    })
+    let entry = Entry::from_record(record)?;
+    if entry.has_sidecar() {
+        let sidecar = blocks::sidecar_of(&data);
+        let want = blocks::block_count(len, entry.digest.map_or(1, |d| d.block_size)) * 32;
+        let have = fs::metadata(&sidecar)
+            .map_err(|e| format!("block digests {}: {e}", sidecar.display()))?
+            .len();
+        if have != want {
+            return Err(format!("block digests have {have} bytes, expected {want}"));
+        }
+    }
+    Ok(entry)
 }
 
 /// Files of `root/*/*` (the two-level fan-out both trees use).
