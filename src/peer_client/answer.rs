@@ -64,7 +64,7 @@ pub(super) async fn read_error_body(mut resp: Response) -> Bytes {
 
 /// The error of a non-2xx answer: 404 `NotFound`, a redirect that was not followed, or `Status` with the
 /// peer's `detail` (the body is read up to [`MAX_ERROR_BYTES`]). A 401 usually means the router's
-/// `MICTLANX_ROUTER_PEER_TOKEN` is missing or differs from the peer's, which the log says.
+/// `MICTLANX_ROUTER_PEER_TOKEN` is missing or differs from the peer's.
 pub(super) async fn answer_error(peer: &PeerInfo, resp: Response) -> PeerError {
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
@@ -82,7 +82,9 @@ pub(super) async fn answer_error(peer: &PeerInfo, resp: Response) -> PeerError {
         };
     }
     if status == 401 {
-        tracing::warn!(peer_id = %peer.peer_id, "peer refused the router's credentials: check MICTLANX_ROUTER_PEER_TOKEN");
+        // The peer's detail names the token already and reaches the logs through the caller; this line only
+        // ties it to the router's variable, at debug level so health probes do not repeat it every round.
+        tracing::debug!(peer_id = %peer.peer_id, "peer refused the router's credentials: check MICTLANX_ROUTER_PEER_TOKEN");
     }
     status_error(status, &read_error_body(resp).await)
 }
