@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::api::admin::AdminGuard;
 use crate::api::metrics::{MetricsIndex, RequestMetrics};
 use crate::cache::BallCache;
 use crate::config::Config;
@@ -32,6 +33,9 @@ pub struct AppState {
     pub cache: BallCache,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<Value>,
+    // security
+    /// Checks the admin token of the endpoints that change membership or state (`api::admin`).
+    pub admin: AdminGuard,
 }
 
 /// A bound, not yet serving router.
@@ -54,6 +58,8 @@ impl App {
             .with_context(|| format!("binding {addr}"))?;
         let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
             .context("building the peer client")?;
+        let admin = AdminGuard::new(config.security.admin_token.as_ref());
+        admin.log_startup();
         let manager = Manager::start(&config, probe_client.clone()).await?;
         let rm: Arc<dyn ReplicaManager> = manager.clone();
         let state = AppState {
@@ -63,6 +69,7 @@ impl App {
             cache: BallCache::new(&config.cache),
             metrics,
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
+            admin,
         };
         flush_cache_on_resets(&manager, state.cache.clone());
         let table = api::table(&state);
@@ -103,6 +110,7 @@ impl App {
             tls,
             shutdown,
             config.server.shutdown_timeout,
+            server::ListenerLimits::from_config(&config.security),
         )
         .await;
         self.manager.shutdown().await;
@@ -250,5 +258,11 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
 impl axum::extract::FromRef<AppState> for BallCache {
     fn from_ref(state: &AppState) -> BallCache {
         state.cache.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for AdminGuard {
+    fn from_ref(state: &AppState) -> AdminGuard {
+        state.admin.clone()
     }
 }

@@ -7,11 +7,15 @@ use std::{path::Path, path::PathBuf, time::Duration};
 use crate::replica::PeerInfo;
 
 mod env;
+// security
+mod security;
 #[cfg(test)]
 mod tests;
 mod values;
 mod variables;
 
+// security
+pub use security::{SecurityConfig, DEFAULT_MAX_CONNECTIONS};
 pub use variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 
 /// A start-up configuration error. `Display` is exactly one line naming the variable, its value and what was
@@ -26,6 +30,13 @@ pub enum ConfigError {
     },
     #[error("invalid {name}='{value}': {other} must be set too (set both or neither)")]
     TlsPair {
+        name: &'static str,
+        value: String,
+        other: &'static str,
+    },
+    // security
+    #[error("invalid {name}='{value}': {other} is set too (set one or the other)")]
+    Conflict {
         name: &'static str,
         value: String,
         other: &'static str,
@@ -88,6 +99,9 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub peer_io: PeerIoConfig,
     pub replica: ReplicaConfig,
+    // security
+    /// Admin token, peer allowlist and listener limits (`MICTLANX_ROUTER_ADMIN_TOKEN`...).
+    pub security: SecurityConfig,
     /// §2.2 variables that were set: accepted, without effect; log them with `log_ignored_variables`.
     pub ignored_variables: Vec<String>,
 }
@@ -212,6 +226,10 @@ pub struct PeerIoConfig {
     /// `MICTLANX_ROUTER_FANOUT_DEADLINE`: a fan-out to many peers (delete, disable, listings) answers with
     /// what the peers said by then; the others count as not answered
     pub fanout_deadline: Duration,
+    // security
+    /// `MICTLANX_ROUTER_PEER_TOKEN` or `MICTLANX_ROUTER_PEER_TOKEN_FILE`: sent as `Authorization: Bearer` on
+    /// every peer call.
+    pub peer_token: Option<crate::security::Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +335,7 @@ impl Config {
                 fanout_concurrency: 32,
                 peer_tls_ca: None,
                 fanout_deadline: Duration::from_secs(2),
+                peer_token: None,
             },
             replica: ReplicaConfig {
                 state_dir,
@@ -337,6 +356,7 @@ impl Config {
                     bandwidth: 50_000_000,
                 },
             },
+            security: SecurityConfig::default(),
             ignored_variables: Vec::new(),
         }
     }

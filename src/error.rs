@@ -12,7 +12,12 @@ pub struct ApiError {
     allow: Option<String>,
     /// `Retry-After` in seconds (503 while the cluster state is unreachable).
     retry_after: Option<u32>,
+    /// `WWW-Authenticate` challenge of a 401.
+    challenge: Option<&'static str>,
 }
+
+/// The challenge sent with every 401 (RFC 6750).
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"mictlanx-router\"";
 
 impl ApiError {
     /// Any status with a string detail.
@@ -22,6 +27,7 @@ impl ApiError {
             detail: Value::String(detail.into()),
             allow: None,
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -32,11 +38,24 @@ impl ApiError {
             detail,
             allow: None,
             retry_after: None,
+            challenge: None,
         }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer realm="mictlanx-router"`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self {
+            challenge: Some(BEARER_CHALLENGE),
+            ..Self::new(StatusCode::UNAUTHORIZED, detail)
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -79,6 +98,7 @@ impl ApiError {
             detail: Value::String("Method Not Allowed".into()),
             allow: Some(allow.into()),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -125,6 +145,12 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         res
     }
 }
@@ -166,5 +192,20 @@ mod tests {
         let res = ApiError::method_not_allowed("GET, DELETE").into_response();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(res.headers()[header::ALLOW], "GET, DELETE");
+    }
+
+    #[tokio::test]
+    async fn unauthorized_carries_the_bearer_challenge() {
+        let res = ApiError::unauthorized("Not authenticated").into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="mictlanx-router""#
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"detail":"Not authenticated"}"#);
+        let res = ApiError::forbidden("no").into_response();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Router request flow: [`http`] (ordered route table) → [`api`] handlers → [`replication`] (write fan-out,
 //! read failover) → [`replica`] (replica manager) / [`peer_client`] → storage peers; [`cache`] sits on the
-//! read path. The storage peer lives in [`peer`].
+//! read path. The storage peer lives in [`peer`]. [`security`] holds tokens and the peer allowlist.
 
 pub mod api;
 pub mod app;
@@ -20,6 +20,7 @@ pub mod peer_client;
 pub mod peers_uri;
 pub mod replica;
 pub mod replication;
+pub mod security;
 pub mod server;
 pub mod telemetry;
 pub mod units;

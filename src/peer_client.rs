@@ -1,7 +1,11 @@
 //! `PeerClient`: one pooled reqwest client speaking peer API v4 for the whole router (`router-api.md` §3.8):
 //! connect + idle timeouts on the client, a total timeout on JSON calls only, outcome reporting to the
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
+//! Hardening: redirects are never followed (a 3xx is an error answer), buffered answers are capped
+//! (`answer.rs`), and `MICTLANX_ROUTER_PEER_TOKEN` goes as a bearer token on every call, streams included.
 
+mod answer;
+mod build;
 mod error;
 mod report;
 mod upload;
@@ -11,15 +15,14 @@ mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response};
-use serde::de::DeserializeOwned;
 
-pub use error::{outcome_label, status_outcome, PeerError};
+use answer::{answer_error, decode, n_deletes, read_capped, Answer};
+pub use answer::{MAX_ANSWER_BYTES, MAX_ERROR_BYTES};
+pub use error::{outcome_label, status_of_cause, status_outcome, PeerError};
 
-use error::status_error;
 pub use report::OutcomeSink;
 use report::Report;
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
@@ -63,41 +66,11 @@ impl std::fmt::Debug for PeerClient {
     }
 }
 
-/// A successful (2xx) answer of a buffered call.
-struct Answer {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 impl PeerClient {
-    /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers.
+    /// Builds the pooled client: connect timeout, idle (read) timeout, extra CA bundle for https peers, no
+    /// redirects, and the peer token as a default header (built once, marked sensitive).
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
-        crate::server::install_crypto_provider();
-        let base = || {
-            reqwest::Client::builder()
-                .connect_timeout(io.connect_timeout)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .tcp_nodelay(true)
-                .no_proxy()
-        };
-        let mut builder = base().read_timeout(io.idle_timeout);
-        let mut upload_builder = base();
-        if let Some(path) = &io.peer_tls_ca {
-            let pem = std::fs::read(path).map_err(|e| {
-                PeerError::Connect(format!("cannot read peer CA {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                PeerError::Connect(format!("invalid peer CA {}: {e}", path.display()))
-            })?;
-            builder = builder.tls_certs_merge(certs.clone());
-            upload_builder = upload_builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))?;
-        let upload_http = upload_builder
-            .build()
-            .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))?;
+        let (http, upload_http) = build::clients(io)?;
         Ok(PeerClient {
             http,
             upload_http,
@@ -372,8 +345,7 @@ impl PeerClient {
                 if resp.status().is_success() {
                     Ok(resp)
                 } else {
-                    let body = resp.bytes().await.unwrap_or_default();
-                    Err(status_error(status, &body))
+                    Err(answer_error(peer, resp).await)
                 }
             }
         }
@@ -420,39 +392,23 @@ impl PeerClient {
         };
         let latency = report.elapsed();
         let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            report.finish(status_outcome(status, latency)).await;
+            return Err(answer_error(peer, resp).await);
+        }
         let headers = resp.headers().clone();
-        let body = match resp.bytes().await {
+        let body = match read_capped(resp, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
-            Err(e) => {
-                let err = PeerError::from_reqwest(&e);
+            Err(err) => {
+                if matches!(err, PeerError::TooLarge { .. }) {
+                    tracing::warn!(peer_id = %peer.peer_id, limit = MAX_ANSWER_BYTES, "peer answer too large");
+                }
                 report.finish(err.outcome()).await;
                 return Err(err);
             }
         };
         report.finish(status_outcome(status, latency)).await;
-        if (200..300).contains(&status) {
-            Ok(Answer { headers, body })
-        } else {
-            Err(status_error(status, &body))
-        }
-    }
-}
-
-fn decode<T: DeserializeOwned>(a: Answer) -> Result<T, PeerError> {
-    serde_json::from_slice(&a.body).map_err(|e| PeerError::Decode(e.to_string()))
-}
-
-fn n_deletes(a: Answer) -> Result<u64, PeerError> {
-    let header = a
-        .headers
-        .get("n-deletes")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
-    match header {
-        Some(n) => Ok(n),
-        None => serde_json::from_slice::<NDeletes>(&a.body)
-            .map(|d| d.n_deletes)
-            .map_err(|e| PeerError::Decode(format!("no n-deletes header and {e}"))),
+        Ok(Answer { headers, body })
     }
 }
 

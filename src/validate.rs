@@ -1,6 +1,6 @@
 //! Lax pydantic-like input typing and the FastAPI 422 list (`router-api.md` §3.5): the error items, the
 //! `Errors` collector and scalar coercions. Bodies: `body.rs`; object fields: `fields.rs`; arrays: `lists.rs`;
-//! headers and query parameters: `params.rs`.
+//! headers and query parameters: `params.rs`; the object size limit: `object_size.rs`.
 
 use serde_json::{json, Value};
 
@@ -9,11 +9,14 @@ use crate::error::ApiError;
 mod body;
 mod fields;
 mod lists;
+// security
+mod object_size;
 mod params;
 
 pub use body::{json_body, json_body_opt, LaxJson, OptionalLaxJson, MAX_JSON_BODY};
 pub use fields::Fields;
 pub use lists::{list_of_objects, list_of_strings};
+pub use object_size::{declared_body, object_size};
 pub use params::{
     header_flag, header_size, header_str, query_all, query_bool, query_int, query_str,
 };

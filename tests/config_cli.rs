@@ -88,3 +88,44 @@ fn dotenv_uri_error() -> String {
      mictlanx://peer-0@localhost:25000/?protocol=http&api_version=4 (the URI must start with mictlanx://)"
         .to_string()
 }
+
+// security
+#[test]
+fn token_and_token_file_together_exit_2_and_a_bad_token_is_never_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let absent = dir.path().join("absent.env");
+    let file = dir.path().join("admin.token");
+    std::fs::write(&file, "from-file\n").expect("write token");
+    let path = file.to_str().expect("utf-8");
+    let out = run_router(
+        &[
+            ("MICTLANX_ROUTER_ADMIN_TOKEN", "inline"),
+            ("MICTLANX_ROUTER_ADMIN_TOKEN_FILE", path),
+        ],
+        &absent,
+    );
+    assert_one_line_error(
+        &out,
+        &format!(
+            "invalid MICTLANX_ROUTER_ADMIN_TOKEN_FILE='{path}': MICTLANX_ROUTER_ADMIN_TOKEN is set too (set one or the other)"
+        ),
+    );
+    let out = run_router(
+        &[("MICTLANX_ROUTER_PEER_TOKEN", "secret with spaces")],
+        &absent,
+    );
+    assert_one_line_error(
+        &out,
+        "invalid MICTLANX_ROUTER_PEER_TOKEN='<hidden>': expected a token of visible ASCII characters without spaces",
+    );
+    let out = run_router(
+        &[("MICTLANX_ROUTER_PEER_ALLOWLIST", "10.0.0.0/40")],
+        &absent,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("invalid MICTLANX_ROUTER_PEER_ALLOWLIST='10.0.0.0/40'"),
+        "{stderr}"
+    );
+}

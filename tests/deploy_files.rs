@@ -101,7 +101,11 @@ fn router_service_sets_only_router_variables() {
             );
         }
     }
-    assert_eq!(seeds.len(), 1, "every router of the space has the same seed peers");
+    assert_eq!(
+        seeds.len(),
+        1,
+        "every router of the space has the same seed peers"
+    );
 }
 
 #[test]

@@ -97,9 +97,8 @@ async fn draining_a_peer_keeps_every_factor_within_the_bandwidth_bound() {
             .any(|p| p == "dr-0"),
         "{meta}"
     );
-    let mut last = Value::Null;
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let last = loop {
         let s: Value = http
             .get(r.url("/api/v4/peers/dr-0/drain"))
             .send()
@@ -109,12 +108,11 @@ async fn draining_a_peer_keeps_every_factor_within_the_bandwidth_bound() {
             .await
             .unwrap();
         if s["state"] == "done" {
-            last = s;
-            break;
+            break s;
         }
         assert!(Instant::now() < deadline, "drain not done: {s}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
     let took = started.elapsed();
     assert_eq!(last["objects_done"], 200, "{last}");
     let copied = last["bytes_copied"].as_u64().unwrap();

@@ -18,6 +18,7 @@ fn client() -> PeerClient {
         fanout_concurrency: 4,
         peer_tls_ca: None,
         fanout_deadline: Duration::from_secs(2),
+        peer_token: None,
     };
     PeerClient::new(&io, false).expect("peer client")
 }

@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::Json;
 use serde::Serialize;
 
+use crate::api::admin::{Admin, AdminGuard};
 use crate::cache::{BallCache, CacheStats};
 use crate::http::RouteTable;
 
@@ -16,16 +17,18 @@ pub struct CacheKeys {
     pub keys: Vec<String>,
 }
 
-/// Adds #25–#27 in spec order. Handlers only need the cache, so any state the cache can be taken from
-/// works (the app state, or a bare `BallCache` in tests).
+/// Adds #25–#27 in spec order. Handlers only need the cache (and the reset the admin guard), so any state
+/// both can be taken from works (the app state, or a small pair in tests).
 pub fn routes<S>(t: RouteTable, s: &S) -> RouteTable
 where
     BallCache: FromRef<S>,
+    AdminGuard: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
 {
     let cache = BallCache::from_ref(s);
     t.route::<_, _, BallCache>(Method::GET, "/api/v4/cache", list_keys, cache.clone())
-        .route::<_, _, BallCache>(Method::GET, "/api/v4/cache/stats", stats, cache.clone())
-        .route::<_, _, BallCache>(Method::DELETE, "/api/v4/cache/reset", reset, cache)
+        .route::<_, _, BallCache>(Method::GET, "/api/v4/cache/stats", stats, cache)
+        .route::<_, _, S>(Method::DELETE, "/api/v4/cache/reset", reset, s.clone())
 }
 
 /// Combined keys of the cached objects; `{"keys": []}` when the cache is disabled.
@@ -42,10 +45,11 @@ pub async fn stats(State(cache): State<BallCache>) -> Json<CacheStats> {
     Json(cache.stats())
 }
 
-/// Removes every entry; fills in flight at that moment are discarded.
-#[utoipa::path(delete, path = "/api/v4/cache/reset", tag = "cache",
-    responses((status = 204, description = "cache cleared")))]
-pub async fn reset(State(cache): State<BallCache>) -> StatusCode {
+/// Removes every entry; fills in flight at that moment are discarded. An admin endpoint.
+#[utoipa::path(delete, path = "/api/v4/cache/reset", tag = "cache", security(("bearer" = [])),
+    responses((status = 204, description = "cache cleared"),
+        (status = 401, description = "admin token missing or wrong")))]
+pub async fn reset(_: Admin, State(cache): State<BallCache>) -> StatusCode {
     cache.reset();
     StatusCode::NO_CONTENT
 }
@@ -69,6 +73,30 @@ mod tests {
     use crate::config::{CacheConfig, CachePolicy};
     use crate::http::Resolved;
     use crate::model::Metadata;
+    use crate::security::Secret;
+
+    /// The two pieces of state the cache routes need.
+    #[derive(Clone)]
+    struct TestState(BallCache, AdminGuard);
+
+    impl FromRef<TestState> for BallCache {
+        fn from_ref(s: &TestState) -> BallCache {
+            s.0.clone()
+        }
+    }
+
+    impl FromRef<TestState> for AdminGuard {
+        fn from_ref(s: &TestState) -> AdminGuard {
+            s.1.clone()
+        }
+    }
+
+    fn table_of(cache: &BallCache) -> RouteTable {
+        routes(
+            RouteTable::new(),
+            &TestState(cache.clone(), AdminGuard::default()),
+        )
+    }
 
     fn cache(enabled: bool) -> BallCache {
         BallCache::new(&CacheConfig {
@@ -113,7 +141,7 @@ mod tests {
     #[tokio::test]
     async fn keys_stats_and_reset_round_trip() {
         let cache = cache(true);
-        let table = routes(RouteTable::new(), &cache);
+        let table = table_of(&cache);
         put(&cache, "b@one", 100);
         put(&cache, "b@two", 150);
 
@@ -148,7 +176,7 @@ mod tests {
     #[tokio::test]
     async fn disabled_cache_answers_empty_keys_and_zero_stats() {
         let cache = cache(false);
-        let table = routes(RouteTable::new(), &cache);
+        let table = table_of(&cache);
         assert_eq!(
             json_of(&call(&table, Method::GET, "/api/v4/cache").await.1),
             json!({"keys": []})
@@ -163,6 +191,32 @@ mod tests {
             call(&table, Method::DELETE, "/api/v4/cache/reset").await.0,
             StatusCode::NO_CONTENT
         );
+    }
+
+    #[tokio::test]
+    async fn reset_needs_the_admin_token_when_one_is_set() {
+        let cache = cache(true);
+        put(&cache, "b@one", 100);
+        let guard = AdminGuard::new(Some(&Secret::parse("t0ken").unwrap()));
+        let table = routes(RouteTable::new(), &TestState(cache.clone(), guard));
+        let (status, _) = call(&table, Method::DELETE, "/api/v4/cache/reset").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(cache.keys().len(), 1, "nothing was reset");
+        assert_eq!(
+            call(&table, Method::GET, "/api/v4/cache").await.0,
+            StatusCode::OK
+        );
+        let req = Request::builder()
+            .method(Method::DELETE)
+            .uri("/api/v4/cache/reset")
+            .header("authorization", "Bearer t0ken")
+            .body(Body::empty())
+            .expect("request");
+        let Resolved::Route { call, .. } = table.resolve(req, "/api/v4/cache/reset") else {
+            panic!("no route");
+        };
+        assert_eq!(call.await.status(), StatusCode::NO_CONTENT);
+        assert!(cache.keys().is_empty());
     }
 
     #[test]

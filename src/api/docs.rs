@@ -43,6 +43,7 @@ pub fn build_openapi(config: &Config, docs: Vec<utoipa::openapi::OpenApi>) -> Va
         "description": info.description,
         "x-logo": {"url": info.logo},
     });
+    crate::api::admin::document(&mut value, config.security.admin_token.is_some());
     value
 }
 

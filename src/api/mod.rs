@@ -1,6 +1,7 @@
 //! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
 //! (router-api.md §4).
 
+pub mod admin;
 pub mod buckets;
 pub mod cache;
 pub mod cors;

@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::api::admin::Admin;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{PathParams, RouteTable};
@@ -94,7 +95,26 @@ fn to_peer(
     }
 }
 
+/// `MICTLANX_ROUTER_PEER_ALLOWLIST`: every host of a run-time registration must be inside it, or nothing
+/// is registered (403 naming the first host outside). Seed peers never pass through here.
+fn check_allowlist(state: &AppState, peers: &[PeerInfo]) -> ApiResult<()> {
+    let Some(allow) = &state.config.security.peer_allowlist else {
+        return Ok(());
+    };
+    match peers.iter().find(|p| !allow.allows(&p.ip_addr)) {
+        None => Ok(()),
+        Some(p) => {
+            tracing::warn!(peer_id = %p.peer_id, host = %p.ip_addr, "peer registration refused by the allowlist");
+            Err(ApiError::forbidden(format!(
+                "Peer host '{}' is not in MICTLANX_ROUTER_PEER_ALLOWLIST",
+                p.ip_addr
+            )))
+        }
+    }
+}
+
 async fn register(state: &AppState, peers: Vec<PeerInfo>) -> ApiResult<StatusCode> {
+    check_allowlist(state, &peers)?;
     state.rm.add_peers(peers).await.map_err(|e| {
         tracing::error!(error = %e, "adding peers failed");
         ApiError::internal("ADD.PEERS.FAILED")
@@ -104,9 +124,12 @@ async fn register(state: &AppState, peers: Vec<PeerInfo>) -> ApiResult<StatusCod
 
 /// #5: add peers in bulk (later duplicates of a `peer_id` win).
 #[utoipa::path(post, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<PeerPayload>,
-    responses((status = 204, description = "peers registered"), (status = 422, description = "invalid payload"),
-        (status = 500, description = "ADD.PEERS.FAILED")))]
+    security(("bearer" = [])),
+    responses((status = 204, description = "peers registered"), (status = 401, description = "admin token missing or wrong"),
+        (status = 403, description = "a hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
+        (status = 422, description = "invalid payload"), (status = 500, description = "ADD.PEERS.FAILED")))]
 pub async fn add_peers_bulk(
+    _: Admin,
     State(state): State<AppState>,
     LaxJson(body): LaxJson,
 ) -> ApiResult<StatusCode> {
@@ -131,9 +154,12 @@ pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersVi
 
 /// #7: add one peer.
 #[utoipa::path(post, path = "/api/v4/peers", tag = "peers", request_body = PeerPayload,
-    responses((status = 204, description = "peer registered"), (status = 422, description = "invalid payload"),
-        (status = 500, description = "ADD.PEERS.FAILED")))]
+    security(("bearer" = [])),
+    responses((status = 204, description = "peer registered"), (status = 401, description = "admin token missing or wrong"),
+        (status = 403, description = "hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
+        (status = 422, description = "invalid payload"), (status = 500, description = "ADD.PEERS.FAILED")))]
 pub async fn add_peer(
+    _: Admin,
     State(state): State<AppState>,
     LaxJson(body): LaxJson,
 ) -> ApiResult<StatusCode> {
@@ -148,8 +174,11 @@ pub async fn add_peer(
 /// #8: remove one peer (unknown ids are fine); its replica records are dropped.
 #[utoipa::path(delete, path = "/api/v4/peers/{peer_id}", tag = "peers",
     params(("peer_id" = String, Path, description = "peer id (never sanitized)")),
-    responses((status = 204, description = "removed (or unknown)"), (status = 500, description = "not persisted")))]
+    security(("bearer" = [])),
+    responses((status = 204, description = "removed (or unknown)"), (status = 401, description = "admin token missing or wrong"),
+        (status = 500, description = "not persisted")))]
 pub async fn remove_peer(
+    _: Admin,
     State(state): State<AppState>,
     params: PathParams,
 ) -> ApiResult<StatusCode> {
@@ -168,9 +197,11 @@ pub async fn remove_peer(
 /// #9: remove peers named by a JSON array body and/or repeated `peers` query parameters (the union).
 #[utoipa::path(delete, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<String>,
     params(("peers" = Option<Vec<String>>, Query, description = "peer ids, repeated")),
-    responses((status = 204, description = "removed"), (status = 422, description = "body is not an array of strings"),
-        (status = 500, description = "not persisted")))]
+    security(("bearer" = [])),
+    responses((status = 204, description = "removed"), (status = 401, description = "admin token missing or wrong"),
+        (status = 422, description = "body is not an array of strings"), (status = 500, description = "not persisted")))]
 pub async fn remove_peers_bulk(
+    _: Admin,
     State(state): State<AppState>,
     uri: Uri,
     OptionalLaxJson(body): OptionalLaxJson,

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
 
+use crate::api::admin::Admin;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{PathParams, RouteTable};
@@ -40,10 +41,13 @@ pub async fn repair_status(State(s): State<AppState>) -> Json<RepairStatus> {
 /// `done`, removing the peer (`DELETE /api/v4/peers/{peer_id}`) leaves every object with its factor.
 #[utoipa::path(post, path = "/api/v4/peers/{peer_id}/drain", tag = "healing",
     params(("peer_id" = String, Path, description = "A registered peer")),
+    security(("bearer" = [])),
     responses((status = 202, description = "Drain started", body = DrainStatus),
+        (status = 401, description = "admin token missing or wrong"),
         (status = 404, description = "No such peer"),
         (status = 503, description = "The cluster state is unreachable")))]
 pub async fn start_drain(
+    _: Admin,
     State(s): State<AppState>,
     params: PathParams,
 ) -> ApiResult<(StatusCode, Json<DrainStatus>)> {

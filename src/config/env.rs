@@ -13,6 +13,8 @@ use super::values::{
 };
 use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 use super::*;
+// security
+use super::security;
 use crate::http::normalize_prefix;
 use crate::peers_uri::parse_peers_uri;
 
@@ -83,6 +85,15 @@ pub(super) struct RawEnv {
     mictlanx_router_repair_concurrency: Option<String>,
     mictlanx_router_repair_bandwidth: Option<String>,
     mictlanx_router_fanout_deadline: Option<String>,
+    // security
+    mictlanx_router_admin_token: Option<String>,
+    mictlanx_router_admin_token_file: Option<String>,
+    mictlanx_router_peer_allowlist: Option<String>,
+    mictlanx_router_peer_token: Option<String>,
+    mictlanx_router_peer_token_file: Option<String>,
+    mictlanx_router_header_timeout: Option<String>,
+    mictlanx_router_max_connections: Option<String>,
+    mictlanx_router_max_object_size: Option<String>,
 }
 
 /// `(VARIABLE_NAME, raw value)` for one field of `RawEnv`.
@@ -137,7 +148,8 @@ impl Config {
     }
 
     /// Reads and validates the router variables from `vars` (names are case-sensitive; the first occurrence of
-    /// a name wins; unknown names are ignored). Never touches the process environment or the file system.
+    /// a name wins; unknown names are ignored). Never touches the process environment; the only files it
+    /// reads are the token files named by `MICTLANX_ROUTER_ADMIN_TOKEN_FILE` / `MICTLANX_ROUTER_PEER_TOKEN_FILE`.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
@@ -230,8 +242,20 @@ impl RawEnv {
                 peer_tls_ca: optional_var(var!(self, mictlanx_router_peer_tls_ca))
                     .map(PathBuf::from),
                 fanout_deadline: positive(var!(self, mictlanx_router_fanout_deadline), 2 * SECOND)?,
+                peer_token: security::token(
+                    var!(self, mictlanx_router_peer_token),
+                    var!(self, mictlanx_router_peer_token_file),
+                )?,
             },
             replica: self.replica()?,
+            security: security::security(security::SecurityVars {
+                admin_token: var!(self, mictlanx_router_admin_token),
+                admin_token_file: var!(self, mictlanx_router_admin_token_file),
+                peer_allowlist: var!(self, mictlanx_router_peer_allowlist),
+                header_timeout: var!(self, mictlanx_router_header_timeout),
+                max_connections: var!(self, mictlanx_router_max_connections),
+                max_object_size: var!(self, mictlanx_router_max_object_size),
+            })?,
             ignored_variables: Vec::new(),
         })
     }

@@ -479,3 +479,66 @@ fn the_example_env_file_lists_every_variable_with_the_defaults() {
         assert!(line.contains("(no effect"), "{line}");
     }
 }
+
+// security
+#[test]
+fn security_variables_are_read() {
+    let c = config(&[]);
+    assert_eq!(c.security, SecurityConfig::default());
+    assert_eq!(c.security.header_timeout, Duration::from_secs(10));
+    assert_eq!(c.security.max_connections, 4096);
+    assert_eq!(c.security.max_object_size, 0);
+    assert!(c.peer_io.peer_token.is_none());
+
+    let token_file = dotenv_file("  peer-secret\n");
+    let c = config(&[
+        ("MICTLANX_ROUTER_ADMIN_TOKEN", "admin-secret"),
+        (
+            "MICTLANX_ROUTER_PEER_TOKEN_FILE",
+            token_file.path().to_str().unwrap(),
+        ),
+        ("MICTLANX_ROUTER_PEER_ALLOWLIST", "peer-0, 10.0.0.0/8"),
+        ("MICTLANX_ROUTER_HEADER_TIMEOUT", "2s"),
+        ("MICTLANX_ROUTER_MAX_CONNECTIONS", "10"),
+        ("MICTLANX_ROUTER_MAX_OBJECT_SIZE", "1MiB"),
+    ]);
+    assert_eq!(
+        c.security.admin_token.as_ref().map(|t| t.expose()),
+        Some("admin-secret")
+    );
+    assert_eq!(
+        c.peer_io.peer_token.as_ref().map(|t| t.expose()),
+        Some("peer-secret")
+    );
+    let allow = c.security.peer_allowlist.as_ref().expect("allowlist");
+    assert!(allow.allows("peer-0") && allow.allows("10.2.3.4") && !allow.allows("peer-1"));
+    assert_eq!(c.security.header_timeout, Duration::from_secs(2));
+    assert_eq!(c.security.max_connections, 10);
+    assert_eq!(c.security.max_object_size, 1024 * 1024);
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("admin-secret") && !debug.contains("peer-secret"));
+
+    assert_eq!(
+        error(&[
+            ("MICTLANX_ROUTER_ADMIN_TOKEN", "a"),
+            ("MICTLANX_ROUTER_ADMIN_TOKEN_FILE", "/x")
+        ]),
+        "invalid MICTLANX_ROUTER_ADMIN_TOKEN_FILE='/x': MICTLANX_ROUTER_ADMIN_TOKEN is set too (set one or the other)"
+    );
+    assert_eq!(
+        error(&[("MICTLANX_ROUTER_PEER_TOKEN", "has space")]),
+        "invalid MICTLANX_ROUTER_PEER_TOKEN='<hidden>': expected a token of visible ASCII characters without spaces"
+    );
+    assert_eq!(
+        error(&[("MICTLANX_ROUTER_MAX_CONNECTIONS", "0")]),
+        "invalid MICTLANX_ROUTER_MAX_CONNECTIONS='0': expected an integer >= 1"
+    );
+    assert_eq!(
+        error(&[("MICTLANX_ROUTER_MAX_OBJECT_SIZE", "big")]),
+        "invalid MICTLANX_ROUTER_MAX_OBJECT_SIZE='big': expected a size such as 1GB or 512MiB"
+    );
+    assert!(error(&[("MICTLANX_ROUTER_HEADER_TIMEOUT", "0")])
+        .starts_with("invalid MICTLANX_ROUTER_HEADER_TIMEOUT='0'"));
+    assert!(error(&[("MICTLANX_ROUTER_PEER_ALLOWLIST", "a b")])
+        .starts_with("invalid MICTLANX_ROUTER_PEER_ALLOWLIST='a b'"));
+}

@@ -84,6 +84,15 @@ router_variables! {
         "MICTLANX_ROUTER_REPAIR_CONCURRENCY",
         "MICTLANX_ROUTER_REPAIR_BANDWIDTH",
         "MICTLANX_ROUTER_FANOUT_DEADLINE",
+        // security
+        "MICTLANX_ROUTER_ADMIN_TOKEN",
+        "MICTLANX_ROUTER_ADMIN_TOKEN_FILE",
+        "MICTLANX_ROUTER_PEER_ALLOWLIST",
+        "MICTLANX_ROUTER_PEER_TOKEN",
+        "MICTLANX_ROUTER_PEER_TOKEN_FILE",
+        "MICTLANX_ROUTER_HEADER_TIMEOUT",
+        "MICTLANX_ROUTER_MAX_CONNECTIONS",
+        "MICTLANX_ROUTER_MAX_OBJECT_SIZE",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",
@@ -149,6 +158,6 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        assert_eq!(KNOWN_VARIABLES.len(), 97);
+        assert_eq!(KNOWN_VARIABLES.len(), 105);
     }
 }

@@ -23,16 +23,21 @@ pub enum PeerError {
     /// A 2xx answer whose body is not the expected JSON.
     #[error("invalid answer: {0}")]
     Decode(String),
+    /// A 2xx answer larger than the client buffers (`MAX_ANSWER_BYTES`); it was not read to the end.
+    #[error("answer larger than {limit} bytes, the limit of a buffered peer answer")]
+    TooLarge { limit: u64 },
 }
 
 impl PeerError {
     /// The outcome class of this failure; answers (404, 4xx, undecodable 2xx) are `Ok` with zero latency
-    /// (the call itself reports the real latency).
+    /// (the call itself reports the real latency). An oversized answer is an answer too: the peer is up.
     pub fn outcome(&self) -> PeerOutcome {
         match self {
-            PeerError::NotFound(_) | PeerError::Decode(_) => PeerOutcome::Ok {
-                latency: Duration::ZERO,
-            },
+            PeerError::NotFound(_) | PeerError::Decode(_) | PeerError::TooLarge { .. } => {
+                PeerOutcome::Ok {
+                    latency: Duration::ZERO,
+                }
+            }
             PeerError::Status { status, .. } => status_outcome(*status, Duration::ZERO),
             PeerError::Connect(_) => PeerOutcome::Connect,
             PeerError::Timeout(_) => PeerOutcome::Timeout,
@@ -88,6 +93,14 @@ pub(super) fn status_error(status: u16, body: &[u8]) -> PeerError {
     }
 }
 
+/// Inverse of `PeerError::Status`'s text: `(status, detail)` of a cause string `"peer answered 400: …"`, as
+/// the fan-out records per-replica causes as text.
+pub fn status_of_cause(cause: &str) -> Option<(u16, &str)> {
+    let rest = cause.strip_prefix("peer answered ")?;
+    let (status, detail) = rest.split_once(": ")?;
+    Some((status.parse().ok()?, detail))
+}
+
 /// Outcome class of an HTTP status: 2xx–4xx answered, 507 is capacity, other 5xx a server fault.
 pub fn status_outcome(status: u16, latency: Duration) -> PeerOutcome {
     match status {
@@ -123,6 +136,20 @@ fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_causes_round_trip() {
+        let e = PeerError::Status {
+            status: 400,
+            detail: "Checksum mismatch: declared a != computed b".into(),
+        };
+        assert_eq!(
+            status_of_cause(&e.to_string()),
+            Some((400, "Checksum mismatch: declared a != computed b"))
+        );
+        assert_eq!(status_of_cause("connect error: refused"), None);
+        assert_eq!(status_of_cause("peer answered x: y"), None);
+    }
 
     #[test]
     fn classification() {

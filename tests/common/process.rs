@@ -94,6 +94,12 @@ pub fn peer_process(node_id: &str, port: u16, dir: &Path) -> Proc {
 
 /// A `mictlanx-router` process configured only by `env` (plus test defaults: loopback, no files, no OTLP).
 pub fn router_process(port: u16, state: &Path, env: &[(&str, String)]) -> Proc {
+    let mut cmd = router_command(port, state, env);
+    Proc(Some(cmd.spawn().expect("router binary starts")))
+}
+
+/// The command of [`router_process`] (stdout discarded, stderr inherited), to adjust before spawning.
+pub fn router_command(port: u16, state: &Path, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-router"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -110,7 +116,7 @@ pub fn router_process(port: u16, state: &Path, env: &[(&str, String)]) -> Proc {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Proc(Some(cmd.spawn().expect("router binary starts")))
+    cmd
 }
 
 /// Poll `url` until it answers 200 (at most 60 s).

@@ -54,6 +54,7 @@ fn now_ns() -> u64 {
         (status = 200, description = "Task group opened", body = PutMetadataResponse),
         (status = 400, description = "Invalid id or bucket mismatch"),
         (status = 404, description = "Code 666: every live peer already holds the key"),
+        (status = 413, description = "size above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
         (status = 422, description = "Invalid body"),
         (status = 502, description = "Every selected peer refused"),
         (status = 507, description = "No peer has room"),
@@ -69,6 +70,7 @@ pub async fn put_metadata(
     let fields = PutMetadata::fields(&body)?;
     let path_bucket = BucketId::parse(params.required("bucket_id")?)?;
     let dto = fields.canonical()?;
+    crate::validate::object_size(dto.size, s.config.security.max_object_size)?;
     if path_bucket.as_str() != dto.bucket_id.as_str() {
         return Err(ApiError::bad_request(format!(
             "Bucket ID mismatch: {} != {}",

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::cache::BallCache;
 use crate::error::ApiError;
 use crate::http::routing::PathParams;
-use crate::peer_client::PutOptions;
+use crate::peer_client::{status_of_cause, PutOptions};
 use crate::replica::{Claim, ReplicaManager, RmError};
 use crate::replication::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
@@ -122,6 +122,12 @@ async fn claim(s: &AppState, task_id: &str) -> Result<ClaimGuard, ApiError> {
         return Err(ApiError::conflict(format!(
             "Expected task operation [PUT], but was received [{operation}]"
         )));
+    }
+    // security: a group opened under a larger limit (before a restart) is refused too.
+    if let Err(e) = validate::object_size(guard.claim.group.size, s.config.security.max_object_size)
+    {
+        guard.release().await;
+        return Err(e);
     }
     Ok(guard)
 }
@@ -260,6 +266,10 @@ where
         }
         Err(FanOutError::AllFailed { failures, .. }) => {
             guard.release().await;
+            // Every replica refused the bytes themselves (a checksum mismatch): the client's fault, 400.
+            if let Some(detail) = all_refused_400(&failures) {
+                return Err(closing(ApiError::bad_request(detail)));
+            }
             Err(closing(ApiError::bad_gateway(format!(
                 "No replica stored the data for {b}@{k}: {}",
                 join_failures(&failures)
@@ -278,6 +288,27 @@ where
     }
 }
 
+/// The peers' detail when every replica answered 400 (one text when they agree, else one per peer).
+fn all_refused_400(failures: &[ReplicaFailure]) -> Option<String> {
+    let details: Vec<&str> = failures
+        .iter()
+        .map(|f| match status_of_cause(&f.cause) {
+            Some((400, detail)) => Some(detail),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let first = *details.first()?;
+    if details.iter().all(|d| *d == first) {
+        return Some(first.to_string());
+    }
+    let per_peer: Vec<String> = failures
+        .iter()
+        .zip(&details)
+        .map(|(f, d)| format!("{}: {d}", f.peer_id))
+        .collect();
+    Some(per_peer.join("; "))
+}
+
 async fn chunked(
     s: AppState,
     params: PathParams,
@@ -286,6 +317,7 @@ async fn chunked(
     handler: &'static str,
 ) -> Result<Response, ErrorResponse> {
     let piece_size = validate::header_size(&headers, "chunk-size", 10_000_000)?;
+    validate::declared_body(&headers, s.config.security.max_object_size).map_err(closing)?;
     let task_id = params.required("task_id")?.to_string();
     let guard = claim(&s, &task_id).await?;
     let group = guard.claim.group.clone();
@@ -339,9 +371,10 @@ impl From<Response> for ErrorResponse {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "Stored on at least one replica", body = RouterPutChunkedResponse),
-        (status = 400, description = "Data size mismatch"),
+        (status = 400, description = "Data size mismatch, or every replica refused the bytes (checksum mismatch)"),
         (status = 404, description = "Unknown or expired task"),
         (status = 409, description = "Upload already in progress"),
+        (status = 413, description = "Body above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
         (status = 422, description = "Invalid Chunk-Size"),
         (status = 502, description = "No replica stored the data"),
     )
@@ -389,7 +422,7 @@ fn missing_data() -> ApiError {
     request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "File field `data`"),
     responses(
         (status = 201, description = "Stored on at least one replica (empty body)"),
-        (status = 400, description = "Data size mismatch"),
+        (status = 400, description = "Data size mismatch, or every replica refused the bytes (checksum mismatch)"),
         (status = 404, description = "Unknown or expired task"),
         (status = 409, description = "Upload already in progress"),
         (status = 422, description = "Not multipart, or no `data` field"),
