@@ -1,5 +1,6 @@
 //! HTTP handlers of the storage peer, one file per resource, and the ordered route table.
 
+pub mod download;
 pub mod metadata;
 pub mod objects;
 pub mod put_metadata;

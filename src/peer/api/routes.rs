@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use super::{metadata, objects, put_metadata, replicate, stats, upload};
+use super::{download, metadata, objects, put_metadata, replicate, stats, upload};
 use crate::http::RouteTable;
 use crate::peer::state::PeerState;
 
@@ -110,7 +110,7 @@ pub fn table(s: &Arc<PeerState>) -> RouteTable {
         .route(
             Method::GET,
             "/api/v4/buckets/{bucket_id}/{key}",
-            objects::get,
+            download::get,
             s.clone(),
         )
         .route(
