@@ -78,6 +78,10 @@ pub struct PeerArgs {
     pub token_reads: Option<String>,
     #[arg(long, env = "MICTLANX_PEER_HEADER_TIMEOUT")]
     pub header_timeout: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_SCRUB_INTERVAL")]
+    pub scrub_interval: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_SCRUB_BANDWIDTH")]
+    pub scrub_bandwidth: Option<String>,
 }
 
 fn bad(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
@@ -180,6 +184,23 @@ impl PeerArgs {
                     .ok_or_else(|| bad("WORKERS", s, "an integer >= 1"))?,
             ),
         };
+        let scrub_interval = span(
+            "MICTLANX_PEER_SCRUB_INTERVAL",
+            &self.scrub_interval,
+            d.scrub_interval,
+        )?;
+        let scrub_bandwidth = size(
+            "MICTLANX_PEER_SCRUB_BANDWIDTH",
+            &self.scrub_bandwidth,
+            d.scrub_bandwidth,
+        )?;
+        if scrub_bandwidth == 0 {
+            return Err(bad(
+                "MICTLANX_PEER_SCRUB_BANDWIDTH",
+                self.scrub_bandwidth.as_deref().unwrap_or(""),
+                "a size per second > 0, such as 50MB",
+            ));
+        }
         let traverse_and_clean = boolean("TRAVERSE_AND_CLEAN", &self.traverse_and_clean, true)?;
         let token = token(self.token.as_deref(), self.token_file.as_ref())?;
         let token_reads = boolean("MICTLANX_PEER_TOKEN_READS", &self.token_reads, false)?;
@@ -259,6 +280,8 @@ impl PeerArgs {
             token,
             token_reads,
             header_timeout,
+            scrub_interval,
+            scrub_bandwidth,
         })
     }
 }
@@ -389,6 +412,29 @@ mod tests {
                 .var,
             "MICTLANX_PEER_TOKEN_READS"
         );
+    }
+
+    #[test]
+    fn scrubbing_is_off_by_default_and_its_bandwidth_positive() {
+        let c = args(&[]).into_config().unwrap();
+        assert_eq!(
+            (c.scrub_interval, c.scrub_bandwidth),
+            (std::time::Duration::ZERO, 50_000_000)
+        );
+        let c = args(&["--scrub-interval", "1h", "--scrub-bandwidth", "10MiB"])
+            .into_config()
+            .unwrap();
+        assert_eq!(
+            (c.scrub_interval.as_secs(), c.scrub_bandwidth),
+            (3600, 10 * 1024 * 1024)
+        );
+        for (flag, value, var) in [
+            ("--scrub-bandwidth", "0", "MICTLANX_PEER_SCRUB_BANDWIDTH"),
+            ("--scrub-bandwidth", "fast", "MICTLANX_PEER_SCRUB_BANDWIDTH"),
+            ("--scrub-interval", "daily", "MICTLANX_PEER_SCRUB_INTERVAL"),
+        ] {
+            assert_eq!(args(&[flag, value]).into_config().unwrap_err().var, var);
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::api;
 use super::auth::{requires_token, unauthorized};
 use super::config::PeerConfig;
 use super::header_deadline::{GuardedBody, HeaderDeadline, InFlight};
+use super::scrub;
 use super::state::PeerState;
 use super::store::Store;
 use super::tasks::Tasks;
@@ -41,6 +42,7 @@ pub struct PeerServer {
     kill: CancellationToken,
     join: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    scrubber: Option<JoinHandle<()>>,
 }
 
 impl PeerServer {
@@ -84,6 +86,9 @@ impl PeerServer {
         }
         let _ = (&mut self.join).await;
         self.sweeper.abort();
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.abort();
+        }
     }
 }
 
@@ -124,6 +129,7 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
         nodes: Mutex::new(Vec::new()),
     });
     let table = Arc::new(api::table(&state));
+    let scrubber = scrub::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
     let kill = CancellationToken::new();
     let join = tokio::spawn(accept_loop(
@@ -141,6 +147,7 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
         kill,
         join,
         sweeper,
+        scrubber,
     })
 }
 
