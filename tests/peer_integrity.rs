@@ -217,6 +217,21 @@ async fn a_flipped_byte_aborts_the_read_before_its_block_and_quarantines_the_cop
         got[..] == original[..got.len()],
         "what arrived is a correct prefix"
     );
+    let metrics = c
+        .get(format!("{}/metrics", peer.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "mictlanx_peer_checksum_mismatches_total{stage=\"serve\"} 1",
+        "mictlanx_peer_quarantined_objects 1",
+        "mictlanx_peer_objects 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}");
+    }
 
     // quarantined: absent everywhere, and so after a restart
     assert_eq!(get_object_sha(&c, &peer, "b", "k").await.0, 404);

@@ -88,6 +88,36 @@ async fn a_rotten_copy_is_quarantined_within_a_few_intervals() {
     assert_eq!(status(&c, &peer, "big").await, 200);
     assert_eq!(status(&c, &peer, "small").await, 200);
     assert_eq!(get_object_sha(&c, &peer, "b", "big").await.2, 2 * MIB + 500);
+    // and it is counted
+    let text = c
+        .get(format!("{}/metrics", peer.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {series}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value("mictlanx_peer_scrub_objects_total{result=\"quarantined\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("mictlanx_peer_checksum_mismatches_total{stage=\"scrub\"}"),
+        1.0
+    );
+    assert_eq!(value("mictlanx_peer_quarantined_objects"), 1.0);
+    assert!(
+        value("mictlanx_peer_scrub_objects_total{result=\"ok\"}") >= 4.0,
+        "two passes over two objects"
+    );
+    assert!(value("mictlanx_peer_scrub_bytes_total") >= (3 * MIB) as f64);
     peer.shutdown().await;
 }
 

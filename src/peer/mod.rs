@@ -9,6 +9,7 @@ pub mod config;
 pub mod header_deadline;
 pub mod healthcheck;
 pub mod logging;
+pub mod metrics;
 pub mod receive;
 pub mod scrub;
 pub mod server;

@@ -67,16 +67,23 @@ async fn pass(state: &Arc<PeerState>) -> (u64, u64) {
             continue;
         };
         match verify(state, &entry, &mut pace).await {
-            Ok(true) => ok += 1,
+            Ok(true) => {
+                ok += 1;
+                state.metrics.scrub_ok.increment(1);
+            }
             Ok(false) => {}
             Err(block) => {
+                state.metrics.mismatch_scrub.increment(1);
                 let reason = format!("block {block} does not match its digest (scrub)");
                 match state
                     .store
                     .quarantine(&b, &k, &entry.data_file, reason)
                     .await
                 {
-                    Ok(true) => bad += 1,
+                    Ok(true) => {
+                        bad += 1;
+                        state.metrics.scrub_quarantined.increment(1);
+                    }
                     Ok(false) => {} // overwritten meanwhile: the new copy is not the bad one
                     Err(e) => {
                         tracing::error!(bucket = %b, key = %k, error = %e, "quarantine failed")
@@ -107,6 +114,7 @@ async fn verify(state: &PeerState, entry: &Entry, pace: &mut Pace) -> Result<boo
     };
     for step in steps(entry.meta.size, entry.digest, 0, entry.meta.size) {
         pace.admit(step.len as u64).await;
+        state.metrics.scrub_bytes.increment(step.len as u64);
         let r = read.clone();
         match tokio::task::spawn_blocking(move || r.read_step(&step)).await {
             Ok(Ok(_)) => {}

@@ -69,7 +69,10 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
             let (state, bad) = (state.clone(), bad.clone());
             async move {
                 match item {
-                    Ok(bytes) => Ok(bytes),
+                    Ok(bytes) => {
+                        state.metrics.bytes_out.increment(bytes.len() as u64);
+                        Ok(bytes)
+                    }
                     Err(ReadError::Corrupt { block, .. }) => {
                         quarantine(&state, &bad, block).await;
                         // an error, never a clean end: the caller must not take a prefix for the object
@@ -79,6 +82,9 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
                 }
             }
         });
+        if let Some(first) = &first {
+            s.metrics.bytes_out.increment(first.len() as u64);
+        }
         let body = futures::stream::iter(first.map(Ok)).chain(rest);
         let mut res = Response::new(Body::from_stream(body));
         *res.status_mut() = status;
@@ -115,6 +121,7 @@ fn header_value(s: String) -> HeaderValue {
 /// Quarantine the copy that failed verification, in a task of its own so a client that hangs up does not
 /// cancel it; the answer (404 or the abort) waits for it so the next read already sees the object absent.
 async fn quarantine(s: &Arc<PeerState>, entry: &Entry, block: u64) {
+    s.metrics.mismatch_serve.increment(1);
     let store = s.store.clone();
     let (b, k, file) = (
         entry.meta.bucket_id.clone(),

@@ -2,6 +2,7 @@
 
 pub mod download;
 pub mod metadata;
+pub mod metrics;
 pub mod objects;
 pub mod put_metadata;
 pub mod replicate;
