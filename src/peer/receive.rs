@@ -99,7 +99,7 @@ where
     let file = tokio::fs::File::create(part.path()).await?.into_std().await;
     let mut sink = Some(Sink {
         file,
-        hasher: BlockHasher::default(),
+        hasher: BlockHasher::for_size(size),
     });
     let mut job: Option<Job> = None;
     let (mut batch, mut batch_len) = (Vec::new(), 0usize);

@@ -18,7 +18,7 @@ use crate::http::peer_headers::MICTLANX_METADATA;
 use crate::http::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
 use crate::http::PathParams;
 use crate::peer::state::PeerState;
-use crate::peer::store::read::{ObjectRead, ReadError};
+use crate::peer::store::read::{steps, ObjectRead, ReadError};
 use crate::peer::store::Entry;
 
 type St = State<Arc<PeerState>>;
@@ -39,21 +39,22 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
             RangeRequest::Unsatisfiable => return Ok(unsatisfiable(b, k, &entry)),
         };
         let path = s.store.data_path(&entry);
+        let (offset, len) = range.map_or((0, size), |r| (r.start, r.len()));
+        let plan = steps(size, entry.digest, offset, len);
+        // the first block is read and verified before the head goes out
         let opened = {
             let entry = entry.clone();
-            tokio::task::spawn_blocking(move || ObjectRead::open(&path, &entry)).await
+            tokio::task::spawn_blocking(move || ObjectRead::open_with_first(&path, &entry, plan))
+                .await
         };
-        let read = match opened {
-            Ok(Ok(read)) => read,
+        let (read, first, plan) = match opened {
+            Ok(Ok(opened)) => opened,
             Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => continue,
             Ok(Err(e)) => return Err(ApiError::internal(format!("cannot open {b}@{k}: {e}"))),
             Err(e) => return Err(ApiError::internal(format!("cannot open {b}@{k}: {e}"))),
         };
-        let (offset, len) = range.map_or((0, size), |r| (r.start, r.len()));
-        let mut blocks = read.stream(size, offset, len).boxed();
         let entry = Arc::new(entry);
-        // the first block is read and verified before the head goes out
-        let first = match blocks.next().await {
+        let first = match first {
             None => None,
             Some(Ok(bytes)) => Some(bytes),
             Some(Err(ReadError::Corrupt { block, .. })) => {
@@ -65,7 +66,7 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
             }
         };
         let (state, bad) = (s.clone(), entry.clone());
-        let rest = blocks.then(move |item| {
+        let rest = read.stream(plan).then(move |item| {
             let (state, bad) = (state.clone(), bad.clone());
             async move {
                 match item {

@@ -47,7 +47,7 @@ pub fn steps(
     digest: Option<ObjectDigest>,
     offset: u64,
     len: u64,
-) -> impl Iterator<Item = Step> {
+) -> impl Iterator<Item = Step> + Send + 'static {
     let end = offset.saturating_add(len).min(size);
     let unit = digest.map_or(PLAIN_CHUNK, |d| d.block_size);
     let verified = digest.is_some();
@@ -145,16 +145,26 @@ impl ObjectRead {
         Ok(bytes)
     }
 
-    /// Stream `[offset, offset + len)` of an object of `size` bytes, reading ahead on blocking threads.
-    /// The stream ends after its first error.
+    /// Open `entry`'s files and read the first step of `plan` in one blocking call (blocking): a small
+    /// object's GET costs one hop to a blocking thread. Returns the rest of the plan with the reader.
+    #[allow(clippy::type_complexity)]
+    pub fn open_with_first<P: Iterator<Item = Step>>(
+        data_path: &Path,
+        entry: &Entry,
+        mut plan: P,
+    ) -> io::Result<(Self, Option<Result<Bytes, ReadError>>, P)> {
+        let read = Self::open(data_path, entry)?;
+        let first = plan.next().map(|step| read.read_step(&step));
+        Ok((read, first, plan))
+    }
+
+    /// Stream the steps of `plan`, reading ahead on blocking threads. The stream ends after its first
+    /// error.
     pub fn stream(
         self,
-        size: u64,
-        offset: u64,
-        len: u64,
+        plan: impl Iterator<Item = Step> + Send + 'static,
     ) -> impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static {
         let me = Arc::new(self);
-        let plan = steps(size, me.digest, offset, len);
         futures::stream::iter(plan)
             .map(move |step| {
                 let me = me.clone();
