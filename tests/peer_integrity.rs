@@ -353,3 +353,35 @@ async fn missing_block_digests_quarantine_at_start_up_and_old_objects_are_served
     assert_eq!(got[1..], object_bytes(2, 50)[1..]);
     peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn files_vanishing_under_a_live_object_quarantine_it_on_the_next_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-gone", dir.path()).await;
+    let c = http_client();
+    assert_eq!(
+        upload(&c, &peer, "k", 2 * MIB, 5, "-", false)
+            .await
+            .status(),
+        201
+    );
+    let data = record(dir.path())[0].1.clone();
+    std::fs::remove_file(format!("{}.blocks", data.display())).unwrap();
+    let res = c
+        .get(format!("{}/api/v4/buckets/b/k", peer.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/buckets/b/metadata/k").await.0,
+        404
+    );
+    assert_eq!(files_in(&dir.path().join("local/quarantine")).len(), 1);
+    assert_eq!(
+        files_in(&dir.path().join("data/quarantine")).len(),
+        1,
+        "the data file, no sidecar"
+    );
+    peer.shutdown().await;
+}

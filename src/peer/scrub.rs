@@ -72,9 +72,7 @@ async fn pass(state: &Arc<PeerState>) -> (u64, u64) {
                 state.metrics.scrub_ok.increment(1);
             }
             Ok(false) => {}
-            Err(block) => {
-                state.metrics.mismatch_scrub.increment(1);
-                let reason = format!("block {block} does not match its digest (scrub)");
+            Err(reason) => {
                 match state
                     .store
                     .quarantine(&b, &k, &entry.data_file, reason)
@@ -95,9 +93,10 @@ async fn pass(state: &Arc<PeerState>) -> (u64, u64) {
     (ok, bad)
 }
 
-/// Verify every block of `entry`: `Ok(true)` when all match, `Ok(false)` when it could not be read (gone
-/// meanwhile, or an i/o error, logged), `Err(block)` for the first block that does not match.
-async fn verify(state: &PeerState, entry: &Entry, pace: &mut Pace) -> Result<bool, u64> {
+/// Verify every block of `entry`: `Ok(true)` when all match, `Ok(false)` when it could not be read (an
+/// i/o error, logged), `Err(reason)` when the copy is bad: a block does not match, or its files are gone
+/// (quarantining then acts only if the entry is still current, i.e. no overwrite or delete explains it).
+async fn verify(state: &PeerState, entry: &Entry, pace: &mut Pace) -> Result<bool, String> {
     let path = state.store.data_path(entry);
     let opened = {
         let entry = entry.clone();
@@ -105,7 +104,9 @@ async fn verify(state: &PeerState, entry: &Entry, pace: &mut Pace) -> Result<boo
     };
     let read = match opened {
         Ok(Ok(read)) => Arc::new(read),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("files missing: {e} (scrub)"))
+        }
         Ok(Err(e)) => {
             tracing::warn!(bucket = %entry.meta.bucket_id, key = %entry.meta.key, error = %e, "scrub cannot open object");
             return Ok(false);
@@ -118,7 +119,10 @@ async fn verify(state: &PeerState, entry: &Entry, pace: &mut Pace) -> Result<boo
         let r = read.clone();
         match tokio::task::spawn_blocking(move || r.read_step(&step)).await {
             Ok(Ok(_)) => {}
-            Ok(Err(ReadError::Corrupt { block, .. })) => return Err(block),
+            Ok(Err(ReadError::Corrupt { block, .. })) => {
+                state.metrics.mismatch_scrub.increment(1);
+                return Err(format!("block {block} does not match its digest (scrub)"));
+            }
             Ok(Err(ReadError::Io(e))) => {
                 tracing::warn!(bucket = %entry.meta.bucket_id, key = %entry.meta.key, error = %e, "scrub read failed");
                 return Ok(false);

@@ -49,7 +49,15 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
         };
         let (read, first, plan) = match opened {
             Ok(Ok(opened)) => opened,
-            Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+            // gone with the index unchanged cannot be an overwrite or a delete (both change the index
+            // first): the copy was damaged under us
+            Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
+                let reason = format!("files missing: {e}");
+                if quarantine(&s, &entry, reason).await {
+                    return Err(not_found(b, k));
+                }
+                continue;
+            }
             Ok(Err(e)) => return Err(ApiError::internal(format!("cannot open {b}@{k}: {e}"))),
             Err(e) => return Err(ApiError::internal(format!("cannot open {b}@{k}: {e}"))),
         };
@@ -58,7 +66,8 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
             None => None,
             Some(Ok(bytes)) => Some(bytes),
             Some(Err(ReadError::Corrupt { block, .. })) => {
-                quarantine(&s, &entry, block).await;
+                s.metrics.mismatch_serve.increment(1);
+                quarantine(&s, &entry, mismatch(block)).await;
                 return Err(not_found(b, k));
             }
             Some(Err(ReadError::Io(e))) => {
@@ -75,7 +84,8 @@ pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Resp
                         Ok(bytes)
                     }
                     Err(ReadError::Corrupt { block, .. }) => {
-                        quarantine(&state, &bad, block).await;
+                        state.metrics.mismatch_serve.increment(1);
+                        quarantine(&state, &bad, mismatch(block)).await;
                         // an error, never a clean end: the caller must not take a prefix for the object
                         Err(io::Error::other("stored block does not match its digest"))
                     }
@@ -119,21 +129,30 @@ fn header_value(s: String) -> HeaderValue {
     HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Quarantine the copy that failed verification, in a task of its own so a client that hangs up does not
-/// cancel it; the answer (404 or the abort) waits for it so the next read already sees the object absent.
-async fn quarantine(s: &Arc<PeerState>, entry: &Entry, block: u64) {
-    s.metrics.mismatch_serve.increment(1);
+fn mismatch(block: u64) -> String {
+    format!("block {block} does not match its digest (read)")
+}
+
+/// Quarantine a bad copy if it is still the current one, in a task of its own so a client that hangs up
+/// does not cancel it; the answer (404 or the abort) waits for it so the next read already sees the object
+/// absent. Returns whether the copy was quarantined.
+async fn quarantine(s: &Arc<PeerState>, entry: &Entry, reason: String) -> bool {
     let store = s.store.clone();
     let (b, k, file) = (
         entry.meta.bucket_id.clone(),
         entry.meta.key.clone(),
         entry.data_file.clone(),
     );
-    let reason = format!("block {block} does not match its digest (read)");
     let task = tokio::spawn(async move { store.quarantine(&b, &k, &file, reason).await });
     match task.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "quarantine failed"),
-        Err(e) => tracing::error!(error = %e, "quarantine task failed"),
+        Ok(Ok(moved)) => moved,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "quarantine failed");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "quarantine task failed");
+            false
+        }
     }
 }
