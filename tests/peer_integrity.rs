@@ -133,3 +133,255 @@ async fn digests_are_kept_in_the_record_and_a_sidecar_of_block_digests() {
     );
     peer.shutdown().await;
 }
+
+/// Flip one byte of a file in place.
+fn flip(path: &Path, at: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[b[0] ^ 0x5a]).unwrap();
+    f.sync_all().unwrap();
+}
+
+/// Stream a GET to its end: the bytes received and whether it ended with an error.
+async fn read_all(c: &reqwest::Client, url: String) -> (u16, Vec<u8>, bool) {
+    use futures::StreamExt;
+    let res = c.get(url).send().await.unwrap();
+    let status = res.status().as_u16();
+    let mut body = res.bytes_stream();
+    let mut got = Vec::new();
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) => got.extend_from_slice(&c),
+            Err(_) => return (status, got, true),
+        }
+    }
+    (status, got, false)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_flipped_byte_aborts_the_read_before_its_block_and_quarantines_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-rot", dir.path()).await;
+    let c = http_client();
+    let size = 3 * MIB + 10;
+    let original = object_bytes(7, size);
+    assert_eq!(
+        upload(&c, &peer, "k", size, 7, "-", false).await.status(),
+        201
+    );
+    let data = record(dir.path())[0].1.clone();
+    flip(&data, MIB + MIB / 2);
+
+    // a range inside the intact first block is still served
+    let res = c
+        .get(format!("{}/api/v4/buckets/b/k", peer.base_url()))
+        .header("Range", "bytes=10-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.bytes().await.unwrap()[..], original[10..100]);
+
+    let (status, got, failed) =
+        read_all(&c, format!("{}/api/v4/buckets/b/k", peer.base_url())).await;
+    assert_eq!(status, 200);
+    assert!(
+        failed,
+        "the response must end with an error, not a clean end"
+    );
+    assert!(
+        got.len() as u64 <= MIB,
+        "nothing of the bad block left: {} bytes",
+        got.len()
+    );
+    assert!(
+        got[..] == original[..got.len()],
+        "what arrived is a correct prefix"
+    );
+    let metrics = c
+        .get(format!("{}/metrics", peer.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "mictlanx_peer_checksum_mismatches_total{stage=\"serve\"} 1",
+        "mictlanx_peer_quarantined_objects 1",
+        "mictlanx_peer_objects 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}");
+    }
+
+    // quarantined: absent everywhere, and so after a restart
+    assert_eq!(get_object_sha(&c, &peer, "b", "k").await.0, 404);
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/buckets/b/metadata/k").await.0,
+        404
+    );
+    assert_eq!(get_json(&c, &peer, "/api/v4/xballs").await.1, json!([]));
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/stats/ufs").await.1["used_disk"],
+        0
+    );
+    let q_data = files_in(&dir.path().join("data/quarantine"));
+    assert_eq!(q_data.len(), 2, "data and block digests: {q_data:?}");
+    assert!(q_data[0].ends_with(".data") && q_data[1].ends_with(".data.blocks"));
+    assert_eq!(files_in(&dir.path().join("local/quarantine")).len(), 1);
+    assert!(!data.exists());
+    let port = peer.addr().port();
+    peer.shutdown().await;
+    let peer = spawn_peer_on_port("p-rot", dir.path(), port).await;
+    assert_eq!(get_object_sha(&c, &peer, "b", "k").await.0, 404);
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/balls/len").await.1,
+        json!({"len": 0})
+    );
+    assert_eq!(
+        files_in(&dir.path().join("data/quarantine")).len(),
+        2,
+        "kept, not cleaned"
+    );
+    // a new write of the key works as usual
+    assert_eq!(upload(&c, &peer, "k", 10, 8, "-", true).await.status(), 201);
+    assert_eq!(get_object_sha(&c, &peer, "b", "k").await.2, 10);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_first_block_answers_404_before_any_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-rot1", dir.path()).await;
+    let c = http_client();
+    assert_eq!(
+        upload(&c, &peer, "k", 100, 1, "-", false).await.status(),
+        201
+    );
+    flip(&record(dir.path())[0].1, 99);
+    let res = c
+        .get(format!("{}/api/v4/buckets/b/k", peer.base_url()))
+        .header("Range", "bytes=0-0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        404,
+        "the only block is verified before the head"
+    );
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "b@k not found"})
+    );
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/balls/len").await.1,
+        json!({"len": 0})
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_block_digests_quarantine_at_start_up_and_old_objects_are_served_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-old", dir.path()).await;
+    let c = http_client();
+    assert_eq!(
+        upload(&c, &peer, "big", 2 * MIB, 1, "-", false)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        upload(&c, &peer, "old", 50, 2, "-", false).await.status(),
+        201
+    );
+    let port = peer.addr().port();
+    peer.shutdown().await;
+    for (rec, data) in record(dir.path()) {
+        if rec["key"] == "big" {
+            std::fs::remove_file(format!("{}.blocks", data.display())).unwrap();
+        } else {
+            // as a peer before digests wrote it, then rotted
+            let path = dir
+                .path()
+                .join("local/meta")
+                .join(&rec["data_file"].as_str().unwrap()[8..10]);
+            let file = std::fs::read_dir(path)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            let mut r = rec.clone();
+            r.as_object_mut().unwrap().remove("sha256");
+            r.as_object_mut().unwrap().remove("block_size");
+            std::fs::write(file, serde_json::to_vec(&r).unwrap()).unwrap();
+            flip(&data, 0);
+        }
+    }
+    let peer = spawn_peer_on_port("p-old", dir.path(), port).await;
+    assert_eq!(get_object_sha(&c, &peer, "b", "big").await.0, 404);
+    assert_eq!(files_in(&dir.path().join("local/quarantine")).len(), 1);
+    let (status, got, failed) =
+        read_all(&c, format!("{}/api/v4/buckets/b/old", peer.base_url())).await;
+    assert_eq!((status, failed, got.len()), (200, false, 50));
+    assert_ne!(
+        got[0],
+        object_bytes(2, 50)[0],
+        "no digests: served as stored"
+    );
+    assert_eq!(got[1..], object_bytes(2, 50)[1..]);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn files_vanishing_under_a_live_object_quarantine_it_on_the_next_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = spawn_peer("p-gone", dir.path()).await;
+    let c = http_client();
+    assert_eq!(
+        upload(&c, &peer, "k", 2 * MIB, 5, "-", false)
+            .await
+            .status(),
+        201
+    );
+    let data = record(dir.path())[0].1.clone();
+    std::fs::remove_file(format!("{}.blocks", data.display())).unwrap();
+    let res = c
+        .get(format!("{}/api/v4/buckets/b/k", peer.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        get_json(&c, &peer, "/api/v4/buckets/b/metadata/k").await.0,
+        404
+    );
+    assert_eq!(files_in(&dir.path().join("local/quarantine")).len(), 1);
+    assert_eq!(
+        files_in(&dir.path().join("data/quarantine")).len(),
+        1,
+        "the data file, no sidecar"
+    );
+    peer.shutdown().await;
+}

@@ -78,6 +78,10 @@ pub struct PeerArgs {
     pub token_reads: Option<String>,
     #[arg(long, env = "MICTLANX_PEER_HEADER_TIMEOUT")]
     pub header_timeout: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_SCRUB_INTERVAL")]
+    pub scrub_interval: Option<String>,
+    #[arg(long, env = "MICTLANX_PEER_SCRUB_BANDWIDTH")]
+    pub scrub_bandwidth: Option<String>,
 }
 
 fn bad(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
@@ -180,6 +184,23 @@ impl PeerArgs {
                     .ok_or_else(|| bad("WORKERS", s, "an integer >= 1"))?,
             ),
         };
+        let scrub_interval = span(
+            "MICTLANX_PEER_SCRUB_INTERVAL",
+            &self.scrub_interval,
+            d.scrub_interval,
+        )?;
+        let scrub_bandwidth = size(
+            "MICTLANX_PEER_SCRUB_BANDWIDTH",
+            &self.scrub_bandwidth,
+            d.scrub_bandwidth,
+        )?;
+        if scrub_bandwidth == 0 {
+            return Err(bad(
+                "MICTLANX_PEER_SCRUB_BANDWIDTH",
+                self.scrub_bandwidth.as_deref().unwrap_or(""),
+                "a size per second > 0, such as 50MB",
+            ));
+        }
         let traverse_and_clean = boolean("TRAVERSE_AND_CLEAN", &self.traverse_and_clean, true)?;
         let token = token(self.token.as_deref(), self.token_file.as_ref())?;
         let token_reads = boolean("MICTLANX_PEER_TOKEN_READS", &self.token_reads, false)?;
@@ -259,6 +280,8 @@ impl PeerArgs {
             token,
             token_reads,
             header_timeout,
+            scrub_interval,
+            scrub_bandwidth,
         })
     }
 }
@@ -288,134 +311,5 @@ pub fn log_no_effect_variables() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> PeerArgs {
-        PeerArgs::try_parse_from(std::iter::once("mictlanx-peer").chain(list.iter().copied()))
-            .unwrap()
-    }
-
-    #[test]
-    fn flags_parse_into_config() {
-        let c = args(&[
-            "--node-id",
-            "p7",
-            "--port",
-            "0",
-            "--capacity",
-            "10GB",
-            "--base-path",
-            "/x",
-            "--task-ttl",
-            "5m",
-        ])
-        .into_config()
-        .unwrap();
-        assert_eq!(
-            (c.node_id.as_str(), c.port, c.disk_capacity),
-            ("p7", 0, 10_000_000_000)
-        );
-        assert_eq!(c.data_path, PathBuf::from("/x/data"));
-        assert_eq!(c.task_ttl.as_secs(), 300);
-        let c = args(&[
-            "--disk-capacity",
-            "1KiB",
-            "--peers",
-            "http://a:1  http://b:2",
-            "--traverse-and-clean",
-            "FALSE",
-        ])
-        .into_config()
-        .unwrap();
-        assert_eq!(c.disk_capacity, 1024);
-        assert_eq!(c.peers, ["http://a:1", "http://b:2"]);
-        assert!(!c.traverse_and_clean);
-    }
-
-    #[test]
-    fn token_from_the_variable_or_a_file_but_not_both() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        std::fs::write(&file, "  from-file\n").unwrap();
-        let f = file.to_str().unwrap();
-        let c = args(&["--token-file", f, "--token-reads", "1"])
-            .into_config()
-            .unwrap();
-        assert_eq!(c.token.unwrap().secret(), "from-file");
-        assert!(c.token_reads);
-        let c = args(&["--token", "abc"]).into_config().unwrap();
-        assert_eq!((c.token.unwrap().secret(), c.token_reads), ("abc", false));
-        assert!(args(&["--token", " "])
-            .into_config()
-            .unwrap()
-            .token
-            .is_none());
-        let e = args(&["--token", "abc", "--token-file", f])
-            .into_config()
-            .unwrap_err();
-        assert_eq!(e.var, "MICTLANX_PEER_TOKEN_FILE");
-        let e = args(&["--token", "sec ret"]).into_config().unwrap_err();
-        assert!(
-            !e.to_string().contains("sec ret"),
-            "the token is never echoed: {e}"
-        );
-        let missing = dir.path().join("missing");
-        let e = args(&["--token-file", missing.to_str().unwrap()])
-            .into_config()
-            .unwrap_err();
-        assert_eq!(e.var, "MICTLANX_PEER_TOKEN_FILE");
-        std::fs::write(&file, "\n").unwrap();
-        assert!(
-            args(&["--token-file", f]).into_config().is_err(),
-            "empty file"
-        );
-    }
-
-    #[test]
-    fn header_timeout_defaults_to_ten_seconds_and_must_be_positive() {
-        assert_eq!(
-            args(&[]).into_config().unwrap().header_timeout.as_secs(),
-            10
-        );
-        let c = args(&["--header-timeout", "250ms"]).into_config().unwrap();
-        assert_eq!(c.header_timeout.as_millis(), 250);
-        let e = args(&["--header-timeout", "0"]).into_config().unwrap_err();
-        assert_eq!(e.var, "MICTLANX_PEER_HEADER_TIMEOUT");
-        assert_eq!(
-            args(&["--token-reads", "maybe"])
-                .into_config()
-                .unwrap_err()
-                .var,
-            "MICTLANX_PEER_TOKEN_READS"
-        );
-    }
-
-    #[test]
-    fn no_effect_settings_are_never_rejected() {
-        let c = args(&["--memory-capacity", "lots"]).into_config().unwrap();
-        assert_eq!(c.memory_capacity, 1_000_000_000);
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        let e = args(&["--disk-capacity", "12xx"])
-            .into_config()
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid NODE_DISK_CAPACITY='12xx': expected a size such as 1GB or 512MiB"
-        );
-        assert_eq!(
-            args(&["--port", "70000"]).into_config().unwrap_err().var,
-            "NODE_PORT"
-        );
-        assert_eq!(
-            args(&["--log-format", "xml"])
-                .into_config()
-                .unwrap_err()
-                .var,
-            "MICTLANX_PEER_LOG_FORMAT"
-        );
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

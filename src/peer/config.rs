@@ -59,6 +59,10 @@ pub struct PeerConfig {
     pub token_reads: bool,
     /// `MICTLANX_PEER_HEADER_TIMEOUT`: a request's head must be complete this long after its first byte.
     pub header_timeout: Duration,
+    /// `MICTLANX_PEER_SCRUB_INTERVAL`: one verification pass over every object per interval; zero = off.
+    pub scrub_interval: Duration,
+    /// `MICTLANX_PEER_SCRUB_BANDWIDTH`: bytes per second a scrub pass may read.
+    pub scrub_bandwidth: u64,
 }
 
 impl Default for PeerConfig {
@@ -86,6 +90,8 @@ impl Default for PeerConfig {
             token: None,
             token_reads: false,
             header_timeout: Duration::from_secs(10),
+            scrub_interval: Duration::ZERO,
+            scrub_bandwidth: 50_000_000,
         }
     }
 }

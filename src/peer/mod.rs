@@ -1,5 +1,6 @@
-//! The storage-peer server (`mictlanx-peer`, `peer-api.md`): config, HTTP api, pending tasks, the
-//! streamed body receiver and the durable disk store.
+//! The storage-peer server (`mictlanx-peer`, `peer-api.md` and README "Peer API extensions"): config,
+//! access control, HTTP api, pending tasks, the streamed body receiver, the durable disk store and its
+//! scrubber.
 
 pub mod api;
 pub mod auth;
@@ -8,7 +9,9 @@ pub mod config;
 pub mod header_deadline;
 pub mod healthcheck;
 pub mod logging;
+pub mod metrics;
 pub mod receive;
+pub mod scrub;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use metrics::Counter;
 use tokio::task::JoinHandle;
 
 use super::store::blocks::{BlockHasher, Digests};
@@ -82,12 +83,14 @@ async fn settle(job: &mut Option<Job>, idle: &mut Option<Sink>) -> Result<Sink, 
     }
 }
 
-/// Write exactly `size` bytes of `body` into `part`, hash them, and fsync the file.
+/// Write exactly `size` bytes of `body` into `part`, hash them, and fsync the file; every byte that
+/// arrives is counted on `bytes_in`.
 pub async fn receive_into<S, E>(
     mut body: S,
     part: &TempFile,
     size: u64,
     idle: Duration,
+    bytes_in: &Counter,
 ) -> Result<Received, ReceiveError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -96,7 +99,7 @@ where
     let file = tokio::fs::File::create(part.path()).await?.into_std().await;
     let mut sink = Some(Sink {
         file,
-        hasher: BlockHasher::default(),
+        hasher: BlockHasher::for_size(size),
     });
     let mut job: Option<Job> = None;
     let (mut batch, mut batch_len) = (Vec::new(), 0usize);
@@ -112,6 +115,7 @@ where
             Some(Err(e)) => return Err(ReceiveError::Transport(e.to_string())),
         };
         received += chunk.len() as u64;
+        bytes_in.increment(chunk.len() as u64);
         if received > size {
             return Err(ReceiveError::SizeMismatch { received, size });
         }

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::body::Body;
@@ -25,6 +25,8 @@ use super::api;
 use super::auth::{requires_token, unauthorized};
 use super::config::PeerConfig;
 use super::header_deadline::{GuardedBody, HeaderDeadline, InFlight};
+use super::metrics::{HttpMetrics, PeerMetrics, UNMATCHED};
+use super::scrub;
 use super::state::PeerState;
 use super::store::Store;
 use super::tasks::Tasks;
@@ -32,6 +34,8 @@ use crate::http::{normalize_path, Resolved, RouteTable};
 
 /// How long in-flight requests may run after `shutdown()` before connections are dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Period of the metrics upkeep (histogram samples are buffered until then).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// A running peer. Dropping it without [`PeerServer::shutdown`] leaves it serving until the runtime ends.
 pub struct PeerServer {
@@ -41,6 +45,8 @@ pub struct PeerServer {
     kill: CancellationToken,
     join: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    scrubber: Option<JoinHandle<()>>,
+    upkeep: JoinHandle<()>,
 }
 
 impl PeerServer {
@@ -84,6 +90,10 @@ impl PeerServer {
         }
         let _ = (&mut self.join).await;
         self.sweeper.abort();
+        self.upkeep.abort();
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.abort();
+        }
     }
 }
 
@@ -122,13 +132,28 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
         store,
         tasks,
         nodes: Mutex::new(Vec::new()),
+        metrics: PeerMetrics::new(),
     });
-    let table = Arc::new(api::table(&state));
+    api::metrics::refresh_gauges(&state);
+    let table = api::table(&state);
+    let http_metrics = Arc::new(state.metrics.http(table.templates()));
+    let table = Arc::new(table);
+    let upkeep = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_EVERY);
+            loop {
+                tick.tick().await;
+                state.metrics.upkeep();
+            }
+        })
+    };
+    let scrubber = scrub::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
     let kill = CancellationToken::new();
     let join = tokio::spawn(accept_loop(
         listener,
-        table,
+        (table, http_metrics),
         state.clone(),
         stopped,
         kill.clone(),
@@ -141,12 +166,14 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
         kill,
         join,
         sweeper,
+        scrubber,
+        upkeep,
     })
 }
 
 async fn accept_loop(
     listener: TcpListener,
-    table: Arc<RouteTable>,
+    (table, http_metrics): (Arc<RouteTable>, Arc<HttpMetrics>),
     state: Arc<PeerState>,
     mut stopped: oneshot::Receiver<()>,
     kill: CancellationToken,
@@ -175,16 +202,16 @@ async fn accept_loop(
             _ = &mut stopped => break,
         };
         let _ = stream.set_nodelay(true);
-        let (table, state) = (table.clone(), state.clone());
+        let (table, state, metrics) = (table.clone(), state.clone(), http_metrics.clone());
         let in_flight = InFlight::default();
         let io = HeaderDeadline::new(stream, head_limit, in_flight.clone());
         let service =
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let (table, state) = (table.clone(), state.clone());
+                let (table, state, metrics) = (table.clone(), state.clone(), metrics.clone());
                 // in flight until the response body is done or dropped
                 let guard = in_flight.start();
                 async move {
-                    let res = dispatch(&table, &state, req.map(Body::new)).await;
+                    let res = dispatch(&table, &state, &metrics, req.map(Body::new)).await;
                     let res = res.map(|body| Body::new(GuardedBody::new(body, guard)));
                     Ok::<_, Infallible>(res)
                 }
@@ -225,7 +252,13 @@ async fn accept_loop(
     connections.wait().await;
 }
 
-async fn dispatch(table: &RouteTable, state: &PeerState, req: Request) -> Response {
+async fn dispatch(
+    table: &RouteTable,
+    state: &PeerState,
+    metrics: &HttpMetrics,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
     let path = normalize_path(req.uri().path(), None);
     let method = req.method().clone();
     // decided before the table consumes the request; handlers only run when polled
@@ -260,8 +293,12 @@ async fn dispatch(table: &RouteTable, state: &PeerState, req: Request) -> Respon
                 (template, call.instrument(span).await)
             }
         },
-        Resolved::Reject(e) => ("(unmatched)", e.into_response()),
+        Resolved::Reject(e) => (UNMATCHED, e.into_response()),
     };
+    let route = (template != UNMATCHED).then_some(template);
+    if let Some(m) = metrics.route(&method, route) {
+        m.record(res.status(), started.elapsed().as_secs_f64());
+    }
     tracing::debug!(
         http.request.method = %method,
         url.path = %path,

@@ -1,10 +1,11 @@
-//! `PeerState`: what every peer handler shares (config, store, pending tasks, known neighbours).
+//! `PeerState`: what every peer handler shares (config, store, pending tasks, known neighbours, metrics).
 
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use super::config::PeerConfig;
+use super::metrics::PeerMetrics;
 use super::store::Store;
 use super::tasks::Tasks;
 
@@ -28,6 +29,8 @@ pub struct PeerState {
     pub store: Store,
     pub tasks: Tasks,
     pub nodes: Mutex<Vec<NodeInfo>>,
+    /// This peer's own recorder (never the process-global one, which the router owns).
+    pub metrics: PeerMetrics,
 }
 
 impl PeerState {

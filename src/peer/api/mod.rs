@@ -1,6 +1,8 @@
 //! HTTP handlers of the storage peer, one file per resource, and the ordered route table.
 
+pub mod download;
 pub mod metadata;
+pub mod metrics;
 pub mod objects;
 pub mod put_metadata;
 pub mod replicate;

@@ -1,31 +1,23 @@
-//! Object endpoints (`peer-api.md` §6 #17, #18, #20, #21, #22): size, disable, deletes, and the streamed
-//! read (whole or one `Range`).
+//! Object endpoints (`peer-api.md` §6 #17, #18, #20, #22): size, disable and deletes (the data GET, #21,
+//! is `download.rs`).
 
-use std::io;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::reply::{
     id_param, json, not_found, object_version, store_error, unsigned_header, with_n_deletes,
-    with_version_headers,
 };
 use crate::error::ApiError;
-use crate::http::peer_headers::{IF_VERSION_AT_MOST, MICTLANX_METADATA, OBJECT_VERSION};
-use crate::http::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
+use crate::http::peer_headers::{IF_VERSION_AT_MOST, OBJECT_VERSION};
 use crate::http::PathParams;
 use crate::peer::state::PeerState;
 use crate::peer::store::DeleteOutcome;
 
 type St = State<Arc<PeerState>>;
-
-const READ_CHUNK: usize = 256 * 1024;
 
 /// #17 `GET /api/v4/buckets/{bucket_id}/{key}/size`.
 pub async fn size(State(s): St, p: PathParams) -> Result<Response, ApiError> {
@@ -88,63 +80,4 @@ pub async fn delete(State(s): St, p: PathParams, headers: HeaderMap) -> Response
     };
     run.await
         .unwrap_or_else(|e: ApiError| with_n_deletes(e.into_response(), 0))
-}
-
-/// #21 `GET /api/v4/buckets/{bucket_id}/{key}`: exactly `size` bytes streamed from disk (200), or one
-/// `Range` of them (206, seeking; 416 when unsatisfiable), with the object's `Mictlanx-Metadata`.
-pub async fn get(State(s): St, p: PathParams, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (b, k) = (id_param(&p, "bucket_id")?, id_param(&p, "key")?);
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    // An overwrite may unlink the file between the index lookup and the open: look up again.
-    for _ in 0..3 {
-        let entry = match s.store.get(b, k) {
-            Some(e) if !e.meta.is_disabled => e,
-            _ => return Err(not_found(b, k)),
-        };
-        let size = entry.meta.size;
-        let (status, range) = match parse_range(range_header, size) {
-            RangeRequest::Full => (StatusCode::OK, None),
-            RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
-            RangeRequest::Unsatisfiable => {
-                let detail = format!("Range not satisfiable: {b}@{k} has {size} bytes");
-                let mut res =
-                    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, detail).into_response();
-                res.headers_mut()
-                    .insert(header::CONTENT_RANGE, header_value(unsatisfied_range(size)));
-                return Ok(with_version_headers(res, &entry));
-            }
-        };
-        let mut file = match tokio::fs::File::open(s.store.data_path(&entry)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(ApiError::internal(format!("cannot open {b}@{k}: {e}"))),
-        };
-        let (offset, len) = range.map_or((0, size), |r| (r.start, r.len()));
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset))
-                .await
-                .map_err(|e| ApiError::internal(format!("cannot seek in {b}@{k}: {e}")))?;
-        }
-        let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), READ_CHUNK));
-        let mut res = Response::new(body);
-        *res.status_mut() = status;
-        let content_type = HeaderValue::from_str(&entry.meta.content_type)
-            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-        let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, content_type);
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        if let Some(r) = range {
-            h.insert(header::CONTENT_RANGE, header_value(content_range(r, size)));
-        }
-        if let Some(meta) = &entry.meta_header {
-            h.insert(MICTLANX_METADATA, meta.clone());
-        }
-        return Ok(with_version_headers(res, &entry));
-    }
-    Err(not_found(b, k))
-}
-
-fn header_value(s: String) -> HeaderValue {
-    HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -95,11 +95,18 @@ pub async fn replicate(
         };
         let part = s.store.new_part();
         let idle = s.config.client_request_timeout;
-        let received = receive_into(res.bytes_stream(), &part, meta.size, idle)
-            .await
-            .map_err(receive_error)?;
+        let received = receive_into(
+            res.bytes_stream(),
+            &part,
+            meta.size,
+            idle,
+            &s.metrics.bytes_in,
+        )
+        .await
+        .map_err(receive_error)?;
         let computed = hex::encode(received.digests.sha256);
         if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+            s.metrics.mismatch_upload.increment(1);
             tracing::warn!(bucket = %b, key = %k, %declared, %computed, neighbour = %base, "replica bytes do not match the checksum");
             continue;
         }

@@ -1,10 +1,10 @@
-//! The peer's ordered route table (`peer-api.md` §6): first path+method match wins.
+//! The peer's ordered route table (`peer-api.md` §6, plus `GET /metrics`): first path+method match wins.
 
 use std::sync::Arc;
 
 use axum::http::Method;
 
-use super::{metadata, objects, put_metadata, replicate, stats, upload};
+use super::{download, metadata, metrics, objects, put_metadata, replicate, stats, upload};
 use crate::http::RouteTable;
 use crate::peer::state::PeerState;
 
@@ -13,6 +13,7 @@ pub fn table(s: &Arc<PeerState>) -> RouteTable {
     let s = s.clone();
     RouteTable::new()
         .route(Method::GET, "/health", stats::health, s.clone())
+        .route(Method::GET, "/metrics", metrics::metrics, s.clone())
         .route(Method::GET, "/api/v4/stats/ufs", stats::ufs, s.clone())
         .route(Method::GET, "/api/v4/stats", stats::stats, s.clone())
         .route(
@@ -110,7 +111,7 @@ pub fn table(s: &Arc<PeerState>) -> RouteTable {
         .route(
             Method::GET,
             "/api/v4/buckets/{bucket_id}/{key}",
-            objects::get,
+            download::get,
             s.clone(),
         )
         .route(

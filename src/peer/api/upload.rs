@@ -114,8 +114,8 @@ where
     let started = Instant::now();
     let meta = guard.meta().clone();
     let part = s.store.new_part();
-    let received = match receive_into(body, &part, meta.size, s.config.client_request_timeout).await
-    {
+    let idle = s.config.client_request_timeout;
+    let received = match receive_into(body, &part, meta.size, idle, &s.metrics.bytes_in).await {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(bucket = %meta.bucket_id, key = %meta.key, error = %e, "upload discarded");
@@ -124,6 +124,7 @@ where
     };
     let computed = hex::encode(received.digests.sha256);
     if let Some(declared) = declared_sha256(&meta.checksum).filter(|d| *d != computed) {
+        s.metrics.mismatch_upload.increment(1);
         tracing::warn!(bucket = %meta.bucket_id, key = %meta.key, %declared, %computed, "checksum mismatch, upload refused");
         return Err(ApiError::bad_request(format!(
             "Checksum mismatch: declared {} != computed {computed}",

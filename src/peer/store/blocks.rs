@@ -41,6 +41,9 @@ pub struct BlockHasher {
     block: Sha256,
     in_block: u64,
     blocks: Vec<Sha>,
+    total: u64,
+    /// At most one block is coming: its digest will be the whole digest, so hash once.
+    single: bool,
 }
 
 impl Default for BlockHasher {
@@ -50,13 +53,27 @@ impl Default for BlockHasher {
             block: Sha256::new(),
             in_block: 0,
             blocks: Vec::new(),
+            total: 0,
+            single: false,
         }
     }
 }
 
 impl BlockHasher {
+    /// A hasher for an object declared to have `size` bytes (never fed more than that).
+    pub fn for_size(size: u64) -> Self {
+        Self {
+            single: size <= BLOCK_SIZE,
+            ..Self::default()
+        }
+    }
+
     pub fn update(&mut self, mut bytes: &[u8]) {
         self.whole.update(bytes);
+        self.total += bytes.len() as u64;
+        if self.single {
+            return;
+        }
         while !bytes.is_empty() {
             let room = (BLOCK_SIZE - self.in_block) as usize;
             let (head, rest) = bytes.split_at(room.min(bytes.len()));
@@ -71,11 +88,14 @@ impl BlockHasher {
     }
 
     pub fn finish(mut self) -> Digests {
-        if self.in_block > 0 {
+        let sha256: Sha = self.whole.finalize().into();
+        if self.single && self.total > 0 {
+            self.blocks.push(sha256);
+        } else if self.in_block > 0 {
             self.blocks.push(self.block.finalize().into());
         }
         Digests {
-            sha256: self.whole.finalize().into(),
+            sha256,
             blocks: self.blocks,
         }
     }
@@ -140,6 +160,10 @@ mod tests {
         h.update(&[1u8; BLOCK_SIZE as usize]);
         let d = h.finish();
         assert_eq!(d.blocks, vec![d.sha256]);
+        let mut once = BlockHasher::for_size(BLOCK_SIZE);
+        once.update(&[1u8; BLOCK_SIZE as usize]);
+        assert_eq!(once.finish(), d, "one pass for one block, same digests");
+        assert!(BlockHasher::for_size(0).finish().blocks.is_empty());
         assert_eq!(
             (block_count(0, 4), block_count(4, 4), block_count(5, 4)),
             (0, 1, 2)

@@ -1,11 +1,13 @@
 //! The peer's durable object store: disk layout and atomic writes, object and block digests, the
-//! in-memory index, commits, in-place changes and deletes, start-up recovery.
+//! in-memory index, commits, in-place changes and deletes, verified reads, quarantine, start-up recovery.
 
 pub mod blocks;
 mod changes;
 pub mod disk;
 pub mod index;
 pub mod objects;
+mod quarantine;
+pub mod read;
 mod recover;
 
 pub use changes::{DeleteOutcome, MetadataUpdate};

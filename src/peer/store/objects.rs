@@ -5,6 +5,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -71,6 +72,8 @@ pub(super) struct Inner {
     pub(super) layout: Layout,
     index: RwLock<Index>,
     stripes: Vec<Arc<Mutex<()>>>,
+    /// Quarantined copies (`quarantine.rs`), for the gauge.
+    pub(super) quarantined: AtomicU64,
 }
 
 impl Store {
@@ -81,9 +84,10 @@ impl Store {
         traverse_and_clean: bool,
     ) -> Result<Store, StoreError> {
         let layout = Layout { data, local };
-        let (layout, index) = run_blocking(move || {
+        let (layout, index, quarantined) = run_blocking(move || {
             let index = super::recover::recover(&layout, traverse_and_clean)?;
-            Ok((layout, index))
+            let quarantined = super::quarantine::count(&layout);
+            Ok((layout, index, quarantined))
         })
         .await?;
         let stripes = (0..STRIPES).map(|_| Arc::new(Mutex::new(()))).collect();
@@ -92,6 +96,7 @@ impl Store {
                 layout,
                 index: RwLock::new(index),
                 stripes,
+                quarantined: AtomicU64::new(quarantined),
             }),
         })
     }

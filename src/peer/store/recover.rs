@@ -1,5 +1,6 @@
 //! Start-up recovery (`peer-api.md` §4): create the directories, drop upload temp files, load every valid
-//! metadata record, and (with `TRAVERSE_AND_CLEAN`) delete data files that no record references.
+//! metadata record (quarantining copies whose block digests are gone), and (with `TRAVERSE_AND_CLEAN`)
+//! delete data files that no record references.
 
 use std::collections::HashSet;
 use std::fs;
@@ -25,7 +26,7 @@ pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
         }
     }
     let mut index = Index::default();
-    let mut dropped = 0usize;
+    let (mut dropped, mut quarantined) = (0usize, 0usize);
     for path in files_two_levels(&layout.meta_dir())? {
         let name = path
             .file_name()
@@ -42,10 +43,15 @@ pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
             Ok(entry) => {
                 index.insert(entry);
             }
-            Err(reason) => {
+            Err(Broken::Record(reason)) => {
                 tracing::warn!(record = %path.display(), %reason, "dropping broken metadata record");
                 fs::remove_file(&path)?;
                 dropped += 1;
+            }
+            // the bytes may be fine, but they cannot be verified any more: keep them out of the live store
+            Err(Broken::Digests(entry, reason)) => {
+                super::quarantine::move_to_quarantine(layout, &entry, &reason)?;
+                quarantined += 1;
             }
         }
     }
@@ -76,6 +82,7 @@ pub fn recover(layout: &Layout, traverse_and_clean: bool) -> io::Result<Index> {
         used_disk = index.used(),
         removed_parts,
         dropped_records = dropped,
+        quarantined,
         removed_orphans = orphans,
         "store recovered"
     );
@@ -90,7 +97,21 @@ fn probe_writable(dir: &Path) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("{} is not writable: {e}", dir.display())))
 }
 
-fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {
+/// Why a record is not loaded.
+enum Broken {
+    /// Unusable record or data file: the record is dropped.
+    Record(String),
+    /// Missing or short block digests: the copy is quarantined.
+    Digests(Box<Entry>, String),
+}
+
+impl From<String> for Broken {
+    fn from(reason: String) -> Self {
+        Broken::Record(reason)
+    }
+}
+
+fn load_record(layout: &Layout, path: &Path) -> Result<Entry, Broken> {
     let bytes = fs::read(path).map_err(|e| e.to_string())?;
     let record: Record = serde_json::from_slice(&bytes).map_err(|e| format!("unparsable: {e}"))?;
     let data = layout.data.join(&record.data_file);
@@ -98,20 +119,19 @@ fn load_record(layout: &Layout, path: &Path) -> Result<Entry, String> {
         .map_err(|e| format!("data file {}: {e}", data.display()))?
         .len();
     if len != record.meta.size {
-        return Err(format!(
+        return Err(Broken::Record(format!(
             "data file has {len} bytes, record says {}",
             record.meta.size
-        ));
+        )));
     }
     let entry = Entry::from_record(record)?;
     if entry.has_sidecar() {
         let sidecar = blocks::sidecar_of(&data);
         let want = blocks::block_count(len, entry.digest.map_or(1, |d| d.block_size)) * 32;
-        let have = fs::metadata(&sidecar)
-            .map_err(|e| format!("block digests {}: {e}", sidecar.display()))?
-            .len();
+        let have = fs::metadata(&sidecar).map_or(0, |m| m.len());
         if have != want {
-            return Err(format!("block digests have {have} bytes, expected {want}"));
+            let reason = format!("block digests have {have} bytes, expected {want}");
+            return Err(Broken::Digests(Box::new(entry), reason));
         }
     }
     Ok(entry)
