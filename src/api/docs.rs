@@ -1,5 +1,8 @@
 //! API documentation: `/openapi.json` (utoipa, with the configured title, version, summary, description and
-//! `x-logo`), Swagger UI at `/docs` from assets vendored into the binary (works offline), and `/redoc`.
+//! `x-logo`), Swagger UI at `/docs` and ReDoc at `/redoc`, both from assets vendored into the binary (they
+//! work offline).
+
+mod redoc;
 
 use std::sync::Arc;
 
@@ -23,7 +26,20 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
             s.clone(),
         )
         .route(Method::GET, "/docs/{*file}", swagger_asset, s.clone())
-        .route(Method::GET, "/redoc", redoc_page, s.clone())
+        .route(Method::GET, "/redoc", redoc::page, s.clone())
+        .route(
+            Method::GET,
+            "/redoc/redoc.standalone.js",
+            redoc::bundle,
+            s.clone(),
+        )
+        .route(
+            Method::GET,
+            "/redoc/redoc.standalone.js.LICENSE.txt",
+            redoc::bundle_notices,
+            s.clone(),
+        )
+        .route(Method::GET, "/redoc/LICENSE", redoc::license, s.clone())
         .route(Method::GET, "/openapi.json", openapi_json, s.clone())
 }
 
@@ -112,18 +128,6 @@ fn asset(state: &AppState, file: &str) -> Response {
         Ok(None) => ApiError::not_found("Not Found").into_response(),
         Err(e) => ApiError::internal(e.to_string()).into_response(),
     }
-}
-
-/// ReDoc page (its script comes from a CDN as in the original; only Swagger UI is vendored).
-async fn redoc_page(State(state): State<AppState>) -> Html<String> {
-    let p = prefix(&state);
-    let title = html_escape(&state.config.openapi.title);
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html><head><title>{title} - ReDoc</title><meta charset="utf-8"></head>
-<body><redoc spec-url="{p}/openapi.json"></redoc>
-<script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script></body></html>"#
-    ))
 }
 
 fn html_escape(s: &str) -> String {
