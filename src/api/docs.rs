@@ -2,6 +2,7 @@
 //! `x-logo`), Swagger UI at `/docs` and ReDoc at `/redoc`, both from assets vendored into the binary (they
 //! work offline).
 
+mod constraints;
 mod redoc;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub fn build_openapi(config: &Config, docs: Vec<utoipa::openapi::OpenApi>) -> Va
         doc.merge(part);
     }
     let mut value = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
+    constraints::apply(&mut value);
     let info = &config.openapi;
     value["openapi"] = json!("3.1.0");
     value["info"] = json!({
@@ -66,8 +68,11 @@ pub fn build_openapi(config: &Config, docs: Vec<utoipa::openapi::OpenApi>) -> Va
 #[openapi(paths(openapi_json))]
 struct RootDoc;
 
-/// The OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "OpenAPI document")))]
+/// This API description
+///
+/// The OpenAPI 3.1 document that Swagger UI (`/docs`) and ReDoc (`/redoc`) render.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs",
+    responses((status = 200, description = "OpenAPI document", body = Value)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
     let mut res = state.openapi.to_string().into_response();
     res.headers_mut().insert(

@@ -150,26 +150,31 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
 
-/// #21 GET `/api/v4/buckets/{bucket_id}/{key}` — get bytes.
+/// Download an object
+///
+/// Streams the object's bytes from the best live replica, or from the router's cache. If a replica fails
+/// before the first byte, the next one is tried; a failure after the first byte aborts the connection, so
+/// a truncated body is never mistaken for a whole one. `Content-Length` is always set.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/{key}",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
-        ("key" = String, Path, description = "Key (canonicalised)"),
-        ("content_type" = Option<String>, Query, description = "Response Content-Type override"),
-        ("filename" = Option<String>, Query, description = "Attachment file name"),
-        ("attachment" = Option<bool>, Query, description = "Send Content-Disposition: attachment"),
-        ("Force-Get" = Option<String>, Header, description = "Non-zero bypasses the cache (default 0)"),
-        ("Chunk-Size" = Option<String>, Header, description = "Largest relayed piece (default 10mb)"),
-        ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+        ("content_type" = Option<String>, Query, description = "Content-Type of the answer instead of the stored one"),
+        ("filename" = Option<String>, Query, description = "File name for `Content-Disposition` (with `attachment=true`)"),
+        ("attachment" = Option<String>, Query, description = "`true`, `1`, `yes`, `on` … send `Content-Disposition: attachment`", example = "false"),
+        ("Force-Get" = Option<String>, Header, description = "An integer or `true`/`false`; non-zero skips the cache and reads a replica (default 0)", example = "0"),
+        ("Chunk-Size" = Option<String>, Header, description = "Largest piece relayed at once, a size such as `256kb` or `10mb` (default 10mb; 0 = no cap)", example = "256kb"),
+        ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer (empty = any holder)"),
+        ("Local-Peer-Id" = Option<String>, Header, description = "Logged only"),
     ),
     responses(
-        (status = 200, description = "The object's bytes", content_type = "application/octet-stream"),
-        (status = 400, description = "Invalid id"),
-        (status = 404, description = "No holder, or not found / disabled everywhere"),
-        (status = 422, description = "Invalid header or query parameter"),
+        (status = 200, description = "The object's bytes, with its stored content type", content_type = "*/*"),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No replica holds the object, or it is disabled"),
+        (status = 422, description = "A header or query parameter that cannot be read"),
         (status = 502, description = "Every replica failed"),
     )
 )]
