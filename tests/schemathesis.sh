@@ -2,6 +2,9 @@
 # Fuzz run of the router's OpenAPI with schemathesis (issue 15 item 6): three real mictlanx-peer processes
 # and a real mictlanx-router on free loopback ports, a few objects stored through the router, then
 # `st run --checks all` against /openapi.json. It must find no 5xx answer and no schema violation.
+# Two passes: every operation except the four that add or remove peers, then those four (with the peer
+# listing). The fuzzer registers peers at random ports and removes the real ones; after that a read has
+# no live replica and 502/507 would be the honest answers, so the data routes are fuzzed first.
 #   bash tests/schemathesis.sh            (started by .ci/run; uses the debug binaries of `cargo build`)
 # Knobs: SCHEMATHESIS_VENV (where schemathesis is pip-installed; default under the CI cache dir),
 # SCHEMATHESIS_MAX_EXAMPLES (per operation, default 60), SCHEMATHESIS_SEED (default fixed, so a CI run is
@@ -60,8 +63,10 @@ for n in 0 1 2; do
   port=$(free_port)
   mkdir -p "$WORK/p$n"
   MICTLANX_PEER_LOG_LEVEL=warn "$BIN_DIR/mictlanx-peer" --node-id "p$n" --host 127.0.0.1 --port "$port" \
-    --base-path "$WORK/p$n" --disk-capacity 1GB >"$WORK/p$n.out" 2>&1 &
+    --base-path "$WORK/p$n" --disk-capacity 18EB >"$WORK/p$n.out" 2>&1 &
   PIDS+=($!)
+  # 18 EB declared (never used): any size the schema allows (up to 2^63 - 1) finds room, so phase 1
+  # answers 200 rather than 507 "no peer has room".
   URI+="${URI:+,}p$n@127.0.0.1:$port"
   wait_ok "http://127.0.0.1:$port/health"
 done
@@ -94,22 +99,31 @@ for key in hello world; do
   printf 'hello world\n' | curl -fsS -o /dev/null -X POST "$R/api/v4/buckets/data/$group/chunked" --data-binary @-
 done
 
-say "st run $R/openapi.json (max $MAX_EXAMPLES examples per operation, seed $SEED)"
 seed_args=()
 [[ $SEED != random ]] && seed_args=(--seed "$SEED")
-status=0
-"$VENV/bin/st" run "$R/openapi.json" \
-  --checks all \
-  --max-examples "$MAX_EXAMPLES" \
-  "${seed_args[@]}" \
-  --workers 2 \
-  --request-timeout 30 \
-  --report junit --report-dir "$WORK/report" \
-  --no-color || status=$?
-if [[ $status -ne 0 ]]; then
-  say "FAIL: schemathesis reported failures (exit $status)"
-  say "--- router log (last 40 lines) ---"
-  tail -n 40 "$WORK/router.out" >&2 || true
-  exit 1
-fi
+PEER_CHANGES='^(POST /api/v4/(peers|xpeers)|DELETE /api/v4/(peers/\{peer_id\}|xpeers))$'
+run_pass() {
+  local name=$1
+  shift
+  say "pass $name: st run $R/openapi.json (max $MAX_EXAMPLES examples per operation, seed $SEED)"
+  local status=0
+  # One worker: with several, hypothesis in one thread raises the recursion limit while another thread
+  # is inside ast.parse, and CPython 3.11 then fails with "AST constructor recursion depth mismatch".
+  "$VENV/bin/st" --config-file tests/schemathesis.toml run "$R/openapi.json" \
+    --checks all \
+    --max-examples "$MAX_EXAMPLES" \
+    "${seed_args[@]}" \
+    --workers 1 \
+    --request-timeout 30 \
+    --report junit --report-dir "$WORK/report-$name" \
+    --no-color "$@" || status=$?
+  if [[ $status -ne 0 ]]; then
+    say "FAIL: schemathesis reported failures in pass $name (exit $status)"
+    say "--- router log (last 40 lines) ---"
+    tail -n 40 "$WORK/router.out" >&2 || true
+    exit 1
+  fi
+}
+run_pass data --exclude-name-regex "$PEER_CHANGES"
+run_pass peers --include-name-regex "$PEER_CHANGES|^GET /api/v4/peers$"
 say "passed: no 5xx, no schema violation"

@@ -130,10 +130,26 @@ pub fn streamed_response(
     (res, tx)
 }
 
+/// `type/subtype` of RFC 9110 tokens, parameters after `;` allowed: anything else (a stored or requested
+/// `content_type` such as `t`) would be a malformed `Content-Type`, so the answer says octet-stream.
+fn is_media_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let essence = s.split(';').next().unwrap_or_default().trim();
+    essence
+        .split_once('/')
+        .is_some_and(|(t, sub)| token(t) && token(sub))
+}
+
 pub fn set_headers(h: &mut HeaderMap, len: u64, content_type: &str, disposition: Option<String>) {
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let ct = HeaderValue::from_str(content_type)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let ct = Some(content_type)
+        .filter(|ct| is_media_type(ct))
+        .and_then(|ct| HeaderValue::from_str(ct).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
     if let Some(v) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -389,6 +405,24 @@ fn content_length(resp: &reqwest::Response) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_media_types_become_content_type() {
+        for (given, sent) in [
+            ("text/plain", "text/plain"),
+            ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+            ("application/vnd.a+json", "application/vnd.a+json"),
+            ("t", "application/octet-stream"),
+            ("a/", "application/octet-stream"),
+            ("/b", "application/octet-stream"),
+            ("a b/c", "application/octet-stream"),
+            ("", "application/octet-stream"),
+        ] {
+            let mut h = HeaderMap::new();
+            set_headers(&mut h, 1, given, None);
+            assert_eq!(h[header::CONTENT_TYPE], sent, "{given:?}");
+        }
+    }
 
     #[test]
     fn disposition_quotes_and_escapes() {

@@ -91,22 +91,27 @@ fn nullable(mut schema: Value, default: Value) -> Value {
 fn parameter_schema(name: &str, path: &str) -> Option<Value> {
     Some(match name {
         "bucket_id" | "ball_id" | "key" => {
-            let mut schema = string_pattern(&path_id_pattern());
             // A literal segment of an earlier route shadows these values (router-api.md §4), so the
-            // request never reaches this operation.
+            // request never reaches this operation. A lookahead, not `not: {const}`: a fuzzer turns a
+            // `const` straight into the one request that another route answers with a 200.
             let shadowed = match (name, path) {
                 ("key", "/api/v4/buckets/{bucket_id}/{key}") => Some("metadata"),
                 ("key", "/api/v4/buckets/{bucket_id}/metadata/{key}") => Some("size"),
                 ("ball_id", "/api/v4/buckets/{bucket_id}/{ball_id}/merge") => Some("metadata"),
                 _ => None,
             };
-            if let Some(word) = shadowed {
-                schema["not"] = json!({"const": word});
+            let pattern = path_id_pattern();
+            match shadowed {
+                Some(word) => string_pattern(&format!("^(?!{word}$){}", &pattern[1..])),
+                None => string_pattern(&pattern),
             }
-            schema
+        }
+        // The metadata read accepts these headers and ignores them.
+        "Force-Get" | "Chunk-Size" if path == "/api/v4/buckets/{bucket_id}/metadata/{key}" => {
+            json!({"type": "string"})
         }
         "task_id" if path == "/api/v4/buckets/data/{task_id}" => {
-            json!({"type": "string", "minLength": 1, "pattern": "^[^/]+$", "not": {"const": "metadata"}})
+            json!({"type": "string", "minLength": 1, "pattern": "^(?!metadata$)[^/]+$"})
         }
         "task_id" | "peer_id" => json!({"type": "string", "minLength": 1, "pattern": "^[^/]+$"}),
         "Force" => json!({"type": "string", "pattern": FLAG_HEADER, "default": "1"}),
@@ -311,6 +316,14 @@ pub fn apply(doc: &mut Value) {
                     if let Some(schema) = parameter_schema(&name, path) {
                         p["schema"] = schema;
                     }
+                }
+            }
+            // No body is an empty list; a body, `null` included, must be a list of strings.
+            if method == "delete" && path == "/api/v4/xpeers" {
+                if let Some(body) = member(operation, &["requestBody"]) {
+                    body["required"] = json!(false);
+                    body["content"]["application/json"]["schema"] =
+                        json!({"type": "array", "items": {"type": "string"}});
                 }
             }
             if method == "post" && path == "/api/v4/u/buckets/{bucket_id}/{key}" {
