@@ -43,7 +43,10 @@ async fn redoc_is_vendored_and_served_with_and_without_the_prefix() {
         assert_eq!(res.status(), 200, "{page}");
         let html = res.text().await.unwrap();
         assert!(html.contains(&format!("src=\"{script}\"")), "{html}");
-        assert!(html.contains("spec-url=\"/mictlanx/openapi.json\""), "{html}");
+        assert!(
+            html.contains("spec-url=\"/mictlanx/openapi.json\""),
+            "{html}"
+        );
         assert!(
             !html.contains("http://") && !html.contains("https://"),
             "the page names no outside address: {html}"
@@ -60,14 +63,21 @@ async fn redoc_is_vendored_and_served_with_and_without_the_prefix() {
             .unwrap()
             .starts_with("application/javascript"));
         let body = res.bytes().await.unwrap();
-        assert!(body.len() > 1_000_000, "the real bundle: {} bytes", body.len());
+        assert!(
+            body.len() > 1_000_000,
+            "the real bundle: {} bytes",
+            body.len()
+        );
         assert!(body.starts_with(b"/*! For license information please see"));
     }
     for path in ["/redoc/LICENSE", "/redoc/redoc.standalone.js.LICENSE.txt"] {
         let res = c.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let text = res.text().await.unwrap();
-        assert!(text.contains("MIT") || text.contains("license"), "{path}: {text}");
+        assert!(
+            text.contains("MIT") || text.contains("license"),
+            "{path}: {text}"
+        );
     }
     assert!(c
         .get(app.url("/redoc/LICENSE"))
@@ -94,7 +104,10 @@ async fn no_summary_carries_internal_numbering_and_every_operation_is_described(
             .as_bytes()
             .windows(2)
             .any(|w| w[0] == b'#' && w[1].is_ascii_digit());
-        assert!(!numbered, "{method} {path}: summary {summary:?} has #<digit>");
+        assert!(
+            !numbered,
+            "{method} {path}: summary {summary:?} has #<digit>"
+        );
         assert!(
             !summary.contains(path.as_str()),
             "{method} {path}: summary {summary:?} repeats the path"
@@ -211,7 +224,8 @@ async fn bucket_endpoints_carry_request_and_response_examples() {
             .find(|(s, _)| s.starts_with('2'))
             .map(|(_, r)| r.clone())
             .unwrap_or_else(|| panic!("{method} {path}: a 2xx response"));
-        let binary = ok["content"].get("application/octet-stream").is_some() || ok["content"].get("*/*").is_some();
+        let binary = ok["content"].get("application/octet-stream").is_some()
+            || ok["content"].get("*/*").is_some();
         if ok.get("content").is_some() && !binary {
             assert!(
                 has_example(&ok) || schema_has_example(&ok),

@@ -4,3 +4,4 @@
 pub mod cluster;
 pub mod peer;
 pub mod process;
+pub mod tools;

@@ -37,8 +37,7 @@ const PORT_STRING: &str = r"^\s*(?:\+?0{0,5}(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0
 /// `coerce_bool` words (case-insensitive), white space around them allowed.
 const BOOL_STRING: &str = r"^\s*(?:[01]|[Tt](?:[Rr][Uu][Ee])?|[Ff](?:[Aa][Ll][Ss][Ee])?|[Yy](?:[Ee][Ss])?|[Nn][Oo]?|[Oo][Nn]|[Oo][Ff][Ff])\s*$";
 /// `Force` / `Force-Get`: an integer (non-zero = true) or `true`/`false`.
-const FLAG_HEADER: &str =
-    r"^\s*(?:[+-]?[0-9]{1,18}|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$";
+const FLAG_HEADER: &str = r"^\s*(?:[+-]?[0-9]{1,18}|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$";
 
 /// `Chunk-Size` (A.2): a number, then nothing or a unit word starting with `b`, `k`, `m`, `g`, `t`, `p`
 /// or `e`; the digits allowed before each unit keep the value below 2^64 whatever the fraction.
@@ -116,7 +115,9 @@ fn parameter_schema(name: &str, path: &str) -> Option<Value> {
         "task_id" | "peer_id" => json!({"type": "string", "minLength": 1, "pattern": "^[^/]+$"}),
         "Force" => json!({"type": "string", "pattern": FLAG_HEADER, "default": "1"}),
         "Force-Get" => json!({"type": "string", "pattern": FLAG_HEADER}),
-        "Chunk-Size" => json!({"type": "string", "pattern": size_header_pattern(), "default": "10mb"}),
+        "Chunk-Size" => {
+            json!({"type": "string", "pattern": size_header_pattern(), "default": "10mb"})
+        }
         "attachment" => json!({"type": "string", "pattern": BOOL_STRING, "default": "false"}),
         "start" => json!({"type": "string", "pattern": INT_STRING, "default": "0"}),
         "end" => json!({"type": "string", "pattern": INT_STRING, "default": "100"}),
@@ -172,7 +173,14 @@ fn bodies(schemas: &mut Map<String, Value>) {
             ("ball_id", body_id.clone()),
         ];
         set_properties(put, &ids);
-        put["required"] = json!(["bucket_id", "key", "ball_id", "checksum", "size", "producer_id"]);
+        put["required"] = json!([
+            "bucket_id",
+            "key",
+            "ball_id",
+            "checksum",
+            "size",
+            "producer_id"
+        ]);
         // The update body is the same model, but its bucket_id and key are not used for addressing.
         let mut update = put.clone();
         set_properties(
@@ -310,7 +318,9 @@ pub fn apply(doc: &mut Value) {
             continue;
         };
         for (method, operation) in item.iter_mut() {
-            if let Some(parameters) = member(operation, &["parameters"]).and_then(Value::as_array_mut) {
+            if let Some(parameters) =
+                member(operation, &["parameters"]).and_then(Value::as_array_mut)
+            {
                 for p in parameters {
                     let name = p["name"].as_str().unwrap_or_default().to_string();
                     if let Some(schema) = parameter_schema(&name, path) {
@@ -327,7 +337,9 @@ pub fn apply(doc: &mut Value) {
                 }
             }
             if method == "post" && path == "/api/v4/u/buckets/{bucket_id}/{key}" {
-                if let Some(media) = member(operation, &["requestBody", "content", "application/json"]) {
+                if let Some(media) =
+                    member(operation, &["requestBody", "content", "application/json"])
+                {
                     media["schema"] = json!({"$ref": "#/components/schemas/UpdateMetadataDto"});
                 }
             }
@@ -360,17 +372,35 @@ mod tests {
     fn the_id_patterns_accept_the_spec_vectors_that_sanitize_to_something() {
         let (path, body) = (re(&path_id_pattern()), re(&body_id_pattern()));
         for s in [
-            "My@Invalid#String!", "valid-name_123", "---multiple--dashes---", "a__b", "a-_b", "-a-",
-            "__a__", "x-", "ñandú", "a.b.c", "a b", "b@k", "report_c_0", "0",
+            "My@Invalid#String!",
+            "valid-name_123",
+            "---multiple--dashes---",
+            "a__b",
+            "a-_b",
+            "-a-",
+            "__a__",
+            "x-",
+            "ñandú",
+            "a.b.c",
+            "a b",
+            "b@k",
+            "report_c_0",
+            "0",
         ] {
             assert!(path.is_match(s) && body.is_match(s), "{s}");
         }
         for s in ["!@#$", "_x", "x_", "-", "", "_!a", "a!_", "ú"] {
             assert!(!path.is_match(s) && !body.is_match(s), "{s}");
         }
-        assert!(!path.is_match("a/b") && body.is_match("a/b"), "a segment has no /");
+        assert!(
+            !path.is_match("a/b") && body.is_match("a/b"),
+            "a segment has no /"
+        );
         for p in [path_id_pattern(), body_id_pattern(), size_header_pattern()] {
-            assert!(!p.contains("(?=") && !p.contains("(?!"), "no lookaround: {p}");
+            assert!(
+                !p.contains("(?=") && !p.contains("(?!"),
+                "no lookaround: {p}"
+            );
         }
     }
 
@@ -402,14 +432,36 @@ mod tests {
     fn the_size_pattern_takes_the_spec_examples() {
         let size = re(&size_header_pattern());
         for s in [
-            "256kb", "1MB", "1m", "10mb", "1GB", "1KiB", "100 KIB", "1 gib", "1 mebibyte", "42", "0",
-            "5B", "1 bytes", "1.5 kb", "4.35kb", "0.1kb", "1 kilobyte", "2 megabytes", "1 Ki", "1k",
-            "1 kbs", "1.5", "1 t",
+            "256kb",
+            "1MB",
+            "1m",
+            "10mb",
+            "1GB",
+            "1KiB",
+            "100 KIB",
+            "1 gib",
+            "1 mebibyte",
+            "42",
+            "0",
+            "5B",
+            "1 bytes",
+            "1.5 kb",
+            "4.35kb",
+            "0.1kb",
+            "1 kilobyte",
+            "2 megabytes",
+            "1 Ki",
+            "1k",
+            "1 kbs",
+            "1.5",
+            "1 t",
         ] {
             assert!(size.is_match(s), "{s}");
             assert!(parse_size(s).is_ok(), "{s}");
         }
-        for s in ["", "abc", "kb", "1e3", "-5", ".5kb", "1 x", "1 2", "1,000", "null"] {
+        for s in [
+            "", "abc", "kb", "1e3", "-5", ".5kb", "1 x", "1 2", "1,000", "null",
+        ] {
             assert!(!size.is_match(s), "{s}");
             assert!(parse_size(s).is_err(), "{s}");
         }
@@ -430,14 +482,27 @@ mod tests {
             assert!(boolean.is_match(s) && coerce_bool(&json!(s)).is_ok(), "{s}");
         }
         for s in ["2", "maybe", "", "tr"] {
-            assert!(!boolean.is_match(s) && coerce_bool(&json!(s)).is_err(), "{s}");
+            assert!(
+                !boolean.is_match(s) && coerce_bool(&json!(s)).is_err(),
+                "{s}"
+            );
         }
         let port = re(PORT_STRING);
-        for (s, ok) in [("0", true), ("65535", true), ("65536", false), ("+80", true), ("-0", true), ("-1", false)] {
+        for (s, ok) in [
+            ("0", true),
+            ("65535", true),
+            ("65536", false),
+            ("+80", true),
+            ("-0", true),
+            ("-1", false),
+        ] {
             assert_eq!(port.is_match(s), ok, "{s}");
         }
         assert!(re(POSITIVE_INT_STRING).is_match("01") && !re(POSITIVE_INT_STRING).is_match("0"));
-        assert!(re(NON_NEGATIVE_INT_STRING).is_match("-0") && !re(NON_NEGATIVE_INT_STRING).is_match("-1"));
+        assert!(
+            re(NON_NEGATIVE_INT_STRING).is_match("-0")
+                && !re(NON_NEGATIVE_INT_STRING).is_match("-1")
+        );
     }
 
     #[test]
