@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or stops) the local observability stack of config/docker-compose.otel.yml: Jaeger (OTLP on
-# 4318), Prometheus scraping the router's /metrics on host port 60666, and Grafana with both datasources.
+# 4318), Prometheus scraping the router's /metrics on host port 60666 and the peers' on 25000-25002, and
+# Grafana with both datasources.
 #   ./run_opentelemetry.sh            start in the background and print the URLs
 #   ./run_opentelemetry.sh down       stop (keeps the Prometheus/Grafana volumes; `down -v` drops them)
 #   ./run_opentelemetry.sh logs|ps    anything else is passed to `docker compose`
@@ -32,8 +33,8 @@ cat <<'TXT'
 
 Observability stack is up:
   Jaeger UI    http://localhost:16686   (service "mictlanx-router")
-  Prometheus   http://localhost:9090    (target host.docker.internal:60666/metrics)
-  Grafana      http://localhost:3000    (dashboard "MictlanX router"; admin/admin)
+  Prometheus   http://localhost:9090    (router localhost:60666, peers localhost:25000-25002)
+  Grafana      http://localhost:3000    (dashboard "MictlanX router": router and peers; admin/admin)
 
 Send traces from a router on this host:
   MICTLANX_ROUTER_OPENTELEMETRY=1 MICTLANX_JAEGER_ENDPOINT=http://localhost:4318 ./run_local.sh

@@ -425,9 +425,17 @@ fn otel_stack_receives_router_traces_scrapes_metrics_and_provisions_grafana() {
     );
     assert!(compose::extra_hosts(&router).contains(&"host.docker.internal:host-gateway".into()));
 
+    // Prometheus runs on the host's network, where the router and the peers listen (loopback); Grafana
+    // reaches it through the host gateway.
     let prometheus = &services["prometheus"];
-    assert!(compose::extra_hosts(prometheus).contains(&"host.docker.internal:host-gateway".into()));
-    assert!(compose::container_ports(prometheus).contains(&9090));
+    assert_eq!(prometheus["network_mode"].as_str(), Some("host"));
+    assert!(prometheus["command"]
+        .as_sequence()
+        .expect("prometheus command")
+        .iter()
+        .any(|a| a.as_str() == Some("--web.listen-address=:9090")));
+    assert!(compose::extra_hosts(&services["grafana"])
+        .contains(&"host.docker.internal:host-gateway".into()));
     assert!(compose::container_ports(&services["grafana"]).contains(&3000));
 
     // Bind-mounted files exist (relative to the compose file's directory).
@@ -459,20 +467,20 @@ fn otel_stack_receives_router_traces_scrapes_metrics_and_provisions_grafana() {
     let datasources = datasources["datasources"]
         .as_sequence()
         .expect("datasources list");
-    for (kind, service, port) in [
-        ("prometheus", "prometheus", 9090),
-        ("jaeger", "jaeger", 16686),
-    ] {
-        let source = datasources
+    let url_of = |kind: &str| {
+        datasources
             .iter()
             .find(|d| d["type"].as_str() == Some(kind))
-            .unwrap_or_else(|| panic!("a {kind} datasource"));
-        assert_eq!(
-            source["url"].as_str(),
-            Some(format!("http://{service}:{port}").as_str())
-        );
-        assert!(compose::container_ports(&services[service]).contains(&port));
-    }
+            .unwrap_or_else(|| panic!("a {kind} datasource"))["url"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(url_of("jaeger").as_deref(), Some("http://jaeger:16686"));
+    assert!(compose::container_ports(&services["jaeger"]).contains(&16686));
+    assert_eq!(
+        url_of("prometheus").as_deref(),
+        Some("http://host.docker.internal:9090")
+    );
 }
 
 /// `NAME` of every `NAME=value` or commented `# NAME=value` line.
@@ -535,5 +543,47 @@ fn run_local_sets_only_known_router_variables() {
             known.contains(word),
             "run_local.sh uses unknown variable {word}"
         );
+    }
+}
+
+/// Host ports a service publishes (`[ip:]host:container` entries).
+fn published_host_ports(service: &Value) -> Vec<u16> {
+    service["ports"]
+        .as_sequence()
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| {
+                    let text = compose::with_defaults(&compose::scalar(p));
+                    let parts: Vec<&str> = text.split(':').collect();
+                    parts.get(parts.len().checked_sub(2)?)?.parse().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn prometheus_scrapes_every_peer_where_run_local_and_compose_publish_them() {
+    let prometheus: Value = serde_yaml::from_str(&read_repo_file("config/prometheus.yml"))
+        .expect("config/prometheus.yml is YAML");
+    let targets: BTreeSet<String> = scrape_targets(&prometheus, "mictlanx-peer")
+        .into_iter()
+        .collect();
+    let peers = services_running(&compose::load(COMPOSE), PEER_BIN);
+    assert_eq!(peers.len(), 3);
+    for (name, peer) in &peers {
+        let ports = published_host_ports(peer);
+        assert!(
+            ports
+                .iter()
+                .any(|p| targets.contains(&format!("localhost:{p}"))),
+            "{name} publishes {ports:?}; prometheus scrapes {targets:?}"
+        );
+    }
+    let run_local = read_repo_file("run_local.sh");
+    assert!(run_local.contains("PEER_BASE_PORT=\"${PEER_BASE_PORT:-25000}\""));
+    for port in [25000, 25001, 25002] {
+        assert!(targets.contains(&format!("localhost:{port}")), "{port}");
     }
 }

@@ -31,23 +31,30 @@ where
         .route::<_, _, S>(Method::DELETE, "/api/v4/cache/reset", reset, s.clone())
 }
 
-/// Combined keys of the cached objects; `{"keys": []}` when the cache is disabled.
+/// List cached objects
+///
+/// The `bucket@key` of every object in the router's byte cache, in no particular order; an empty list
+/// when the cache is off.
 #[utoipa::path(get, path = "/api/v4/cache", tag = "cache",
-    responses((status = 200, description = "cached keys (unordered)", body = CacheKeys)))]
+    responses((status = 200, description = "Cached objects", body = CacheKeys)))]
 pub async fn list_keys(State(cache): State<BallCache>) -> Json<CacheKeys> {
     Json(CacheKeys { keys: cache.keys() })
 }
 
-/// Byte capacity and use; all zeros when the cache is disabled.
+/// Cache usage
+///
+/// Capacity and use of the router's byte cache, in bytes; all zeros when the cache is off.
 #[utoipa::path(get, path = "/api/v4/cache/stats", tag = "cache",
-    responses((status = 200, description = "cache occupancy", body = CacheStats)))]
+    responses((status = 200, description = "Capacity and use", body = CacheStats)))]
 pub async fn stats(State(cache): State<BallCache>) -> Json<CacheStats> {
     Json(cache.stats())
 }
 
-/// Removes every entry; fills in flight at that moment are discarded. An admin endpoint.
+/// Empty the cache
+///
+/// Removes every cached object; reads in progress do not put their bytes back. An admin endpoint.
 #[utoipa::path(delete, path = "/api/v4/cache/reset", tag = "cache", security(("bearer" = [])),
-    responses((status = 204, description = "cache cleared"),
+    responses((status = 204, description = "Emptied"),
         (status = 401, description = "admin token missing or wrong")))]
 pub async fn reset(_: Admin, State(cache): State<BallCache>) -> StatusCode {
     cache.reset();

@@ -1,5 +1,9 @@
 //! API documentation: `/openapi.json` (utoipa, with the configured title, version, summary, description and
-//! `x-logo`), Swagger UI at `/docs` from assets vendored into the binary (works offline), and `/redoc`.
+//! `x-logo`), Swagger UI at `/docs` and ReDoc at `/redoc`, both from assets vendored into the binary (they
+//! work offline).
+
+mod constraints;
+mod redoc;
 
 use std::sync::Arc;
 
@@ -23,7 +27,20 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
             s.clone(),
         )
         .route(Method::GET, "/docs/{*file}", swagger_asset, s.clone())
-        .route(Method::GET, "/redoc", redoc_page, s.clone())
+        .route(Method::GET, "/redoc", redoc::page, s.clone())
+        .route(
+            Method::GET,
+            "/redoc/redoc.standalone.js",
+            redoc::bundle,
+            s.clone(),
+        )
+        .route(
+            Method::GET,
+            "/redoc/redoc.standalone.js.LICENSE.txt",
+            redoc::bundle_notices,
+            s.clone(),
+        )
+        .route(Method::GET, "/redoc/LICENSE", redoc::license, s.clone())
         .route(Method::GET, "/openapi.json", openapi_json, s.clone())
 }
 
@@ -34,6 +51,7 @@ pub fn build_openapi(config: &Config, docs: Vec<utoipa::openapi::OpenApi>) -> Va
         doc.merge(part);
     }
     let mut value = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
+    constraints::apply(&mut value);
     let info = &config.openapi;
     value["openapi"] = json!("3.1.0");
     value["info"] = json!({
@@ -51,8 +69,11 @@ pub fn build_openapi(config: &Config, docs: Vec<utoipa::openapi::OpenApi>) -> Va
 #[openapi(paths(openapi_json))]
 struct RootDoc;
 
-/// The OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "OpenAPI document")))]
+/// This API description
+///
+/// The OpenAPI 3.1 document that Swagger UI (`/docs`) and ReDoc (`/redoc`) render.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs",
+    responses((status = 200, description = "OpenAPI document", body = Value)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
     let mut res = state.openapi.to_string().into_response();
     res.headers_mut().insert(
@@ -113,18 +134,6 @@ fn asset(state: &AppState, file: &str) -> Response {
         Ok(None) => ApiError::not_found("Not Found").into_response(),
         Err(e) => ApiError::internal(e.to_string()).into_response(),
     }
-}
-
-/// ReDoc page (its script comes from a CDN as in the original; only Swagger UI is vendored).
-async fn redoc_page(State(state): State<AppState>) -> Html<String> {
-    let p = prefix(&state);
-    let title = html_escape(&state.config.openapi.title);
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html><head><title>{title} - ReDoc</title><meta charset="utf-8"></head>
-<body><redoc spec-url="{p}/openapi.json"></redoc>
-<script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script></body></html>"#
-    ))
 }
 
 fn html_escape(s: &str) -> String {

@@ -18,19 +18,24 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     )
 }
 
-/// Liveness: answers whenever the process serves HTTP; no peer I/O.
+/// Liveness
+///
+/// Answers whenever the process serves HTTP; talks to no peer.
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, description = "process up", body = Value,
+    responses((status = 200, description = "The process is up", body = Value,
         example = json!({"status": "ok", "service": "mictlanx-router"}))))]
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "service": state.config.telemetry.service_name}))
 }
 
-/// Readiness: 200 when the cluster state answers and this router sees at least one available peer,
-/// else 503.
+/// Readiness
+///
+/// 200 when the cluster state answers and this router sees at least one available peer (from the last
+/// health probes; no peer is asked now), 503 otherwise.
 #[utoipa::path(get, path = "/ready", tag = "health",
-    responses((status = 200, description = "at least one peer available", body = Value),
-        (status = 503, description = "no storage peer is available, or the cluster state is unreachable")))]
+    responses((status = 200, description = "At least one peer is available", body = Value,
+            example = json!({"status": "ready", "available_peers": 3, "peers": 3})),
+        (status = 503, description = "No storage peer is available, or the cluster state is unreachable")))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let r = state.rm.readiness().await;
     if let Some(e) = r.store_error {

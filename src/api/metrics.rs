@@ -14,9 +14,12 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     t.route(Method::GET, "/metrics", render, s.clone())
 }
 
-/// Prometheus exposition of every metric the router records.
+/// Prometheus metrics
+///
+/// Every metric the router records, in the Prometheus text format (request counts and durations by
+/// route, bytes in and out, peer calls and availability, cache hits and misses …).
 #[utoipa::path(get, path = "/metrics", tag = "observability",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn render(State(state): State<AppState>) -> Response {
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(

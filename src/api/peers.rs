@@ -122,12 +122,19 @@ async fn register(state: &AppState, peers: Vec<PeerInfo>) -> ApiResult<StatusCod
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// #5: add peers in bulk (later duplicates of a `peer_id` win).
-#[utoipa::path(post, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<PeerPayload>,
-    security(("bearer" = [])),
-    responses((status = 204, description = "peers registered"), (status = 401, description = "admin token missing or wrong"),
-        (status = 403, description = "a hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
-        (status = 422, description = "invalid payload"), (status = 500, description = "ADD.PEERS.FAILED")))]
+/// Add storage peers
+///
+/// Registers (or updates) every peer of the list; a later entry with the same `peer_id` wins. Each new or
+/// changed peer is probed at once; the change is kept across restarts. This is the call the MictlanX
+/// client makes.
+#[utoipa::path(post, path = "/api/v4/xpeers", tag = "peers", security(("bearer" = [])),
+    request_body(content = Vec<PeerPayload>, example = json!([{"protocol": "http", "peer_id": "mictlanx-peer-3", "hostname": "10.0.0.7", "port": 25000}])),
+    responses((status = 204, description = "Registered"),
+        (status = 401, description = "Admin token missing or wrong"),
+        (status = 403, description = "A hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
+        (status = 413, description = "JSON body above 16 MiB"),
+        (status = 422, description = "Not a list of peers, or a field of the wrong type"),
+        (status = 500, description = "The registry could not be saved (nothing changed)")))]
 pub async fn add_peers_bulk(
     _: Admin,
     State(state): State<AppState>,
@@ -144,20 +151,28 @@ pub async fn add_peers_bulk(
     register(&state, peers).await
 }
 
-/// #6: the registry split by availability, each list sorted by `peer_id`.
+/// List storage peers
+///
+/// Every registered peer, split into those that answer their health probes and those that do not yet or
+/// no longer do, each list sorted by `peer_id`.
 #[utoipa::path(get, path = "/api/v4/peers", tag = "peers",
-    responses((status = 200, description = "registered peers", body = PeersView)))]
+    responses((status = 200, description = "Available and unavailable peers", body = PeersView)))]
 pub async fn list_peers(State(state): State<AppState>) -> ApiResult<Json<PeersView>> {
     let view = state.rm.get_peers().await.map_err(ApiError::from)?;
     Ok(Json(view))
 }
 
-/// #7: add one peer.
+/// Add a storage peer
+///
+/// Registers (or updates) one peer; it is probed at once and the change is kept across restarts.
 #[utoipa::path(post, path = "/api/v4/peers", tag = "peers", request_body = PeerPayload,
     security(("bearer" = [])),
-    responses((status = 204, description = "peer registered"), (status = 401, description = "admin token missing or wrong"),
-        (status = 403, description = "hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
-        (status = 422, description = "invalid payload"), (status = 500, description = "ADD.PEERS.FAILED")))]
+    responses((status = 204, description = "Registered"),
+        (status = 401, description = "Admin token missing or wrong"),
+        (status = 403, description = "A hostname outside MICTLANX_ROUTER_PEER_ALLOWLIST"),
+        (status = 413, description = "JSON body above 16 MiB"),
+        (status = 422, description = "A field missing or of the wrong type"),
+        (status = 500, description = "The registry could not be saved (nothing changed)")))]
 pub async fn add_peer(
     _: Admin,
     State(state): State<AppState>,
@@ -171,12 +186,15 @@ pub async fn add_peer(
     register(&state, peer.into_iter().collect()).await
 }
 
-/// #8: remove one peer (unknown ids are fine); its replica records are dropped.
+/// Remove a storage peer
+///
+/// Forgets the peer and the replicas recorded on it; an unknown id is not an error.
 #[utoipa::path(delete, path = "/api/v4/peers/{peer_id}", tag = "peers",
-    params(("peer_id" = String, Path, description = "peer id (never sanitized)")),
+    params(("peer_id" = String, Path, description = "The peer's id, used exactly as given", example = "mictlanx-peer-3")),
     security(("bearer" = [])),
-    responses((status = 204, description = "removed (or unknown)"), (status = 401, description = "admin token missing or wrong"),
-        (status = 500, description = "not persisted")))]
+    responses((status = 204, description = "Removed (or was not registered)"),
+        (status = 401, description = "Admin token missing or wrong"),
+        (status = 500, description = "The registry could not be saved")))]
 pub async fn remove_peer(
     _: Admin,
     State(state): State<AppState>,
@@ -194,12 +212,18 @@ pub async fn remove_peer(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// #9: remove peers named by a JSON array body and/or repeated `peers` query parameters (the union).
-#[utoipa::path(delete, path = "/api/v4/xpeers", tag = "peers", request_body = Vec<String>,
-    params(("peers" = Option<Vec<String>>, Query, description = "peer ids, repeated")),
-    security(("bearer" = [])),
-    responses((status = 204, description = "removed"), (status = 401, description = "admin token missing or wrong"),
-        (status = 422, description = "body is not an array of strings"), (status = 500, description = "not persisted")))]
+/// Remove storage peers
+///
+/// Removes the peers named in a JSON list body and in repeated `peers` query parameters (both may be
+/// used; no body is an empty list).
+#[utoipa::path(delete, path = "/api/v4/xpeers", tag = "peers", security(("bearer" = [])),
+    request_body(content = Option<Vec<String>>, example = json!(["mictlanx-peer-3"])),
+    params(("peers" = Option<Vec<String>>, Query, description = "A peer id; repeat the parameter for several")),
+    responses((status = 204, description = "Removed"),
+        (status = 401, description = "Admin token missing or wrong"),
+        (status = 413, description = "JSON body above 16 MiB"),
+        (status = 422, description = "The body is not a list of strings"),
+        (status = 500, description = "The registry could not be saved")))]
 pub async fn remove_peers_bulk(
     _: Admin,
     State(state): State<AppState>,
@@ -229,12 +253,15 @@ pub async fn remove_peers_bulk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// #10: `GET /api/v4/stats?start&end` on every live peer; exactly seven keys per peer, `{}` if none answered.
+/// Usage of every available peer
+///
+/// Asks every available peer for its disk use and its objects (a window `start`..`end` of them); peers
+/// that do not answer are left out, so `{}` means none answered.
 #[utoipa::path(get, path = "/api/v4/peers/stats", tag = "peers",
-    params(("start" = Option<i64>, Query, description = "first ball index (default 0)"),
-        ("end" = Option<i64>, Query, description = "end of the window (default 100)")),
-    responses((status = 200, description = "peer_id → stats", body = BTreeMap<String, PeerStats>),
-        (status = 422, description = "start/end not integers")))]
+    params(("start" = Option<String>, Query, description = "An integer: first object of the window (default 0)", example = "0"),
+        ("end" = Option<String>, Query, description = "An integer: end of the window (default 100)", example = "100")),
+    responses((status = 200, description = "Statistics by peer id", body = BTreeMap<String, PeerStats>),
+        (status = 422, description = "`start` or `end` is not an integer")))]
 pub async fn peer_stats(
     State(state): State<AppState>,
     uri: Uri,

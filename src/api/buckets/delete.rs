@@ -26,16 +26,25 @@ fn deadline(s: &AppState) -> Duration {
     s.config.peer_io.fanout_deadline
 }
 
-/// #14 POST `/api/v4/u/buckets/{bucket_id}/{key}` — update metadata on every live holder.
+/// Update an object's metadata
+///
+/// Sends the new metadata to every available holder of the object named by the path. The body is the
+/// metadata upload body; its `bucket_id` and `key` must be present but the path decides the object.
 #[utoipa::path(
     post,
     path = "/api/v4/u/buckets/{bucket_id}/{key}",
     tag = "buckets",
-    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+    ),
     request_body = PutMetadataDto,
     responses(
-        (status = 204, description = "At least one holder accepted"),
-        (status = 400), (status = 404, description = "No live holder"), (status = 422),
+        (status = 204, description = "At least one holder took the new metadata"),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No available holder"),
+        (status = 413, description = "JSON body above 16 MiB"),
+        (status = 422, description = "A body field of the wrong type or missing"),
         (status = 502, description = "Every holder refused"),
     )
 )]
@@ -91,13 +100,22 @@ pub async fn update_metadata(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// #19 POST `/api/v4/buckets/{bucket_id}/{key}/disable` — 204 whatever the peers answered.
+/// Disable an object
+///
+/// Marks the object disabled on every available holder: reads then answer 404 while its metadata stays
+/// readable with `is_disabled: true`. Answers 204 whatever the holders answered.
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/{bucket_id}/{key}/disable",
     tag = "buckets",
-    params(("bucket_id" = String, Path), ("key" = String, Path)),
-    responses((status = 204, description = "Disabled on the live holders (if any)"), (status = 400))
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+    ),
+    responses(
+        (status = 204, description = "Disabled on the available holders (if any)"),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+    )
 )]
 pub async fn disable(State(s): State<AppState>, params: PathParams) -> ApiResult<StatusCode> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
@@ -133,19 +151,24 @@ pub async fn disable(State(s): State<AppState>, params: PathParams) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// #23 DELETE `/api/v4/buckets/{bucket_id}/{key}` — delete on every live holder.
+/// Delete an object
+///
+/// Deletes the object on every available holder and empties its cache entry.
 #[utoipa::path(
     delete,
     path = "/api/v4/buckets/{bucket_id}/{key}",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path), ("key" = String, Path),
-        ("Force" = Option<String>, Header, description = "Forwarded as 0/1 (default 1)"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+        ("Force" = Option<String>, Header, description = "An integer or `true`/`false`, passed to the peers as 0/1 (default 1)", example = "1"),
     ),
     responses(
-        (status = 200, description = "Deleted", body = DeletedByKeyResponse),
-        (status = 400), (status = 404, description = "No holder"), (status = 422),
-        (status = 502, description = "No holder could be contacted successfully"),
+        (status = 200, description = "Deleted; `n_deletes` counts the replicas removed", body = DeletedByKeyResponse),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No replica holds the object"),
+        (status = 422, description = "`Force` is not an integer or a boolean"),
+        (status = 502, description = "Every holder failed"),
     )
 )]
 pub async fn delete_by_key(
@@ -199,16 +222,24 @@ pub async fn delete_by_key(
     }))
 }
 
-/// #24 DELETE `/api/v4/buckets/{bucket_id}/bid/{ball_id}` — delete every chunk of a ball on every live peer.
+/// Delete every chunk of a chunked object
+///
+/// Asks every available peer to delete all keys of the chunked object (`{ball_id}_0`, `{ball_id}_1`, …).
+/// Answers 200 with the count, which may be 0.
 #[utoipa::path(
     delete,
     path = "/api/v4/buckets/{bucket_id}/bid/{ball_id}",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path), ("ball_id" = String, Path),
-        ("Force" = Option<String>, Header, description = "Forwarded as 0/1 (default 1)"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("ball_id" = String, Path, description = "The chunked object's id", example = "report"),
+        ("Force" = Option<String>, Header, description = "An integer or `true`/`false`, passed to the peers as 0/1 (default 1)", example = "1"),
     ),
-    responses((status = 200, description = "Always, with the count (may be 0)", body = DeletedByBallIdResponse), (status = 400), (status = 422))
+    responses(
+        (status = 200, description = "The number of chunks deleted (may be 0)", body = DeletedByBallIdResponse),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 422, description = "`Force` is not an integer or a boolean"),
+    )
 )]
 pub async fn delete_by_ball(
     State(s): State<AppState>,

@@ -130,10 +130,26 @@ pub fn streamed_response(
     (res, tx)
 }
 
+/// `type/subtype` of RFC 9110 tokens, parameters after `;` allowed: anything else (a stored or requested
+/// `content_type` such as `t`) would be a malformed `Content-Type`, so the answer says octet-stream.
+fn is_media_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let essence = s.split(';').next().unwrap_or_default().trim();
+    essence
+        .split_once('/')
+        .is_some_and(|(t, sub)| token(t) && token(sub))
+}
+
 pub fn set_headers(h: &mut HeaderMap, len: u64, content_type: &str, disposition: Option<String>) {
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let ct = HeaderValue::from_str(content_type)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let ct = Some(content_type)
+        .filter(|ct| is_media_type(ct))
+        .and_then(|ct| HeaderValue::from_str(ct).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
     if let Some(v) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -150,26 +166,31 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
 
-/// #21 GET `/api/v4/buckets/{bucket_id}/{key}` — get bytes.
+/// Download an object
+///
+/// Streams the object's bytes from the best live replica, or from the router's cache. If a replica fails
+/// before the first byte, the next one is tried; a failure after the first byte aborts the connection, so
+/// a truncated body is never mistaken for a whole one. `Content-Length` is always set.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/{key}",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
-        ("key" = String, Path, description = "Key (canonicalised)"),
-        ("content_type" = Option<String>, Query, description = "Response Content-Type override"),
-        ("filename" = Option<String>, Query, description = "Attachment file name"),
-        ("attachment" = Option<bool>, Query, description = "Send Content-Disposition: attachment"),
-        ("Force-Get" = Option<String>, Header, description = "Non-zero bypasses the cache (default 0)"),
-        ("Chunk-Size" = Option<String>, Header, description = "Largest relayed piece (default 10mb)"),
-        ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+        ("content_type" = Option<String>, Query, description = "Content-Type of the answer instead of the stored one"),
+        ("filename" = Option<String>, Query, description = "File name for `Content-Disposition` (with `attachment=true`)"),
+        ("attachment" = Option<String>, Query, description = "`true`, `1`, `yes`, `on` … send `Content-Disposition: attachment`", example = "false"),
+        ("Force-Get" = Option<String>, Header, description = "An integer or `true`/`false`; non-zero skips the cache and reads a replica (default 0)", example = "0"),
+        ("Chunk-Size" = Option<String>, Header, description = "Largest piece relayed at once, a size such as `256kb` or `10mb` (default 10mb; 0 = no cap)", example = "256kb"),
+        ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer (empty = any holder)"),
+        ("Local-Peer-Id" = Option<String>, Header, description = "Logged only"),
     ),
     responses(
-        (status = 200, description = "The object's bytes", content_type = "application/octet-stream"),
-        (status = 400, description = "Invalid id"),
-        (status = 404, description = "No holder, or not found / disabled everywhere"),
-        (status = 422, description = "Invalid header or query parameter"),
+        (status = 200, description = "The object's bytes, with its stored content type", content_type = "*/*"),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No replica holds the object, or it is disabled"),
+        (status = 422, description = "A header or query parameter that cannot be read"),
         (status = 502, description = "Every replica failed"),
     )
 )]
@@ -395,6 +416,24 @@ fn content_length(resp: &reqwest::Response) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_media_types_become_content_type() {
+        for (given, sent) in [
+            ("text/plain", "text/plain"),
+            ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+            ("application/vnd.a+json", "application/vnd.a+json"),
+            ("t", "application/octet-stream"),
+            ("a/", "application/octet-stream"),
+            ("/b", "application/octet-stream"),
+            ("a b/c", "application/octet-stream"),
+            ("", "application/octet-stream"),
+        ] {
+            let mut h = HeaderMap::new();
+            set_headers(&mut h, 1, given, None);
+            assert_eq!(h[header::CONTENT_TYPE], sent, "{given:?}");
+        }
+    }
 
     #[test]
     fn disposition_quotes_and_escapes() {

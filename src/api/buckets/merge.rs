@@ -91,25 +91,31 @@ async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> Api
     }
 }
 
-/// #20 GET `/api/v4/buckets/{bucket_id}/{ball_id}/merge` — one object from a chunked ball.
+/// Download a chunked object as one stream
+///
+/// A chunked object `B` is stored as keys `B_0`, `B_1`, … (what the MictlanX client writes). The router
+/// finds every chunk first (404 if one is missing), then streams them in order as one answer whose
+/// `Content-Length` is the sum of their sizes.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/{ball_id}/merge",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
-        ("ball_id" = String, Path, description = "Ball id; chunks are keys {ball_id}_{i}"),
-        ("content_type" = Option<String>, Query, description = "Response Content-Type override"),
-        ("filename" = Option<String>, Query, description = "Attachment file name"),
-        ("attachment" = Option<bool>, Query, description = "Send Content-Disposition: attachment"),
-        ("Force-Get" = Option<String>, Header, description = "Non-zero bypasses the cache (default 1)"),
-        ("Peer-Id" = Option<String>, Header, description = "Peer to read chunk 0's metadata from"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("ball_id" = String, Path, description = "The chunked object's id; its chunks are the keys `{ball_id}_{i}`", example = "report"),
+        ("content_type" = Option<String>, Query, description = "Content-Type of the answer instead of the stored one"),
+        ("filename" = Option<String>, Query, description = "File name for `Content-Disposition` (with `attachment=true`)"),
+        ("attachment" = Option<String>, Query, description = "`true`, `1`, `yes`, `on` … send `Content-Disposition: attachment`", example = "false"),
+        ("Force-Get" = Option<String>, Header, description = "An integer or `true`/`false`; non-zero skips the cache (default 1)", example = "1"),
+        ("Chunk-Size" = Option<String>, Header, description = "A size such as `256kb`; read and checked, not used"),
+        ("Peer-Id" = Option<String>, Header, description = "Peer to read the first chunk's metadata from"),
     ),
     responses(
-        (status = 200, description = "The concatenated chunks", content_type = "application/octet-stream"),
-        (status = 400, description = "Invalid id"),
-        (status = 404, description = "Metadata, chunk count or a chunk not found"),
-        (status = 422, description = "Invalid header or query parameter"),
+        (status = 200, description = "The chunks' bytes in order", content_type = "*/*"),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "The first chunk, the chunk count or one of the chunks was not found"),
+        (status = 422, description = "A header or query parameter that cannot be read"),
+        (status = 502, description = "Every replica of a chunk failed"),
     )
 )]
 pub async fn merge(

@@ -51,13 +51,22 @@ async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
         .map_err(ApiError::from)
 }
 
-/// #11 GET `/api/v4/buckets/{bucket_id}/{key}/size` — size on each live replica.
+/// Size of an object on each replica
+///
+/// Asks every available holder for its copy's size; the list is sorted by peer id and may be empty.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/{key}/size",
     tag = "buckets",
-    params(("bucket_id" = String, Path), ("key" = String, Path)),
-    responses((status = 200, description = "Per-replica sizes, by peer id", body = Vec<GetSizeByKey>), (status = 400))
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+    ),
+    responses(
+        (status = 200, description = "One entry per replica that answered", body = Vec<GetSizeByKey>,
+            example = json!([{"bucket_id": "demo", "key": "hello", "peer_id": "mictlanx-peer-0", "size": 12}])),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+    )
 )]
 pub async fn size(
     State(s): State<AppState>,
@@ -100,13 +109,19 @@ pub async fn size(
     Ok(Json(sizes))
 }
 
-/// #12 GET `/api/v4/buckets/{bucket_id}/metadata` — bucket listing (each key once, newest wins).
+/// List the objects of a bucket
+///
+/// Asks every available peer for its objects in the bucket and lists each key once (the newest copy by
+/// `tags.updated_at`), sorted by key.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/metadata",
     tag = "buckets",
-    params(("bucket_id" = String, Path)),
-    responses((status = 200, description = "Objects of the bucket, by key", body = BucketListing), (status = 400))
+    params(("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo")),
+    responses(
+        (status = 200, description = "The bucket's objects and the peers that answered", body = BucketListing),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+    )
 )]
 pub async fn bucket_metadata(
     State(s): State<AppState>,
@@ -141,16 +156,27 @@ pub async fn bucket_metadata(
     }))
 }
 
-/// #13 GET `/api/v4/buckets/{bucket_id}/metadata/{key}` — object metadata (first holder that answers).
+/// Metadata of an object
+///
+/// The metadata from the first holder that answers (size, checksum, tags, content type …). A disabled
+/// object is returned with `is_disabled: true`. The headers the MictlanX client sends are accepted and
+/// ignored.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/metadata/{key}",
     tag = "buckets",
-    params(("bucket_id" = String, Path), ("key" = String, Path)),
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("key" = String, Path, description = "Object key (canonical form is used)", example = "hello"),
+        ("Consistency-Model" = Option<String>, Header, description = "Accepted and ignored (default `LB`)"),
+        ("Peer-Id" = Option<String>, Header, description = "Accepted and ignored"),
+        ("Force-Get" = Option<String>, Header, description = "Accepted and ignored"),
+        ("Chunk-Size" = Option<String>, Header, description = "Accepted and ignored"),
+    ),
     responses(
-        (status = 200, description = "Metadata from one holder", body = GetMetadataOut),
-        (status = 400),
-        (status = 404, description = "No holder, or no metadata on any holder"),
+        (status = 200, description = "The object's metadata and the peer that answered", body = GetMetadataOut),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No replica holds the object"),
         (status = 502, description = "Every replica failed"),
     )
 )]
@@ -199,16 +225,22 @@ pub async fn object_metadata(
     }
 }
 
-/// #22 GET `/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks` — chunk metadata of a ball.
+/// Metadata of every chunk of a chunked object
+///
+/// The chunks (`{ball_id}_0`, `{ball_id}_1`, …) found on the available peers, each once, sorted by
+/// `tags.index`, with their total size.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks",
     tag = "buckets",
-    params(("bucket_id" = String, Path), ("ball_id" = String, Path)),
+    params(
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
+        ("ball_id" = String, Path, description = "The chunked object's id", example = "report"),
+    ),
     responses(
-        (status = 200, description = "Chunks sorted by index", body = BallMetadata),
-        (status = 400),
-        (status = 404, description = "No live peer, or no chunk found"),
+        (status = 200, description = "The chunks, sorted by index", body = BallMetadata),
+        (status = 400, description = "An id that keeps no character in canonical form"),
+        (status = 404, description = "No available peer, or no chunk found"),
     )
 )]
 pub async fn chunks(

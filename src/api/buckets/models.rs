@@ -12,8 +12,15 @@ use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::model::Metadata;
 use crate::validate::Fields;
 
-/// `PutMetadataDTO` (body of #14 and #15), documentation shape.
+/// The metadata of an object to upload (or the new metadata of an update).
+///
+/// `checksum` is what the client computed (the MictlanX client sends the lowercase hex SHA-256 of the
+/// bytes); `size` is the exact number of bytes step 2 will send.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"bucket_id": "demo", "key": "hello", "ball_id": "hello",
+    "checksum": "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447", "size": 12,
+    "tags": {"fullname": "hello.txt"}, "producer_id": "client-0", "content_type": "text/plain",
+    "is_disabled": false, "replication_factor": 2}))]
 pub struct PutMetadataDto {
     pub bucket_id: String,
     pub key: String,
@@ -126,8 +133,12 @@ impl PutMetadataFields {
     }
 }
 
-/// `GetMetadataResponse` (§5.5): exactly four keys, integer `service_time`.
+/// An object's metadata and the peer that answered; `service_time` is an integer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"service_time": 1, "peer_id": "mictlanx-peer-0", "local_peer_id": "mictlanx-peer-0",
+    "metadata": {"key": "hello", "size": 12, "checksum": "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447",
+        "tags": {"updated_at": "1764576000000000000"}, "content_type": "text/plain", "producer_id": "client-0",
+        "ball_id": "hello", "bucket_id": "demo", "is_disabled": false}}))]
 pub struct GetMetadataOut {
     pub service_time: i64,
     pub peer_id: String,
@@ -135,8 +146,10 @@ pub struct GetMetadataOut {
     pub metadata: Metadata,
 }
 
-/// `PutMetadataResponse` (§5.7).
+/// An opened upload: send the bytes to `tasks_ids[0]`; `replicas` are the peers that accepted it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"key": "hello", "service_time": 0.004, "tasks_ids": ["V1StGXR8_Z5jdHi6B-myT"],
+    "bucket_id": "demo", "replicas": ["mictlanx-peer-0", "mictlanx-peer-1"], "extra": {}}))]
 pub struct PutMetadataResponse {
     pub key: String,
     pub service_time: f64,
@@ -147,8 +160,10 @@ pub struct PutMetadataResponse {
     pub extra: serde_json::Map<String, Value>,
 }
 
-/// `RouterPutChunkedResponse` (§5.8).
+/// A finished upload: the peers that stored the bytes and how many bytes arrived.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"peer_ids": ["mictlanx-peer-0", "mictlanx-peer-1"], "combined_key": "demo@hello",
+    "bucket_id": "demo", "key": "hello", "size": 12}))]
 pub struct RouterPutChunkedResponse {
     pub peer_ids: Vec<String>,
     pub combined_key: String,
@@ -157,22 +172,25 @@ pub struct RouterPutChunkedResponse {
     pub size: u64,
 }
 
-/// `DeletedByKeyResponse` (§5.9).
+/// How many replicas of the key were deleted.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"n_deletes": 2, "key": "hello"}))]
 pub struct DeletedByKeyResponse {
     pub n_deletes: u64,
     pub key: String,
 }
 
-/// `DeletedByBallIdResponse` (§5.9).
+/// How many chunks of the chunked object were deleted.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"n_deletes": 3, "ball_id": "report"}))]
 pub struct DeletedByBallIdResponse {
     pub n_deletes: u64,
     pub ball_id: String,
 }
 
-/// `GetSizeByKey` (§5.10).
+/// The size of one replica.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"bucket_id": "demo", "key": "hello", "peer_id": "mictlanx-peer-0", "size": 12}))]
 pub struct GetSizeByKey {
     pub bucket_id: String,
     pub key: String,
@@ -180,8 +198,12 @@ pub struct GetSizeByKey {
     pub size: u64,
 }
 
-/// Bucket listing (§5.11): `peers_ids` (original spelling) and `peer_ids` carry the same list.
+/// The objects of a bucket; `peers_ids` (the original spelling) and `peer_ids` list the same peers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"bucket_id": "demo", "peers_ids": ["mictlanx-peer-0"], "peer_ids": ["mictlanx-peer-0"],
+    "balls": [{"key": "hello", "size": 12, "checksum": "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447",
+        "tags": {}, "content_type": "text/plain", "producer_id": "client-0", "ball_id": "hello",
+        "bucket_id": "demo", "is_disabled": false}]}))]
 pub struct BucketListing {
     pub bucket_id: String,
     pub peers_ids: Vec<String>,
@@ -189,8 +211,16 @@ pub struct BucketListing {
     pub balls: Vec<Metadata>,
 }
 
-/// `BallMetadata` (§5.12).
+/// The chunks of a chunked object, sorted by index; `size` is `size_bytes` in words (`"600 KB"`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"bucket_id": "demo", "ball_id": "report", "size": "20 bytes", "size_bytes": 20,
+    "checksum": "5d41402abc4b2a76b9719d911017c592", "chunks": [
+        {"key": "report_0", "size": 10, "checksum": "c0", "tags": {"index": "0", "num_chunks": "2"},
+         "content_type": "application/octet-stream", "producer_id": "client-0", "ball_id": "report",
+         "bucket_id": "demo", "is_disabled": false},
+        {"key": "report_1", "size": 10, "checksum": "c1", "tags": {"index": "1", "num_chunks": "2"},
+         "content_type": "application/octet-stream", "producer_id": "client-0", "ball_id": "report",
+         "bucket_id": "demo", "is_disabled": false}]}))]
 pub struct BallMetadata {
     pub bucket_id: String,
     pub ball_id: String,

@@ -40,24 +40,32 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// #15 POST `/api/v4/buckets/{bucket_id}/metadata` — put metadata (phase 1).
+/// Start an upload (step 1 of 2: metadata)
+///
+/// Chooses the peers that will hold the object (`replication_factor` of them), opens an upload on each
+/// and answers the upload's id in `tasks_ids[0]`. Step 2 sends the bytes to
+/// `POST /api/v4/buckets/data/{task_id}/chunked`. The body's `bucket_id` must name the bucket of the
+/// path (400 otherwise). A 404 with `"code": 666` means every available peer already holds the key.
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/{bucket_id}/metadata",
     tag = "buckets",
     params(
-        ("bucket_id" = String, Path, description = "Bucket (canonicalised)"),
-        ("Update" = Option<String>, Header, description = "Forwarded verbatim to peers (default \"0\")"),
+        ("bucket_id" = String, Path, description = "Bucket (canonical form is used); the body's `bucket_id` must match", example = "demo"),
+        ("Update" = Option<String>, Header, description = "Passed to the peers unchanged (default \"0\")", example = "0"),
     ),
     request_body = PutMetadataDto,
     responses(
-        (status = 200, description = "Task group opened", body = PutMetadataResponse),
-        (status = 400, description = "Invalid id or bucket mismatch"),
-        (status = 404, description = "Code 666: every live peer already holds the key"),
-        (status = 413, description = "size above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
-        (status = 422, description = "Invalid body"),
-        (status = 502, description = "Every selected peer refused"),
-        (status = 507, description = "No peer has room"),
+        (status = 200, description = "Upload opened on at least one peer", body = PutMetadataResponse),
+        (status = 400, description = "An id that keeps no character in canonical form, or a body bucket other than the path's"),
+        (status = 404, description = "Every available peer already holds the key (`detail.code` = 666)", content_type = "application/json",
+            example = json!({"detail": {"msg": "No available peers.", "suggestion": "Add more peers or delete replicas.",
+                "bucket_id": "demo", "key": "hello", "replicas": ["mictlanx-peer-0"], "code": 666}})),
+        (status = 413, description = "JSON body above 16 MiB, or `size` above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
+        (status = 422, description = "A body field of the wrong type or missing"),
+        (status = 502, description = "Every chosen peer refused the upload"),
+        (status = 503, description = "The cluster state is unreachable (Redis backend); retry"),
+        (status = 507, description = "No peer has room for `size` bytes"),
     )
 )]
 pub async fn put_metadata(

@@ -359,24 +359,28 @@ impl From<Response> for ErrorResponse {
     }
 }
 
-/// #17 POST `/api/v4/buckets/data/{task_id}/chunked` — put data, raw body (phase 2).
+/// Upload an object's bytes (step 2 of 2)
+///
+/// The raw request body is streamed once through the router to every peer chosen in step 1, at the same
+/// time. The upload succeeds when at least one peer stored all `size` bytes; the answer lists them.
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/data/{task_id}/chunked",
     tag = "buckets",
     params(
-        ("task_id" = String, Path, description = "Group id from phase 1 (a member task id is accepted)"),
-        ("Chunk-Size" = Option<String>, Header, description = "Largest relayed piece (default 10mb; 0 = no cap)"),
+        ("task_id" = String, Path, description = "`tasks_ids[0]` of step 1", example = "V1StGXR8_Z5jdHi6B-myT"),
+        ("Chunk-Size" = Option<String>, Header, description = "Largest piece relayed at once, a size such as `256kb` (default 10mb; 0 = no cap)", example = "256kb"),
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "Exactly the `size` bytes announced in step 1"),
     responses(
-        (status = 200, description = "Stored on at least one replica", body = RouterPutChunkedResponse),
-        (status = 400, description = "Data size mismatch, or every replica refused the bytes (checksum mismatch)"),
-        (status = 404, description = "Unknown or expired task"),
-        (status = 409, description = "Upload already in progress"),
-        (status = 413, description = "Body above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
-        (status = 422, description = "Invalid Chunk-Size"),
-        (status = 502, description = "No replica stored the data"),
+        (status = 200, description = "Stored on at least one peer", body = RouterPutChunkedResponse),
+        (status = 400, description = "The body's length is not the announced size, or every peer refused the bytes (checksum mismatch)"),
+        (status = 404, description = "No such upload, or it expired"),
+        (status = 409, description = "This upload is already receiving its bytes, or another router took it over"),
+        (status = 413, description = "A body above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
+        (status = 422, description = "`Chunk-Size` is not a size"),
+        (status = 502, description = "No peer stored the bytes; the upload can be retried"),
+        (status = 503, description = "The cluster state is unreachable (Redis backend); retry"),
     )
 )]
 pub async fn put_chunked(State(s): State<AppState>, params: PathParams, req: Request) -> Response {
@@ -386,14 +390,26 @@ pub async fn put_chunked(State(s): State<AppState>, params: PathParams, req: Req
         .unwrap_or_else(|e| e.0)
 }
 
-/// #18 POST `/api/v4/buckets/data/{task_id}/chunkedv1` — alias of #17.
+/// Upload an object's bytes (older path)
+///
+/// The same upload as `POST /api/v4/buckets/data/{task_id}/chunked`, kept for older clients.
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/data/{task_id}/chunkedv1",
     tag = "buckets",
-    params(("task_id" = String, Path, description = "Group id from phase 1")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Same as /chunked", body = RouterPutChunkedResponse))
+    params(
+        ("task_id" = String, Path, description = "`tasks_ids[0]` of step 1", example = "V1StGXR8_Z5jdHi6B-myT"),
+        ("Chunk-Size" = Option<String>, Header, description = "Largest piece relayed at once, a size such as `256kb` (default 10mb; 0 = no cap)", example = "256kb"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "Exactly the `size` bytes announced in step 1"),
+    responses(
+        (status = 200, description = "Stored on at least one peer", body = RouterPutChunkedResponse),
+        (status = 400, description = "The body's length is not the announced size"),
+        (status = 404, description = "No such upload, or it expired"),
+        (status = 409, description = "This upload is already receiving its bytes"),
+        (status = 422, description = "`Chunk-Size` is not a size"),
+        (status = 502, description = "No peer stored the bytes; the upload can be retried"),
+    )
 )]
 pub async fn put_chunked_v1(
     State(s): State<AppState>,
@@ -413,20 +429,25 @@ fn missing_data() -> ApiError {
     })])
 }
 
-/// #16 POST `/api/v4/buckets/data/{task_id}` — put data, multipart (phase 2). 201 with an empty body.
+/// Upload an object's bytes as a form (step 2 of 2)
+///
+/// The same upload as the raw-body form, with the bytes in the file field `data` of a
+/// `multipart/form-data` body. Answers 201 with an empty body.
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/data/{task_id}",
     tag = "buckets",
-    params(("task_id" = String, Path, description = "Group id from phase 1")),
-    request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "File field `data`"),
+    params(("task_id" = String, Path, description = "`tasks_ids[0]` of step 1", example = "V1StGXR8_Z5jdHi6B-myT")),
+    request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "A form whose file field `data` holds the bytes"),
     responses(
-        (status = 201, description = "Stored on at least one replica (empty body)"),
-        (status = 400, description = "Data size mismatch, or every replica refused the bytes (checksum mismatch)"),
-        (status = 404, description = "Unknown or expired task"),
-        (status = 409, description = "Upload already in progress"),
-        (status = 422, description = "Not multipart, or no `data` field"),
-        (status = 502, description = "No replica stored the data"),
+        (status = 201, description = "Stored on at least one peer (empty body)"),
+        (status = 400, description = "The file's length is not the announced size, or every peer refused the bytes (checksum mismatch)"),
+        (status = 404, description = "No such upload, or it expired"),
+        (status = 409, description = "This upload is already receiving its bytes, or another router took it over"),
+        (status = 413, description = "A body above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
+        (status = 422, description = "Not a multipart body, or no `data` field"),
+        (status = 502, description = "No peer stored the bytes; the upload can be retried"),
+        (status = 503, description = "The cluster state is unreachable (Redis backend); retry"),
     )
 )]
 pub async fn put_data_multipart(
