@@ -7,6 +7,7 @@
 mod answer;
 mod build;
 mod error;
+mod fast;
 mod report;
 mod upload;
 mod versioned;
@@ -50,6 +51,8 @@ pub struct PeerClient {
     /// while a request body is being sent, so an upload lasting longer than the idle timeout would fail.
     /// Upload stalls are bounded by the fan-out instead (`replication::fanout`).
     upload_http: reqwest::Client,
+    /// hyper's own client for the data and metadata GETs to `http` peers (`fast.rs`).
+    fast: fast::FastGet,
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
@@ -71,9 +74,11 @@ impl PeerClient {
     /// redirects, and the peer token as a default header (built once, marked sensitive).
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
         let (http, upload_http) = build::clients(io)?;
+        let fast = fast::FastGet::new(io, build::auth_header(io)?);
         Ok(PeerClient {
             http,
             upload_http,
+            fast,
             test_mode,
             peer_timeout: io.peer_timeout,
             fanout: io.fanout_concurrency.max(1),
@@ -168,10 +173,11 @@ impl PeerClient {
         b: &str,
         k: &str,
     ) -> Result<GetMetadataResponse, PeerError> {
-        let req = self.http.get(self.url(
-            peer,
-            &format!("/api/v4/buckets/{}/metadata/{}", seg(b), seg(k)),
-        ));
+        let path = format!("/api/v4/buckets/{}/metadata/{}", seg(b), seg(k));
+        if peer.protocol == "http" {
+            return decode(self.call_fast(peer, &path).await?);
+        }
+        let req = self.http.get(self.url(peer, &path));
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
@@ -330,11 +336,19 @@ impl PeerClient {
     /// reported when the headers arrive; the body has only the idle timeout.
     pub async fn get_data(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<Response, PeerError> {
         let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
-        let req = self.http.get(self.url(peer, &path));
         let report = Report::begin(self, peer).await;
-        match req.headers(trace_headers()).send().await {
-            Err(e) => {
-                let err = PeerError::from_reqwest(&e);
+        let sent = if peer.protocol == "http" {
+            let base = peer.base_url(self.test_mode);
+            self.fast.get(&base, &path, trace_headers()).await
+        } else {
+            let req = self.http.get(self.url(peer, &path));
+            req.headers(trace_headers())
+                .send()
+                .await
+                .map_err(|e| PeerError::from_reqwest(&e))
+        };
+        match sent {
+            Err(err) => {
                 report.finish(err.outcome()).await;
                 Err(err)
             }
@@ -347,6 +361,52 @@ impl PeerClient {
                 } else {
                     Err(answer_error(peer, resp).await)
                 }
+            }
+        }
+    }
+
+    /// A buffered GET of `path` through the lean client (`fast.rs`), under the peer timeout as a total
+    /// bound, classified and reported like [`PeerClient::call`].
+    async fn call_fast(&self, peer: &PeerInfo, path: &str) -> Result<Answer, PeerError> {
+        let report = Report::begin(self, peer).await;
+        let base = peer.base_url(self.test_mode);
+        let exchange = async {
+            let resp = match self.fast.get(&base, path, trace_headers()).await {
+                Ok(resp) => resp,
+                Err(err) => return Err((err.outcome(), err)),
+            };
+            let latency = report.elapsed();
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err((
+                    status_outcome(status, latency),
+                    answer_error(peer, resp).await,
+                ));
+            }
+            let headers = resp.headers().clone();
+            match read_capped(resp, MAX_ANSWER_BYTES).await {
+                Ok(body) => Ok((status_outcome(status, latency), Answer { headers, body })),
+                Err(err) => Err((err.outcome(), err)),
+            }
+        };
+        let outcome = match tokio::time::timeout(self.peer_timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let err = PeerError::Timeout(format!(
+                    "{base}{path}: no whole answer within {:?}",
+                    self.peer_timeout
+                ));
+                Err((err.outcome(), err))
+            }
+        };
+        match outcome {
+            Ok((outcome, answer)) => {
+                report.finish(outcome).await;
+                Ok(answer)
+            }
+            Err((outcome, err)) => {
+                report.finish(outcome).await;
+                Err(err)
             }
         }
     }

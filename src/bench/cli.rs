@@ -20,6 +20,11 @@ pub struct BenchArgs {
     /// Base URL of the router or peer, e.g. `http://127.0.0.1:60666`.
     #[arg(long, value_parser = parse_base_url)]
     pub url: String,
+    /// With `--target peer`: one more peer every PUT also writes the same object to, concurrently with
+    /// `--url` (repeat it for more). Three peers in all make a direct rf-3 PUT, the same work a router does
+    /// for `--rf 3`. Reads use `--url` only; `--cleanup` deletes on every peer.
+    #[arg(long = "mirror", value_parser = parse_base_url)]
+    pub mirrors: Vec<String>,
     /// Operation to time.
     #[arg(long, value_enum, default_value_t = Op::Get)]
     pub op: Op,
@@ -93,6 +98,16 @@ pub enum StopRule {
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 impl BenchArgs {
+    /// Combinations clap cannot express; the message is the usage error (exit status 2).
+    pub fn check(&self) -> Result<(), String> {
+        if !self.mirrors.is_empty() && self.target != Target::Peer {
+            return Err(
+                "--mirror needs --target peer (a router replicates by itself: use --rf)".into(),
+            );
+        }
+        Ok(())
+    }
+
     pub fn stop_rule(&self) -> StopRule {
         match (self.ops, self.duration) {
             (Some(n), _) => StopRule::Ops(n),

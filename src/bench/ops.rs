@@ -91,6 +91,8 @@ pub struct Endpoint {
     base: String,
     bucket: String,
     force_get: bool,
+    /// Peers every PUT also writes to, concurrently (`--mirror`); deletes go to them too.
+    mirrors: Vec<Endpoint>,
 }
 
 /// One pooled client for the whole run: no total timeout (large bodies), idle and connect timeouts only.
@@ -111,11 +113,34 @@ impl Endpoint {
             base: base.trim_end_matches('/').to_string(),
             bucket: bucket.to_string(),
             force_get,
+            mirrors: Vec::new(),
         }
     }
 
-    /// Two-phase write of `payload` under `key`; returns the bytes uploaded.
+    /// The same endpoint, with every PUT also written to each of `urls` (same target kind and bucket).
+    pub fn with_mirrors(mut self, urls: &[String]) -> Self {
+        self.mirrors = urls
+            .iter()
+            .map(|u| Endpoint::new(self.client.clone(), self.target, u, &self.bucket, false))
+            .collect();
+        self
+    }
+
+    /// Two-phase write of `payload` under `key` here and on every mirror at once (the direct rf-N PUT:
+    /// the bytes go out N times in parallel, as a router's fan-out sends them); returns the object's size.
     pub async fn put(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
+        if self.mirrors.is_empty() {
+            return self.put_one(key, payload, rf).await;
+        }
+        let copies = std::iter::once(self)
+            .chain(&self.mirrors)
+            .map(|ep| ep.put_one(key, payload, rf));
+        let sizes = futures::future::try_join_all(copies).await?;
+        Ok(sizes[0])
+    }
+
+    /// Two-phase write of `payload` under `key` on this endpoint only.
+    async fn put_one(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
         let meta_url = format!("{}/api/v4/buckets/{}/metadata", self.base, self.bucket);
         let (body, id_field) = match self.target {
             Target::Router => (
@@ -223,8 +248,15 @@ impl Endpoint {
         }
     }
 
-    /// Deletes the object; an already absent object counts as deleted.
+    /// Deletes the object here and on every mirror; an already absent object counts as deleted.
     pub async fn delete(&self, key: &str) -> Result<(), OpError> {
+        for m in &self.mirrors {
+            m.delete_one(key).await?;
+        }
+        self.delete_one(key).await
+    }
+
+    async fn delete_one(&self, key: &str) -> Result<(), OpError> {
         let step = "delete";
         let resp = self
             .client

@@ -36,7 +36,8 @@ pub enum BenchError {
 /// Runs the whole benchmark described by `args` and returns its report.
 pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let client = build_client(args.concurrency, args.timeout).map_err(BenchError::Client)?;
-    let ep = Endpoint::new(client, args.target, &args.url, &args.bucket, args.force_get);
+    let ep = Endpoint::new(client, args.target, &args.url, &args.bucket, args.force_get)
+        .with_mirrors(&args.mirrors);
     let size = args.size;
     let payload = tokio::task::spawn_blocking(move || Payload::generate(size)).await?;
     let run_id = run_id();

@@ -7,6 +7,10 @@ use mictlanx_router::bench::{run, BenchArgs};
 
 fn main() -> ExitCode {
     let args = BenchArgs::parse();
+    if let Err(e) = args.check() {
+        eprintln!("mictlanx-bench: {e}");
+        return ExitCode::from(2);
+    }
     // reqwest is built without a default rustls provider; https URLs need one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -11,6 +11,7 @@ use super::fill::FillStamp;
 use super::fill::FillTicket;
 use super::generations::Generations;
 use super::limits::Limits;
+use super::meta_cache::{CachedMeta, MetaCache};
 use super::occupancy::{Occupancy, HITS, MISSES};
 use crate::config::{CacheConfig, CachePolicy};
 use crate::model::Metadata;
@@ -60,6 +61,8 @@ pub(super) struct Inner {
     limits: Limits,
     generations: Generations,
     occupancy: Arc<Occupancy>,
+    /// Metadata entries, under the same generations (`meta_cache.rs`).
+    meta: MetaCache,
 }
 
 impl std::fmt::Debug for BallCache {
@@ -106,6 +109,7 @@ impl BallCache {
                 limits,
                 generations: Generations::new(),
                 occupancy,
+                meta: MetaCache::new(cfg),
             })),
         }
     }
@@ -179,18 +183,54 @@ impl BallCache {
             peer_id: peer_id.into(),
             version,
         };
+        let meta = CachedMeta {
+            metadata: ball.metadata.clone(),
+            peer_id: ball.peer_id.clone(),
+            version,
+        };
         inner.generations.if_unchanged(stamp, || {
             inner.occupancy.added(len);
+            inner.meta.insert(key.clone(), meta);
             inner.cache.insert(key, ball);
         })
+    }
+
+    /// The cached metadata of `combined`, counting a metadata hit or miss. `None` when disabled. The caller
+    /// serves it only while the object is still at `version` (`api::buckets::cached::current_meta`).
+    pub fn get_meta(&self, combined: &str) -> Option<CachedMeta> {
+        self.inner.as_ref()?.meta.get(combined)
+    }
+
+    /// Inserts a metadata answer read under `stamp` (taken by [`BallCache::fill_stamp`] before the first
+    /// peer request, with the object's version) unless the key was invalidated since. Returns whether it
+    /// was inserted.
+    pub fn finish_meta_fill(
+        &self,
+        stamp: FillStamp,
+        metadata: Metadata,
+        peer_id: impl Into<String>,
+    ) -> bool {
+        let Some(inner) = self.inner.as_ref() else {
+            return false;
+        };
+        let entry = CachedMeta {
+            metadata,
+            peer_id: peer_id.into(),
+            version: stamp.version,
+        };
+        let key = stamp.key;
+        inner
+            .generations
+            .if_unchanged(stamp.stamp, || inner.meta.insert(key, entry))
     }
 
     /// Removes `combined` and bumps its generation, atomically with respect to `finish_fill`.
     pub fn invalidate(&self, combined: &str) {
         if let Some(inner) = &self.inner {
-            inner
-                .generations
-                .bump(combined, || inner.cache.invalidate(combined));
+            inner.generations.bump(combined, || {
+                inner.cache.invalidate(combined);
+                inner.meta.invalidate(combined);
+            });
         }
     }
 
@@ -202,6 +242,7 @@ impl BallCache {
             inner.generations.bump_all();
             inner.cache.invalidate_all();
             inner.cache.run_pending_tasks();
+            inner.meta.invalidate_all();
         }
     }
 
@@ -249,5 +290,9 @@ impl BallCache {
 impl Inner {
     pub(super) fn occupancy(&self) -> &Occupancy {
         &self.occupancy
+    }
+
+    pub(super) fn meta(&self) -> &MetaCache {
+        &self.meta
     }
 }

@@ -13,10 +13,7 @@ use crate::config::PeerIoConfig;
 pub(super) fn clients(io: &PeerIoConfig) -> Result<(reqwest::Client, reqwest::Client), PeerError> {
     crate::server::install_crypto_provider();
     let mut defaults = HeaderMap::new();
-    if let Some(token) = &io.peer_token {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| PeerError::Connect("the peer token is not a valid header".into()))?;
-        value.set_sensitive(true);
+    if let Some(value) = auth_header(io)? {
         defaults.insert(AUTHORIZATION, value);
     }
     let base = || {
@@ -45,4 +42,15 @@ pub(super) fn clients(io: &PeerIoConfig) -> Result<(reqwest::Client, reqwest::Cl
             .map_err(|e| PeerError::Connect(format!("cannot build the peer client: {e}")))
     };
     Ok((build(builder)?, build(upload_builder)?))
+}
+
+/// `Authorization: Bearer <MICTLANX_ROUTER_PEER_TOKEN>`, marked sensitive; `None` without a token.
+pub(super) fn auth_header(io: &PeerIoConfig) -> Result<Option<HeaderValue>, PeerError> {
+    let Some(token) = &io.peer_token else {
+        return Ok(None);
+    };
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| PeerError::Connect("the peer token is not a valid header".into()))?;
+    value.set_sensitive(true);
+    Ok(Some(value))
 }
