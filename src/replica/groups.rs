@@ -81,21 +81,30 @@ pub(super) async fn claim(inner: &Arc<Inner>, id: &str) -> Result<Claim, RmError
     Err(contention(id))
 }
 
-/// Extend the lease; `Conflict` once another claim replaced this one.
-pub(super) async fn renew(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> {
-    let id = &c.group.group_id;
+/// Replace the group `id` by what `change` makes of it (`Ok(None)` = leave it), with compare-and-set;
+/// `absent` is the answer when the group no longer exists.
+async fn rewrite<F>(
+    inner: &Arc<Inner>,
+    id: &str,
+    absent: Result<(), RmError>,
+    mut change: F,
+) -> Result<(), RmError>
+where
+    F: FnMut(&TaskGroup, u64) -> Result<Option<TaskGroup>, RmError>,
+{
     for _ in 0..CAS_ATTEMPTS {
         let now = now_ns();
-        let prev = inner
-            .st(inner.store.group(id))
-            .await?
-            .ok_or_else(|| claims::fenced(id))?;
-        let next = claims::renew(&prev.value, c.token, now, inner.cfg.claim_lease)?;
+        let Some(prev) = inner.st(inner.store.group(id)).await? else {
+            return absent;
+        };
+        let Some(next) = change(&prev.value, now)? else {
+            return Ok(());
+        };
         let write = Write::Group {
-            id: id.clone(),
-            prev: Some(prev),
-            next: Some(next.clone()),
+            id: id.to_string(),
             ttl: claims::store_ttl(&next, now),
+            prev: Some(prev),
+            next: Some(next),
         };
         if inner.st(inner.store.apply(vec![write])).await? {
             return Ok(());
@@ -104,28 +113,22 @@ pub(super) async fn renew(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> 
     Err(contention(id))
 }
 
+/// Extend the lease; `Conflict` once another claim replaced this one.
+pub(super) async fn renew(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> {
+    let id = &c.group.group_id;
+    let lease = inner.cfg.claim_lease;
+    rewrite(inner, id, Err(claims::fenced(id)), |g, now| {
+        claims::renew(g, c.token, now, lease).map(Some)
+    })
+    .await
+}
+
 /// Clear this claim (the group stays for a retry); a no-op when the claim is no longer the group's.
 pub(super) async fn release(inner: &Arc<Inner>, c: &Claim) -> Result<(), RmError> {
-    let id = &c.group.group_id;
-    for _ in 0..CAS_ATTEMPTS {
-        let now = now_ns();
-        let Some(prev) = inner.st(inner.store.group(id)).await? else {
-            return Ok(());
-        };
-        let Some(next) = claims::release(&prev.value, c.token) else {
-            return Ok(());
-        };
-        let write = Write::Group {
-            id: id.clone(),
-            prev: Some(prev),
-            next: Some(next.clone()),
-            ttl: claims::store_ttl(&next, now),
-        };
-        if inner.st(inner.store.apply(vec![write])).await? {
-            return Ok(());
-        }
-    }
-    Err(contention(id))
+    rewrite(inner, &c.group.group_id, Ok(()), |g, _| {
+        Ok(claims::release(g, c.token))
+    })
+    .await
 }
 
 /// Phase 2 stored the bytes on `succeeded`: in one atomic step, check the claim still holds (fencing),

@@ -106,9 +106,17 @@ pub async fn put_metadata(
     let group_id = nanoid::nanoid!();
     let peer_body = peer_body(&dto, b, k);
     let rf = dto.replication_factor.max(1);
+    // With `Update` truthy the peers rewrite an existing object's metadata in place at once: that is an
+    // update, so it gets a version of its own (and the holders that took it are recorded below).
+    let in_place = matches!(update.trim().to_ascii_lowercase().as_str(), "1" | "true");
+    let update_version = if in_place {
+        Some(s.rm.next_version(b, k).await?)
+    } else {
+        None
+    };
     let opts = PutOptions {
         rf: Some(rf),
-        version: None,
+        version: update_version,
     };
     let calls =
         placement
@@ -169,6 +177,11 @@ pub async fn put_metadata(
         )));
     }
     let replicas: Vec<String> = tasks.iter().flat_map(|t| t.peers.iter().cloned()).collect();
+    if let Some(version) = update_version {
+        // Holders that did not take the in-place update keep older metadata: no longer current.
+        s.rm.record_update(b, k, replicas.clone(), version).await?;
+        s.cache.invalidate(&format!("{b}@{k}"));
+    }
     let created = now_ns();
     let ttl = u64::try_from(s.config.replica.task_ttl.as_nanos()).unwrap_or(u64::MAX);
     let group = TaskGroup {
