@@ -72,6 +72,8 @@ impl App {
             admin,
         };
         flush_cache_on_resets(&manager, state.cache.clone());
+        // performance (issue 16)
+        api::buckets::data_meta::register_metrics();
         let table = api::table(&state);
         Ok(App {
             listener,

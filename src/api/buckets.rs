@@ -2,6 +2,7 @@
 //! submodule per concern; [`bucket_routes`] adds the fourteen rows in the spec's table order.
 
 pub mod cached;
+pub mod data_meta;
 pub mod delete;
 pub mod get;
 pub mod merge;

@@ -8,6 +8,9 @@ use crate::app::AppState;
 use crate::cache::{CachedBall, CachedMeta, FillStamp};
 use crate::error::ApiError;
 use crate::model::Metadata;
+use crate::replication::Start;
+
+use super::models::{GetMetadataOut, GetSizeByKey};
 
 /// The entry of `b@k` if it is still the object's current version; a stale entry is dropped.
 pub async fn current(s: &AppState, b: &str, k: &str) -> Result<Option<CachedBall>, ApiError> {
@@ -55,4 +58,62 @@ pub fn fill_meta(s: &AppState, stamp: Option<FillStamp>, metadata: &Metadata, pe
     if let Some(stamp) = stamp {
         s.cache.finish_meta_fill(stamp, metadata.clone(), peer_id);
     }
+}
+
+/// The metadata GET's answer from a cache entry: no peer was asked, so `service_time` is 0.
+pub fn metadata_out(hit: CachedMeta) -> GetMetadataOut {
+    GetMetadataOut {
+        service_time: 0,
+        local_peer_id: hit.peer_id.clone(),
+        peer_id: hit.peer_id,
+        metadata: hit.metadata,
+    }
+}
+
+/// Where a metadata GET's peer read starts and the stamp its answer is cached under. With the cache on,
+/// the read plan is taken first: its version, read before the first peer request, tags the entry.
+pub async fn metadata_read_start(
+    s: &AppState,
+    b: &str,
+    k: &str,
+) -> Result<(Start, Option<FillStamp>), ApiError> {
+    if !s.cache.is_enabled() {
+        return Ok((Start::Ask, None));
+    }
+    let plan = s.rm.choose_read_replica(b, k).await?;
+    let stamp = stamp(s, b, k, plan.version);
+    Ok((Start::Known(plan), stamp))
+}
+
+/// The size check (#11) from a valid metadata entry: every live holder of the object at the cached version
+/// holds that version, so each answers the cached size. `None` (ask the peers) without a valid entry, for
+/// a disabled object, or when no holder is live.
+pub async fn sizes_from_cache(
+    s: &AppState,
+    b: &str,
+    k: &str,
+) -> Result<Option<Vec<GetSizeByKey>>, ApiError> {
+    let Some(hit) = current_meta(s, b, k).await? else {
+        return Ok(None);
+    };
+    if hit.metadata.is_disabled {
+        return Ok(None);
+    }
+    let plan = s.rm.choose_read_replica(b, k).await?;
+    // The plan's version is read after the entry was checked: equal means no change landed meanwhile.
+    if plan.peers.is_empty() || plan.version != hit.version {
+        return Ok(None);
+    }
+    let mut sizes: Vec<GetSizeByKey> = plan
+        .peers
+        .into_iter()
+        .map(|peer| GetSizeByKey {
+            bucket_id: b.to_string(),
+            key: k.to_string(),
+            peer_id: peer.peer_id,
+            size: hit.metadata.size,
+        })
+        .collect();
+    sizes.sort_by(|x, y| x.peer_id.cmp(&y.peer_id));
+    Ok(Some(sizes))
 }

@@ -269,13 +269,10 @@ pub async fn get_object(
             if !metadata_first && c.metadata.is_none() {
                 return data_only(&client, peer, b, k).await;
             }
-            // Metadata and data are asked together (one round trip of latency, not two).
+            // One peer request when the data answer carries the metadata (issue 16).
             let (md, data) = match c.metadata {
                 Some(md) => (Ok(md), client.get_data(&peer, b, k).await),
-                None => tokio::join!(
-                    client.get_metadata(&peer, b, k),
-                    client.get_data(&peer, b, k)
-                ),
+                None => super::data_meta::data_and_metadata(&client, &peer, b, k).await,
             };
             decide(peer, md, data)
         }
@@ -319,6 +316,9 @@ pub async fn get_object(
         .unwrap_or(&default_name)
         .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
+    if let Some(md) = &metadata {
+        super::cached::fill_meta(&s, fill_stamp.clone(), md, &peer.peer_id);
+    }
     // A fill always has the metadata: a stamp makes the attempt ask for it.
     let fill = match (fill_stamp, metadata) {
         (Some(stamp), Some(metadata)) => s.cache.begin_fill_stamped(stamp, size).map(|ticket| {

@@ -75,6 +75,9 @@ pub async fn size(
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
+    if let Some(sizes) = super::cached::sizes_from_cache(&s, b, k).await? {
+        return Ok(Json(sizes));
+    }
     let holders = live_holders(s.rm.as_ref(), &s.peers, b, k)
         .await
         .map_err(|_| ApiError::internal(format!("Uknown error: {b}@{k}")))?;
@@ -187,7 +190,12 @@ pub async fn object_metadata(
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, None, |c| {
+    // issue 16: served from the router cache while the object is at the cached version.
+    if let Some(hit) = super::cached::current_meta(&s, b, k).await? {
+        return Ok(Json(super::cached::metadata_out(hit)));
+    }
+    let (start, stamp) = super::cached::metadata_read_start(&s, b, k).await?;
+    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, start, |c| {
         let client = s.peers.clone();
         async move {
             match c.metadata {
@@ -202,6 +210,7 @@ pub async fn object_metadata(
     .await;
     match found {
         Ok(md) => {
+            super::cached::fill_meta(&s, stamp, &md.metadata, &md.peer_id);
             let local_peer_id = if md.local_peer_id.is_empty() {
                 md.peer_id.clone()
             } else {
