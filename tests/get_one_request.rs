@@ -76,7 +76,11 @@ async fn a_cache_on_miss_is_one_peer_request_with_a_fallback_for_answers_without
     );
     assert!(res.bytes().await.unwrap() == bytes);
     let after = counts(&c).await;
-    assert_eq!(after.peer_calls - before.peer_calls, 1.0, "one peer request");
+    assert_eq!(
+        after.peer_calls - before.peer_calls,
+        1.0,
+        "one peer request"
+    );
     assert_eq!(after.from_header - before.from_header, 1.0);
     assert_eq!(after.from_route - before.from_route, 0.0);
     // The fill landed: the bytes and the metadata now come from the cache, no peer request at all.
@@ -86,11 +90,21 @@ async fn a_cache_on_miss_is_one_peer_request_with_a_fallback_for_answers_without
     let res = c.get(&format!("/api/v4/buckets/{B}/metadata/small")).await;
     assert_eq!(res.status(), 200);
     let after = counts(&c).await;
-    assert_eq!(after.peer_calls - before.peer_calls, 0.0, "both from the cache");
+    assert_eq!(
+        after.peer_calls - before.peer_calls,
+        0.0,
+        "both from the cache"
+    );
 
     // Tags past the header's 16 KiB cap: the peer omits the header, the router asks the route too.
     let big_tag = "x".repeat(20 * 1024);
-    put_with_tags(&c, "big-tags", &bytes, json!({"fullname": "big.bin", "pad": big_tag})).await;
+    put_with_tags(
+        &c,
+        "big-tags",
+        &bytes,
+        json!({"fullname": "big.bin", "pad": big_tag}),
+    )
+    .await;
     let before = counts(&c).await;
     let res = c
         .http
@@ -106,7 +120,11 @@ async fn a_cache_on_miss_is_one_peer_request_with_a_fallback_for_answers_without
     );
     assert!(res.bytes().await.unwrap() == bytes);
     let after = counts(&c).await;
-    assert_eq!(after.peer_calls - before.peer_calls, 2.0, "data, then the metadata route");
+    assert_eq!(
+        after.peer_calls - before.peer_calls,
+        2.0,
+        "data, then the metadata route"
+    );
     assert_eq!(after.from_route - before.from_route, 1.0);
     c.stop().await;
 }

@@ -46,12 +46,19 @@ async fn a_cached_metadata_get_and_size_check_need_no_peer() {
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["metadata"]["size"], 3000);
     let first_sizes = sizes(&c, "doc").await;
-    assert_eq!(first_sizes.as_array().map(Vec::len), Some(2), "{first_sizes}");
+    assert_eq!(
+        first_sizes.as_array().map(Vec::len),
+        Some(2),
+        "{first_sizes}"
+    );
 
     c.kill(0).await;
     c.kill(1).await;
     let (status, cached) = metadata(&c, "doc").await;
-    assert_eq!(status, 200, "served from the cache with every peer stopped: {cached}");
+    assert_eq!(
+        status, 200,
+        "served from the cache with every peer stopped: {cached}"
+    );
     assert_eq!(cached["metadata"], first["metadata"]);
     assert_eq!(cached["peer_id"], first["peer_id"]);
     assert_eq!(
@@ -59,7 +66,11 @@ async fn a_cached_metadata_get_and_size_check_need_no_peer() {
         Some(4),
         "exactly the four keys: {cached}"
     );
-    assert_eq!(sizes(&c, "doc").await, first_sizes, "size check from the cache");
+    assert_eq!(
+        sizes(&c, "doc").await,
+        first_sizes,
+        "size check from the cache"
+    );
     // Bytes were never read, so the byte cache cannot answer a GET.
     let res = c.get(&format!("/api/v4/buckets/{B}/doc")).await;
     assert_ne!(res.status(), 200);
@@ -105,8 +116,16 @@ async fn every_change_through_the_router_is_seen_by_the_next_metadata_get() {
         .unwrap();
     assert_eq!(res.status(), 204);
     let (status, md) = metadata(&c, "k").await;
-    assert_eq!((status, md["metadata"]["is_disabled"].clone()), (200, json!(true)), "disable");
-    assert_eq!(metadata(&c, "k").await.1["metadata"]["is_disabled"], true, "cached disabled");
+    assert_eq!(
+        (status, md["metadata"]["is_disabled"].clone()),
+        (200, json!(true)),
+        "disable"
+    );
+    assert_eq!(
+        metadata(&c, "k").await.1["metadata"]["is_disabled"],
+        true,
+        "cached disabled"
+    );
 
     let res = c.delete(&format!("/api/v4/buckets/{B}/k")).await;
     assert!(res.status().is_success(), "{}", res.status());
@@ -204,7 +223,10 @@ async fn two_routers_never_answer_metadata_older_than_the_other_committed() {
     let (status, now) = md(1).await;
     assert_eq!(status, 200);
     assert_eq!(
-        (now["metadata"]["size"].clone(), now["metadata"]["tags"]["v"].clone()),
+        (
+            now["metadata"]["size"].clone(),
+            now["metadata"]["tags"]["v"].clone()
+        ),
         (json!(20), json!("2")),
         "router 1 sees router 0's overwrite at once"
     );
@@ -214,7 +236,11 @@ async fn two_routers_never_answer_metadata_older_than_the_other_committed() {
         .await
         .unwrap();
     assert!(res.status().is_success());
-    assert_eq!(md(1).await.0, 404, "router 1 sees router 0's delete at once");
+    assert_eq!(
+        md(1).await.0,
+        404,
+        "router 1 sees router 0's delete at once"
+    );
     for r in routers {
         r.stop().await;
     }
