@@ -118,6 +118,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// `MICTLANX_ROUTER_TLS_CERT` + `MICTLANX_ROUTER_TLS_KEY` (both or neither).
     pub tls: Option<TlsFiles>,
+    // performance (issue 16)
+    /// `MICTLANX_ROUTER_WORKER_THREADS`: tokio worker threads of the router binary; 0 = one per CPU core.
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -291,6 +294,7 @@ impl Config {
                 port: 0,
                 prefix: Some("/mictlanx".into()),
                 shutdown_timeout: Duration::from_secs(30),
+                worker_threads: 0,
                 tls: None,
             },
             seed_peers: Vec::new(),

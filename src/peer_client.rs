@@ -52,11 +52,12 @@ pub struct PeerClient {
     /// Upload stalls are bounded by the fan-out instead (`replication::fanout`).
     upload_http: reqwest::Client,
     /// hyper's own client for the data and metadata GETs to `http` peers (`fast.rs`).
-    fast: fast::FastGet,
+    fast: Arc<fast::FastGet>,
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
     reporter: Option<Arc<dyn OutcomeSink>>,
+    counters: report::PeerCounters,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -74,7 +75,7 @@ impl PeerClient {
     /// redirects, and the peer token as a default header (built once, marked sensitive).
     pub fn new(io: &PeerIoConfig, test_mode: bool) -> Result<PeerClient, PeerError> {
         let (http, upload_http) = build::clients(io)?;
-        let fast = fast::FastGet::new(io, build::auth_header(io)?);
+        let fast = Arc::new(fast::FastGet::new(io, build::auth_header(io)?));
         Ok(PeerClient {
             http,
             upload_http,
@@ -83,6 +84,7 @@ impl PeerClient {
             peer_timeout: io.peer_timeout,
             fanout: io.fanout_concurrency.max(1),
             reporter: None,
+            counters: report::PeerCounters::default(),
         })
     }
 

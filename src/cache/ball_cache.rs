@@ -183,21 +183,15 @@ impl BallCache {
             peer_id: peer_id.into(),
             version,
         };
-        let meta = CachedMeta {
-            metadata: ball.metadata.clone(),
-            peer_id: ball.peer_id.clone(),
-            version,
-        };
         inner.generations.if_unchanged(stamp, || {
             inner.occupancy.added(len);
-            inner.meta.insert(key.clone(), meta);
             inner.cache.insert(key, ball);
         })
     }
 
     /// The cached metadata of `combined`, counting a metadata hit or miss. `None` when disabled. The caller
     /// serves it only while the object is still at `version` (`api::buckets::cached::current_meta`).
-    pub fn get_meta(&self, combined: &str) -> Option<CachedMeta> {
+    pub fn get_meta(&self, combined: &str) -> Option<Arc<CachedMeta>> {
         self.inner.as_ref()?.meta.get(combined)
     }
 
@@ -209,6 +203,7 @@ impl BallCache {
         stamp: FillStamp,
         metadata: Metadata,
         peer_id: impl Into<String>,
+        answer: Bytes,
     ) -> bool {
         let Some(inner) = self.inner.as_ref() else {
             return false;
@@ -217,6 +212,7 @@ impl BallCache {
             metadata,
             peer_id: peer_id.into(),
             version: stamp.version,
+            answer,
         };
         let key = stamp.key;
         inner

@@ -10,8 +10,11 @@
 //!
 //! Sizing: metadata is small but its tags are caller-controlled, so entries are weighed by their estimated
 //! heap bytes against a budget of [`META_BUDGET_DIVISOR`]th of the byte capacity (at least
-//! [`META_BUDGET_MIN`]), and the entry count is capped like the byte cache's (`MICTLANX_CACHE_CAPACITY`).
+//! [`META_BUDGET_MIN`]), on top of it; the byte cache's entry limit does not apply.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use moka::sync::Cache;
 
 use crate::config::CacheConfig;
@@ -35,6 +38,10 @@ pub struct CachedMeta {
     pub peer_id: String,
     /// The object's version in the cluster state when the fill started.
     pub version: u64,
+    /// The metadata GET's whole JSON answer, serialised once at the fill: a hit then costs a reference
+    /// count, not a clone of the tags and a serialisation (the hit must be cheaper than the peer's own
+    /// answer for the router to beat a direct read).
+    pub answer: Bytes,
 }
 
 impl CachedMeta {
@@ -50,35 +57,31 @@ impl CachedMeta {
             + m.ball_id.len()
             + m.bucket_id.len()
             + self.peer_id.len();
-        let total = ENTRY_OVERHEAD + (tags + strings) as u64;
+        let total = ENTRY_OVERHEAD + (tags + strings + self.answer.len()) as u64;
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 }
 
 pub(crate) struct MetaCache {
-    cache: Cache<String, CachedMeta>,
+    cache: Cache<String, Arc<CachedMeta>>,
 }
 
 impl MetaCache {
     pub fn new(cfg: &CacheConfig) -> Self {
+        // Bytes only, no entry cap: `MICTLANX_CACHE_CAPACITY` counts cached objects' bytes entries (100 by
+        // default), while metadata of small chunks is what this cache is for.
         let budget = (cfg.capacity_bytes / META_BUDGET_DIVISOR).max(META_BUDGET_MIN);
-        // The entry cap is folded into the weight like the byte cache's: no entry weighs less than
-        // budget / entries, so at most `capacity_entries` fit.
-        let min_weight = match cfg.capacity_entries {
-            0 => 0,
-            n => u32::try_from(budget.div_ceil(n)).unwrap_or(u32::MAX),
-        };
         metrics::counter!(META_HITS).increment(0);
         metrics::counter!(META_MISSES).increment(0);
         let cache = Cache::builder()
             .max_capacity(budget)
-            .weigher(move |key: &String, value: &CachedMeta| value.weight(key).max(min_weight))
+            .weigher(|key: &String, value: &Arc<CachedMeta>| value.weight(key))
             .build();
         Self { cache }
     }
 
     /// The entry, counting a hit or a miss.
-    pub fn get(&self, combined: &str) -> Option<CachedMeta> {
+    pub fn get(&self, combined: &str) -> Option<Arc<CachedMeta>> {
         let found = self.cache.get(combined);
         metrics::counter!(if found.is_some() {
             META_HITS
@@ -91,7 +94,7 @@ impl MetaCache {
 
     /// Caller holds the key's generation lock (see `BallCache::finish_meta_fill`).
     pub fn insert(&self, combined: String, entry: CachedMeta) {
-        self.cache.insert(combined, entry);
+        self.cache.insert(combined, Arc::new(entry));
     }
 
     /// Caller holds the key's generation lock.

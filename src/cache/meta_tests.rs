@@ -32,6 +32,10 @@ fn metadata(key: &str, size: u64) -> Metadata {
     }
 }
 
+fn answer() -> Bytes {
+    Bytes::from_static(b"{}")
+}
+
 fn stamp(c: &BallCache, combined: &str, version: u64) -> FillStamp {
     c.fill_stamp(combined)
         .expect("enabled")
@@ -42,7 +46,7 @@ fn stamp(c: &BallCache, combined: &str, version: u64) -> FillStamp {
 fn a_metadata_fill_lands_with_its_version_and_an_invalidation_removes_it() {
     let c = cache(100, 1 << 20);
     assert!(c.get_meta("b@k").is_none());
-    assert!(c.finish_meta_fill(stamp(&c, "b@k", 7), metadata("k", 3), "p1"));
+    assert!(c.finish_meta_fill(stamp(&c, "b@k", 7), metadata("k", 3), "p1", answer()));
     let hit = c.get_meta("b@k").expect("filled");
     assert_eq!(
         (hit.version, hit.peer_id.as_str(), hit.metadata.size),
@@ -57,23 +61,25 @@ fn a_fill_stamped_before_an_invalidation_never_lands() {
     let c = cache(100, 1 << 20);
     let early = stamp(&c, "b@k", 1);
     c.invalidate("b@k");
-    assert!(!c.finish_meta_fill(early, metadata("k", 3), "p1"));
+    assert!(!c.finish_meta_fill(early, metadata("k", 3), "p1", answer()));
     assert!(c.get_meta("b@k").is_none());
     // A stamp taken after the invalidation is good.
-    assert!(c.finish_meta_fill(stamp(&c, "b@k", 2), metadata("k", 4), "p1"));
+    assert!(c.finish_meta_fill(stamp(&c, "b@k", 2), metadata("k", 4), "p1", answer()));
     assert_eq!(c.get_meta("b@k").unwrap().metadata.size, 4);
 }
 
 #[test]
-fn a_byte_fill_also_caches_the_metadata_and_both_go_together() {
+fn an_invalidation_removes_the_bytes_and_the_metadata_together() {
     let c = cache(100, 1 << 20);
     let mut ticket = c
         .begin_fill_stamped(stamp(&c, "b@k", 9), 3)
         .expect("admitted");
     ticket.push(&Bytes::from_static(b"abc"));
     assert!(c.finish_fill(ticket, metadata("k", 3), "text/plain", "p2"));
-    let meta = c.get_meta("b@k").expect("filled with the bytes");
+    assert!(c.finish_meta_fill(stamp(&c, "b@k", 9), metadata("k", 3), "p2", answer()));
+    let meta = c.get_meta("b@k").expect("filled");
     assert_eq!((meta.version, meta.peer_id.as_str()), (9, "p2"));
+    assert_eq!(meta.answer, answer());
     c.invalidate("b@k");
     assert!(c.get("b@k").is_none());
     assert!(c.get_meta("b@k").is_none());
@@ -82,11 +88,11 @@ fn a_byte_fill_also_caches_the_metadata_and_both_go_together() {
 #[test]
 fn reset_clears_metadata_and_blocks_older_fills() {
     let c = cache(100, 1 << 20);
-    assert!(c.finish_meta_fill(stamp(&c, "b@a", 1), metadata("a", 1), "p1"));
+    assert!(c.finish_meta_fill(stamp(&c, "b@a", 1), metadata("a", 1), "p1", answer()));
     let early = stamp(&c, "b@b", 1);
     c.reset();
     assert!(c.get_meta("b@a").is_none());
-    assert!(!c.finish_meta_fill(early, metadata("b", 1), "p1"));
+    assert!(!c.finish_meta_fill(early, metadata("b", 1), "p1", answer()));
 }
 
 #[test]
@@ -103,14 +109,14 @@ fn a_disabled_cache_keeps_no_metadata() {
 }
 
 #[test]
-fn the_entry_cap_bounds_metadata_entries() {
+fn the_byte_cache_entry_limit_does_not_cap_metadata() {
     let c = cache(10, 1 << 20);
     for i in 0..200 {
         let key = format!("b@k{i}");
-        c.finish_meta_fill(stamp(&c, &key, 1), metadata(&format!("k{i}"), 1), "p1");
+        c.finish_meta_fill(stamp(&c, &key, 1), metadata(&format!("k{i}"), 1), "p1", answer());
     }
     let n = c.inner().unwrap().meta().entry_count();
-    assert!((1..=10).contains(&n), "{n} entries");
+    assert_eq!(n, 200, "small entries all fit the 1 MiB budget");
 }
 
 #[test]
@@ -120,7 +126,7 @@ fn huge_tags_are_bounded_by_the_metadata_budget() {
     big.tags.insert("blob".into(), "x".repeat(64 * 1024));
     for i in 0..100 {
         let key = format!("b@k{i}");
-        c.finish_meta_fill(stamp(&c, &key, 1), big.clone(), "p1");
+        c.finish_meta_fill(stamp(&c, &key, 1), big.clone(), "p1", answer());
     }
     let n = c.inner().unwrap().meta().entry_count();
     // 64 KiB each against a 1 MiB budget: at most 16 stay.

@@ -94,6 +94,8 @@ pub(super) struct RawEnv {
     mictlanx_router_header_timeout: Option<String>,
     mictlanx_router_max_connections: Option<String>,
     mictlanx_router_max_object_size: Option<String>,
+    // performance (issue 16)
+    mictlanx_router_worker_threads: Option<String>,
 }
 
 /// `(VARIABLE_NAME, raw value)` for one field of `RawEnv`.
@@ -297,6 +299,7 @@ impl RawEnv {
                 false,
             )?,
             tls,
+            worker_threads: int_var(var!(self, mictlanx_router_worker_threads), 0, 0, 1024)? as usize,
         })
     }
 

@@ -542,3 +542,21 @@ fn security_variables_are_read() {
     assert!(error(&[("MICTLANX_ROUTER_PEER_ALLOWLIST", "a b")])
         .starts_with("invalid MICTLANX_ROUTER_PEER_ALLOWLIST='a b'"));
 }
+
+// performance (issue 16)
+#[test]
+fn worker_threads_default_to_one_per_core_and_are_validated() {
+    assert_eq!(config(&[]).server.worker_threads, 0);
+    assert_eq!(
+        config(&[("MICTLANX_ROUTER_WORKER_THREADS", "1")])
+            .server
+            .worker_threads,
+        1
+    );
+    for bad in ["-1", "two", "1025"] {
+        assert_eq!(
+            error(&[("MICTLANX_ROUTER_WORKER_THREADS", bad)]),
+            format!("invalid MICTLANX_ROUTER_WORKER_THREADS='{bad}': expected an integer between 0 and 1024")
+        );
+    }
+}

@@ -93,6 +93,8 @@ router_variables! {
         "MICTLANX_ROUTER_HEADER_TIMEOUT",
         "MICTLANX_ROUTER_MAX_CONNECTIONS",
         "MICTLANX_ROUTER_MAX_OBJECT_SIZE",
+        // performance (issue 16)
+        "MICTLANX_ROUTER_WORKER_THREADS",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",

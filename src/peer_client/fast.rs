@@ -34,7 +34,6 @@ use super::PeerError;
 use crate::config::PeerIoConfig;
 
 /// hyper's pooled HTTP/1.1 client for GETs to `http` peers.
-#[derive(Clone)]
 pub(super) struct FastGet {
     client: Client<HttpConnector, Empty<Bytes>>,
     auth: Option<HeaderValue>,

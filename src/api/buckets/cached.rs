@@ -4,6 +4,13 @@
 //! read: in process with the embedded backend, one Redis `HGET` with Redis). No hit is served while the
 //! cluster state cannot be read. Metadata entries (issue 16) follow the same rule.
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
 use crate::app::AppState;
 use crate::cache::{CachedBall, CachedMeta, FillStamp};
 use crate::error::ApiError;
@@ -38,7 +45,11 @@ pub fn stamp(s: &AppState, b: &str, k: &str, version: u64) -> Option<FillStamp> 
 /// The cached metadata of `b@k` if the object is still at the version it was cached at; a stale entry is
 /// dropped (with the key's bytes, which are just as stale). Same rule as [`current`]: one version read, and
 /// nothing is served while the cluster state cannot be read.
-pub async fn current_meta(s: &AppState, b: &str, k: &str) -> Result<Option<CachedMeta>, ApiError> {
+pub async fn current_meta(
+    s: &AppState,
+    b: &str,
+    k: &str,
+) -> Result<Option<Arc<CachedMeta>>, ApiError> {
     let combined = format!("{b}@{k}");
     let Some(hit) = s.cache.get_meta(&combined) else {
         return Ok(None);
@@ -52,22 +63,34 @@ pub async fn current_meta(s: &AppState, b: &str, k: &str) -> Result<Option<Cache
     }
 }
 
-/// Caches the metadata a read found under `stamp` (taken before its first peer request); a no-op when the
-/// cache is off or the key was invalidated since the stamp.
+/// Caches the metadata a read found under `stamp` (taken before its first peer request), with the metadata
+/// GET's answer serialised once; a no-op when the cache is off or the key was invalidated since the stamp.
 pub fn fill_meta(s: &AppState, stamp: Option<FillStamp>, metadata: &Metadata, peer_id: &str) {
-    if let Some(stamp) = stamp {
-        s.cache.finish_meta_fill(stamp, metadata.clone(), peer_id);
-    }
+    let Some(stamp) = stamp else {
+        return;
+    };
+    let out = GetMetadataOut {
+        service_time: 0,
+        peer_id: peer_id.to_string(),
+        local_peer_id: peer_id.to_string(),
+        metadata: metadata.clone(),
+    };
+    let Ok(answer) = serde_json::to_vec(&out) else {
+        return;
+    };
+    s.cache
+        .finish_meta_fill(stamp, out.metadata, peer_id, Bytes::from(answer));
 }
 
-/// The metadata GET's answer from a cache entry: no peer was asked, so `service_time` is 0.
-pub fn metadata_out(hit: CachedMeta) -> GetMetadataOut {
-    GetMetadataOut {
-        service_time: 0,
-        local_peer_id: hit.peer_id.clone(),
-        peer_id: hit.peer_id,
-        metadata: hit.metadata,
-    }
+/// The metadata GET's answer from a cache entry (serialised at the fill): no peer was asked, so
+/// `service_time` is 0 and `local_peer_id` is the `peer_id`.
+pub fn metadata_answer(hit: &CachedMeta) -> Response {
+    let mut res = Body::from(hit.answer.clone()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 /// Where a metadata GET's peer read starts and the stamp its answer is cached under. With the cache on,

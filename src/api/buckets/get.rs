@@ -317,6 +317,7 @@ pub async fn get_object(
         .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
     if let Some(md) = &metadata {
+        // The metadata entry lands now; the bytes' entry when the last byte arrived (issue 16).
         super::cached::fill_meta(&s, fill_stamp.clone(), md, &peer.peer_id);
     }
     // A fill always has the metadata: a stamp makes the attempt ask for it.

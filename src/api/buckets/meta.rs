@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
 
@@ -186,13 +187,13 @@ pub async fn bucket_metadata(
 pub async fn object_metadata(
     State(s): State<AppState>,
     params: PathParams,
-) -> ApiResult<Json<GetMetadataOut>> {
+) -> ApiResult<Response> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
     // issue 16: served from the router cache while the object is at the cached version.
     if let Some(hit) = super::cached::current_meta(&s, b, k).await? {
-        return Ok(Json(super::cached::metadata_out(hit)));
+        return Ok(super::cached::metadata_answer(&hit));
     }
     let (start, stamp) = super::cached::metadata_read_start(&s, b, k).await?;
     let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, start, |c| {
@@ -221,7 +222,8 @@ pub async fn object_metadata(
                 peer_id: md.peer_id,
                 local_peer_id,
                 metadata: md.metadata,
-            }))
+            })
+            .into_response())
         }
         Err(ReadFailure::NoCandidates) => Err(ApiError::not_found("No available peers")),
         Err(ReadFailure::NotFound) => Err(ApiError::not_found(format!(
