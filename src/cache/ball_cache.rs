@@ -185,14 +185,34 @@ impl BallCache {
         };
         inner.generations.if_unchanged(stamp, || {
             inner.occupancy.added(len);
+            // The bytes' entry answers for the metadata from now on (`get_meta`); an older metadata
+            // entry would shadow it.
+            if inner.meta.contains(&key) {
+                inner.meta.invalidate(&key);
+            }
             inner.cache.insert(key, ball);
         })
     }
 
-    /// The cached metadata of `combined`, counting a metadata hit or miss. `None` when disabled. The caller
-    /// serves it only while the object is still at `version` (`api::buckets::cached::current_meta`).
+    /// The cached metadata of `combined`: a metadata entry, else what a cached object's entry says (a byte
+    /// fill does not store the metadata twice). Counts a metadata hit or miss; `None` when disabled. The
+    /// caller serves it only while the object is still at `version` (`api::buckets::cached::current_meta`).
     pub fn get_meta(&self, combined: &str) -> Option<Arc<CachedMeta>> {
-        self.inner.as_ref()?.meta.get(combined)
+        let inner = self.inner.as_ref()?;
+        if let Some(hit) = inner.meta.get_uncounted(combined) {
+            inner.meta.count(true);
+            return Some(hit);
+        }
+        let from_bytes = inner.cache.get(combined).map(|ball| {
+            Arc::new(CachedMeta {
+                metadata: ball.metadata,
+                peer_id: ball.peer_id,
+                version: ball.version,
+                answer: None,
+            })
+        });
+        inner.meta.count(from_bytes.is_some());
+        from_bytes
     }
 
     /// Inserts a metadata answer read under `stamp` (taken by [`BallCache::fill_stamp`] before the first
@@ -212,7 +232,7 @@ impl BallCache {
             metadata,
             peer_id: peer_id.into(),
             version: stamp.version,
-            answer,
+            answer: Some(answer),
         };
         let key = stamp.key;
         inner

@@ -39,9 +39,9 @@ pub struct CachedMeta {
     /// The object's version in the cluster state when the fill started.
     pub version: u64,
     /// The metadata GET's whole JSON answer, serialised once at the fill: a hit then costs a reference
-    /// count, not a clone of the tags and a serialisation (the hit must be cheaper than the peer's own
-    /// answer for the router to beat a direct read).
-    pub answer: Bytes,
+    /// count, not a clone of the tags and a serialisation. `None` when the entry comes from a cached
+    /// object's bytes (the caller serialises).
+    pub answer: Option<Bytes>,
 }
 
 impl CachedMeta {
@@ -57,13 +57,16 @@ impl CachedMeta {
             + m.ball_id.len()
             + m.bucket_id.len()
             + self.peer_id.len();
-        let total = ENTRY_OVERHEAD + (tags + strings + self.answer.len()) as u64;
+        let answer = self.answer.as_ref().map_or(0, Bytes::len);
+        let total = ENTRY_OVERHEAD + (tags + strings + answer) as u64;
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 }
 
 pub(crate) struct MetaCache {
     cache: Cache<String, Arc<CachedMeta>>,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 impl MetaCache {
@@ -71,30 +74,38 @@ impl MetaCache {
         // Bytes only, no entry cap: `MICTLANX_CACHE_CAPACITY` counts cached objects' bytes entries (100 by
         // default), while metadata of small chunks is what this cache is for.
         let budget = (cfg.capacity_bytes / META_BUDGET_DIVISOR).max(META_BUDGET_MIN);
-        metrics::counter!(META_HITS).increment(0);
-        metrics::counter!(META_MISSES).increment(0);
+        let (hits, misses) = (metrics::counter!(META_HITS), metrics::counter!(META_MISSES));
+        // Exported before the first lookup.
+        hits.increment(0);
+        misses.increment(0);
         let cache = Cache::builder()
             .max_capacity(budget)
             .weigher(|key: &String, value: &Arc<CachedMeta>| value.weight(key))
             .build();
-        Self { cache }
+        Self {
+            cache,
+            hits,
+            misses,
+        }
     }
 
-    /// The entry, counting a hit or a miss.
-    pub fn get(&self, combined: &str) -> Option<Arc<CachedMeta>> {
-        let found = self.cache.get(combined);
-        metrics::counter!(if found.is_some() {
-            META_HITS
-        } else {
-            META_MISSES
-        })
-        .increment(1);
-        found
+    /// The entry; the caller counts the lookup with [`MetaCache::count`] (a miss here may still be a hit
+    /// on a cached object's entry).
+    pub fn get_uncounted(&self, combined: &str) -> Option<Arc<CachedMeta>> {
+        self.cache.get(combined)
+    }
+
+    pub fn count(&self, hit: bool) {
+        if hit { &self.hits } else { &self.misses }.increment(1);
     }
 
     /// Caller holds the key's generation lock (see `BallCache::finish_meta_fill`).
     pub fn insert(&self, combined: String, entry: CachedMeta) {
         self.cache.insert(combined, Arc::new(entry));
+    }
+
+    pub fn contains(&self, combined: &str) -> bool {
+        self.cache.contains_key(combined)
     }
 
     /// Caller holds the key's generation lock.

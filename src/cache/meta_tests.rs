@@ -79,7 +79,7 @@ fn an_invalidation_removes_the_bytes_and_the_metadata_together() {
     assert!(c.finish_meta_fill(stamp(&c, "b@k", 9), metadata("k", 3), "p2", answer()));
     let meta = c.get_meta("b@k").expect("filled");
     assert_eq!((meta.version, meta.peer_id.as_str()), (9, "p2"));
-    assert_eq!(meta.answer, answer());
+    assert_eq!(meta.answer, Some(answer()));
     c.invalidate("b@k");
     assert!(c.get("b@k").is_none());
     assert!(c.get_meta("b@k").is_none());
@@ -113,7 +113,12 @@ fn the_byte_cache_entry_limit_does_not_cap_metadata() {
     let c = cache(10, 1 << 20);
     for i in 0..200 {
         let key = format!("b@k{i}");
-        c.finish_meta_fill(stamp(&c, &key, 1), metadata(&format!("k{i}"), 1), "p1", answer());
+        c.finish_meta_fill(
+            stamp(&c, &key, 1),
+            metadata(&format!("k{i}"), 1),
+            "p1",
+            answer(),
+        );
     }
     let n = c.inner().unwrap().meta().entry_count();
     assert_eq!(n, 200, "small entries all fit the 1 MiB budget");

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use metrics::Gauge;
 use moka::notification::RemovalCause;
 
 pub(crate) const HITS: &str = "mictlanx_router_cache_hits_total";
@@ -13,15 +14,31 @@ pub(crate) const ENTRIES: &str = "mictlanx_router_cache_entries";
 
 /// Sum of the real lengths of resident values, and their number. Every inserted value is added once
 /// and subtracted once, when moka reports its removal (replaced, invalidated, evicted or not admitted).
-#[derive(Debug, Default)]
 pub(crate) struct Occupancy {
     used: AtomicU64,
     entries: AtomicU64,
+    /// Handles registered once: a `gauge!` looks its key up in the registry on every call (issue 16).
+    used_gauge: Gauge,
+    entries_gauge: Gauge,
+}
+
+impl std::fmt::Debug for Occupancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Occupancy")
+            .field("used", &self.used())
+            .field("entries", &self.entries())
+            .finish()
+    }
 }
 
 impl Occupancy {
     pub fn new() -> Self {
-        let occupancy = Self::default();
+        let occupancy = Self {
+            used: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            used_gauge: metrics::gauge!(USED_BYTES),
+            entries_gauge: metrics::gauge!(ENTRIES),
+        };
         // Make the series visible in /metrics before the first event.
         metrics::counter!(HITS).increment(0);
         metrics::counter!(MISSES).increment(0);
@@ -63,7 +80,7 @@ impl Occupancy {
     }
 
     fn publish(&self) {
-        metrics::gauge!(USED_BYTES).set(self.used() as f64);
-        metrics::gauge!(ENTRIES).set(self.entries() as f64);
+        self.used_gauge.set(self.used() as f64);
+        self.entries_gauge.set(self.entries() as f64);
     }
 }

@@ -299,7 +299,8 @@ impl RawEnv {
                 false,
             )?,
             tls,
-            worker_threads: int_var(var!(self, mictlanx_router_worker_threads), 0, 0, 1024)? as usize,
+            worker_threads: int_var(var!(self, mictlanx_router_worker_threads), 0, 0, 1024)?
+                as usize,
         })
     }
 

@@ -85,7 +85,22 @@ pub fn fill_meta(s: &AppState, stamp: Option<FillStamp>, metadata: &Metadata, pe
 /// The metadata GET's answer from a cache entry (serialised at the fill): no peer was asked, so
 /// `service_time` is 0 and `local_peer_id` is the `peer_id`.
 pub fn metadata_answer(hit: &CachedMeta) -> Response {
-    let mut res = Body::from(hit.answer.clone()).into_response();
+    let body = match &hit.answer {
+        Some(answer) => answer.clone(),
+        None => {
+            let out = GetMetadataOut {
+                service_time: 0,
+                peer_id: hit.peer_id.clone(),
+                local_peer_id: hit.peer_id.clone(),
+                metadata: hit.metadata.clone(),
+            };
+            match serde_json::to_vec(&out) {
+                Ok(json) => Bytes::from(json),
+                Err(e) => return ApiError::internal(e.to_string()).into_response(),
+            }
+        }
+    };
+    let mut res = Body::from(body).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -316,26 +316,30 @@ pub async fn get_object(
         .unwrap_or(&default_name)
         .to_string();
     let disposition = q.attachment.then(|| content_disposition(&name));
-    if let Some(md) = &metadata {
-        // The metadata entry lands now; the bytes' entry when the last byte arrived (issue 16).
-        super::cached::fill_meta(&s, fill_stamp.clone(), md, &peer.peer_id);
-    }
     // A fill always has the metadata: a stamp makes the attempt ask for it.
     let fill = match (fill_stamp, metadata) {
-        (Some(stamp), Some(metadata)) => s.cache.begin_fill_stamped(stamp, size).map(|ticket| {
-            // What the object itself says, not this request's `content_type` override.
-            let content_type =
-                first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-            CacheFill {
-                cache: s.cache.clone(),
-                ticket,
-                metadata,
-                content_type,
-                peer_id: peer.peer_id.clone(),
+        (Some(stamp), Some(metadata)) => match s.cache.begin_fill_stamped(stamp.clone(), size) {
+            Some(ticket) => {
+                // What the object itself says, not this request's `content_type` override.
+                let content_type =
+                    first_non_empty([Some(metadata.content_type.as_str()), peer_ct.as_deref()])
+                        .unwrap_or("application/octet-stream")
+                        .to_string();
+                Some(CacheFill {
+                    cache: s.cache.clone(),
+                    ticket,
+                    metadata,
+                    content_type,
+                    peer_id: peer.peer_id.clone(),
+                })
             }
-        }),
+            // issue 16: too large for the byte cache, its metadata is still cached (a cached object's
+            // entry answers for its metadata itself).
+            None => {
+                super::cached::fill_meta(&s, Some(stamp), &metadata, &peer.peer_id);
+                None
+            }
+        },
         _ => None,
     };
     let body = Body::from_stream(relay_stream(resp, size, piece_size, fill, OBJECT));

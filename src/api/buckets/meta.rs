@@ -184,10 +184,7 @@ pub async fn bucket_metadata(
         (status = 502, description = "Every replica failed"),
     )
 )]
-pub async fn object_metadata(
-    State(s): State<AppState>,
-    params: PathParams,
-) -> ApiResult<Response> {
+pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> ApiResult<Response> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
