@@ -25,8 +25,9 @@
 #   BENCH_ROWS      comma-separated row ids to run (default: all; ids: get-1k-hit, get-1k-miss,
 #                   get-1k-force, get-1k-paced, get-10m, put-10m, put-64m, meta)
 #   BENCH_NGINX     set to 0 to skip the nginx runs even when nginx is installed (port: BENCH_PORT_BASE+200)
-#   BENCH_ROUTER_WORKERS  MICTLANX_ROUTER_WORKER_THREADS of both routers (default 1: on the 2-core machine the
-#                   routers share the cores with three peers, nginx and the load generator; 0 = one per core)
+#   BENCH_ROUTER_WORKERS  MICTLANX_ROUTER_WORKER_THREADS of both routers (default 0 = one per core, the
+#                   router's default; 1 costs less CPU per request on a machine shared with the peers and the
+#                   load generator, see README "Performance")
 #   BENCH_PACED_RATE  fixed rate of the get-1k-paced row (default 1000 ops/s: well below the router's saturation
 #                   on a 2-core machine, so its latency is what a request costs, not queueing)
 #   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
@@ -104,7 +105,7 @@ start_router() {
         MICTLANX_ROUTER_STATE_DIR="$WORK/$name" MICTLANX_ROUTER_LOG_TO_FILE=0 \
         MICTLANX_ROUTER_OPENTELEMETRY=0 MICTLANX_ROUTER_LOG_LEVEL=warn MICTLANX_CACHE="$cache" \
         MICTLANX_CACHE_CAPACITY=10000 MICTLANX_CACHE_CAPACITY_STORAGE="$CACHE_BYTES" \
-        MICTLANX_ROUTER_WORKER_THREADS="${BENCH_ROUTER_WORKERS:-1}" \
+        MICTLANX_ROUTER_WORKER_THREADS="${BENCH_ROUTER_WORKERS:-0}" \
         "$BIN_DIR/mictlanx-router" >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!
@@ -253,6 +254,6 @@ vmhwm() { awk '/^VmHWM/ {print $2, $3}' "/proc/$1/status" 2>/dev/null || echo "n
 python3 "$ROOT/benches/matrix_table.py" "$RESULTS" \
     "router (cache on) peak RSS: $(vmhwm "$ROUTER_CACHE_PID")" \
     "router (cache off) peak RSS: $(vmhwm "$ROUTER_NOCACHE_PID")" \
-    "router cache size: $CACHE_BYTES bytes; router worker threads: ${BENCH_ROUTER_WORKERS:-1} (0 = one per core)" \
+    "router cache size: $CACHE_BYTES bytes; router worker threads: ${BENCH_ROUTER_WORKERS:-0} (0 = one per core)" \
     "${NGINX_NOTE}" \
     "each run ${SECONDS_PER_ROW}s; direct = peer p0; ratio = router/direct throughput"

@@ -118,16 +118,21 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Connect failures (refused, unreachable, connect timeout) and broken exchanges are both transport faults.
+/// Connect failures (refused, unreachable) and broken exchanges are transport faults; a connect that
+/// timed out is a timeout (as reqwest classifies them).
 fn transport_error(base: &str, e: &hyper_util::client::legacy::Error) -> PeerError {
     let mut text = format!("{base}: {e}");
+    let mut timed_out = false;
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
+        timed_out |= cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut);
         source = cause.source();
     }
-    if text.contains("timed out") || text.contains("deadline has elapsed") {
+    if timed_out {
         PeerError::Timeout(text)
     } else {
         PeerError::Connect(text)

@@ -162,7 +162,8 @@ pub async fn bucket_metadata(
 
 /// Metadata of an object
 ///
-/// The metadata from the first holder that answers (size, checksum, tags, content type …). A disabled
+/// The metadata from the first holder that answers (size, checksum, tags, content type …), or, with the
+/// router cache on, from the cache while the object is unchanged (then `service_time` is 0). A disabled
 /// object is returned with `is_disabled: true`. The headers the MictlanX client sends are accepted and
 /// ignored.
 #[utoipa::path(
