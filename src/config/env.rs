@@ -83,6 +83,12 @@ pub(super) struct RawEnv {
     mictlanx_router_repair_concurrency: Option<String>,
     mictlanx_router_repair_bandwidth: Option<String>,
     mictlanx_router_fanout_deadline: Option<String>,
+    // tail latency
+    mictlanx_router_hedge_delay_max: Option<String>,
+    mictlanx_router_hedge_delay_min: Option<String>,
+    mictlanx_router_read_stall_timeout: Option<String>,
+    mictlanx_router_straggler_timeout: Option<String>,
+    mictlanx_router_write_quorum: Option<String>,
 }
 
 /// `(VARIABLE_NAME, raw value)` for one field of `RawEnv`.
@@ -232,6 +238,7 @@ impl RawEnv {
                 fanout_deadline: positive(var!(self, mictlanx_router_fanout_deadline), 2 * SECOND)?,
             },
             replica: self.replica()?,
+            tail: self.tail()?,
             ignored_variables: Vec::new(),
         })
     }
@@ -461,5 +468,59 @@ impl RawEnv {
                 "embedded or redis",
             )),
         }
+    }
+}
+
+// tail latency
+impl RawEnv {
+    fn tail(&self) -> Result<TailConfig, ConfigError> {
+        let span = |var: Var<'_>, default: Duration| timespan_var(var, default, Duration::ZERO, false);
+        let hedge_delay_max = span(
+            var!(self, mictlanx_router_hedge_delay_max),
+            Duration::from_millis(500),
+        )?;
+        let min_var = var!(self, mictlanx_router_hedge_delay_min);
+        let hedge_delay_min = span(min_var, Duration::from_millis(20))?;
+        // The floor only means something below a ceiling; with hedging off (`0`) it is not used.
+        let hedge_delay_min = if hedge_delay_max.is_zero() {
+            hedge_delay_min
+        } else if min_var.1.is_some() && hedge_delay_min > hedge_delay_max {
+            return Err(ConfigError::invalid(
+                min_var.0,
+                min_var.1.unwrap_or_default(),
+                &format!(
+                    "a time span <= MICTLANX_ROUTER_HEDGE_DELAY_MAX ({}ms)",
+                    hedge_delay_max.as_millis()
+                ),
+            ));
+        } else {
+            hedge_delay_min.min(hedge_delay_max)
+        };
+        let (quorum_name, quorum_raw) = var!(self, mictlanx_router_write_quorum);
+        let write_quorum = match quorum_raw.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("1") => WriteQuorum::One,
+            Some("majority") => WriteQuorum::Majority,
+            Some("all") => WriteQuorum::All,
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    quorum_name,
+                    quorum_raw.unwrap_or_default(),
+                    "1, majority or all",
+                ))
+            }
+        };
+        Ok(TailConfig {
+            hedge_delay_max,
+            hedge_delay_min,
+            read_stall_timeout: span(
+                var!(self, mictlanx_router_read_stall_timeout),
+                Duration::from_secs(1),
+            )?,
+            straggler_timeout: positive(
+                var!(self, mictlanx_router_straggler_timeout),
+                2 * SECOND,
+            )?,
+            write_quorum,
+        })
     }
 }

@@ -84,6 +84,12 @@ router_variables! {
         "MICTLANX_ROUTER_REPAIR_CONCURRENCY",
         "MICTLANX_ROUTER_REPAIR_BANDWIDTH",
         "MICTLANX_ROUTER_FANOUT_DEADLINE",
+        // tail latency
+        "MICTLANX_ROUTER_HEDGE_DELAY_MAX",
+        "MICTLANX_ROUTER_HEDGE_DELAY_MIN",
+        "MICTLANX_ROUTER_READ_STALL_TIMEOUT",
+        "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
+        "MICTLANX_ROUTER_WRITE_QUORUM",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",
@@ -149,6 +155,6 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        assert_eq!(KNOWN_VARIABLES.len(), 97);
+        assert_eq!(KNOWN_VARIABLES.len(), 102);
     }
 }
