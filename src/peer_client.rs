@@ -3,6 +3,7 @@
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
 
 mod error;
+mod ranged;
 mod report;
 mod upload;
 mod versioned;
@@ -20,8 +21,9 @@ use serde::de::DeserializeOwned;
 pub use error::{outcome_label, status_outcome, PeerError};
 
 use error::status_error;
-pub use report::OutcomeSink;
+pub use ranged::DataAnswer;
 use report::Report;
+pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 pub use wire::*;
 
@@ -50,6 +52,7 @@ pub struct PeerClient {
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
+    fanout_deadline: Duration,
     reporter: Option<Arc<dyn OutcomeSink>>,
 }
 
@@ -104,6 +107,7 @@ impl PeerClient {
             test_mode,
             peer_timeout: io.peer_timeout,
             fanout: io.fanout_concurrency.max(1),
+            fanout_deadline: io.fanout_deadline,
             reporter: None,
         })
     }
@@ -140,6 +144,11 @@ impl PeerClient {
     /// `MICTLANX_ROUTER_FANOUT_CONCURRENCY`: the bound of every fan-out.
     pub fn fanout_concurrency(&self) -> usize {
         self.fanout
+    }
+
+    /// `MICTLANX_ROUTER_FANOUT_DEADLINE`: how long a fan-out to many peers waits for their answers.
+    pub fn fanout_deadline(&self) -> Duration {
+        self.fanout_deadline
     }
 
     /// `{base_url}{path}`; `path` starts with `/` and is already escaped.
@@ -356,27 +365,7 @@ impl PeerClient {
     /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is
     /// reported when the headers arrive; the body has only the idle timeout.
     pub async fn get_data(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<Response, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
-        let req = self.http.get(self.url(peer, &path));
-        let report = Report::begin(self, peer).await;
-        match req.headers(trace_headers()).send().await {
-            Err(e) => {
-                let err = PeerError::from_reqwest(&e);
-                report.finish(err.outcome()).await;
-                Err(err)
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let latency = report.elapsed();
-                report.finish(status_outcome(status, latency)).await;
-                if resp.status().is_success() {
-                    Ok(resp)
-                } else {
-                    let body = resp.bytes().await.unwrap_or_default();
-                    Err(status_error(status, &body))
-                }
-            }
-        }
+        self.data_request(peer, b, k, None).await
     }
 
     /// One buffered exchange: send, read the whole body, classify, report. Non-2xx → `Err`.

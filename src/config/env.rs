@@ -474,7 +474,8 @@ impl RawEnv {
 // tail latency
 impl RawEnv {
     fn tail(&self) -> Result<TailConfig, ConfigError> {
-        let span = |var: Var<'_>, default: Duration| timespan_var(var, default, Duration::ZERO, false);
+        let span =
+            |var: Var<'_>, default: Duration| timespan_var(var, default, Duration::ZERO, false);
         let hedge_delay_max = span(
             var!(self, mictlanx_router_hedge_delay_max),
             Duration::from_millis(500),
@@ -516,10 +517,7 @@ impl RawEnv {
                 var!(self, mictlanx_router_read_stall_timeout),
                 Duration::from_secs(1),
             )?,
-            straggler_timeout: positive(
-                var!(self, mictlanx_router_straggler_timeout),
-                2 * SECOND,
-            )?,
+            straggler_timeout: positive(var!(self, mictlanx_router_straggler_timeout), 2 * SECOND)?,
             write_quorum,
         })
     }

@@ -528,7 +528,10 @@ fn tail_latency_variables_parse_and_validate() {
         "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
     ] {
         let line = error(&[(name, "soon")]);
-        assert!(line.starts_with(&format!("invalid {name}='soon'")), "{line}");
+        assert!(
+            line.starts_with(&format!("invalid {name}='soon'")),
+            "{line}"
+        );
     }
     assert!(error(&[("MICTLANX_ROUTER_STRAGGLER_TIMEOUT", "0")])
         .starts_with("invalid MICTLANX_ROUTER_STRAGGLER_TIMEOUT='0'"));
