@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::http::{normalize_path, Resolved, RouteTable};
 use crate::peer_client::PeerClient;
 use crate::replica::{Manager, ReplicaManager};
+use crate::replication::Hedger;
 use crate::{api, server, telemetry};
 
 /// Everything a handler may need; cheap to clone (Arcs inside).
@@ -32,6 +33,8 @@ pub struct AppState {
     pub cache: BallCache,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<Value>,
+    /// The adaptive hedge delays of reads (tail latency).
+    pub hedger: Arc<Hedger>,
 }
 
 /// A bound, not yet serving router.
@@ -63,7 +66,9 @@ impl App {
             cache: BallCache::new(&config.cache),
             metrics,
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
+            hedger: Arc::new(Hedger::new(&config.tail)),
         };
+        crate::replication::tail_metrics::register();
         flush_cache_on_resets(&manager, state.cache.clone());
         let table = api::table(&state);
         Ok(App {

@@ -14,7 +14,9 @@ use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::model::Metadata;
 use crate::replica::PeerInfo;
-use crate::replication::{live_holders, read_with_failover, Attempt, ReadFailure};
+use crate::replication::{
+    live_holders, read_hedged, Attempt, Hedging, ReadFailure, ReadKind, Start,
+};
 use crate::units::format_size;
 
 /// One entry per key: the greatest integer `tags.updated_at` wins (missing = −1); on a tie the entry of
@@ -161,18 +163,30 @@ pub async fn object_metadata(
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, None, |c| {
-        let client = s.peers.clone();
-        async move {
-            match c.metadata {
-                Some(md) => Attempt::Done(md),
-                None => match client.get_metadata(&c.peer, b, k).await {
-                    Ok(md) => Attempt::Done(md),
-                    Err(e) => Attempt::from_peer_error(&e),
-                },
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Metadata,
+    };
+    let found = read_hedged(
+        s.rm.as_ref(),
+        &s.peers,
+        b,
+        k,
+        Start::Ask,
+        Some(hedge),
+        |c| {
+            let client = s.peers.clone();
+            async move {
+                match c.metadata {
+                    Some(md) => Attempt::Done(md),
+                    None => match client.get_metadata(&c.peer, b, k).await {
+                        Ok(md) => Attempt::Done(md),
+                        Err(e) => Attempt::from_peer_error(&e),
+                    },
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     match found {
         Ok(md) => {
