@@ -220,7 +220,10 @@ where
     let group = guard.claim.group.clone();
     let (b, k) = (group.bucket_id.clone(), group.key.clone());
     let (targets, unavailable) = targets(s, &guard.claim).await;
-    let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout);
+    let tail = &s.config.tail;
+    let quorum = tail.write_quorum.required(group.tasks.len());
+    let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout)
+        .with_tail(tail.straggler_timeout, quorum);
     let lease = s.config.replica.claim_lease;
     let outcome = tokio::select! {
         outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy) => outcome,
@@ -236,13 +239,15 @@ where
     let received = match &outcome {
         Ok(r) => r.received,
         Err(FanOutError::AllFailed { received, .. })
+        | Err(FanOutError::QuorumLost { received, .. })
         | Err(FanOutError::ClientBody { received, .. }) => *received,
         Err(FanOutError::SizeMismatch { received, expected }) => (*received).min(*expected),
     };
     metrics::counter!("mictlanx_router_bytes_in_total", "handler" => handler).increment(received);
     let failed_replicas = match &outcome {
         Ok(r) => r.failed.len(),
-        Err(FanOutError::AllFailed { failures, .. }) => failures.len(),
+        Err(FanOutError::AllFailed { failures, .. })
+        | Err(FanOutError::QuorumLost { failures, .. }) => failures.len(),
         Err(_) => 0,
     };
     metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "data")
@@ -262,6 +267,23 @@ where
             guard.release().await;
             Err(closing(ApiError::bad_gateway(format!(
                 "No replica stored the data for {b}@{k}: {}",
+                join_failures(&failures)
+            ))))
+        }
+        Err(FanOutError::QuorumLost {
+            required,
+            succeeded,
+            failures,
+            ..
+        }) => {
+            // Too few copies to answer 200: nothing is recorded, so the replicas that did store the
+            // bytes do not become holders; the group stays for a retry, which overwrites them.
+            tracing::warn!(stored = ?succeeded, required, "write quorum not reached");
+            guard.release().await;
+            Err(closing(ApiError::bad_gateway(format!(
+                "Write quorum not reached for {b}@{k}: {} of {required} replicas stored the data ({}): {}",
+                succeeded.len(),
+                if succeeded.is_empty() { "none".to_string() } else { succeeded.join(", ") },
                 join_failures(&failures)
             ))))
         }
