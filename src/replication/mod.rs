@@ -19,7 +19,7 @@ mod replica_set;
 pub mod resume;
 pub mod tail_metrics;
 
-pub use deadline::within_deadline;
+pub use deadline::{within_deadline, within_deadline_settling};
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
