@@ -28,6 +28,7 @@ pub struct FaultCluster {
     pub router: TestApp,
     pub peers: Vec<Proc>,
     pub ids: Vec<String>,
+    pub ports: Vec<u16>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -55,6 +56,7 @@ impl FaultCluster {
         let mut peers = Vec::new();
         let mut seed = Vec::new();
         let mut ids = Vec::new();
+        let mut ports = Vec::new();
         for i in 0..n {
             let id = format!("f{i}");
             let port = free_port();
@@ -68,6 +70,7 @@ impl FaultCluster {
                 api_version: 4,
             });
             ids.push(id);
+            ports.push(port);
         }
         let mut cfg = Config::for_tests(dir.path().join("router-state"));
         cfg.seed_peers = seed;
@@ -79,6 +82,7 @@ impl FaultCluster {
             router,
             peers,
             ids,
+            ports,
             http,
             _dir: dir,
         };

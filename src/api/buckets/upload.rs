@@ -26,6 +26,7 @@ use crate::replica::{Claim, ReplicaManager, RmError};
 use crate::replication::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
+use crate::replication::within_deadline;
 use crate::validate;
 
 /// Releases the claim and invalidates the cache entry unless disarmed: covers client disconnects (the
@@ -196,6 +197,30 @@ async fn targets(s: &AppState, claim: &Claim) -> (Vec<FanOutTarget>, Vec<Replica
     (targets, unavailable)
 }
 
+/// Delete the copies of a write that did not reach its quorum, on the peers that stored them: only a copy
+/// at `version` or older goes (a newer write keeps its copy), within the fan-out deadline.
+async fn roll_back(s: &AppState, b: &str, k: &str, stored: &[String], version: u64) {
+    let mut calls = Vec::new();
+    for peer_id in stored {
+        let (rm, client) = (s.rm.clone(), s.peers.clone());
+        let (b, k, peer_id) = (b.to_string(), k.to_string(), peer_id.clone());
+        calls.push(async move {
+            let peer = rm.get_peer(&peer_id).await.map_err(|e| e.to_string())?;
+            client
+                .delete_if_at_most(&peer, &b, &k, true, version)
+                .await
+                .map_err(|e| e.to_string())
+        });
+    }
+    let deadline = s.config.peer_io.fanout_deadline;
+    let fanout = s.config.peer_io.fanout_concurrency;
+    for answer in within_deadline(calls, fanout, deadline).await {
+        if let Err(e) = answer {
+            tracing::warn!(error = %e, "could not delete a copy of a write below its quorum");
+        }
+    }
+}
+
 /// An error answer after which the connection must not be reused (the body may be partly unread).
 fn closing(e: ApiError) -> Response {
     let mut res = e.into_response();
@@ -276,9 +301,12 @@ where
             failures,
             ..
         }) => {
-            // Too few copies to answer 200: nothing is recorded, so the replicas that did store the
-            // bytes do not become holders; the group stays for a retry, which overwrites them.
+            // Too few copies to answer 200: nothing is recorded, and the copies that were stored are
+            // deleted again (at exactly this write's version), so discovery cannot make their peers
+            // holders of an unacknowledged write; the group stays for a retry.
             tracing::warn!(stored = ?succeeded, required, "write quorum not reached");
+            let version = guard.claim.version;
+            roll_back(s, &b, &k, &succeeded, version).await;
             guard.release().await;
             Err(closing(ApiError::bad_gateway(format!(
                 "Write quorum not reached for {b}@{k}: {} of {required} replicas stored the data ({}): {}",
