@@ -126,9 +126,10 @@ impl PeerHealth {
 /// Probe one peer (`GET /api/v4/stats/ufs`, health timeout) and apply the result. A transition into
 /// `Available` starts that peer's inventory pass when `with_pass`.
 pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bool) {
-    // A probe never outlasts the interval, so a stalled peer is marked unreachable within two intervals.
-    let timeout = inner.cfg.health_timeout.min(inner.cfg.health_interval);
-    let result = inner.probe_client.probe_ufs(&peer, timeout).await;
+    let result = inner
+        .probe_client
+        .probe_ufs(&peer, inner.cfg.health_timeout)
+        .await;
     let became = {
         let mut peers = lock(&inner.peers);
         let Some(entry) = peers.get_mut(&peer.peer_id).filter(|e| e.info == peer) else {
