@@ -25,10 +25,11 @@ tokio::task_local! {
     static SLOW_AFTER: Duration;
 }
 
-/// Runs `fut` so that a peer call it starts and then abandons (the future is dropped: a hedge won, a
-/// fan-out deadline passed) after running for at least `after` is reported as a `Timeout`, which counts
-/// toward error limiting. Without it an abandoned call counts as answered: a stalled peer whose calls are
-/// always abandoned would otherwise never leave the rotation before the health loop notices it.
+/// Runs `fut` so that a peer call it starts and then abandons (the future is dropped: a fan-out deadline
+/// passed, a continuation stalled) after running for at least `after` is reported as a `Timeout`, which
+/// counts toward error limiting. Without it an abandoned call counts as answered, so a stalled peer whose
+/// calls are always abandoned at a deadline would never add to its error count. Hedged reads do not use
+/// it: a hedge loser only missed the hedge delay (see `replication::hedge`, suspects).
 pub async fn abandoned_after<F: Future>(after: Duration, fut: F) -> F::Output {
     SLOW_AFTER.scope(after, fut).await
 }

@@ -11,11 +11,19 @@
 //! of milliseconds), not the idle timeout. Only answers are sampled: hedge losers and failures are not, so
 //! a stalled peer never drags the delay up to the ceiling. The p95 is recomputed every
 //! [`REFRESH_EVERY`] samples (a sort of at most 256 numbers), never on the request path.
+//!
+//! # Suspects
+//! A holder that did not answer within the hedge delay becomes a suspect for [`SUSPECT_FOR`] (or until
+//! it answers): reads try it after the other holders, so a stalled peer costs one hedge delay per
+//! [`SUSPECT_FOR`] instead of one per read until the health loop marks it unavailable. It stays a
+//! candidate (a hedge target, a last resort): a slow holder is better than none. Abandoned hedge losers
+//! are not reported as timeouts to error limiting, whose cool-down (30 s) would take a peer that only
+//! paused out of rotation, and with a few such pauses every holder of an object.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::tail_metrics::{HEDGES, HEDGES_WON};
 use crate::config::TailConfig;
@@ -26,6 +34,8 @@ pub const WINDOW: usize = 256;
 pub const MIN_SAMPLES: usize = 20;
 /// The p95 is recomputed after this many new samples.
 pub const REFRESH_EVERY: u32 = 16;
+/// How long a holder that missed the hedge delay is tried after the others.
+pub const SUSPECT_FOR: Duration = Duration::from_secs(2);
 
 /// What kind of read a latency belongs to (the `kind` label of the hedge metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +114,8 @@ pub struct Hedger {
     floor: Duration,
     ceiling: Duration,
     windows: [Window; 4],
+    /// Peer id → suspected until.
+    suspects: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Hedger {
@@ -121,7 +133,32 @@ impl Hedger {
             floor: cfg.hedge_delay_min.min(cfg.hedge_delay_max),
             ceiling: cfg.hedge_delay_max,
             windows: [Window::new(), Window::new(), Window::new(), Window::new()],
+            suspects: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `peer_id` missed the hedge delay: try it after the others for [`SUSPECT_FOR`].
+    pub fn suspect(&self, peer_id: &str) {
+        let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        suspects.retain(|_, until| *until > now);
+        suspects.insert(peer_id.to_string(), now + SUSPECT_FOR);
+    }
+
+    /// `peer_id` answered: no longer a suspect.
+    pub fn answered(&self, peer_id: &str) {
+        let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        if !suspects.is_empty() {
+            suspects.remove(peer_id);
+        }
+    }
+
+    /// Whether reads try `peer_id` after the other holders now.
+    pub fn is_suspect(&self, peer_id: &str) -> bool {
+        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        suspects
+            .get(peer_id)
+            .is_some_and(|until| *until > Instant::now())
     }
 
     /// How long to wait for an answer before hedging a read of `kind`; `None` = hedging is off.
@@ -185,6 +222,17 @@ mod tests {
             h.record(ReadKind::Get, Duration::from_millis(ms));
         }
         assert_eq!(h.delay(ReadKind::Get), Some(Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn suspects_go_last_until_they_answer() {
+        let h = hedger(2, 500);
+        assert!(!h.is_suspect("a"));
+        h.suspect("a");
+        h.suspect("b");
+        assert!(h.is_suspect("a") && h.is_suspect("b"));
+        h.answered("a");
+        assert!(!h.is_suspect("a") && h.is_suspect("b"));
     }
 
     #[test]

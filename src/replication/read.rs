@@ -17,7 +17,7 @@ use std::{collections::VecDeque, future::Future};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::peer_client::{abandoned_after, GetMetadataResponse, PeerClient, PeerError};
+use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::{discovery::discover, PeerInfo, ReadPlan, ReplicaManager, RmError};
 
 use super::fanout::ReplicaFailure;
@@ -190,16 +190,11 @@ struct Launched<T> {
 fn launch<T>(
     peer_id: String,
     hedge: bool,
-    slow_after: Option<Duration>,
     attempt: impl Future<Output = Attempt<T>>,
 ) -> impl Future<Output = Launched<T>> {
     async move {
         let started = Instant::now();
-        let outcome = match slow_after {
-            // A loser cancelled after the hedge delay was slow: it counts as a timeout.
-            Some(after) => abandoned_after(after, attempt).await,
-            None => attempt.await,
-        };
+        let outcome = attempt.await;
         Launched {
             peer_id,
             hedge,
@@ -210,9 +205,10 @@ fn launch<T>(
 }
 
 /// P3 from `start` with hedging (module docs of [`super::hedge`]): a candidate that has not finished its
-/// attempt within the hedge delay gets the next candidate started beside it; the first `Done` wins and
-/// the others are dropped (cancelled). A candidate that fails starts the next one at once. `hedge: None`
-/// is plain failover, one candidate at a time.
+/// attempt within the hedge delay becomes a suspect and gets the next candidate started beside it; the
+/// first `Done` wins and the others are dropped (cancelled). A candidate that fails starts the next one at
+/// once. Suspects are tried after the other candidates. `hedge: None` is plain failover, one candidate at
+/// a time.
 #[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
 pub async fn read_hedged<T, F, Fut>(
     rm: &dyn ReplicaManager,
@@ -251,6 +247,15 @@ where
         return Err(ReadFailure::NoCandidates);
     }
     let delay = hedge.and_then(|h| h.hedger.delay(h.kind));
+    if let (Some(h), Some(_)) = (hedge, delay) {
+        // Suspects (holders that recently missed the hedge delay) go last; the order is otherwise kept.
+        let (mut fine, suspects): (VecDeque<Candidate>, VecDeque<Candidate>) = queue
+            .into_iter()
+            .partition(|c| !h.hedger.is_suspect(&c.peer.peer_id));
+        fine.extend(suspects);
+        queue = fine;
+    }
+    let mut last_peer = String::new();
     let mut tried: Vec<String> = Vec::new();
     let mut faults: Vec<ReplicaFailure> = Vec::new();
     let mut running = FuturesUnordered::new();
@@ -268,7 +273,8 @@ where
             }
             let Some(c) = queue.pop_front() else { break };
             tried.push(c.peer.peer_id.clone());
-            running.push(launch(c.peer.peer_id.clone(), false, delay, attempt(c)));
+            last_peer = c.peer.peer_id.clone();
+            running.push(launch(c.peer.peer_id.clone(), false, attempt(c)));
             last_launch = Instant::now();
         }
         let hedge_at = delay.filter(|_| !queue.is_empty()).map(|d| last_launch + d);
@@ -282,10 +288,12 @@ where
             Some(done) = running.next() => done,
             () = hedge_timer => {
                 if let (Some(h), Some(c)) = (hedge, queue.pop_front()) {
-                    tracing::debug!(peer_id = %c.peer.peer_id, kind = h.kind.label(), "hedged read");
+                    tracing::debug!(slow = %last_peer, peer_id = %c.peer.peer_id, kind = h.kind.label(), "hedged read");
+                    h.hedger.suspect(&last_peer);
                     h.hedger.sent(h.kind);
                     tried.push(c.peer.peer_id.clone());
-                    running.push(launch(c.peer.peer_id.clone(), true, delay, attempt(c)));
+                    last_peer = c.peer.peer_id.clone();
+                    running.push(launch(c.peer.peer_id.clone(), true, attempt(c)));
                     last_launch = Instant::now();
                 }
                 continue;
@@ -300,6 +308,7 @@ where
         let answered = !matches!(outcome, Attempt::Failed { .. });
         if let (Some(h), true) = (hedge, answered) {
             h.hedger.record(h.kind, latency);
+            h.hedger.answered(&peer_id);
         }
         match outcome {
             Attempt::Done(value) => {
@@ -330,7 +339,8 @@ where
         // The next candidate starts at once after a miss or a failure (no hedge delay to wait for).
         if let Some(c) = queue.pop_front() {
             tried.push(c.peer.peer_id.clone());
-            running.push(launch(c.peer.peer_id.clone(), false, delay, attempt(c)));
+            last_peer = c.peer.peer_id.clone();
+            running.push(launch(c.peer.peer_id.clone(), false, attempt(c)));
             last_launch = Instant::now();
         }
     }
