@@ -64,14 +64,11 @@ impl Setup {
     }
 }
 
+type Feed = mpsc::Sender<Result<Bytes, std::io::Error>>;
+type Answer = tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>>;
+
 /// A phase-2 request whose body the test feeds piece by piece.
-fn streaming_upload(
-    http: &reqwest::Client,
-    url: String,
-) -> (
-    mpsc::Sender<Result<Bytes, std::io::Error>>,
-    tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>>,
-) {
+fn streaming_upload(http: &reqwest::Client, url: String) -> (Feed, Answer) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let body =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });

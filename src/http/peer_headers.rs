@@ -71,7 +71,7 @@ mod tests {
         let m = meta(1);
         let v = encode_metadata(&m).unwrap();
         assert!(
-            v.len() % 4 == 0 && !v.contains('-') && !v.contains('_'),
+            v.len().is_multiple_of(4) && !v.contains('-') && !v.contains('_'),
             "{v}"
         );
         let json = STANDARD.decode(&v).unwrap();

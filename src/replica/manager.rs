@@ -459,7 +459,7 @@ impl ReplicaManager for Manager {
             let before = rec.clone();
             // The newest first, so older copies are judged against it.
             let mut sorted = copies.clone();
-            sorted.sort_by(|a, b| b.version.cmp(&a.version));
+            sorted.sort_by_key(|c| std::cmp::Reverse(c.version));
             for c in &sorted {
                 rec.adopt(&c.peer_id, c.version, c.rf, now);
             }

@@ -91,12 +91,6 @@ impl Inner {
             .collect()
     }
 
-    pub fn is_live(&self, peer_id: &str) -> bool {
-        lock(&self.peers)
-            .get(peer_id)
-            .is_some_and(|e| e.health.is_live())
-    }
-
     /// The ids among `ids` that are registered.
     pub fn registered(&self, ids: &[String]) -> Vec<String> {
         let peers = lock(&self.peers);

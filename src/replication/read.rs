@@ -187,20 +187,18 @@ struct Launched<T> {
     outcome: Attempt<T>,
 }
 
-fn launch<T>(
+async fn launch<T>(
     peer_id: String,
     hedge: bool,
     attempt: impl Future<Output = Attempt<T>>,
-) -> impl Future<Output = Launched<T>> {
-    async move {
-        let started = Instant::now();
-        let outcome = attempt.await;
-        Launched {
-            peer_id,
-            hedge,
-            latency: started.elapsed(),
-            outcome,
-        }
+) -> Launched<T> {
+    let started = Instant::now();
+    let outcome = attempt.await;
+    Launched {
+        peer_id,
+        hedge,
+        latency: started.elapsed(),
+        outcome,
     }
 }
 

@@ -56,8 +56,10 @@ impl From<StoreError> for RmError {
 }
 
 /// One change of an atomic batch. `prev` is what the writer read (`None` = it must not exist); `next`
-/// `None` deletes.
+/// `None` deletes. (The variants are short-lived values in a small batch, so their size difference
+/// does not matter.)
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Write {
     Object {
         key: String,
