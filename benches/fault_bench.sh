@@ -18,6 +18,8 @@
 #   FAULT_PORT_BASE   first peer port (default 28000; peers +0..+2, router +100)
 #   FAULT_DATA_DIR    where the peers' data and the logs go (default: $TMPDIR or /tmp)
 #   FAULT_KEEP        set to 1 to keep the temporary directory
+#   FAULT_ROUTER_ENV  extra router variables, space-separated VAR=value (e.g. MICTLANX_ROUTER_HEDGE_DELAY_MAX=0
+#                     MICTLANX_ROUTER_READ_STALL_TIMEOUT=0 for the router without hedging or stall detection)
 #   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
 set -euo pipefail
 
@@ -79,9 +81,10 @@ PEERS_URI="${PEERS_URI%,}/?protocol=http&api_version=4"
 for i in 0 1 2; do wait_for "http://127.0.0.1:$((PORT_BASE + i))/health" "p$i"; done
 
 mkdir -p "$WORK/router"
+# shellcheck disable=SC2086 # FAULT_ROUTER_ENV is deliberately word-split into VAR=value words
 env MICTLANX_ROUTER_PORT="$ROUTER_PORT" MICTLANX_ROUTER_HOST=127.0.0.1 MICTLANX_PEERS_URI="$PEERS_URI" \
     MICTLANX_ROUTER_STATE_DIR="$WORK/router" MICTLANX_ROUTER_LOG_TO_FILE=0 MICTLANX_ROUTER_OPENTELEMETRY=0 \
-    MICTLANX_ROUTER_LOG_LEVEL=warn MICTLANX_CACHE=0 ENV_FILE_PATH="$WORK/none.env" \
+    MICTLANX_ROUTER_LOG_LEVEL=warn MICTLANX_CACHE=0 ENV_FILE_PATH="$WORK/none.env" ${FAULT_ROUTER_ENV:-} \
     "$BIN_DIR/mictlanx-router" >"$WORK/router.log" 2>&1 &
 PIDS+=($!)
 wait_for "$ROUTER/ready" router

@@ -72,6 +72,7 @@ async fn a_holder_killed_half_way_through_200_mib_is_continued_by_another() {
     let before = c
         .metric("mictlanx_router_read_failovers_total", "mid_stream")
         .await;
+    let started = Instant::now();
     let res = c.get("fr", "big", &[]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.content_length(), Some(size));
@@ -87,6 +88,10 @@ async fn a_holder_killed_half_way_through_200_mib_is_continued_by_another() {
     .await;
     let _ = c.peers[serving].wait_exit(Duration::from_secs(10)).await;
     let (sha, n) = read.expect("the read completes through the other holder");
+    println!(
+        "200 MiB GET with its holder SIGKILLed at 100 MiB: {:?}",
+        started.elapsed()
+    );
     assert_eq!((sha, n), (expected_sha(3, size).await, size));
     let after = c
         .metric("mictlanx_router_read_failovers_total", "mid_stream")
