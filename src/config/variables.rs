@@ -93,6 +93,12 @@ router_variables! {
         "MICTLANX_ROUTER_HEADER_TIMEOUT",
         "MICTLANX_ROUTER_MAX_CONNECTIONS",
         "MICTLANX_ROUTER_MAX_OBJECT_SIZE",
+        // tail latency
+        "MICTLANX_ROUTER_HEDGE_DELAY_MAX",
+        "MICTLANX_ROUTER_HEDGE_DELAY_MIN",
+        "MICTLANX_ROUTER_READ_STALL_TIMEOUT",
+        "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
+        "MICTLANX_ROUTER_WRITE_QUORUM",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",
@@ -158,6 +164,6 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        assert_eq!(KNOWN_VARIABLES.len(), 105);
+        assert_eq!(KNOWN_VARIABLES.len(), 110);
     }
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -238,17 +237,16 @@ impl ReplicaManager for Manager {
         end: i64,
     ) -> Result<BTreeMap<String, PeerStats>, RmError> {
         let client = &self.inner.client;
-        let answers: Vec<(String, Option<PeerStats>)> =
-            futures::stream::iter(self.inner.live_peers())
-                .map(|p| async move {
-                    let r = client.stats(&p, start, end).await;
-                    if let Err(e) = &r {
-                        tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
-                    }
-                    (p.peer_id, r.ok())
-                })
-                .buffer_unordered(self.inner.fanout)
-                .collect()
+        let calls = self.inner.live_peers().into_iter().map(|p| async move {
+            let r = client.stats(&p, start, end).await;
+            if let Err(e) = &r {
+                tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
+            }
+            (p.peer_id, r.ok())
+        });
+        // A stalled peer is left out at the fan-out deadline, like one that failed.
+        let answers =
+            crate::replication::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
                 .await;
         Ok(answers
             .into_iter()

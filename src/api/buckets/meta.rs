@@ -1,11 +1,12 @@
 //! Read-only metadata endpoints (`router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
-//! chunks of a ball) and the "newest wins" merge of per-peer listings.
+//! chunks of a ball) and the "newest wins" merge of per-peer listings. Fan-outs answer within
+//! `MICTLANX_ROUTER_FANOUT_DEADLINE` with what the live peers said; the metadata GET is hedged.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::Json;
-use futures::StreamExt;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
 use crate::app::AppState;
@@ -14,7 +15,10 @@ use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::model::Metadata;
 use crate::replica::PeerInfo;
-use crate::replication::{live_holders, read_with_failover, Attempt, ReadFailure};
+use crate::replication::{
+    live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,
+    ReadFailure, ReadKind, Start,
+};
 use crate::units::format_size;
 
 /// One entry per key: the greatest integer `tags.updated_at` wins (missing = −1); on a tie the entry of
@@ -42,6 +46,10 @@ pub fn sort_chunks(chunks: &mut [Metadata]) {
         let kb = (b.index().is_none(), b.index().unwrap_or(0));
         ka.cmp(&kb).then_with(|| a.key.cmp(&b.key))
     });
+}
+
+fn fanout(s: &AppState) -> usize {
+    s.config.peer_io.fanout_concurrency.max(1)
 }
 
 async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
@@ -81,30 +89,36 @@ pub async fn size(
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
-            client
-                .size(&peer, b, k)
-                .await
-                .map_err(|e| (peer.peer_id.clone(), e))
+            let started = Instant::now();
+            let answer = client.size(&peer, b, k).await;
+            (peer.peer_id, answer, started.elapsed())
         }
     });
-    let mut sizes: Vec<GetSizeByKey> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .filter_map(|r| async move {
-            match r {
-                Ok(x) => Some(GetSizeByKey {
+    // Every holder answers for its own copy, so a size is never hedged; once one holder answered, the
+    // others get the adaptive delay of size answers more, and at most the fan-out deadline in all.
+    let answers = within_deadline_settling(
+        calls,
+        s.config.peer_io.fanout_concurrency.max(1),
+        s.config.peer_io.fanout_deadline,
+        s.hedger.delay(ReadKind::Size),
+        |(_, answer, _)| answer.is_ok(),
+    )
+    .await;
+    let mut sizes = Vec::new();
+    for (peer_id, answer, latency) in answers {
+        match answer {
+            Ok(x) => {
+                s.hedger.record(ReadKind::Size, latency);
+                sizes.push(GetSizeByKey {
                     bucket_id: x.bucket_id,
                     key: x.key,
                     peer_id: x.peer_id,
                     size: x.size,
-                }),
-                Err((peer_id, e)) => {
-                    tracing::warn!(%peer_id, error = %e, "size failed on a replica");
-                    None
-                }
+                });
             }
-        })
-        .collect()
-        .await;
+            Err(e) => tracing::warn!(%peer_id, error = %e, "size failed on a replica"),
+        }
+    }
     sizes.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
     Ok(Json(sizes))
 }
@@ -134,10 +148,8 @@ pub async fn bucket_metadata(
         let client = s.peers.clone();
         async move { (peer.peer_id.clone(), client.bucket_metadata(&peer, b).await) }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    // A peer that does not answer within the fan-out deadline is left out, like one that failed.
+    let answers = within_deadline(calls, fanout(&s), s.config.peer_io.fanout_deadline).await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
@@ -187,18 +199,30 @@ pub async fn object_metadata(
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, None, |c| {
-        let client = s.peers.clone();
-        async move {
-            match c.metadata {
-                Some(md) => Attempt::Done(md),
-                None => match client.get_metadata(&c.peer, b, k).await {
-                    Ok(md) => Attempt::Done(md),
-                    Err(e) => Attempt::from_peer_error(&e),
-                },
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Metadata,
+    };
+    let found = read_hedged(
+        s.rm.as_ref(),
+        &s.peers,
+        b,
+        k,
+        Start::Ask,
+        Some(hedge),
+        |c| {
+            let client = s.peers.clone();
+            async move {
+                match c.metadata {
+                    Some(md) => Attempt::Done(md),
+                    None => match client.get_metadata(&c.peer, b, k).await {
+                        Ok(md) => Attempt::Done(md),
+                        Err(e) => Attempt::from_peer_error(&e),
+                    },
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     match found {
         Ok(md) => {
@@ -265,10 +289,7 @@ pub async fn chunks(
             )
         }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    let answers = within_deadline(calls, fanout(&s), s.config.peer_io.fanout_deadline).await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
