@@ -480,6 +480,20 @@ impl ReplicaManager for Manager {
             .collect())
     }
 
+    async fn deleted_keys(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<String>, RmError> {
+        let mut deleted = Vec::new();
+        for chunk in keys.chunks(500) {
+            let combined: Vec<String> = chunk.iter().map(|k| combined(bucket, k)).collect();
+            let records = self.inner.st(self.inner.store.objects(&combined)).await?;
+            for (key, rec) in chunk.iter().zip(records) {
+                if rec.is_some_and(|r| r.value.deleted_at_ns.is_some()) {
+                    deleted.push(key.clone());
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError> {
         let rec = objects::get(&self.inner, &combined(bucket, key))
             .await?

@@ -48,6 +48,21 @@ pub fn sort_chunks(chunks: &mut [Metadata]) {
     });
 }
 
+/// Drops objects the router knows were deleted: a holder that missed the delete (its tombstone is still
+/// pending) may list its old copy until the delete reaches it.
+async fn without_deleted(s: &AppState, b: &str, balls: Vec<Metadata>) -> ApiResult<Vec<Metadata>> {
+    let keys: Vec<String> = balls.iter().map(|m| m.key.clone()).collect();
+    let deleted: std::collections::HashSet<String> =
+        s.rm.deleted_keys(b, keys).await?.into_iter().collect();
+    if deleted.is_empty() {
+        return Ok(balls);
+    }
+    Ok(balls
+        .into_iter()
+        .filter(|m| !deleted.contains(&m.key))
+        .collect())
+}
+
 fn fanout(s: &AppState) -> usize {
     s.config.peer_io.fanout_concurrency.max(1)
 }
@@ -159,7 +174,7 @@ pub async fn bucket_metadata(
     }
     let mut peer_ids: Vec<String> = listings.iter().map(|(p, _)| p.clone()).collect();
     peer_ids.sort();
-    let balls = newest_per_key(listings);
+    let balls = without_deleted(&s, b, newest_per_key(listings)).await?;
     Ok(Json(BucketListing {
         bucket_id: b.to_string(),
         peers_ids: peer_ids.clone(),
@@ -297,7 +312,7 @@ pub async fn chunks(
             Err(e) => tracing::warn!(%peer_id, error = %e, "ball group failed on a peer"),
         }
     }
-    let mut chunks = newest_per_key(listings);
+    let mut chunks = without_deleted(&s, b, newest_per_key(listings)).await?;
     if chunks.is_empty() {
         return Err(ApiError::not_found(format!("{b}@{ball} not found")));
     }
