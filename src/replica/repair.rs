@@ -322,7 +322,9 @@ async fn restore(
     };
     let targets = targets(inner, rec, size, want - copies.good.len());
     if targets.is_empty() {
-        tracing::warn!(%key, want, have = copies.good.len(), "no peer can take another copy");
+        // Common in a small space (rf above the number of peers); the gauge shows it, a log line each
+        // round would not help.
+        tracing::debug!(%key, want, have = copies.good.len(), "no peer can take another copy");
         return Ok(());
     }
     let mut made = Vec::new();
