@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::http::{normalize_path, Resolved, RouteTable};
 use crate::peer_client::PeerClient;
 use crate::replica::{Manager, ReplicaManager};
+use crate::replication::Hedger;
 use crate::{api, server, telemetry};
 
 /// Everything a handler may need; cheap to clone (Arcs inside).
@@ -36,6 +37,8 @@ pub struct AppState {
     // security
     /// Checks the admin token of the endpoints that change membership or state (`api::admin`).
     pub admin: AdminGuard,
+    /// The adaptive hedge delays of reads (tail latency).
+    pub hedger: Arc<Hedger>,
 }
 
 /// A bound, not yet serving router.
@@ -70,7 +73,9 @@ impl App {
             metrics,
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
             admin,
+            hedger: Arc::new(Hedger::new(&config.tail)),
         };
+        crate::replication::tail_metrics::register();
         flush_cache_on_resets(&manager, state.cache.clone());
         // performance (issue 16)
         api::buckets::data_meta::register_metrics();

@@ -102,6 +102,8 @@ pub struct Config {
     // security
     /// Admin token, peer allowlist and listener limits (`MICTLANX_ROUTER_ADMIN_TOKEN`...).
     pub security: SecurityConfig,
+    // tail latency
+    pub tail: TailConfig,
     /// §2.2 variables that were set: accepted, without effect; log them with `log_ignored_variables`.
     pub ignored_variables: Vec<String>,
 }
@@ -284,6 +286,48 @@ pub struct RepairConfig {
     pub bandwidth: u64,
 }
 
+// tail latency
+/// Bounded latency when a peer stalls (issue 14): hedged reads, stall detection on streams, straggler
+/// writes and the write quorum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TailConfig {
+    /// `MICTLANX_ROUTER_HEDGE_DELAY_MAX`: ceiling of the adaptive hedge delay (zero = no hedged reads)
+    pub hedge_delay_max: Duration,
+    /// `MICTLANX_ROUTER_HEDGE_DELAY_MIN`: floor of the adaptive hedge delay (at most the ceiling)
+    pub hedge_delay_min: Duration,
+    /// `MICTLANX_ROUTER_READ_STALL_TIMEOUT`: a peer body that sends nothing for this long is continued
+    /// from another holder (zero = only the idle timeout applies)
+    pub read_stall_timeout: Duration,
+    /// `MICTLANX_ROUTER_STRAGGLER_TIMEOUT`: a replica that takes no piece for this long while others do
+    /// is dropped from the write fan-out
+    pub straggler_timeout: Duration,
+    /// `MICTLANX_ROUTER_WRITE_QUORUM`: replicas that must confirm before phase 2 answers 200
+    pub write_quorum: WriteQuorum,
+}
+
+/// How many replicas of a write must confirm (`MICTLANX_ROUTER_WRITE_QUORUM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteQuorum {
+    /// `1`: any one replica.
+    One,
+    /// `majority`: more than half of the group's replicas.
+    Majority,
+    /// `all`: every replica of the group.
+    All,
+}
+
+impl WriteQuorum {
+    /// Confirmations needed out of `replicas` (at least 1).
+    pub fn required(self, replicas: usize) -> usize {
+        let n = replicas.max(1);
+        match self {
+            WriteQuorum::One => 1,
+            WriteQuorum::Majority => n / 2 + 1,
+            WriteQuorum::All => n,
+        }
+    }
+}
+
 impl Config {
     /// Defaults of `config.md` with test-friendly overrides: port 0 on 127.0.0.1, no seed peers, no OTLP
     /// export, no log files, `state_dir` as given. Tests adjust fields directly.
@@ -361,6 +405,13 @@ impl Config {
                 },
             },
             security: SecurityConfig::default(),
+            tail: TailConfig {
+                hedge_delay_max: Duration::from_millis(500),
+                hedge_delay_min: Duration::from_millis(20),
+                read_stall_timeout: Duration::from_secs(1),
+                straggler_timeout: Duration::from_secs(2),
+                write_quorum: WriteQuorum::One,
+            },
             ignored_variables: Vec::new(),
         }
     }

@@ -8,6 +8,7 @@ mod answer;
 mod build;
 mod error;
 mod fast;
+mod ranged;
 mod report;
 mod upload;
 mod versioned;
@@ -24,8 +25,9 @@ use answer::{answer_error, decode, n_deletes, read_capped, Answer};
 pub use answer::{MAX_ANSWER_BYTES, MAX_ERROR_BYTES};
 pub use error::{outcome_label, status_of_cause, status_outcome, PeerError};
 
-pub use report::OutcomeSink;
+pub use ranged::DataAnswer;
 use report::Report;
+pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 pub use wire::*;
 
@@ -56,6 +58,7 @@ pub struct PeerClient {
     test_mode: bool,
     peer_timeout: Duration,
     fanout: usize,
+    fanout_deadline: Duration,
     reporter: Option<Arc<dyn OutcomeSink>>,
     counters: report::PeerCounters,
 }
@@ -83,6 +86,7 @@ impl PeerClient {
             test_mode,
             peer_timeout: io.peer_timeout,
             fanout: io.fanout_concurrency.max(1),
+            fanout_deadline: io.fanout_deadline,
             reporter: None,
             counters: report::PeerCounters::default(),
         })
@@ -120,6 +124,11 @@ impl PeerClient {
     /// `MICTLANX_ROUTER_FANOUT_CONCURRENCY`: the bound of every fan-out.
     pub fn fanout_concurrency(&self) -> usize {
         self.fanout
+    }
+
+    /// `MICTLANX_ROUTER_FANOUT_DEADLINE`: how long a fan-out to many peers waits for their answers.
+    pub fn fanout_deadline(&self) -> Duration {
+        self.fanout_deadline
     }
 
     /// `{base_url}{path}`; `path` starts with `/` and is already escaped.
@@ -337,34 +346,7 @@ impl PeerClient {
     /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is
     /// reported when the headers arrive; the body has only the idle timeout.
     pub async fn get_data(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<Response, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
-        let report = Report::begin(self, peer).await;
-        let sent = if peer.protocol == "http" {
-            let base = peer.base_url(self.test_mode);
-            self.fast.get(&base, &path, trace_headers()).await
-        } else {
-            let req = self.http.get(self.url(peer, &path));
-            req.headers(trace_headers())
-                .send()
-                .await
-                .map_err(|e| PeerError::from_reqwest(&e))
-        };
-        match sent {
-            Err(err) => {
-                report.finish(err.outcome()).await;
-                Err(err)
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let latency = report.elapsed();
-                report.finish(status_outcome(status, latency)).await;
-                if resp.status().is_success() {
-                    Ok(resp)
-                } else {
-                    Err(answer_error(peer, resp).await)
-                }
-            }
-        }
+        self.data_request(peer, b, k, None).await
     }
 
     /// A buffered GET of `path` through the lean client (`fast.rs`), under the peer timeout as a total

@@ -133,6 +133,18 @@ async fn a_delete_with_a_stalled_holder_holds_across_its_return_and_a_router_res
     .await;
     for _ in 0..10 {
         assert_eq!(get(&http, &r, "del", "k").await.0, 404, "never comes back");
+        let listing: serde_json::Value = http
+            .get(r.url("/api/v4/buckets/del/metadata"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            listing["balls"].as_array().unwrap().is_empty(),
+            "not listed either: {listing}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let p1 = &peers[1];

@@ -465,3 +465,26 @@ async fn redis_at_an_unreachable_url_fails_to_connect_quickly() {
     assert!(err.is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_redis_that_may_evict_keys_is_reported_at_start_up() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::connect(&redis.url(), "ev", Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(store.startup_warnings().await.is_empty(), "noeviction");
+    assert_eq!(
+        redis
+            .cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
+            .as_deref(),
+        Some("OK")
+    );
+    let warnings = store.startup_warnings().await;
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("allkeys-lru") && warnings[0].contains("noeviction"),
+        "{warnings:?}"
+    );
+}

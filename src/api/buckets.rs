@@ -4,11 +4,13 @@
 pub mod cached;
 pub mod data_meta;
 pub mod delete;
+pub mod download;
 pub mod get;
 pub mod merge;
 pub mod meta;
 pub mod models;
 pub mod put;
+pub mod ranged;
 pub mod upload;
 
 use axum::http::Method;

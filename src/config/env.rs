@@ -94,6 +94,12 @@ pub(super) struct RawEnv {
     mictlanx_router_header_timeout: Option<String>,
     mictlanx_router_max_connections: Option<String>,
     mictlanx_router_max_object_size: Option<String>,
+    // tail latency
+    mictlanx_router_hedge_delay_max: Option<String>,
+    mictlanx_router_hedge_delay_min: Option<String>,
+    mictlanx_router_read_stall_timeout: Option<String>,
+    mictlanx_router_straggler_timeout: Option<String>,
+    mictlanx_router_write_quorum: Option<String>,
     // performance (issue 16)
     mictlanx_router_worker_threads: Option<String>,
 }
@@ -258,6 +264,7 @@ impl RawEnv {
                 max_connections: var!(self, mictlanx_router_max_connections),
                 max_object_size: var!(self, mictlanx_router_max_object_size),
             })?,
+            tail: self.tail()?,
             ignored_variables: Vec::new(),
         })
     }
@@ -489,5 +496,57 @@ impl RawEnv {
                 "embedded or redis",
             )),
         }
+    }
+}
+
+// tail latency
+impl RawEnv {
+    fn tail(&self) -> Result<TailConfig, ConfigError> {
+        let span =
+            |var: Var<'_>, default: Duration| timespan_var(var, default, Duration::ZERO, false);
+        let hedge_delay_max = span(
+            var!(self, mictlanx_router_hedge_delay_max),
+            Duration::from_millis(500),
+        )?;
+        let min_var = var!(self, mictlanx_router_hedge_delay_min);
+        let hedge_delay_min = span(min_var, Duration::from_millis(20))?;
+        // The floor only means something below a ceiling; with hedging off (`0`) it is not used.
+        let hedge_delay_min = if hedge_delay_max.is_zero() {
+            hedge_delay_min
+        } else if min_var.1.is_some() && hedge_delay_min > hedge_delay_max {
+            return Err(ConfigError::invalid(
+                min_var.0,
+                min_var.1.unwrap_or_default(),
+                &format!(
+                    "a time span <= MICTLANX_ROUTER_HEDGE_DELAY_MAX ({}ms)",
+                    hedge_delay_max.as_millis()
+                ),
+            ));
+        } else {
+            hedge_delay_min.min(hedge_delay_max)
+        };
+        let (quorum_name, quorum_raw) = var!(self, mictlanx_router_write_quorum);
+        let write_quorum = match quorum_raw.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("1") => WriteQuorum::One,
+            Some("majority") => WriteQuorum::Majority,
+            Some("all") => WriteQuorum::All,
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    quorum_name,
+                    quorum_raw.unwrap_or_default(),
+                    "1, majority or all",
+                ))
+            }
+        };
+        Ok(TailConfig {
+            hedge_delay_max,
+            hedge_delay_min,
+            read_stall_timeout: span(
+                var!(self, mictlanx_router_read_stall_timeout),
+                Duration::from_secs(1),
+            )?,
+            straggler_timeout: positive(var!(self, mictlanx_router_straggler_timeout), 2 * SECOND)?,
+            write_quorum,
+        })
     }
 }

@@ -543,6 +543,78 @@ fn security_variables_are_read() {
         .starts_with("invalid MICTLANX_ROUTER_PEER_ALLOWLIST='a b'"));
 }
 
+// tail latency
+#[test]
+fn tail_latency_variables_parse_and_validate() {
+    let d = config(&[]).tail;
+    assert_eq!(d.hedge_delay_max, Duration::from_millis(500));
+    assert_eq!(d.hedge_delay_min, Duration::from_millis(20));
+    assert_eq!(d.read_stall_timeout, Duration::from_secs(1));
+    assert_eq!(d.straggler_timeout, Duration::from_secs(2));
+    assert_eq!(d.write_quorum, WriteQuorum::One);
+
+    let c = config(&[
+        ("MICTLANX_ROUTER_HEDGE_DELAY_MAX", "0"),
+        ("MICTLANX_ROUTER_READ_STALL_TIMEOUT", "0"),
+        ("MICTLANX_ROUTER_STRAGGLER_TIMEOUT", "750ms"),
+        ("MICTLANX_ROUTER_WRITE_QUORUM", "Majority"),
+    ])
+    .tail;
+    assert!(c.hedge_delay_max.is_zero() && c.read_stall_timeout.is_zero());
+    assert_eq!(c.straggler_timeout, Duration::from_millis(750));
+    assert_eq!(c.write_quorum, WriteQuorum::Majority);
+    assert_eq!(
+        config(&[("MICTLANX_ROUTER_WRITE_QUORUM", "all")])
+            .tail
+            .write_quorum,
+        WriteQuorum::All
+    );
+    // a lower ceiling pulls the default floor down with it
+    let low = config(&[("MICTLANX_ROUTER_HEDGE_DELAY_MAX", "5ms")]).tail;
+    assert_eq!(low.hedge_delay_min, Duration::from_millis(5));
+
+    assert_eq!(
+        error(&[("MICTLANX_ROUTER_WRITE_QUORUM", "2")]),
+        "invalid MICTLANX_ROUTER_WRITE_QUORUM='2': expected 1, majority or all"
+    );
+    assert_eq!(
+        error(&[
+            ("MICTLANX_ROUTER_HEDGE_DELAY_MAX", "100ms"),
+            ("MICTLANX_ROUTER_HEDGE_DELAY_MIN", "200ms"),
+        ]),
+        "invalid MICTLANX_ROUTER_HEDGE_DELAY_MIN='200ms': expected a time span <= \
+         MICTLANX_ROUTER_HEDGE_DELAY_MAX (100ms)"
+    );
+    for name in [
+        "MICTLANX_ROUTER_HEDGE_DELAY_MAX",
+        "MICTLANX_ROUTER_READ_STALL_TIMEOUT",
+        "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
+    ] {
+        let line = error(&[(name, "soon")]);
+        assert!(
+            line.starts_with(&format!("invalid {name}='soon'")),
+            "{line}"
+        );
+    }
+    assert!(error(&[("MICTLANX_ROUTER_STRAGGLER_TIMEOUT", "0")])
+        .starts_with("invalid MICTLANX_ROUTER_STRAGGLER_TIMEOUT='0'"));
+}
+
+#[test]
+fn write_quorum_counts() {
+    for (q, n, want) in [
+        (WriteQuorum::One, 3, 1),
+        (WriteQuorum::Majority, 1, 1),
+        (WriteQuorum::Majority, 2, 2),
+        (WriteQuorum::Majority, 3, 2),
+        (WriteQuorum::Majority, 4, 3),
+        (WriteQuorum::All, 3, 3),
+        (WriteQuorum::All, 0, 1),
+    ] {
+        assert_eq!(q.required(n), want, "{q:?} of {n}");
+    }
+}
+
 // performance (issue 16)
 #[test]
 fn worker_threads_default_to_one_per_core_and_are_validated() {

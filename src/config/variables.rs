@@ -93,6 +93,12 @@ router_variables! {
         "MICTLANX_ROUTER_HEADER_TIMEOUT",
         "MICTLANX_ROUTER_MAX_CONNECTIONS",
         "MICTLANX_ROUTER_MAX_OBJECT_SIZE",
+        // tail latency
+        "MICTLANX_ROUTER_HEDGE_DELAY_MAX",
+        "MICTLANX_ROUTER_HEDGE_DELAY_MIN",
+        "MICTLANX_ROUTER_READ_STALL_TIMEOUT",
+        "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
+        "MICTLANX_ROUTER_WRITE_QUORUM",
         // performance (issue 16)
         "MICTLANX_ROUTER_WORKER_THREADS",
     ],
@@ -160,7 +166,7 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        // 105 + MICTLANX_ROUTER_WORKER_THREADS (performance, issue 16)
-        assert_eq!(KNOWN_VARIABLES.len(), 106);
+        // 110 + MICTLANX_ROUTER_WORKER_THREADS (performance, issue 16)
+        assert_eq!(KNOWN_VARIABLES.len(), 111);
     }
 }

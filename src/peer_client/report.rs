@@ -2,6 +2,7 @@
 //! the client reports somewhere (normally the replica manager), start + outcome.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,20 @@ use crate::replica::{PeerInfo, PeerOutcome, ReplicaManager};
 pub trait OutcomeSink: Send + Sync + 'static {
     async fn start(&self, peer_id: &str);
     async fn outcome(&self, peer_id: &str, outcome: PeerOutcome);
+}
+
+tokio::task_local! {
+    /// Inside [`abandoned_after`]: how long a call may run before being cancelled counts as a timeout.
+    static SLOW_AFTER: Duration;
+}
+
+/// Runs `fut` so that a peer call it starts and then abandons (the future is dropped: a fan-out deadline
+/// passed, a continuation stalled) after running for at least `after` is reported as a `Timeout`, which
+/// counts toward error limiting. Without it an abandoned call counts as answered, so a stalled peer whose
+/// calls are always abandoned at a deadline would never add to its error count. Hedged reads do not use
+/// it: a hedge loser only missed the hedge delay (see `replication::hedge`, suspects).
+pub async fn abandoned_after<F: Future>(after: Duration, fut: F) -> F::Output {
+    SLOW_AFTER.scope(after, fut).await
 }
 
 pub(super) struct ManagerSink(pub Arc<dyn ReplicaManager>);
@@ -85,6 +100,8 @@ pub(super) struct Report {
     peer_id: String,
     started: Instant,
     done: bool,
+    /// Set inside [`abandoned_after`].
+    slow_after: Option<Duration>,
 }
 
 impl Report {
@@ -98,6 +115,7 @@ impl Report {
             peer_id: peer.peer_id.clone(),
             started: Instant::now(),
             done: false,
+            slow_after: SLOW_AFTER.try_with(|d| *d).ok(),
         }
     }
 
@@ -119,10 +137,88 @@ impl Drop for Report {
         if self.done {
             return;
         }
+        let latency = self.started.elapsed();
+        let outcome = match self.slow_after {
+            Some(after) if latency >= after => {
+                self.counters
+                    .increment(&self.peer_id, &PeerOutcome::Timeout);
+                PeerOutcome::Timeout
+            }
+            _ => PeerOutcome::Ok { latency },
+        };
         if let (Some(rm), Ok(handle)) = (self.rm.take(), tokio::runtime::Handle::try_current()) {
             let peer_id = std::mem::take(&mut self.peer_id);
-            let latency = self.started.elapsed();
-            handle.spawn(async move { rm.outcome(&peer_id, PeerOutcome::Ok { latency }).await });
+            handle.spawn(async move { rm.outcome(&peer_id, outcome).await });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::Config;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<PeerOutcome>>);
+
+    #[async_trait]
+    impl OutcomeSink for Recorder {
+        async fn start(&self, _: &str) {}
+        async fn outcome(&self, _: &str, outcome: PeerOutcome) {
+            self.0.lock().unwrap().push(outcome);
+        }
+    }
+
+    /// A peer that accepts connections and never answers (what a SIGSTOPped process looks like).
+    async fn silent_peer() -> (tokio::net::TcpListener, PeerInfo) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = PeerInfo {
+            peer_id: "silent".into(),
+            ip_addr: "127.0.0.1".into(),
+            port: listener.local_addr().unwrap().port(),
+            protocol: "http".into(),
+            api_version: 4,
+        };
+        (listener, peer)
+    }
+
+    async fn abandon(client: &PeerClient, peer: &PeerInfo, scope: Option<Duration>) {
+        let call = client.get_data(peer, "b", "k");
+        let bounded = tokio::time::timeout(Duration::from_millis(150), async {
+            match scope {
+                Some(after) => abandoned_after(after, call).await,
+                None => call.await,
+            }
+        });
+        assert!(bounded.await.is_err(), "the silent peer never answers");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_call_is_a_timeout_only_inside_abandoned_after() {
+        let (_listener, peer) = silent_peer().await;
+        let cfg = Config::for_tests(std::env::temp_dir());
+        let sink = Arc::new(Recorder::default());
+        let client = PeerClient::new(&cfg.peer_io, false)
+            .unwrap()
+            .reporting_to_sink(sink.clone());
+        abandon(&client, &peer, None).await;
+        abandon(&client, &peer, Some(Duration::from_millis(50))).await;
+        abandon(&client, &peer, Some(Duration::from_secs(5))).await;
+        for _ in 0..100 {
+            if sink.0.lock().unwrap().len() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let got = sink.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(matches!(got[0], PeerOutcome::Ok { .. }), "{got:?}");
+        assert_eq!(got[1], PeerOutcome::Timeout);
+        assert!(
+            matches!(got[2], PeerOutcome::Ok { .. }),
+            "abandoned before the bound: {got:?}"
+        );
     }
 }

@@ -2,13 +2,12 @@
 //! key's metadata, judge the copies found by their versions (`record_found`) and return the peers that
 //! hold the current version, best first, with their metadata. Stale and deleted copies are never returned.
 
-use futures::StreamExt;
-
 use super::types::{FoundCopy, PeerInfo};
 use super::ReplicaManager;
 use crate::peer_client::{CopyInfo, GetMetadataResponse, PeerClient, PeerError};
 
-/// Asks every live peer not in `exclude` (concurrently, bounded, peer timeout) for `b@k`'s metadata.
+/// Asks every live peer not in `exclude` (concurrently, bounded, within the fan-out deadline) for `b@k`'s
+/// metadata.
 /// Holders of the current version are recorded and returned in read order (§6); peers answering 404 lose
 /// their record. Never used by placement.
 pub async fn discover(
@@ -30,14 +29,17 @@ pub async fn discover(
         .filter(|p| !exclude.contains(&p.peer_id))
         .collect();
     type Answer = Result<(GetMetadataResponse, CopyInfo), PeerError>;
-    let answers: Vec<(PeerInfo, Answer)> = futures::stream::iter(asked)
-        .map(|p| async move {
-            let r = client.get_metadata_copy(&p, b, k).await;
-            (p, r)
-        })
-        .buffer_unordered(client.fanout_concurrency())
-        .collect()
-        .await;
+    let calls = asked.into_iter().map(|p| async move {
+        let r = client.get_metadata_copy(&p, b, k).await;
+        (p, r)
+    });
+    // A stalled peer is left out at the fan-out deadline (it did not answer, like one that failed).
+    let answers: Vec<(PeerInfo, Answer)> = crate::replication::within_deadline(
+        calls,
+        client.fanout_concurrency(),
+        client.fanout_deadline(),
+    )
+    .await;
 
     let mut found: Vec<(PeerInfo, GetMetadataResponse)> = Vec::new();
     let mut copies = Vec::new();

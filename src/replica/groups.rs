@@ -25,8 +25,13 @@ pub(super) async fn put(inner: &Arc<Inner>, mut group: TaskGroup) -> Result<(), 
     }
     group.expires_at_ns = now.saturating_add(super::state::nanos(inner.cfg.task_ttl));
     let id = group.group_id.clone();
-    for _ in 0..CAS_ATTEMPTS {
-        let prev = inner.st(inner.store.group(&id)).await?;
+    for attempt in 0..CAS_ATTEMPTS {
+        // Group ids are fresh nanoids: assume a new group first, read only when one exists already.
+        let prev = if attempt == 0 {
+            None
+        } else {
+            inner.st(inner.store.group(&id)).await?
+        };
         let ttl = claims::store_ttl(&group, now);
         let write = Write::Group {
             id: id.clone(),

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -238,17 +237,16 @@ impl ReplicaManager for Manager {
         end: i64,
     ) -> Result<BTreeMap<String, PeerStats>, RmError> {
         let client = &self.inner.client;
-        let answers: Vec<(String, Option<PeerStats>)> =
-            futures::stream::iter(self.inner.live_peers())
-                .map(|p| async move {
-                    let r = client.stats(&p, start, end).await;
-                    if let Err(e) = &r {
-                        tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
-                    }
-                    (p.peer_id, r.ok())
-                })
-                .buffer_unordered(self.inner.fanout)
-                .collect()
+        let calls = self.inner.live_peers().into_iter().map(|p| async move {
+            let r = client.stats(&p, start, end).await;
+            if let Err(e) = &r {
+                tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
+            }
+            (p.peer_id, r.ok())
+        });
+        // A stalled peer is left out at the fan-out deadline, like one that failed.
+        let answers =
+            crate::replication::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
                 .await;
         Ok(answers
             .into_iter()
@@ -480,6 +478,20 @@ impl ReplicaManager for Manager {
             .filter(|c| rec.is_live() && rec.holders.contains_key(&c.peer_id))
             .map(|c| c.peer_id)
             .collect())
+    }
+
+    async fn deleted_keys(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<String>, RmError> {
+        let mut deleted = Vec::new();
+        for chunk in keys.chunks(500) {
+            let combined: Vec<String> = chunk.iter().map(|k| combined(bucket, k)).collect();
+            let records = self.inner.st(self.inner.store.objects(&combined)).await?;
+            for (key, rec) in chunk.iter().zip(records) {
+                if rec.is_some_and(|r| r.value.deleted_at_ns.is_some()) {
+                    deleted.push(key.clone());
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError> {

@@ -98,6 +98,9 @@ pub trait ReplicaManager: Send + Sync + 'static {
         key: &str,
         copies: Vec<FoundCopy>,
     ) -> Result<Vec<String>, RmError>;
+    /// The keys among `keys` (of `bucket`) that were deleted and not written again: listings built from
+    /// the peers leave them out (a holder that missed the delete may still list its copy).
+    async fn deleted_keys(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<String>, RmError>;
     /// A version for a change of `bucket@key` (update, disable, delete), above every version seen.
     async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError>;
     /// A delete at `version`: `confirmed` holders deleted their copy; the others get a tombstone.

@@ -36,6 +36,9 @@ pub struct RepairState {
     pub last: Option<RepairRound>,
     /// Bytes copied for each drained peer since its status was last published.
     pub drain_bytes: HashMap<String, u64>,
+    /// Where the next round goes on in the attention set, so a long queue is worked through round after
+    /// round instead of its first pages only.
+    pub attention_cursor: Option<String>,
 }
 
 /// Register the repair metrics so they are exported before the first round.
@@ -169,9 +172,9 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
 /// Every key the round must look at: the attention set, and the objects of dead and draining holders.
 async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    let mut cursor = None;
+    let mut cursor = lock(&inner.repair).attention_cursor.take();
     loop {
-        let Ok(page) = inner.st(inner.store.attention(cursor, 500)).await else {
+        let Ok(page) = inner.st(inner.store.attention(cursor.clone(), 500)).await else {
             break;
         };
         keys.extend(page.keys);
@@ -180,6 +183,7 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
             break;
         }
     }
+    lock(&inner.repair).attention_cursor = cursor;
     let now = Instant::now();
     let watched: Vec<String> = {
         let peers = lock(&inner.peers);
@@ -322,7 +326,9 @@ async fn restore(
     };
     let targets = targets(inner, rec, size, want - copies.good.len());
     if targets.is_empty() {
-        tracing::warn!(%key, want, have = copies.good.len(), "no peer can take another copy");
+        // Common in a small space (rf above the number of peers); the gauge shows it, a log line each
+        // round would not help.
+        tracing::debug!(%key, want, have = copies.good.len(), "no peer can take another copy");
         return Ok(());
     }
     let mut made = Vec::new();

@@ -6,17 +6,23 @@
 //!   requests run concurrently from the start.
 //! * The client body is read frame by frame; bytes are counted; a frame larger than
 //!   [`FanOutStrategy::piece_size`] is split (zero-copy) and every piece is offered to every still-healthy
-//!   replica, waiting for room in all channels: the slowest healthy replica paces the client
-//!   (backpressure), memory stays at `replicas × channel_pieces × piece_size`.
-//! * A replica whose channel does not accept a piece within [`FanOutStrategy::idle_timeout`], or whose
-//!   request already ended (refused, error status, transport error), is dropped and recorded in
-//!   [`ReplicaFailure`] with its cause; the others continue. When every replica is dropped the client body
-//!   is no longer read and [`FanOutError::AllFailed`] carries every per-peer cause.
+//!   replica, waiting for room in all channels: the slowest replica that still makes progress paces the
+//!   client (backpressure), memory stays at `replicas × channel_pieces × piece_size`.
+//! * A **straggler** — a replica that takes no piece for [`FanOutStrategy::straggler_timeout`] while
+//!   another replica took the current one — is dropped (`mictlanx_router_straggler_drops_total`), so a
+//!   stalled peer costs the client that long once, not the idle timeout. When no replica takes a piece
+//!   within [`FanOutStrategy::idle_timeout`] they are all dropped. A replica whose request already ended
+//!   (refused, error status, transport error) is dropped at once. Each is recorded in [`ReplicaFailure`]
+//!   with its cause; the others continue. When fewer replicas remain than the quorum
+//!   ([`FanOutStrategy::quorum`]) the client body is no longer read: [`FanOutError::AllFailed`] (nothing
+//!   left) or [`FanOutError::QuorumLost`] carries every per-peer cause.
 //! * More bytes than expected, or an end of body with a different count → every replica body is ended with
 //!   an error (never cleanly, so peers discard the partial object) → [`FanOutError::SizeMismatch`]. A client
 //!   body error does the same → [`FanOutError::ClientBody`].
-//! * Otherwise every replica body is ended cleanly and each response is awaited (idle timeout);
-//!   [`FanOutReport::succeeded`] lists the peers that answered 2xx, in target order.
+//! * Otherwise every replica body is ended cleanly and each response is awaited: the idle timeout until a
+//!   first replica stored the bytes, then the straggler timeout (or the time that first answer took, when
+//!   longer) for the others. [`FanOutReport::succeeded`] lists the peers that answered 2xx, in target
+//!   order; fewer than the quorum is [`FanOutError::QuorumLost`].
 //! * Cancellation: dropping the future (client disconnect) drops the internal replica set, whose `Drop`
 //!   ends every replica body with an error and aborts requests that do not finish within the idle timeout.
 
@@ -38,16 +44,31 @@ pub struct FanOutStrategy {
     pub idle_timeout: Duration,
     /// Channel depth per replica (pieces).
     pub channel_pieces: usize,
+    /// Longest a replica may take no piece while another replica takes them (and, after the body, the
+    /// least extra wait for the others once one replica answered).
+    pub straggler_timeout: Duration,
+    /// Replicas that must store the bytes (at least 1).
+    pub quorum: usize,
 }
 
 impl FanOutStrategy {
+    /// No stragglers (the straggler timeout is the idle timeout) and a quorum of one.
     pub fn new(piece_size: u64, idle_timeout: Duration) -> Self {
         let piece_size = usize::try_from(piece_size).unwrap_or(usize::MAX);
         Self {
             piece_size,
             idle_timeout,
             channel_pieces: 8,
+            straggler_timeout: idle_timeout,
+            quorum: 1,
         }
+    }
+
+    /// Drop stragglers after `straggler_timeout`; succeed only with `quorum` replicas.
+    pub fn with_tail(mut self, straggler_timeout: Duration, quorum: usize) -> Self {
+        self.straggler_timeout = straggler_timeout.min(self.idle_timeout);
+        self.quorum = quorum.max(1);
+        self
     }
 }
 
@@ -85,6 +106,14 @@ pub enum FanOutError {
         received: u64,
         failures: Vec<ReplicaFailure>,
     },
+    /// Fewer replicas stored the bytes (or could still store them) than the quorum; `succeeded` did.
+    #[error("{} of {required} replicas stored the data: {}", succeeded.len(), join_failures(.failures))]
+    QuorumLost {
+        received: u64,
+        required: usize,
+        succeeded: Vec<String>,
+        failures: Vec<ReplicaFailure>,
+    },
     #[error("Data size mistmatch {received} != {expected}")]
     SizeMismatch { received: u64, expected: u64 },
     #[error("client body failed after {received} bytes: {cause}")]
@@ -117,9 +146,10 @@ where
 {
     let mut set = ReplicaSet::open(client, targets, expected, strategy);
     set.failed.extend(pre_failed);
+    let quorum = strategy.quorum.max(1);
     let mut received: u64 = 0;
     let mut body = std::pin::pin!(body);
-    while !set.live.is_empty() {
+    while set.live.len() >= quorum {
         let Some(frame) = body.next().await else {
             break;
         };
@@ -138,7 +168,7 @@ where
             set.abort_all();
             return Err(FanOutError::SizeMismatch { received, expected });
         }
-        while !frame.is_empty() && !set.live.is_empty() {
+        while !frame.is_empty() && set.live.len() >= quorum {
             let take = if strategy.piece_size == 0 {
                 frame.len()
             } else {
@@ -152,6 +182,16 @@ where
         let failures = std::mem::take(&mut set.failed);
         return Err(FanOutError::AllFailed { received, failures });
     }
+    if set.live.len() < quorum {
+        set.abort_all();
+        let failures = std::mem::take(&mut set.failed);
+        return Err(FanOutError::QuorumLost {
+            received,
+            required: quorum,
+            succeeded: Vec::new(),
+            failures,
+        });
+    }
     if received != expected {
         set.abort_all();
         return Err(FanOutError::SizeMismatch { received, expected });
@@ -160,6 +200,14 @@ where
     if succeeded.is_empty() {
         return Err(FanOutError::AllFailed {
             received,
+            failures: failed,
+        });
+    }
+    if succeeded.len() < quorum {
+        return Err(FanOutError::QuorumLost {
+            received,
+            required: quorum,
+            succeeded,
             failures: failed,
         });
     }

@@ -7,13 +7,22 @@
 //! as a fault when it was a connect error, timeout or 5xx. When the known candidates are exhausted without
 //! a fault and discovery has not run yet, discovery runs once (excluding the peers already tried). The
 //! caller's attempt must not have sent anything to the client unless it returns `Done`.
+//!
+//! [`read_hedged`] runs the same rules with hedging ([`super::hedge`]): a slow candidate gets the next one
+//! started beside it, several attempts may run at once, and the first `Done` cancels the others. An
+//! attempt must therefore be cancel-safe (every attempt only asks peers until it returns).
 
+use std::time::{Duration, Instant};
 use std::{collections::VecDeque, future::Future};
+
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::{discovery::discover, PeerInfo, ReadPlan, ReplicaManager, RmError};
 
 use super::fanout::ReplicaFailure;
+use super::hedge::{Hedger, ReadKind};
+use super::tail_metrics;
 
 /// One peer to read from, with its metadata when discovery already fetched it.
 #[derive(Debug, Clone)]
@@ -147,14 +156,65 @@ pub async fn live_holders(
     })
 }
 
-/// P3 from `start` (see [`Start`] and the module docs).
-#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
+/// P3 from `start` (see [`Start`] and the module docs), one candidate at a time.
 pub async fn read_with_failover<T, F, Fut>(
     rm: &dyn ReplicaManager,
     client: &PeerClient,
     bucket: &str,
     key: &str,
     start: impl Into<Start>,
+    attempt: F,
+) -> Result<T, ReadFailure>
+where
+    F: FnMut(Candidate) -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    read_hedged(rm, client, bucket, key, start, None, attempt).await
+}
+
+/// Hedging of one read: the delays and the kind of request.
+#[derive(Clone, Copy)]
+pub struct Hedging<'a> {
+    pub hedger: &'a Hedger,
+    pub kind: ReadKind,
+}
+
+/// One started attempt and what it did.
+struct Launched<T> {
+    peer_id: String,
+    hedge: bool,
+    latency: Duration,
+    outcome: Attempt<T>,
+}
+
+async fn launch<T>(
+    peer_id: String,
+    hedge: bool,
+    attempt: impl Future<Output = Attempt<T>>,
+) -> Launched<T> {
+    let started = Instant::now();
+    let outcome = attempt.await;
+    Launched {
+        peer_id,
+        hedge,
+        latency: started.elapsed(),
+        outcome,
+    }
+}
+
+/// P3 from `start` with hedging (module docs of [`super::hedge`]): a candidate that has not finished its
+/// attempt within the hedge delay becomes a suspect and gets the next candidate started beside it; the
+/// first `Done` wins and the others are dropped (cancelled). A candidate that fails starts the next one at
+/// once. Suspects are tried after the other candidates. `hedge: None` is plain failover, one candidate at
+/// a time.
+#[tracing::instrument(skip_all, fields(bucket = %bucket, key = %key))]
+pub async fn read_hedged<T, F, Fut>(
+    rm: &dyn ReplicaManager,
+    client: &PeerClient,
+    bucket: &str,
+    key: &str,
+    start: impl Into<Start>,
+    hedge: Option<Hedging<'_>>,
     mut attempt: F,
 ) -> Result<T, ReadFailure>
 where
@@ -184,40 +244,102 @@ where
     if queue.is_empty() {
         return Err(ReadFailure::NoCandidates);
     }
+    let delay = hedge.and_then(|h| h.hedger.delay(h.kind));
+    if let (Some(h), Some(_)) = (hedge, delay) {
+        // Suspects (holders that recently missed the hedge delay) go last; the order is otherwise kept.
+        let (mut fine, suspects): (VecDeque<Candidate>, VecDeque<Candidate>) = queue
+            .into_iter()
+            .partition(|c| !h.hedger.is_suspect(&c.peer.peer_id));
+        fine.extend(suspects);
+        queue = fine;
+    }
+    let mut last_peer = String::new();
     let mut tried: Vec<String> = Vec::new();
     let mut faults: Vec<ReplicaFailure> = Vec::new();
+    let mut running = FuturesUnordered::new();
+    let mut last_launch = Instant::now();
     loop {
-        while let Some(candidate) = queue.pop_front() {
-            let peer_id = candidate.peer.peer_id.clone();
-            tried.push(peer_id.clone());
-            match attempt(candidate).await {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::NotFound => {
-                    if let Err(e) = rm
-                        .delete_replicas(bucket, key, Some(vec![peer_id.clone()]))
-                        .await
-                    {
-                        tracing::warn!(%peer_id, error = %e, "could not drop a stale replica record");
-                    }
+        if running.is_empty() {
+            if queue.is_empty() {
+                if discovered || !faults.is_empty() {
+                    break;
                 }
-                Attempt::Disabled => {}
-                Attempt::Failed { fault, cause } => {
-                    tracing::warn!(%peer_id, %cause, fault, "read candidate failed");
-                    if fault {
-                        faults.push(ReplicaFailure { peer_id, cause });
-                    }
+                discovered = true;
+                queue = discover_holders(rm, client, bucket, key, &tried)
+                    .await
+                    .into();
+            }
+            let Some(c) = queue.pop_front() else { break };
+            tried.push(c.peer.peer_id.clone());
+            last_peer = c.peer.peer_id.clone();
+            running.push(launch(c.peer.peer_id.clone(), false, attempt(c)));
+            last_launch = Instant::now();
+        }
+        let hedge_at = delay.filter(|_| !queue.is_empty()).map(|d| last_launch + d);
+        let hedge_timer = async {
+            match hedge_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let done = tokio::select! {
+            Some(done) = running.next() => done,
+            () = hedge_timer => {
+                if let (Some(h), Some(c)) = (hedge, queue.pop_front()) {
+                    tracing::debug!(slow = %last_peer, peer_id = %c.peer.peer_id, kind = h.kind.label(), "hedged read");
+                    h.hedger.suspect(&last_peer);
+                    h.hedger.sent(h.kind);
+                    tried.push(c.peer.peer_id.clone());
+                    last_peer = c.peer.peer_id.clone();
+                    running.push(launch(c.peer.peer_id.clone(), true, attempt(c)));
+                    last_launch = Instant::now();
+                }
+                continue;
+            }
+        };
+        let Launched {
+            peer_id,
+            hedge: was_hedge,
+            latency,
+            outcome,
+        } = done;
+        let answered = !matches!(outcome, Attempt::Failed { .. });
+        if let (Some(h), true) = (hedge, answered) {
+            h.hedger.record(h.kind, latency);
+            h.hedger.answered(&peer_id);
+        }
+        match outcome {
+            Attempt::Done(value) => {
+                if let (Some(h), true) = (hedge, was_hedge) {
+                    h.hedger.won(h.kind);
+                }
+                return Ok(value);
+            }
+            Attempt::NotFound => {
+                if let Err(e) = rm
+                    .delete_replicas(bucket, key, Some(vec![peer_id.clone()]))
+                    .await
+                {
+                    tracing::warn!(%peer_id, error = %e, "could not drop a stale replica record");
+                }
+            }
+            Attempt::Disabled => {}
+            Attempt::Failed { fault, cause } => {
+                tracing::warn!(%peer_id, %cause, fault, "read candidate failed");
+                if fault {
+                    faults.push(ReplicaFailure { peer_id, cause });
+                }
+                if !queue.is_empty() || !running.is_empty() {
+                    tail_metrics::failover(tail_metrics::BEFORE_FIRST_BYTE);
                 }
             }
         }
-        if discovered || !faults.is_empty() {
-            break;
-        }
-        discovered = true;
-        queue = discover_holders(rm, client, bucket, key, &tried)
-            .await
-            .into();
-        if queue.is_empty() {
-            break;
+        // The next candidate starts at once after a miss or a failure (no hedge delay to wait for).
+        if let Some(c) = queue.pop_front() {
+            tried.push(c.peer.peer_id.clone());
+            last_peer = c.peer.peer_id.clone();
+            running.push(launch(c.peer.peer_id.clone(), false, attempt(c)));
+            last_launch = Instant::now();
         }
     }
     if faults.is_empty() {

@@ -9,9 +9,9 @@
 use std::io;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::resume::Upstream;
 use crate::cache::{BallCache, FillTicket};
 use crate::model::Metadata;
 
@@ -52,11 +52,12 @@ pub async fn abort_client(tx: &BodySender, cause: String) {
     let _ = tx.send(Err(io::Error::other(cause))).await;
 }
 
-/// Forward exactly `size` bytes of `resp` into `tx`, splitting pieces larger than `piece_size` (0 = no cap)
-/// and teeing into `fill`. Extra upstream bytes are dropped (logged). Returns the bytes forwarded.
+/// Forward exactly `size` bytes of `upstream` into `tx`, splitting pieces larger than `piece_size` (0 = no
+/// cap) and teeing into `fill`. Extra upstream bytes are dropped (logged); a holder that fails or stalls is
+/// continued from another one ([`Upstream`]). Returns the bytes forwarded.
 #[tracing::instrument(skip_all, fields(size = size, handler = handler))]
 pub async fn relay_peer_body(
-    resp: reqwest::Response,
+    mut upstream: Upstream,
     size: u64,
     piece_size: usize,
     mut fill: Option<CacheFill>,
@@ -71,34 +72,11 @@ pub async fn relay_peer_body(
         }
         return Ok(0);
     }
-    let mut stream = resp.bytes_stream();
     while sent < size {
-        let mut frame = match stream.next().await {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => {
-                return Err(RelayError::Upstream {
-                    sent,
-                    size,
-                    cause: e.to_string(),
-                })
-            }
-            None => {
-                return Err(RelayError::Upstream {
-                    sent,
-                    size,
-                    cause: "peer body ended early".into(),
-                })
-            }
-        };
-        let room = usize::try_from(size - sent).unwrap_or(usize::MAX);
-        if frame.len() > room {
-            tracing::warn!(
-                extra = frame.len() - room,
-                size,
-                "peer sent more bytes than the metadata size"
-            );
-            frame.truncate(room);
-        }
+        let mut frame = upstream
+            .next()
+            .await
+            .map_err(|cause| RelayError::Upstream { sent, size, cause })?;
         while !frame.is_empty() {
             let take = if piece_size == 0 {
                 frame.len()
@@ -155,7 +133,7 @@ pub async fn relay_bytes(
 
 /// What [`relay_stream`] carries between polls.
 struct StreamState {
-    upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: Upstream,
     size: u64,
     sent: u64,
     piece_size: usize,
@@ -165,18 +143,18 @@ struct StreamState {
     bytes_out: metrics::Counter,
 }
 
-/// [`relay_peer_body`] for one whole object as the client body stream itself (no task, no channel): the
-/// same size cap, piece cap, cache tee (inserted before the last piece) and abort rule — an upstream failure
-/// or a short body yields an `Err`, which makes the server abort the connection.
+/// [`relay_peer_body`] for one read as the client body stream itself (no task, no channel): the same size
+/// cap, piece cap, cache tee (inserted before the last piece), mid-stream continuation and abort rule — a
+/// failure no holder could continue yields an `Err`, which makes the server abort the connection.
 pub fn relay_stream(
-    resp: reqwest::Response,
+    upstream: Upstream,
     size: u64,
     piece_size: usize,
     fill: Option<CacheFill>,
     handler: &'static str,
 ) -> impl futures::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
     let state = StreamState {
-        upstream: resp.bytes_stream().boxed(),
+        upstream,
         size,
         sent: 0,
         piece_size,
@@ -199,21 +177,11 @@ pub fn relay_stream(
                 return None;
             }
             let cause = match st.upstream.next().await {
-                Some(Ok(mut frame)) => {
-                    let room = usize::try_from(st.size - st.sent).unwrap_or(usize::MAX);
-                    if frame.len() > room {
-                        tracing::warn!(
-                            extra = frame.len() - room,
-                            size = st.size,
-                            "peer sent more bytes than the metadata size"
-                        );
-                        frame.truncate(room);
-                    }
+                Ok(frame) => {
                     st.pending = frame;
                     continue;
                 }
-                Some(Err(e)) => e.to_string(),
-                None => "peer body ended early".to_string(),
+                Err(cause) => cause,
             };
             st.done = true;
             let e = RelayError::Upstream {

@@ -1,20 +1,26 @@
 //! The replica set of one fan-out ([`super::fanout`]): one streaming upload task per replica fed by a
-//! bounded channel, the per-piece broadcast with its stall timeout, and abort-on-drop.
+//! bounded channel, the per-piece broadcast with its straggler and stall timeouts, the answers with the
+//! same straggler rule, and abort-on-drop.
 
-use std::{io, time::Duration};
+use std::io;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{future::join_all, Stream};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::Stream;
 use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{FanOutStrategy, FanOutTarget, ReplicaFailure};
+use super::tail_metrics::STRAGGLER_DROPS;
 use crate::peer_client::{PeerClient, PeerError, PeerPutDataResponse};
 
 type UploadHandle = JoinHandle<Result<PeerPutDataResponse, PeerError>>;
 
 pub(super) struct Replica {
     peer_id: String,
+    /// When this replica last took a piece (or opened).
+    last_progress: Instant,
     tx: Option<mpsc::Sender<Bytes>>,
     cancel: CancellationToken,
     handle: Option<UploadHandle>,
@@ -48,6 +54,7 @@ pub(super) struct ReplicaSet {
     pub(super) live: Vec<Replica>,
     pub(super) failed: Vec<ReplicaFailure>,
     grace: Duration,
+    straggler: Duration,
 }
 
 impl Drop for ReplicaSet {
@@ -99,6 +106,7 @@ impl ReplicaSet {
                 });
                 Replica {
                     peer_id: t.peer.peer_id,
+                    last_progress: Instant::now(),
                     tx: Some(tx),
                     cancel,
                     handle: Some(handle),
@@ -109,30 +117,89 @@ impl ReplicaSet {
             live,
             failed: Vec::new(),
             grace: strategy.idle_timeout,
+            straggler: strategy.straggler_timeout,
         }
     }
 
-    /// Offer `piece` to every healthy replica; drop the ones that stall or whose request ended.
+    /// Offer `piece` to every healthy replica; drop the ones whose request ended, the stragglers (no piece
+    /// taken for the straggler timeout while another replica took this one) and, when no replica takes
+    /// it, every replica after the idle timeout.
     pub(super) async fn broadcast(&mut self, piece: Bytes, idle: Duration) {
-        let sends = self.live.iter().map(|r| {
-            let tx = r.tx.clone();
-            let piece = piece.clone();
-            async move {
-                let Some(tx) = tx else { return Err(None) };
-                match timeout(idle, tx.send(piece)).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(_)) => Err(None),
-                    Err(_) => Err(Some(format!("stalled for more than {idle:?}"))),
+        let started = Instant::now();
+        let mut sends: FuturesUnordered<_> = self
+            .live
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let tx = r.tx.clone();
+                let piece = piece.clone();
+                async move {
+                    let sent = match tx {
+                        Some(tx) => tx.send(piece).await.is_ok(),
+                        None => false,
+                    };
+                    (i, sent)
+                }
+            })
+            .collect();
+        let mut results: Vec<Option<Result<(), Option<String>>>> = vec![None; self.live.len()];
+        let mut first_taken: Option<Instant> = None;
+        while results.iter().any(Option::is_none) {
+            // Others progressed: each replica still waiting gets the straggler timeout since its own last
+            // progress (or since this piece was offered, when the client paused); nobody did: the idle
+            // timeout since the piece was offered.
+            let deadline = match first_taken {
+                Some(t) => self
+                    .live
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, r)| r.is_none())
+                    .map(|(rep, _)| (rep.last_progress.max(started) + self.straggler).max(t))
+                    .min()
+                    .unwrap_or(t),
+                None => started + idle,
+            };
+            tokio::select! {
+                Some((i, sent)) = sends.next() => {
+                    if results[i].is_some() {
+                        // already dropped as a straggler
+                    } else if sent {
+                        let now = Instant::now();
+                        first_taken.get_or_insert(now);
+                        self.live[i].last_progress = now;
+                        results[i] = Some(Ok(()));
+                    } else {
+                        results[i] = Some(Err(None));
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    for (rep, result) in self.live.iter().zip(results.iter_mut()) {
+                        if result.is_some() {
+                            continue;
+                        }
+                        *result = match first_taken {
+                            Some(_) if rep.last_progress.max(started) + self.straggler <= now => {
+                                metrics::counter!(STRAGGLER_DROPS).increment(1);
+                                Some(Err(Some(format!(
+                                    "straggler: took no bytes for {:?} while the other replicas did",
+                                    self.straggler
+                                ))))
+                            }
+                            Some(_) => None,
+                            None => Some(Err(Some(format!("stalled for more than {idle:?}")))),
+                        };
+                    }
                 }
             }
-        });
-        let results = join_all(sends).await;
+        }
+        drop(sends);
         let mut kept = Vec::with_capacity(self.live.len());
         for (mut replica, result) in std::mem::take(&mut self.live).into_iter().zip(results) {
-            match result {
+            match result.unwrap_or(Ok(())) {
                 Ok(()) => kept.push(replica),
                 Err(Some(stall)) => {
-                    tracing::warn!(peer_id = %replica.peer_id, "replica dropped: stalled");
+                    tracing::warn!(peer_id = %replica.peer_id, cause = %stall, "replica dropped");
                     replica.abort(self.grace);
                     self.failed.push(ReplicaFailure {
                         peer_id: replica.peer_id.clone(),
@@ -159,39 +226,81 @@ impl ReplicaSet {
         self.live.clear();
     }
 
-    /// End every body cleanly and collect the answers.
+    /// End every body cleanly and collect the answers. Once one replica stored the bytes, the others get
+    /// the straggler timeout (or the time the first answer took, when longer) more; without any success
+    /// each gets the idle timeout. A replica cut off this way is a straggler: its request is aborted.
     pub(super) async fn finish(mut self) -> (Vec<String>, Vec<ReplicaFailure>) {
-        let grace = self.grace;
-        let waits = self.live.iter_mut().map(|r| {
+        let (grace, straggler) = (self.grace, self.straggler);
+        let started = Instant::now();
+        // Dropping a pending wait would detach its task: a replica cut off is aborted explicitly.
+        let mut aborts: Vec<(String, Option<tokio::task::AbortHandle>)> = Vec::new();
+        let mut waits: FuturesUnordered<_> = FuturesUnordered::new();
+        for r in self.live.iter_mut() {
             r.tx = None;
             let handle = r.handle.take();
             let peer_id = r.peer_id.clone();
-            async move {
-                let Some(mut handle) = handle else {
-                    return (peer_id, Err("request already ended".to_string()));
-                };
-                let result = match timeout(grace, &mut handle).await {
-                    Ok(Ok(Ok(_))) => Ok(()),
-                    Ok(Ok(Err(e))) => Err(e.to_string()),
-                    Ok(Err(join)) => Err(format!("upload task failed: {join}")),
-                    Err(_) => {
-                        handle.abort();
-                        Err(format!("no answer within {grace:?}"))
-                    }
+            aborts.push((peer_id.clone(), handle.as_ref().map(|h| h.abort_handle())));
+            waits.push(async move {
+                let result = match handle {
+                    None => Err("request already ended".to_string()),
+                    Some(handle) => match handle.await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(join) => Err(format!("upload task failed: {join}")),
+                    },
                 };
                 (peer_id, result)
-            }
-        });
-        let answers = join_all(waits).await;
-        self.live.clear();
+            });
+        }
         let mut succeeded = Vec::new();
         let mut failed = std::mem::take(&mut self.failed);
-        for (peer_id, result) in answers {
-            match result {
-                Ok(()) => succeeded.push(peer_id),
-                Err(cause) => failed.push(ReplicaFailure { peer_id, cause }),
+        let mut answered: Vec<String> = Vec::new();
+        let mut until = started + grace;
+        loop {
+            tokio::select! {
+                next = waits.next() => match next {
+                    Some((peer_id, result)) => {
+                        answered.push(peer_id.clone());
+                        match result {
+                            Ok(()) => {
+                                if succeeded.is_empty() {
+                                    let took = started.elapsed();
+                                    until = until.min(Instant::now() + straggler.max(took));
+                                }
+                                succeeded.push(peer_id);
+                            }
+                            Err(cause) => failed.push(ReplicaFailure { peer_id, cause }),
+                        }
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep_until(until.into()) => {
+                    let stragglers = !succeeded.is_empty();
+                    for (peer_id, abort) in aborts.iter().filter(|(p, _)| !answered.contains(p)) {
+                        if let Some(abort) = abort {
+                            abort.abort();
+                        }
+                        let cause = if stragglers {
+                            metrics::counter!(STRAGGLER_DROPS).increment(1);
+                            format!(
+                                "straggler: no answer {:?} after another replica stored the bytes",
+                                until.saturating_duration_since(started)
+                            )
+                        } else {
+                            format!("no answer within {grace:?}")
+                        };
+                        tracing::warn!(%peer_id, %cause, "replica dropped");
+                        failed.push(ReplicaFailure { peer_id: peer_id.clone(), cause });
+                    }
+                    break;
+                }
             }
         }
+        drop(waits);
+        self.live.clear();
+        // Target order, as before.
+        let order: Vec<String> = aborts.into_iter().map(|(p, _)| p).collect();
+        succeeded.sort_by_key(|p| order.iter().position(|o| o == p));
         (succeeded, failed)
     }
 }

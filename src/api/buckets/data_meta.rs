@@ -5,23 +5,27 @@
 
 use crate::http::peer_headers::{decode_metadata, MICTLANX_METADATA};
 use crate::model::Metadata;
-use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
+use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::PeerInfo;
 
-/// What the metadata request and the data request would have answered, from one request when the peer
-/// can say both: `(metadata, data)`.
+/// What the metadata request and the data request (with `range`, when given) would have answered, from one
+/// request when the peer can say both: `(metadata, data)`.
 pub async fn data_and_metadata(
     client: &PeerClient,
     peer: &PeerInfo,
-    b: &str,
-    k: &str,
+    (b, k): (&str, &str),
+    range: Option<&str>,
 ) -> (
     Result<GetMetadataResponse, PeerError>,
-    Result<reqwest::Response, PeerError>,
+    Result<DataAnswer, PeerError>,
 ) {
-    let data = client.get_data(peer, b, k).await;
+    let data = client.get_data_ranged(peer, b, k, range).await;
     let from_header = match &data {
-        Ok(resp) => header_metadata(peer, resp),
+        Ok(DataAnswer::Whole { resp, .. }) | Ok(DataAnswer::Part { resp, .. }) => {
+            header_metadata(peer, resp)
+        }
+        // A 416 keeps no answer to read; the route says what the range missed.
+        Ok(DataAnswer::Unsatisfiable { .. }) => None,
         // A 404 is an absent or a disabled object; only the metadata route tells which (a disabled
         // object keeps its replica record).
         Err(PeerError::NotFound(_)) => None,

@@ -1,176 +1,36 @@
-//! Get bytes (`router-api.md` #21, §8.2): cache hit from memory, else read with failover before the first
-//! byte, stream with `Content-Length` = metadata size, tee into the cache. A read that needs nothing the
-//! data answer's headers do not carry skips the metadata request (README compatibility note 21). Also the
-//! response-header rules shared with merge (#20): content type, `Content-Disposition`, query parameters.
-
-use std::io;
+//! Get bytes (`router-api.md` #21, §8.2): cache hit from memory, else a hedged read with failover before
+//! the first byte and ranged continuation after it, streamed with `Content-Length`, teed into the cache.
+//! A read that needs nothing the data answer's headers do not carry skips the metadata request (README
+//! compatibility note 21). A client's single `Range` is served too: from the cache on a hit, else passed to
+//! the holder (206 / 416; see [`super::ranged`]).
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tokio::sync::mpsc;
 
+use super::download::{
+    content_disposition, first_non_empty, header_str, set_headers, DownloadInputs,
+};
+use super::ranged::{self, Answer, Found};
 use super::OBJECT;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::routing::PathParams;
 use crate::ids::{BucketId, ObjectKey};
-use crate::model::Metadata;
-use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
-use crate::replica::PeerInfo;
 use crate::replication::{
-    read_with_failover, relay_stream, Attempt, BodySender, CacheFill, ReadFailure, Start,
+    read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
-use crate::validate;
-
-/// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `attachment; filename="{ascii}"` (+ `filename*` for non-ASCII names), `router-api.md` #21.
-pub fn content_disposition(name: &str) -> String {
-    let mut ascii = String::with_capacity(name.len());
-    let mut non_ascii = false;
-    for c in name.chars() {
-        match c {
-            '"' => ascii.push_str("\\\""),
-            '\\' => ascii.push_str("\\\\"),
-            c if c.is_ascii_control() => ascii.push('_'),
-            c if c.is_ascii() => ascii.push(c),
-            _ => {
-                non_ascii = true;
-                ascii.push('_');
-            }
-        }
-    }
-    let mut value = format!("attachment; filename=\"{ascii}\"");
-    if non_ascii {
-        value.push_str("; filename*=UTF-8''");
-        value.push_str(&utf8_percent_encode(name, ATTR_CHAR).to_string());
-    }
-    value
-}
-
-/// Query parameters of GET data and merge.
-#[derive(Debug, Clone, Default)]
-pub struct DownloadQuery {
-    pub content_type: String,
-    pub filename: String,
-    pub attachment: bool,
-}
-
-/// The inputs of GET data and merge, validated together so one 422 lists every problem.
-#[derive(Debug, Clone)]
-pub struct DownloadInputs {
-    pub query: DownloadQuery,
-    /// `Chunk-Size` in bytes (0 = no cap).
-    pub piece_size: usize,
-    /// `Force-Get`.
-    pub forced: bool,
-}
-
-impl DownloadInputs {
-    pub fn parse(
-        raw_query: Option<&str>,
-        headers: &HeaderMap,
-        force_default: bool,
-    ) -> ApiResult<Self> {
-        let mut errors = validate::Errors::new();
-        let attachment = errors.take(validate::query_bool(raw_query, "attachment", false), false);
-        let piece_size = errors.take(validate::header_size(headers, "chunk-size", 10_000_000), 0);
-        let forced = errors.take(
-            validate::header_flag(headers, "force-get", force_default),
-            force_default,
-        );
-        errors.finish()?;
-        Ok(DownloadInputs {
-            query: DownloadQuery {
-                content_type: validate::query_str(raw_query, "content_type", ""),
-                filename: validate::query_str(raw_query, "filename", ""),
-                attachment,
-            },
-            piece_size: usize::try_from(piece_size).unwrap_or(usize::MAX),
-            forced,
-        })
-    }
-}
-
-/// The first non-empty name of `names`.
-pub fn first_non_empty<'a>(names: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'a str> {
-    names.into_iter().flatten().find(|n| !n.is_empty())
-}
-
-/// A 200 whose body is fed by a channel; dropping the sender ends it, an `Err` item aborts it.
-pub fn streamed_response(
-    len: u64,
-    content_type: &str,
-    disposition: Option<String>,
-) -> (Response, BodySender) {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    let mut res = Body::from_stream(stream).into_response();
-    *res.status_mut() = StatusCode::OK;
-    set_headers(res.headers_mut(), len, content_type, disposition);
-    (res, tx)
-}
-
-/// `type/subtype` of RFC 9110 tokens, parameters after `;` allowed: anything else (a stored or requested
-/// `content_type` such as `t`) would be a malformed `Content-Type`, so the answer says octet-stream.
-fn is_media_type(s: &str) -> bool {
-    let token = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
-    let essence = s.split(';').next().unwrap_or_default().trim();
-    essence
-        .split_once('/')
-        .is_some_and(|(t, sub)| token(t) && token(sub))
-}
-
-pub fn set_headers(h: &mut HeaderMap, len: u64, content_type: &str, disposition: Option<String>) {
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let ct = Some(content_type)
-        .filter(|ct| is_media_type(ct))
-        .and_then(|ct| HeaderValue::from_str(ct).ok())
-        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, ct);
-    if let Some(v) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
 
 /// Download an object
 ///
 /// Streams the object's bytes from the best live replica, or from the router's cache. If a replica fails
-/// before the first byte, the next one is tried; a failure after the first byte aborts the connection, so
-/// a truncated body is never mistaken for a whole one. `Content-Length` is always set.
+/// or stalls before the first byte, the next one is asked (a slow one is hedged); after the first byte the
+/// read carries on from another replica at the same offset, so the client still gets the whole object. If
+/// no replica can continue, the connection is aborted, so a truncated body is never mistaken for a whole
+/// one. `Content-Length` is always set. One byte range (`Range: bytes=a-b`) answers 206.
 #[utoipa::path(
     get,
     path = "/api/v4/buckets/{bucket_id}/{key}",
@@ -185,13 +45,17 @@ const NO_CANDIDATE: &str = "No found available replica peer or data, try again l
         ("Chunk-Size" = Option<String>, Header, description = "Largest piece relayed at once, a size such as `256kb` or `10mb` (default 10mb; 0 = no cap)", example = "256kb"),
         ("Peer-Id" = Option<String>, Header, description = "Read from exactly this peer (empty = any holder)"),
         ("Local-Peer-Id" = Option<String>, Header, description = "Logged only"),
+        ("Range" = Option<String>, Header, description = "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges are ignored (200 with everything)", example = "bytes=0-1023"),
     ),
     responses(
         (status = 200, description = "The object's bytes, with its stored content type", content_type = "*/*"),
+        (status = 206, description = "The requested byte range (`Content-Range`)", content_type = "*/*"),
         (status = 400, description = "An id that keeps no character in canonical form"),
         (status = 404, description = "No replica holds the object, or it is disabled"),
+        (status = 416, description = "The range selects nothing of the object (`Content-Range: bytes */size`)"),
         (status = 422, description = "A header or query parameter that cannot be read"),
         (status = 502, description = "Every replica failed"),
+        (status = 503, description = "The cluster state is unreachable (Redis backend); retry"),
     )
 )]
 pub async fn get_object(
@@ -211,6 +75,7 @@ pub async fn get_object(
     if let Some(local) = header_str(&headers, "local-peer-id") {
         tracing::debug!(local_peer_id = %local, "get data");
     }
+    let range = header_str(&headers, "range");
     let default_name = format!("{b}_{k}");
 
     if !forced {
@@ -229,12 +94,13 @@ pub async fn get_object(
             ])
             .unwrap_or(&default_name);
             let disposition = q.attachment.then(|| content_disposition(name));
-            let len = hit.bytes.len() as u64;
-            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => OBJECT)
-                .increment(len);
-            let mut res = Body::from(hit.bytes.clone()).into_response();
-            set_headers(res.headers_mut(), len, content_type, disposition);
-            return Ok(res);
+            return Ok(ranged::from_cache(
+                (b, k),
+                hit.bytes,
+                range,
+                content_type,
+                disposition,
+            ));
         }
     }
 
@@ -258,31 +124,27 @@ pub async fn get_object(
             (Start::Known(plan), version)
         }
     };
-    let fill_stamp = super::cached::stamp(&s, b, k, version);
+    let pinned = matches!(start, Start::Pinned(_));
+    // A ranged read never fills the cache (it has part of the object only).
+    let fill_stamp = range
+        .is_none()
+        .then(|| super::cached::stamp(&s, b, k, version))
+        .flatten();
     // The metadata is needed up front only for what the data answer's headers cannot say: the
     // attachment name (tags) and the cache entry. Otherwise the data answer alone decides the response.
     let metadata_first = q.attachment || fill_stamp.is_some();
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, start, |c| {
-        let client = s.peers.clone();
-        async move {
-            let peer = c.peer;
-            if !metadata_first && c.metadata.is_none() {
-                return data_only(&client, peer, b, k).await;
-            }
-            // One peer request when the data answer carries the metadata (issue 16).
-            let (md, data) = match c.metadata {
-                Some(md) => (Ok(md), client.get_data(&peer, b, k).await),
-                None => super::data_meta::data_and_metadata(&client, &peer, b, k).await,
-            };
-            decide(peer, md, data)
-        }
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Get,
+    };
+    let found = read_hedged(s.rm.as_ref(), &s.peers, b, k, start, Some(hedge), |c| {
+        ranged::attempt(s.peers.clone(), c, (b, k), range, metadata_first)
     })
     .await;
     let Found {
         peer,
-        size,
         metadata,
-        resp,
+        answer,
     } = match found {
         Ok(found) => found,
         Err(ReadFailure::NoCandidates) => return Err(ApiError::not_found(NO_CANDIDATE)),
@@ -295,6 +157,10 @@ pub async fn get_object(
             )))
         }
         Err(ReadFailure::State(e)) => return Err(e.into()),
+    };
+    let (resp, size, part) = match answer {
+        Answer::Bytes { resp, size, part } => (resp, size, part),
+        Answer::Unsatisfiable { size } => return Ok(ranged::unsatisfiable((b, k), size)),
     };
 
     let peer_ct = resp
@@ -342,130 +208,27 @@ pub async fn get_object(
         },
         _ => None,
     };
-    let body = Body::from_stream(relay_stream(resp, size, piece_size, fill, OBJECT));
+    // A read pinned to one peer (`Peer-Id`) has nowhere else to continue.
+    let resume = (!pinned).then(|| Resume {
+        rm: s.rm.clone(),
+        client: s.peers.clone(),
+        bucket: b.to_string(),
+        key: k.to_string(),
+        size,
+        stall: Some(s.config.tail.read_stall_timeout).filter(|d| !d.is_zero()),
+    });
+    let (first, end) = part.map_or((0, size), |r| (r.start, r.end + 1));
+    tracing::debug!(peer_id = %peer.peer_id, size, first, end, "get data streaming");
+    let upstream = Upstream::new(resp, peer, first, end, resume);
+    let body = Body::from_stream(relay_stream(
+        upstream,
+        end - first,
+        piece_size,
+        fill,
+        OBJECT,
+    ));
     let mut res = body.into_response();
-    set_headers(res.headers_mut(), size, &content_type, disposition);
-    tracing::debug!(peer_id = %peer.peer_id, size, "get data streaming");
+    set_headers(res.headers_mut(), end - first, &content_type, disposition);
+    ranged::set_range_headers(&mut res, part, size);
     Ok(res)
-}
-
-/// What a successful read attempt found: the peer, the object size, its metadata when it was asked for,
-/// and the peer's streaming data answer.
-struct Found {
-    peer: PeerInfo,
-    size: u64,
-    metadata: Option<Metadata>,
-    resp: reqwest::Response,
-}
-
-/// One candidate's metadata and data answers → the attempt's outcome. The data answer is used only once
-/// the metadata says the object exists and is enabled; a disabled object moves on keeping its record.
-fn decide(
-    peer: PeerInfo,
-    md: Result<GetMetadataResponse, PeerError>,
-    data: Result<reqwest::Response, PeerError>,
-) -> Attempt<Found> {
-    let md = match md {
-        Ok(md) => md,
-        Err(e) => return Attempt::from_peer_error(&e),
-    };
-    if md.metadata.is_disabled {
-        return Attempt::Disabled;
-    }
-    match data {
-        Ok(resp) => Attempt::Done(Found {
-            peer,
-            size: md.metadata.size,
-            metadata: Some(md.metadata),
-            resp,
-        }),
-        Err(e) => Attempt::from_peer_error(&e),
-    }
-}
-
-/// One read attempt without the metadata request: the peer's data answer carries the size
-/// (`Content-Length` = metadata size, `peer-api.md` #21) and the content type. The metadata is asked only
-/// when the answer cannot decide: a 404 (absent, or disabled — which keeps the replica record) and an
-/// answer without `Content-Length`.
-async fn data_only(client: &PeerClient, peer: PeerInfo, b: &str, k: &str) -> Attempt<Found> {
-    let data = match client.get_data(&peer, b, k).await {
-        Ok(resp) => match content_length(&resp) {
-            Some(size) => {
-                return Attempt::Done(Found {
-                    peer,
-                    size,
-                    metadata: None,
-                    resp,
-                })
-            }
-            None => Ok(resp),
-        },
-        Err(e @ PeerError::NotFound(_)) => Err(e),
-        Err(e) => return Attempt::from_peer_error(&e),
-    };
-    let md = client.get_metadata(&peer, b, k).await;
-    decide(peer, md, data)
-}
-
-/// The answer's `Content-Length` header (not the body's size hint, which reqwest's wrappers may hide).
-fn content_length(resp: &reqwest::Response) -> Option<u64> {
-    resp.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_media_types_become_content_type() {
-        for (given, sent) in [
-            ("text/plain", "text/plain"),
-            ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
-            ("application/vnd.a+json", "application/vnd.a+json"),
-            ("t", "application/octet-stream"),
-            ("a/", "application/octet-stream"),
-            ("/b", "application/octet-stream"),
-            ("a b/c", "application/octet-stream"),
-            ("", "application/octet-stream"),
-        ] {
-            let mut h = HeaderMap::new();
-            set_headers(&mut h, 1, given, None);
-            assert_eq!(h[header::CONTENT_TYPE], sent, "{given:?}");
-        }
-    }
-
-    #[test]
-    fn disposition_quotes_and_escapes() {
-        assert_eq!(
-            content_disposition("a.txt"),
-            "attachment; filename=\"a.txt\""
-        );
-        assert_eq!(
-            content_disposition("a\"b\\c"),
-            "attachment; filename=\"a\\\"b\\\\c\""
-        );
-    }
-
-    #[test]
-    fn disposition_adds_filename_star_for_non_ascii() {
-        assert_eq!(
-            content_disposition("año 1.txt"),
-            "attachment; filename=\"a_o 1.txt\"; filename*=UTF-8''a%C3%B1o%201.txt"
-        );
-    }
-
-    #[test]
-    fn first_non_empty_skips_empty_and_missing() {
-        assert_eq!(
-            first_non_empty([Some(""), None, Some("x"), Some("y")]),
-            Some("x")
-        );
-        assert_eq!(first_non_empty([Some(""), None]), None);
-    }
 }

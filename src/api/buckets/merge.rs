@@ -1,16 +1,15 @@
 //! Merge (`router-api.md` #20, §8.3): one object streamed from the chunks `{ball_id}_{i}` of a ball. Every
 //! chunk's location and size is resolved first (concurrently, bounded), then one 200 with `Content-Length`
-//! = Σ sizes streams the chunks in index order, each from the cache or a peer (failover before that chunk's
-//! first byte; afterwards a failure aborts the response), filling the cache per chunk.
-
-use std::collections::VecDeque;
+//! = Σ sizes streams the chunks in index order, each from the cache or a peer (hedged, failover before that
+//! chunk's first byte, ranged continuation on another holder after it; a failure no holder can continue
+//! aborts the response), filling the cache per chunk.
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
 
-use super::get::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
+use super::download::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
 use super::MERGE;
 use crate::app::AppState;
 use crate::cache::{CachedBall, FillStamp};
@@ -20,8 +19,8 @@ use crate::ids::{BallId, BucketId};
 use crate::model::Metadata;
 use crate::replica::PeerInfo;
 use crate::replication::{
-    abort_client, read_with_failover, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
-    ReadFailure,
+    abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
+    Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
 
 /// Where one chunk's bytes come from.
@@ -40,23 +39,35 @@ struct Chunk {
 
 /// P3, metadata only: the first holder whose metadata answered (disabled objects move on).
 async fn locate(s: &AppState, b: &str, key: &str) -> Result<(PeerInfo, Metadata), ReadFailure> {
-    read_with_failover(s.rm.as_ref(), &s.peers, b, key, None, |c| {
-        let client = s.peers.clone();
-        async move {
-            let md = match c.metadata {
-                Some(md) => md,
-                None => match client.get_metadata(&c.peer, b, key).await {
-                    Ok(md) => md,
-                    Err(e) => return Attempt::from_peer_error(&e),
-                },
-            };
-            if md.metadata.is_disabled {
-                Attempt::Disabled
-            } else {
-                Attempt::Done((c.peer, md.metadata))
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Metadata,
+    };
+    read_hedged(
+        s.rm.as_ref(),
+        &s.peers,
+        b,
+        key,
+        Start::Ask,
+        Some(hedge),
+        |c| {
+            let client = s.peers.clone();
+            async move {
+                let md = match c.metadata {
+                    Some(md) => md,
+                    None => match client.get_metadata(&c.peer, b, key).await {
+                        Ok(md) => md,
+                        Err(e) => return Attempt::from_peer_error(&e),
+                    },
+                };
+                if md.metadata.is_disabled {
+                    Attempt::Disabled
+                } else {
+                    Attempt::Done((c.peer, md.metadata))
+                }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -197,8 +208,8 @@ pub async fn merge(
     Ok(res)
 }
 
-/// Send one chunk: from memory, or from its holder with failover to other live holders before its first
-/// byte. `Err` = the response must be aborted.
+/// Send one chunk: from memory, or from its holder — hedged, with failover to the other live holders
+/// before its first byte and ranged continuation after it. `Err` = the response must be aborted.
 async fn stream_chunk(
     s: &AppState,
     b: &str,
@@ -206,7 +217,7 @@ async fn stream_chunk(
     piece_size: usize,
     tx: &BodySender,
 ) -> Result<(), String> {
-    let (peer, metadata) = match chunk.source {
+    let (located, metadata) = match chunk.source {
         Source::Cached(hit) => {
             return relay_bytes(hit.bytes, piece_size, tx, MERGE)
                 .await
@@ -215,48 +226,57 @@ async fn stream_chunk(
         }
         Source::Peer { peer, metadata } => (peer, metadata),
     };
-    let mut queue = VecDeque::from([peer]);
-    let mut tried: Vec<String> = Vec::new();
-    let mut expanded = false;
-    loop {
-        let Some(peer) = queue.pop_front() else {
-            if expanded {
-                return Err(format!("no replica could serve chunk {}", chunk.key));
+    let key = chunk.key.as_str();
+    // The holder that answered the metadata first, then the other live holders, best first.
+    let others =
+        s.rm.choose_read_replica(b, key)
+            .await
+            .unwrap_or_default()
+            .peers;
+    let first = located.peer_id.clone();
+    let mut candidates = vec![located];
+    candidates.extend(others.into_iter().filter(|p| p.peer_id != first));
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Merge,
+    };
+    let start = Start::Pinned(candidates);
+    let found = read_hedged(s.rm.as_ref(), &s.peers, b, key, start, Some(hedge), |c| {
+        let client = s.peers.clone();
+        async move {
+            match client.get_data(&c.peer, b, key).await {
+                Ok(resp) => Attempt::Done((c.peer, resp)),
+                Err(e) => {
+                    tracing::warn!(peer_id = %c.peer.peer_id, error = %e, key, "chunk read failed over");
+                    Attempt::from_peer_error(&e)
+                }
             }
-            expanded = true;
-            let more =
-                s.rm.choose_read_replica(b, &chunk.key)
-                    .await
-                    .unwrap_or_default()
-                    .peers;
-            queue.extend(more.into_iter().filter(|p| !tried.contains(&p.peer_id)));
-            continue;
-        };
-        tried.push(peer.peer_id.clone());
-        let resp = match s.peers.get_data(&peer, b, &chunk.key).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::warn!(peer_id = %peer.peer_id, error = %e, key = %chunk.key, "chunk read failed over");
-                continue;
-            }
-        };
-        let fill = chunk
-            .stamp
-            .clone()
-            .and_then(|stamp| s.cache.begin_fill_stamped(stamp, chunk.size))
-            .map(|ticket| CacheFill {
-                cache: s.cache.clone(),
-                ticket,
-                metadata: metadata.clone(),
-                content_type: metadata.content_type.clone(),
-                peer_id: peer.peer_id.clone(),
-            });
-        match relay_peer_body(resp, chunk.size, piece_size, fill, tx, MERGE).await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.sent() == 0 && !matches!(e, crate::replication::RelayError::ClientGone) => {
-                tracing::warn!(peer_id = %peer.peer_id, error = %e, "chunk body failed before its first byte");
-            }
-            Err(e) => return Err(e.to_string()),
         }
-    }
+    })
+    .await;
+    let (peer, resp) = found.map_err(|e| format!("no replica could serve chunk {key}: {e}"))?;
+    let fill = chunk
+        .stamp
+        .clone()
+        .and_then(|stamp| s.cache.begin_fill_stamped(stamp, chunk.size))
+        .map(|ticket| CacheFill {
+            cache: s.cache.clone(),
+            ticket,
+            metadata: metadata.clone(),
+            content_type: metadata.content_type.clone(),
+            peer_id: peer.peer_id.clone(),
+        });
+    let resume = Resume {
+        rm: s.rm.clone(),
+        client: s.peers.clone(),
+        bucket: b.to_string(),
+        key: key.to_string(),
+        size: chunk.size,
+        stall: Some(s.config.tail.read_stall_timeout).filter(|d| !d.is_zero()),
+    };
+    let upstream = Upstream::new(resp, peer, 0, chunk.size, Some(resume));
+    relay_peer_body(upstream, chunk.size, piece_size, fill, tx, MERGE)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

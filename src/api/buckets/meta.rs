@@ -1,12 +1,13 @@
 //! Read-only metadata endpoints (`router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
-//! chunks of a ball) and the "newest wins" merge of per-peer listings.
+//! chunks of a ball) and the "newest wins" merge of per-peer listings. Fan-outs answer within
+//! `MICTLANX_ROUTER_FANOUT_DEADLINE` with what the live peers said; the metadata GET is hedged.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
 use crate::app::AppState;
@@ -15,7 +16,10 @@ use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::model::Metadata;
 use crate::replica::PeerInfo;
-use crate::replication::{live_holders, read_with_failover, Attempt, ReadFailure};
+use crate::replication::{
+    live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,
+    ReadFailure, ReadKind,
+};
 use crate::units::format_size;
 
 /// One entry per key: the greatest integer `tags.updated_at` wins (missing = −1); on a tie the entry of
@@ -43,6 +47,25 @@ pub fn sort_chunks(chunks: &mut [Metadata]) {
         let kb = (b.index().is_none(), b.index().unwrap_or(0));
         ka.cmp(&kb).then_with(|| a.key.cmp(&b.key))
     });
+}
+
+/// Drops objects the router knows were deleted: a holder that missed the delete (its tombstone is still
+/// pending) may list its old copy until the delete reaches it.
+async fn without_deleted(s: &AppState, b: &str, balls: Vec<Metadata>) -> ApiResult<Vec<Metadata>> {
+    let keys: Vec<String> = balls.iter().map(|m| m.key.clone()).collect();
+    let deleted: std::collections::HashSet<String> =
+        s.rm.deleted_keys(b, keys).await?.into_iter().collect();
+    if deleted.is_empty() {
+        return Ok(balls);
+    }
+    Ok(balls
+        .into_iter()
+        .filter(|m| !deleted.contains(&m.key))
+        .collect())
+}
+
+fn fanout(s: &AppState) -> usize {
+    s.config.peer_io.fanout_concurrency.max(1)
 }
 
 async fn live_peers(s: &AppState) -> ApiResult<Vec<PeerInfo>> {
@@ -85,30 +108,36 @@ pub async fn size(
     let calls = holders.live.into_iter().map(|peer| {
         let client = s.peers.clone();
         async move {
-            client
-                .size(&peer, b, k)
-                .await
-                .map_err(|e| (peer.peer_id.clone(), e))
+            let started = Instant::now();
+            let answer = client.size(&peer, b, k).await;
+            (peer.peer_id, answer, started.elapsed())
         }
     });
-    let mut sizes: Vec<GetSizeByKey> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .filter_map(|r| async move {
-            match r {
-                Ok(x) => Some(GetSizeByKey {
+    // Every holder answers for its own copy, so a size is never hedged; once one holder answered, the
+    // others get the adaptive delay of size answers more, and at most the fan-out deadline in all.
+    let answers = within_deadline_settling(
+        calls,
+        s.config.peer_io.fanout_concurrency.max(1),
+        s.config.peer_io.fanout_deadline,
+        s.hedger.delay(ReadKind::Size),
+        |(_, answer, _)| answer.is_ok(),
+    )
+    .await;
+    let mut sizes = Vec::new();
+    for (peer_id, answer, latency) in answers {
+        match answer {
+            Ok(x) => {
+                s.hedger.record(ReadKind::Size, latency);
+                sizes.push(GetSizeByKey {
                     bucket_id: x.bucket_id,
                     key: x.key,
                     peer_id: x.peer_id,
                     size: x.size,
-                }),
-                Err((peer_id, e)) => {
-                    tracing::warn!(%peer_id, error = %e, "size failed on a replica");
-                    None
-                }
+                });
             }
-        })
-        .collect()
-        .await;
+            Err(e) => tracing::warn!(%peer_id, error = %e, "size failed on a replica"),
+        }
+    }
     sizes.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
     Ok(Json(sizes))
 }
@@ -138,10 +167,8 @@ pub async fn bucket_metadata(
         let client = s.peers.clone();
         async move { (peer.peer_id.clone(), client.bucket_metadata(&peer, b).await) }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    // A peer that does not answer within the fan-out deadline is left out, like one that failed.
+    let answers = within_deadline(calls, fanout(&s), s.config.peer_io.fanout_deadline).await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
@@ -151,7 +178,7 @@ pub async fn bucket_metadata(
     }
     let mut peer_ids: Vec<String> = listings.iter().map(|(p, _)| p.clone()).collect();
     peer_ids.sort();
-    let balls = newest_per_key(listings);
+    let balls = without_deleted(&s, b, newest_per_key(listings)).await?;
     Ok(Json(BucketListing {
         bucket_id: b.to_string(),
         peers_ids: peer_ids.clone(),
@@ -194,7 +221,11 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
         return Ok(super::cached::metadata_answer(&hit));
     }
     let (start, stamp) = super::cached::metadata_read_start(&s, b, k).await?;
-    let found = read_with_failover(s.rm.as_ref(), &s.peers, b, k, start, |c| {
+    let hedge = Hedging {
+        hedger: &s.hedger,
+        kind: ReadKind::Metadata,
+    };
+    let found = read_hedged(s.rm.as_ref(), &s.peers, b, k, start, Some(hedge), |c| {
         let client = s.peers.clone();
         async move {
             match c.metadata {
@@ -274,10 +305,7 @@ pub async fn chunks(
             )
         }
     });
-    let answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    let answers = within_deadline(calls, fanout(&s), s.config.peer_io.fanout_deadline).await;
     let mut listings = Vec::new();
     for (peer_id, answer) in answers {
         match answer {
@@ -285,7 +313,7 @@ pub async fn chunks(
             Err(e) => tracing::warn!(%peer_id, error = %e, "ball group failed on a peer"),
         }
     }
-    let mut chunks = newest_per_key(listings);
+    let mut chunks = without_deleted(&s, b, newest_per_key(listings)).await?;
     if chunks.is_empty() {
         return Err(ApiError::not_found(format!("{b}@{ball} not found")));
     }

@@ -26,6 +26,7 @@ use crate::replica::{Claim, ReplicaManager, RmError};
 use crate::replication::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
+use crate::replication::within_deadline;
 use crate::validate;
 
 /// Releases the claim and invalidates the cache entry unless disarmed: covers client disconnects (the
@@ -202,6 +203,30 @@ async fn targets(s: &AppState, claim: &Claim) -> (Vec<FanOutTarget>, Vec<Replica
     (targets, unavailable)
 }
 
+/// Delete the copies of a write that did not reach its quorum, on the peers that stored them: only a copy
+/// at `version` or older goes (a newer write keeps its copy), within the fan-out deadline.
+async fn roll_back(s: &AppState, b: &str, k: &str, stored: &[String], version: u64) {
+    let mut calls = Vec::new();
+    for peer_id in stored {
+        let (rm, client) = (s.rm.clone(), s.peers.clone());
+        let (b, k, peer_id) = (b.to_string(), k.to_string(), peer_id.clone());
+        calls.push(async move {
+            let peer = rm.get_peer(&peer_id).await.map_err(|e| e.to_string())?;
+            client
+                .delete_if_at_most(&peer, &b, &k, true, version)
+                .await
+                .map_err(|e| e.to_string())
+        });
+    }
+    let deadline = s.config.peer_io.fanout_deadline;
+    let fanout = s.config.peer_io.fanout_concurrency;
+    for answer in within_deadline(calls, fanout, deadline).await {
+        if let Err(e) = answer {
+            tracing::warn!(error = %e, "could not delete a copy of a write below its quorum");
+        }
+    }
+}
+
 /// An error answer after which the connection must not be reused (the body may be partly unread).
 fn closing(e: ApiError) -> Response {
     let mut res = e.into_response();
@@ -226,7 +251,10 @@ where
     let group = guard.claim.group.clone();
     let (b, k) = (group.bucket_id.clone(), group.key.clone());
     let (targets, unavailable) = targets(s, &guard.claim).await;
-    let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout);
+    let tail = &s.config.tail;
+    let quorum = tail.write_quorum.required(group.tasks.len());
+    let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout)
+        .with_tail(tail.straggler_timeout, quorum);
     let lease = s.config.replica.claim_lease;
     let outcome = tokio::select! {
         outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy) => outcome,
@@ -242,13 +270,15 @@ where
     let received = match &outcome {
         Ok(r) => r.received,
         Err(FanOutError::AllFailed { received, .. })
+        | Err(FanOutError::QuorumLost { received, .. })
         | Err(FanOutError::ClientBody { received, .. }) => *received,
         Err(FanOutError::SizeMismatch { received, expected }) => (*received).min(*expected),
     };
     metrics::counter!("mictlanx_router_bytes_in_total", "handler" => handler).increment(received);
     let failed_replicas = match &outcome {
         Ok(r) => r.failed.len(),
-        Err(FanOutError::AllFailed { failures, .. }) => failures.len(),
+        Err(FanOutError::AllFailed { failures, .. })
+        | Err(FanOutError::QuorumLost { failures, .. }) => failures.len(),
         Err(_) => 0,
     };
     metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "data")
@@ -272,6 +302,26 @@ where
             }
             Err(closing(ApiError::bad_gateway(format!(
                 "No replica stored the data for {b}@{k}: {}",
+                join_failures(&failures)
+            ))))
+        }
+        Err(FanOutError::QuorumLost {
+            required,
+            succeeded,
+            failures,
+            ..
+        }) => {
+            // Too few copies to answer 200: nothing is recorded, and the copies that were stored are
+            // deleted again (at exactly this write's version), so discovery cannot make their peers
+            // holders of an unacknowledged write; the group stays for a retry.
+            tracing::warn!(stored = ?succeeded, required, "write quorum not reached");
+            let version = guard.claim.version;
+            roll_back(s, &b, &k, &succeeded, version).await;
+            guard.release().await;
+            Err(closing(ApiError::bad_gateway(format!(
+                "Write quorum not reached for {b}@{k}: {} of {required} replicas stored the data ({}): {}",
+                succeeded.len(),
+                if succeeded.is_empty() { "none".to_string() } else { succeeded.join(", ") },
                 join_failures(&failures)
             ))))
         }
