@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the router and the storage peer: the ordered route table, single byte ranges,
-//! and the peer API extension headers.
+//! the peer API extension headers, and lingering on an unread request body.
 
+pub mod linger;
 pub mod peer_headers;
 pub mod range;
 pub mod routing;

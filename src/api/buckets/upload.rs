@@ -235,6 +235,13 @@ fn closing(e: ApiError) -> Response {
     res
 }
 
+/// An error answered before any of the body was read: the unread rest is dropped first (bounded, see
+/// [`crate::http::linger`]), so the client receives the answer instead of a reset connection.
+async fn refused_unread(body: Body, e: ApiError) -> ErrorResponse {
+    crate::http::linger::discard(body).await;
+    ErrorResponse(closing(e))
+}
+
 /// Steps 3–8 of #17 for a body stream: resolve the peers, fan out (renewing the claim), apply the outcome
 /// rules.
 async fn relay<S, E>(
@@ -366,10 +373,17 @@ async fn chunked(
     body: Body,
     handler: &'static str,
 ) -> Result<Response, ErrorResponse> {
-    let piece_size = validate::header_size(&headers, "chunk-size", 10_000_000)?;
+    let piece_size = match validate::header_size(&headers, "chunk-size", 10_000_000) {
+        Ok(size) => size,
+        Err(e) => return Err(refused_unread(body, e).await),
+    };
+    // A body above the limit is not read; closing the connection is the answer's cost.
     validate::declared_body(&headers, s.config.security.max_object_size).map_err(closing)?;
     let task_id = params.required("task_id")?.to_string();
-    let guard = claim(&s, &task_id).await?;
+    let guard = match claim(&s, &task_id).await {
+        Ok(guard) => guard,
+        Err(e) => return Err(refused_unread(body, e).await),
+    };
     let group = guard.claim.group.clone();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -377,11 +391,8 @@ async fn chunked(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(len) = declared.filter(|len| *len != group.size) {
         guard.release().await;
-        return Err(closing(ApiError::bad_request(format!(
-            "Data size mistmatch {len} != {}",
-            group.size
-        )))
-        .into());
+        let e = ApiError::bad_request(format!("Data size mistmatch {len} != {}", group.size));
+        return Err(refused_unread(body, e).await);
     }
     let report = relay(&s, guard, body.into_data_stream(), piece_size, handler).await?;
     Ok(Json(RouterPutChunkedResponse {
@@ -521,7 +532,10 @@ async fn multipart(
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(missing_data)?;
     let task_id = params.required("task_id")?.to_string();
-    let guard = claim(&s, &task_id).await?;
+    let guard = match claim(&s, &task_id).await {
+        Ok(guard) => guard,
+        Err(e) => return Err(refused_unread(body, e).await),
+    };
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
     let field = loop {
         match multipart.next_field().await {
