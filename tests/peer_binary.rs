@@ -1,21 +1,17 @@
 //! The `mictlanx-peer` binary: configuration errors (one line, exit 2), flag over variable, `--healthcheck`,
 //! serving until SIGTERM with a clean exit, the daily log file under LOG_PATH.
 
+mod common;
+
 use std::process::{Command, Stdio};
+
+use common::process::free_port;
 use std::time::Duration;
 
 fn peer() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-peer"));
     cmd.env_clear();
     cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn healthcheck(port: u16) -> bool {

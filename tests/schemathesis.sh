@@ -44,8 +44,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A free port below the kernel's ephemeral range (32768-60999), so no outgoing connection takes it before
+# the process that binds it starts (tests/common/process.rs, free_port).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+while True:
+    p = random.randrange(10000, 20000)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    print(p)
+    break'
 }
 wait_ok() {
   local url=$1 i

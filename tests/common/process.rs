@@ -59,12 +59,23 @@ impl Drop for Proc {
     }
 }
 
+/// A loopback port nothing listens on right now, for a process that binds it itself.
+///
+/// The port is drawn from 10000–19999, below the kernel's ephemeral range (32768–60999 by default): a port
+/// from `bind(0)` is itself ephemeral, so between this check and the process's own bind an outgoing
+/// connection of any test could take it as its local port ("Address already in use"). The benches use
+/// 27000 and up.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(Instant::now().elapsed().as_nanos());
+        let port = 10_000 + (h.finish() % 10_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 10000-19999");
 }
 
 /// A `mictlanx-peer` process on `port` with its data under `dir`.
