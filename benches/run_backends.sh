@@ -28,50 +28,16 @@ echo "==> cargo build --release --bins" >&2
 (cd "$ROOT" && cargo build --release --bins)
 
 WORK=$(mktemp -d -p "${BENCH_DATA_DIR:-${TMPDIR:-/tmp}}" mictlanx-backends.XXXXXX)
-PIDS=()
-stop_all() {
-    local pid i alive
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for i in $(seq 1 100); do
-        alive=0
-        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        [[ $alive == 0 ]] && break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
-wait_for() {
-    local url=$1 name=$2 i
-    for i in $(seq 1 600); do
-        if curl -fsS -o /dev/null --max-time 2 "$url"; then return 0; fi
-        sleep 0.1
-    done
-    echo "$name did not answer 200 on $url; its log:" >&2
-    tail -n 30 "$WORK/$name.log" >&2 || true
-    exit 1
-}
+KEEP_WORK=${BENCH_KEEP:-0}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
     --maxmemory-policy noeviction --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 REDIS_PID=$!
 
-PEERS_URI="mictlanx://"
-for i in 0 1 2; do
-    port=$((PORT_BASE + i))
-    mkdir -p "$WORK/p$i"
-    MICTLANX_PEER_LOG_LEVEL=warn "$BIN_DIR/mictlanx-peer" --node-id "p$i" --port "$port" --host 127.0.0.1 \
-        --base-path "$WORK/p$i" --disk-capacity 100GB >"$WORK/p$i.log" 2>&1 &
-    PIDS+=($!)
-    PEERS_URI+="p$i@127.0.0.1:$port,"
-done
-PEERS_URI="${PEERS_URI%,}/?protocol=http&api_version=4"
-for i in 0 1 2; do wait_for "http://127.0.0.1:$((PORT_BASE + i))/health" "p$i"; done
+start_peers 3
 
 declare -A URL PID
 # start_router NAME PORT CACHE(1|0) BACKEND(embedded|redis)
