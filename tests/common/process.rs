@@ -69,7 +69,8 @@ pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     for _ in 0..1000 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(Instant::now().elapsed().as_nanos());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        h.write_u128(now.unwrap_or_default().as_nanos());
         let port = 10_000 + (h.finish() % 10_000) as u16;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
