@@ -247,11 +247,13 @@ where
     let delay = hedge.and_then(|h| h.hedger.delay(h.kind));
     if let (Some(h), Some(_)) = (hedge, delay) {
         // Suspects (holders that recently missed the hedge delay) go last; the order is otherwise kept.
-        let (mut fine, suspects): (VecDeque<Candidate>, VecDeque<Candidate>) = queue
-            .into_iter()
-            .partition(|c| !h.hedger.is_suspect(&c.peer.peer_id));
-        fine.extend(suspects);
-        queue = fine;
+        if queue.iter().any(|c| h.hedger.is_suspect(&c.peer.peer_id)) {
+            let (mut fine, suspects): (VecDeque<Candidate>, VecDeque<Candidate>) = queue
+                .into_iter()
+                .partition(|c| !h.hedger.is_suspect(&c.peer.peer_id));
+            fine.extend(suspects);
+            queue = fine;
+        }
     }
     let mut last_peer = String::new();
     let mut tried: Vec<String> = Vec::new();

@@ -76,7 +76,8 @@ pub async fn get_object(
         tracing::debug!(local_peer_id = %local, "get data");
     }
     let range = header_str(&headers, "range");
-    let default_name = format!("{b}_{k}");
+    // The attachment name's fallback, built only for an attachment.
+    let default_name = || format!("{b}_{k}");
 
     if !forced {
         if let Some(hit) = super::cached::current(&s, b, k).await? {
@@ -87,13 +88,14 @@ pub async fn get_object(
             ])
             .unwrap_or("application/octet-stream");
             let tags = &hit.metadata.tags;
-            let name = first_non_empty([
-                Some(q.filename.as_str()),
-                tags.get("fullname").map(String::as_str),
-                tags.get("filename").map(String::as_str),
-            ])
-            .unwrap_or(&default_name);
-            let disposition = q.attachment.then(|| content_disposition(name));
+            let disposition = q.attachment.then(|| {
+                let name = first_non_empty([
+                    Some(q.filename.as_str()),
+                    tags.get("fullname").map(String::as_str),
+                    tags.get("filename").map(String::as_str),
+                ]);
+                content_disposition(&name.map_or_else(default_name, str::to_string))
+            });
             return Ok(ranged::from_cache(
                 (b, k),
                 hit.bytes,
@@ -178,10 +180,10 @@ pub async fn get_object(
             .and_then(|m| m.tags.get(name))
             .map(String::as_str)
     };
-    let name = first_non_empty([Some(q.filename.as_str()), tag("fullname"), tag("filename")])
-        .unwrap_or(&default_name)
-        .to_string();
-    let disposition = q.attachment.then(|| content_disposition(&name));
+    let disposition = q.attachment.then(|| {
+        let name = first_non_empty([Some(q.filename.as_str()), tag("fullname"), tag("filename")]);
+        content_disposition(&name.map_or_else(default_name, str::to_string))
+    });
     // A fill always has the metadata: a stamp makes the attempt ask for it.
     let fill = match (fill_stamp, metadata) {
         (Some(stamp), Some(metadata)) => match s.cache.begin_fill_stamped(stamp.clone(), size) {
