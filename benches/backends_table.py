@@ -5,8 +5,9 @@ Usage: backends_table.py RESULTS.jsonl [FOOTER LINE ...]. Each line is a `mictla
 labelled `row-id|redis|title` or `row-id|embedded|title`, with "cpu_s": {"router", "redis"}, or
 `{"label", "run_error"}`.
 """
-import json
 import sys
+
+from bench_rows import print_table, read_rows
 
 
 def fig(r, key):
@@ -29,18 +30,7 @@ def fig(r, key):
 
 
 def main():
-    rows, order = {}, []
-    with open(sys.argv[1]) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            r = json.loads(line)
-            row_id, side, title = (r["label"].split("|", 2) + ["", ""])[:3]
-            if row_id not in rows:
-                rows[row_id] = {"title": title}
-                order.append(row_id)
-            rows[row_id][side] = r
+    rows, order = read_rows(sys.argv[1])
     head = ["row", "redis ops/s", "p50 ms", "p99 ms", "err", "router µs/op", "redis µs/op",
             "embedded ops/s", "p50 ms", "p99 ms", "err", "router µs/op", "ratio"]
     table = [head]
@@ -57,11 +47,7 @@ def main():
         table.append([row["title"], fig(rd, "ops"), fig(rd, "p50_ms"), fig(rd, "p99_ms"), fig(rd, "err"),
                       fig(rd, "cpu.router"), fig(rd, "cpu.redis"), fig(em, "ops"), fig(em, "p50_ms"),
                       fig(em, "p99_ms"), fig(em, "err"), fig(em, "cpu.router"), ratio])
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    for n, r in enumerate(table):
-        print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
+    print_table(table)
     for line in sys.argv[2:]:
         print(line)
     for f in failures:

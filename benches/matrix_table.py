@@ -7,9 +7,10 @@ the direct peer), or `{"label", "run_error"}` for a failed run. After the tables
 targets (issue 16), each with its measured ratio; a footer line `router (cache on) peak RSS: N kB` and
 `router cache size: N bytes` feed the RSS target.
 """
-import json
 import re
 import sys
+
+from bench_rows import print_table, read_rows
 
 
 def fmt_rate(r):
@@ -29,18 +30,7 @@ def cell(r, key, fmt="{:.2f}"):
 
 
 def main():
-    rows, order = {}, []
-    with open(sys.argv[1]) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            r = json.loads(line)
-            row_id, side, title = (r["label"].split("|", 2) + ["", ""])[:3]
-            if row_id not in rows:
-                rows[row_id] = {"title": title}
-                order.append(row_id)
-            rows[row_id][side] = r
+    rows, order = read_rows(sys.argv[1])
 
     head = ["row", "router ops/s", "MB/s", "p50 ms", "p99 ms", "max ms", "err",
             "direct ops/s", "MB/s", "p50 ms", "p99 ms", "max ms", "err", "ratio",
@@ -75,12 +65,7 @@ def main():
                       cell(dr, "errors", "{}"), ratio,
                       fmt_rate(nx), cell(nx, "latency.p99_ms", "{:.3f}"), vs_nginx, note])
 
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    for n, r in enumerate(table):
-        print(" | ".join(c.ljust(widths[i]) if i in (0, len(head) - 1) else c.rjust(widths[i])
-                         for i, c in enumerate(r)).rstrip())
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
+    print_table(table, left=(0, len(head) - 1))
     cpu = [["row", "router run: router CPU s", "peers", "bench", "router µs/op",
             "direct run: peers CPU s", "bench", "nginx run: nginx CPU s", "nginx µs/op"]]
     for row_id in order:
@@ -96,12 +81,7 @@ def main():
         cpu.append(cells)
     if any(c != "-" for r in cpu[1:] for c in r[1:]):
         print()
-        widths = [max(len(r[i]) for r in cpu) for i in range(len(cpu[0]))]
-        for n, r in enumerate(cpu):
-            print(" | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
-                             for i, c in enumerate(r)).rstrip())
-            if n == 0:
-                print("-+-".join("-" * w for w in widths))
+        print_table(cpu)
     for line in sys.argv[2:]:
         if line:
             print(line)

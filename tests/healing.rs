@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::cluster::eventually;
 use data_common::object;
-use healing_support::{get, healing_config, live_holders, put, router, PeerProc};
+use healing_support::{
+    busiest, get, healing_config, live_holders, put, router, wait_available, PeerProc,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_holder_is_repaired_around_and_every_object_gets_its_factor_back() {
@@ -25,10 +27,7 @@ async fn a_killed_holder_is_repaired_around_and_every_object_gets_its_factor_bac
         peers.iter().map(PeerProc::info).collect(),
     );
     let r = router(cfg).await;
-    eventually("four peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 4
-    })
-    .await;
+    wait_available(&r, 4).await;
     let mut objects = Vec::new();
     for i in 0..8u8 {
         let rf = if i % 2 == 0 { 2 } else { 3 };
@@ -39,14 +38,7 @@ async fn a_killed_holder_is_repaired_around_and_every_object_gets_its_factor_bac
         objects.push((key, bytes, rf, stored));
     }
     // The peer holding the most objects goes away for good.
-    let victim = (0..4)
-        .max_by_key(|i| {
-            objects
-                .iter()
-                .filter(|o| o.3.contains(&format!("hp-{i}")))
-                .count()
-        })
-        .unwrap();
+    let victim = busiest("hp-", 4, objects.iter().map(|o| o.3.as_slice()));
     peers[victim].kill();
     let victim_id = format!("hp-{victim}");
     for (key, bytes, rf, _) in &objects {
@@ -102,10 +94,7 @@ async fn a_delete_with_a_stalled_holder_holds_across_its_return_and_a_router_res
     let state = root.path().join("router");
     let cfg = healing_config(&state, peers.iter().map(PeerProc::info).collect());
     let r = router(cfg.clone()).await;
-    eventually("three peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 3
-    })
-    .await;
+    wait_available(&r, 3).await;
     let bytes = object(50, 30_000);
     assert_eq!(put(&http, &r, "del", "k", &bytes, 3).await.len(), 3);
     peers[1].stop();
@@ -127,10 +116,7 @@ async fn a_delete_with_a_stalled_holder_holds_across_its_return_and_a_router_res
     r.stop().await;
     let r = router(cfg.clone()).await;
     peers[1].cont();
-    eventually("the stalled holder answers again", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 3
-    })
-    .await;
+    wait_available(&r, 3).await;
     for _ in 0..10 {
         assert_eq!(get(&http, &r, "del", "k").await.0, 404, "never comes back");
         let listing: serde_json::Value = http
@@ -159,10 +145,7 @@ async fn a_delete_with_a_stalled_holder_holds_across_its_return_and_a_router_res
     // and once more after another restart and its rebuild
     r.stop().await;
     let r = router(cfg).await;
-    eventually("peers back", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 3
-    })
-    .await;
+    wait_available(&r, 3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(get(&http, &r, "del", "k").await.0, 404);
     // a PUT after the delete wins
@@ -185,10 +168,7 @@ async fn a_holder_that_missed_an_overwrite_is_never_served_and_its_copy_is_repla
         peers.iter().map(PeerProc::info).collect(),
     );
     let r = router(cfg).await;
-    eventually("four peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 4
-    })
-    .await;
+    wait_available(&r, 4).await;
     let old = object(60, 25_000);
     let new = object(61, 25_000);
     let holders = put(&http, &r, "ow", "k", &old, 3).await;
@@ -196,10 +176,7 @@ async fn a_holder_that_missed_an_overwrite_is_never_served_and_its_copy_is_repla
     // refused with the code-666 answer, so the space has a fourth peer).
     let down = peers.iter().position(|p| p.id == holders[0]).unwrap();
     peers[down].kill();
-    eventually("the killed peer is out", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 3
-    })
-    .await;
+    wait_available(&r, 3).await;
     let stored = put(&http, &r, "ow", "k", &new, 3).await;
     assert!(!stored.contains(&holders[0]));
     peers[down].restart(&http).await;
@@ -208,10 +185,7 @@ async fn a_holder_that_missed_an_overwrite_is_never_served_and_its_copy_is_repla
         (200, old.clone()),
         "a stale copy on its disk"
     );
-    eventually("the peer is back", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 4
-    })
-    .await;
+    wait_available(&r, 4).await;
     for i in 0..50 {
         assert_eq!(
             get(&http, &r, "ow", "k").await,

@@ -11,7 +11,9 @@ use common::cluster::eventually;
 use common::peer::{peer_config, spawn_peer_with};
 use common::redis::RedisServer;
 use data_common::{object, peer_info};
-use healing_support::{get, healing_config, live_holders, put, router, PeerProc};
+use healing_support::{
+    busiest, get, healing_config, live_holders, put, router, wait_available, PeerProc,
+};
 use mictlanx_router::config::StateBackend;
 use serde_json::{json, Value};
 
@@ -32,10 +34,7 @@ async fn draining_a_peer_keeps_every_factor_within_the_bandwidth_bound() {
     let bandwidth = 2_000_000u64;
     cfg.replica.repair.bandwidth = bandwidth;
     let r = router(cfg).await;
-    eventually("two peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 2
-    })
-    .await;
+    wait_available(&r, 2).await;
     // 200 objects on both peers, then two more peers join and dr-0 is drained.
     let size = 10_000;
     let mut objects = Vec::new();
@@ -60,10 +59,7 @@ async fn draining_a_peer_keeps_every_factor_within_the_bandwidth_bound() {
         assert_eq!(res.status(), 204);
         peers.push(p);
     }
-    eventually("four peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 4
-    })
-    .await;
+    wait_available(&r, 4).await;
     let started = Instant::now();
     let res = http
         .post(r.url("/api/v4/peers/dr-0/drain"))
@@ -174,10 +170,7 @@ async fn two_routers_on_redis_repair_a_killed_holder_once() {
         routers.push(router(cfg).await);
     }
     for r in &routers {
-        eventually("four peers", || async {
-            r.state.rm.get_peers().await.unwrap().available.len() == 4
-        })
-        .await;
+        wait_available(r, 4).await;
     }
     let mut objects = Vec::new();
     for i in 0..6u8 {
@@ -186,14 +179,7 @@ async fn two_routers_on_redis_repair_a_killed_holder_once() {
         let stored = put(&http, &routers[i as usize % 2], "rheal", &key, &bytes, 3).await;
         objects.push((key, bytes, stored));
     }
-    let victim = (0..4)
-        .max_by_key(|i| {
-            objects
-                .iter()
-                .filter(|o| o.2.contains(&format!("rr-{i}")))
-                .count()
-        })
-        .unwrap();
+    let victim = busiest("rr-", 4, objects.iter().map(|o| o.2.as_slice()));
     peers[victim].kill();
     let victim_id = format!("rr-{victim}");
     for (key, bytes, _) in &objects {

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::cluster::eventually;
+use common::disk::flip;
 use common::peer::{peer_config, spawn_peer_with};
 use data_common::{object, peer_info};
-use healing_support::{get, healing_config, live_holders, router};
+use healing_support::{get, healing_config, live_holders, router, wait_available};
 use serde_json::{json, Value};
 use sha2::Digest;
 
@@ -57,21 +58,6 @@ async fn put(http: &reqwest::Client, r: &mictlanx_router::app::TestApp, key: &st
     assert_eq!(res.status(), 200);
 }
 
-fn flip(path: &Path, at: u64) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 1];
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[b[0] ^ 0x5a]).unwrap();
-    f.sync_all().unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_byte_is_never_served_quarantined_and_healed() {
     let root = tempfile::tempdir().unwrap();
@@ -91,10 +77,7 @@ async fn a_flipped_byte_is_never_served_quarantined_and_healed() {
     let mut cfg = healing_config(&root.path().join("router"), seed);
     cfg.replica.rebuild_interval = Duration::from_secs(1);
     let r = router(cfg).await;
-    eventually("three peers", || async {
-        r.state.rm.get_peers().await.unwrap().available.len() == 3
-    })
-    .await;
+    wait_available(&r, 3).await;
     let bytes = object(77, 3 * MIB + 17);
     put(&http, &r, "k", &bytes).await;
     let other = object(78, 2 * MIB + 5);

@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::disk::flip;
 use common::peer::*;
 use mictlanx_router::peer::PeerServer;
 use serde_json::{json, Value};
@@ -132,22 +133,6 @@ async fn digests_are_kept_in_the_record_and_a_sidecar_of_block_digests() {
         "the overwritten version's data and sidecar are gone"
     );
     peer.shutdown().await;
-}
-
-/// Flip one byte of a file in place.
-fn flip(path: &Path, at: u64) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 1];
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[b[0] ^ 0x5a]).unwrap();
-    f.sync_all().unwrap();
 }
 
 /// Stream a GET to its end: the bytes received and whether it ended with an error.

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::disk::flip;
 use common::peer::*;
 use mictlanx_router::peer::PeerServer;
 use serde_json::Value;
@@ -37,19 +38,6 @@ fn data_file(dir: &Path, key: &str) -> PathBuf {
         }
     }
     panic!("no record of {key}");
-}
-
-fn flip(path: &Path, at: u64) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 1];
-    f.read_exact_at(&mut b, at).unwrap();
-    f.write_all_at(&[!b[0]], at).unwrap();
-    f.sync_all().unwrap();
 }
 
 async fn status(c: &reqwest::Client, peer: &PeerServer, key: &str) -> u16 {

@@ -166,3 +166,27 @@ pub async fn live_holders(router: &TestApp, b: &str, k: &str) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// Wait until `router` counts exactly `n` available peers.
+pub async fn wait_available(router: &TestApp, n: usize) {
+    let what = format!("{n} available peers");
+    crate::common::cluster::eventually(&what, || async {
+        router.state.rm.get_peers().await.unwrap().available.len() == n
+    })
+    .await;
+}
+
+/// Which of the peers `{prefix}0` … `{prefix}{n-1}` appears in the most of `holders` (the peer whose loss
+/// costs the most copies).
+pub fn busiest<'a>(
+    prefix: &str,
+    n: usize,
+    holders: impl Iterator<Item = &'a [String]> + Clone,
+) -> usize {
+    (0..n)
+        .max_by_key(|i| {
+            let id = format!("{prefix}{i}");
+            holders.clone().filter(|h| h.contains(&id)).count()
+        })
+        .unwrap()
+}
