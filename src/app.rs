@@ -17,12 +17,12 @@ use crate::api::admin::AdminGuard;
 use crate::api::metrics::{MetricsIndex, RequestMetrics};
 use crate::cache::BallCache;
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::http::{normalize_path, Resolved, RouteTable};
 use crate::peer_client::PeerClient;
 use crate::replica::{Manager, ReplicaManager};
 use crate::replication::Hedger;
 use crate::{api, server, telemetry};
+use mictlanx_http::error::ApiError;
+use mictlanx_http::{normalize_path, Resolved, RouteTable};
 
 /// Everything a handler may need; cheap to clone (Arcs inside).
 #[derive(Clone)]

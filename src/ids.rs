@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 /// Canonicalises an id (A.1): keep `[A-Za-z0-9_-]`, collapse `-`/`_` runs into one `-`, drop one leading and
 /// one trailing `-`, and return `""` unless the result starts with a letter or digit and every `-`/`_` is

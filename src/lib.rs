@@ -7,15 +7,10 @@
 
 pub mod api;
 pub mod app;
-pub mod bench;
 pub mod cache;
 pub mod config;
-pub mod error;
 pub mod health_check;
-pub mod http;
 pub mod ids;
-pub mod model;
-pub mod peer;
 pub mod peer_client;
 pub mod peers_uri;
 pub mod replica;
@@ -23,5 +18,4 @@ pub mod replication;
 pub mod security;
 pub mod server;
 pub mod telemetry;
-pub mod units;
 pub mod validate;

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 mod body;
 mod fields;

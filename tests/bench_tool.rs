@@ -6,7 +6,7 @@ mod common;
 mod data_common;
 
 use clap::Parser;
-use mictlanx_router::bench::{run, BenchArgs};
+use mictlanx_bench::{run, BenchArgs};
 
 use crate::common::peer::spawn_peer;
 

@@ -2,10 +2,10 @@
 //! populated answers, reset, the disabled cache, the prefix, wrong methods and the cache metrics.
 
 use bytes::Bytes;
+use mictlanx_proto::model::Metadata;
 use mictlanx_router::app::{App, TestApp};
 use mictlanx_router::cache::BallCache;
 use mictlanx_router::config::Config;
-use mictlanx_router::model::Metadata;
 use serde_json::{json, Value};
 
 async fn spawn(configure: impl FnOnce(&mut Config)) -> (TestApp, tempfile::TempDir) {

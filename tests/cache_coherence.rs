@@ -17,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use common::peer::{peer_config, spawn_peer_with};
 use data_common::{dto, object, start, Cluster};
+use mictlanx_proto::model::Metadata;
 use mictlanx_router::app::App;
 use mictlanx_router::cache::BallCache;
 use mictlanx_router::config::Config;
-use mictlanx_router::model::Metadata;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 

@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use serde_json::json;
 
 use crate::common::peer::{peer_config, spawn_peer_with};
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 
 /// Sum of `mictlanx_router_peer_requests_total` over the label sets of peers whose id starts with
 /// `prefix` (the metrics recorder is process-wide: the other tests of this binary count there too).

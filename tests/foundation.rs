@@ -2,9 +2,9 @@
 //! docs, OpenAPI, metrics, health/readiness, CORS, and a handler panic turned into a JSON 500.
 
 use axum::http::Method;
+use mictlanx_http::RouteTable;
 use mictlanx_router::app::{http_service, App};
 use mictlanx_router::config::Config;
-use mictlanx_router::http::RouteTable;
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -12,9 +12,9 @@ use common::cluster::eventually;
 use common::peer::{peer_config, spawn_peer_with};
 use common::redis::RedisServer;
 use data_common::{client, dto, object, peer_info};
+use mictlanx_peer::PeerServer;
 use mictlanx_router::app::{App, TestApp};
 use mictlanx_router::config::{Config, StateBackend};
-use mictlanx_router::peer::PeerServer;
 use serde_json::{json, Value};
 
 struct Space {

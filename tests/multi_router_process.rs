@@ -14,7 +14,7 @@ use common::peer::{peer_config, spawn_peer_with};
 use common::process::{free_port, router_process, router_put_metadata, wait_ok, Proc};
 use common::redis::RedisServer;
 use data_common::object;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use tokio::sync::mpsc;
 
 struct Setup {

@@ -8,8 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::peer::*;
-use mictlanx_router::peer::auth::PeerToken;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::auth::PeerToken;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -249,7 +249,7 @@ fn both_token_variables_stop_startup() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, "x").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mictlanx-peer"))
+    let out = std::process::Command::new(common::bins::peer_bin())
         .env_clear()
         .env("MICTLANX_PEER_TOKEN", "secret-value")
         .env("MICTLANX_PEER_TOKEN_FILE", &file)

@@ -9,7 +9,7 @@ use common::process::free_port;
 use std::time::Duration;
 
 fn peer() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-peer"));
+    let mut cmd = Command::new(common::bins::peer_bin());
     cmd.env_clear();
     cmd
 }

@@ -23,7 +23,7 @@ fn client() -> PeerClient {
     PeerClient::new(&io, false).expect("peer client")
 }
 
-fn info(peer: &mictlanx_router::peer::PeerServer) -> PeerInfo {
+fn info(peer: &mictlanx_peer::PeerServer) -> PeerInfo {
     PeerInfo {
         peer_id: peer.node_id().to_string(),
         ip_addr: "127.0.0.1".into(),

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 /// Open a raw chunked upload and send `first` bytes as one chunk (the body is left unfinished).
 async fn raw_chunked_start(
-    peer: &mictlanx_router::peer::PeerServer,
+    peer: &mictlanx_peer::PeerServer,
     task: &str,
     first: &[u8],
 ) -> TcpStream {
@@ -27,11 +27,7 @@ async fn raw_chunked_start(
     s
 }
 
-async fn assert_nothing_visible(
-    c: &reqwest::Client,
-    peer: &mictlanx_router::peer::PeerServer,
-    key: &str,
-) {
+async fn assert_nothing_visible(c: &reqwest::Client, peer: &mictlanx_peer::PeerServer, key: &str) {
     assert_eq!(
         get_json(c, peer, &format!("/api/v4/buckets/b/metadata/{key}"))
             .await

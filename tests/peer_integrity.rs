@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::disk::flip;
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 use sha2::Digest;
 

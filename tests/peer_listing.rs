@@ -3,7 +3,7 @@
 mod common;
 
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 
 async fn store(

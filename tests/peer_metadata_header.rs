@@ -5,8 +5,8 @@ mod common;
 
 use base64::Engine;
 use common::peer::*;
-use mictlanx_router::http::peer_headers::{decode_metadata, MAX_METADATA_HEADER};
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
+use mictlanx_proto::headers::{decode_metadata, MAX_METADATA_HEADER};
 use serde_json::{json, Value};
 
 async fn data_header(

@@ -5,8 +5,8 @@
 mod common;
 
 use common::peer::*;
-use mictlanx_router::peer::auth::PeerToken;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::auth::PeerToken;
+use mictlanx_peer::PeerServer;
 use serde_json::json;
 
 async fn scrape(c: &reqwest::Client, peer: &PeerServer) -> String {

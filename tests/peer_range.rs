@@ -4,7 +4,7 @@
 mod common;
 
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 
 const SIZE: u64 = 3 * 1024 * 1024 + 17;

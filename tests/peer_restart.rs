@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 
 async fn snapshot(c: &reqwest::Client, peer: &PeerServer) -> Vec<Value> {

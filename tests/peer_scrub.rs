@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::disk::flip;
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::Value;
 
 const MIB: u64 = 1024 * 1024;

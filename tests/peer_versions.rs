@@ -4,7 +4,7 @@
 mod common;
 
 use common::peer::*;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 
 /// Phase 1 (with `headers`) then phase 2 of `body` (with `Object-Version: version` when given).
@@ -69,7 +69,7 @@ async fn versions_and_replication_factor_are_recorded_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let peer = spawn_peer("p-ver", dir.path()).await;
     let c = http_client();
-    let before = mictlanx_router::peer::store::now_ns();
+    let before = mictlanx_peer::store::now_ns();
     let res = write(&c, &peer, "k", "one", &[("Replication-Factor", "3")], None).await;
     assert_eq!(res.status(), 201);
     let v1: u64 = res.headers()["object-version"]
@@ -238,7 +238,7 @@ async fn in_place_updates_follow_the_version_rules() {
         "same"
     );
 
-    let before = mictlanx_router::peer::store::now_ns();
+    let before = mictlanx_peer::store::now_ns();
     let res = put_metadata_raw(&c, &peer, "b", update("free"), &[("Update", "1")]).await;
     assert_eq!(res.status(), 201);
     let v = versions(&get(&c, &peer, "/api/v4/buckets/b/metadata/k").await).0;

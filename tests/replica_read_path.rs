@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::peer::{http_client, peer_config, spawn_peer_with};
+use mictlanx_peer::PeerServer;
 use mictlanx_router::app::{App, TestApp};
 use mictlanx_router::config::Config;
-use mictlanx_router::peer::PeerServer;
 use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::peer::{http_client, peers_uri, spawn_peer};
 use common::process::{free_port, router_command, router_process, wait_ok, Proc};
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::peer::{http_client, peers_uri, spawn_peer};
 use common::process::{free_port, router_process, wait_ok, Proc};
 use futures::future::join_all;
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

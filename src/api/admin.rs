@@ -14,8 +14,8 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{header, request::Parts, HeaderMap};
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ApiResult};
 use crate::security::{matches_digest, Secret};
+use mictlanx_http::error::{ApiError, ApiResult};
 
 /// Name of the OpenAPI security scheme of the admin endpoints.
 pub const SCHEME: &str = "bearer";

@@ -16,7 +16,7 @@ pub mod upload;
 use axum::http::Method;
 
 use crate::app::AppState;
-use crate::http::routing::RouteTable;
+use mictlanx_http::routing::RouteTable;
 
 pub const SIZE: &str = "/api/v4/buckets/{bucket_id}/{key}/size";
 pub const BUCKET_METADATA: &str = "/api/v4/buckets/{bucket_id}/metadata";
@@ -110,7 +110,7 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
         models::BallMetadata,
         models::DeletedByKeyResponse,
         models::DeletedByBallIdResponse,
-        crate::model::Metadata,
+        mictlanx_proto::model::Metadata,
     )),
     tags((name = "buckets", description = "Buckets and objects"))
 )]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::api::admin::{Admin, AdminGuard};
 use crate::cache::{BallCache, CacheStats};
-use crate::http::RouteTable;
+use mictlanx_http::RouteTable;
 
 /// `{"keys": [...]}` (`router-api.md` §5.14).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,9 +78,9 @@ mod tests {
 
     use super::*;
     use crate::config::{CacheConfig, CachePolicy};
-    use crate::http::Resolved;
-    use crate::model::Metadata;
     use crate::security::Secret;
+    use mictlanx_http::Resolved;
+    use mictlanx_proto::model::Metadata;
 
     /// The two pieces of state the cache routes need.
     #[derive(Clone)]

@@ -15,8 +15,8 @@ use utoipa::OpenApi;
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::http::{PathParams, RouteTable};
+use mictlanx_http::error::ApiError;
+use mictlanx_http::{PathParams, RouteTable};
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     t.route(Method::GET, "/docs", swagger_page, s.clone())

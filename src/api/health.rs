@@ -6,8 +6,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::RouteTable;
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::RouteTable;
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     t.route(Method::GET, "/health", health, s.clone()).route(

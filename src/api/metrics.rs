@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::http::RouteTable;
+use mictlanx_http::RouteTable;
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
     t.route(Method::GET, "/metrics", render, s.clone())

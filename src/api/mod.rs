@@ -14,7 +14,7 @@ pub mod repair;
 use utoipa::OpenApi;
 
 use crate::app::AppState;
-use crate::http::RouteTable;
+use mictlanx_http::RouteTable;
 
 /// The ordered route table (#1 docs, #2 metrics, #3 health, #4 ready, #5–#10 peers, #11–#24 buckets,
 /// #25–#27 cache).

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 
 use crate::api::admin::Admin;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::{PathParams, RouteTable};
 use crate::replica::{PeerInfo, PeerStats, PeersView};
 use crate::validate::{
     error_item, list_of_objects, list_of_strings, query_all, query_int, Errors, Fields, LaxJson,
     OptionalLaxJson,
 };
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::{PathParams, RouteTable};
 
 /// Rows #5–#10 in spec order.
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {

@@ -8,9 +8,9 @@ use axum::Json;
 
 use crate::api::admin::Admin;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::{PathParams, RouteTable};
 use crate::replica::{DrainStatus, RepairStatus};
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::{PathParams, RouteTable};
 
 pub const REPAIR: &str = "/api/v4/repair";
 pub const DRAIN: &str = "/api/v4/peers/{peer_id}/drain";

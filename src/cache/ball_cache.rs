@@ -14,7 +14,7 @@ use super::limits::Limits;
 use super::meta_cache::{CachedMeta, MetaCache};
 use super::occupancy::{Occupancy, HITS, MISSES};
 use crate::config::{CacheConfig, CachePolicy};
-use crate::model::Metadata;
+use mictlanx_proto::model::Metadata;
 
 /// One cached object: the bytes plus what a GET needs to answer without a peer.
 #[derive(Debug, Clone, PartialEq)]

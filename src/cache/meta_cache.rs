@@ -18,7 +18,7 @@ use bytes::Bytes;
 use moka::sync::Cache;
 
 use crate::config::CacheConfig;
-use crate::model::Metadata;
+use mictlanx_proto::model::Metadata;
 
 /// The metadata budget is this fraction of `MICTLANX_CACHE_CAPACITY_STORAGE`, on top of it.
 pub(crate) const META_BUDGET_DIVISOR: u64 = 16;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::meta_cache::META_BUDGET_MIN;
 use super::*;
 use crate::config::{CacheConfig, CachePolicy};
-use crate::model::Metadata;
+use mictlanx_proto::model::Metadata;
 
 fn cache(entries: u64, bytes: u64) -> BallCache {
     BallCache::new(&CacheConfig {

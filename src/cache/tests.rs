@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::{CacheConfig, CachePolicy};
-use crate::model::Metadata;
+use mictlanx_proto::model::Metadata;
 
 fn config(policy: CachePolicy, entries: u64, bytes: u64, max_object: u64) -> CacheConfig {
     CacheConfig {

@@ -15,8 +15,8 @@ use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 use super::*;
 // security
 use super::security;
-use crate::http::normalize_prefix;
 use crate::peers_uri::parse_peers_uri;
+use mictlanx_http::normalize_prefix;
 
 /// The flat envy struct: every variable with an effect (§2.1 except `ENV_FILE_PATH`, §2.3), raw and optional.
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{CachePolicy, ConfigError, LogFormat, Rotation};
-use crate::units::{parse_size, parse_timespan};
+use mictlanx_proto::units::{parse_size, parse_timespan};
 
 /// A variable's name and its raw value (`None` = unset).
 pub(super) type Var<'a> = (&'static str, Option<&'a str>);

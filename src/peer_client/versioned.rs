@@ -10,7 +10,7 @@ use crate::peer_client::{
 };
 use crate::replica::PeerInfo;
 
-pub use crate::http::peer_headers::{IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
+pub use mictlanx_proto::headers::{IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 
 /// Which copy a peer holds: its version and desired rf (0 = the peer did not say).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
-use crate::model::{default_content_type, Metadata};
+use mictlanx_proto::model::{default_content_type, Metadata};
 
 /// `GET /api/v4/stats/ufs`: the health probe's disk figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Metadata;
 use crate::peer_client::PeerPutMetadata;
+use mictlanx_proto::model::Metadata;
 
 /// A registered storage peer. Serialises as `PeerModel` (`router-api.md` §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -277,4 +277,18 @@ pub struct RepairStatus {
     /// The leader's status as it last published it (when this router is not the leader).
     pub leader_status: Option<serde_json::Value>,
     pub drains: Vec<DrainStatus>,
+}
+
+/// Replica-manager failures the handlers do not map themselves: an unreachable cluster state is a 503
+/// the client may retry; anything else from the backend is a 500 with its text.
+impl From<RmError> for mictlanx_http::ApiError {
+    fn from(e: RmError) -> Self {
+        match e {
+            RmError::StateUnavailable(m) => mictlanx_http::ApiError::state_unavailable(m),
+            RmError::NotFound(m) => mictlanx_http::ApiError::not_found(m),
+            RmError::Conflict(m) => mictlanx_http::ApiError::conflict(m),
+            RmError::Unavailable(m) => mictlanx_http::ApiError::unavailable(m),
+            RmError::Backend(m) => mictlanx_http::ApiError::internal(m),
+        }
+    }
 }

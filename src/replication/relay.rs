@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::resume::Upstream;
 use crate::cache::{BallCache, FillTicket};
-use crate::model::Metadata;
+use mictlanx_proto::model::Metadata;
 
 /// Sending half of a streamed client response body.
 pub type BodySender = mpsc::Sender<Result<Bytes, io::Error>>;

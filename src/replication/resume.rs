@@ -22,9 +22,9 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::tail_metrics;
-use crate::http::range::ByteRange;
 use crate::peer_client::{abandoned_after, CopyInfo, PeerClient};
 use crate::replica::{PeerInfo, ReplicaManager};
+use mictlanx_http::range::ByteRange;
 
 /// Where and how a read may continue elsewhere.
 #[derive(Clone)]

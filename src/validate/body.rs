@@ -7,7 +7,7 @@ use http_body_util::LengthLimitError;
 use serde_json::{json, Value};
 
 use super::error_item;
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 /// Largest JSON body accepted (16 MiB).
 pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::{coerce_bool, coerce_int, error_item, Errors, STRING_TYPE};
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 const MODEL_ATTRIBUTES_TYPE: (&str, &str) = (
     "model_attributes_type",

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::fields::{loc_values, missing_value, Fields};
 use super::{error_item, Errors, STRING_TYPE};
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 const LIST_TYPE: (&str, &str) = ("list_type", "Input should be a valid list");
 

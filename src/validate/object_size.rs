@@ -3,7 +3,7 @@
 
 use axum::http::{header::CONTENT_LENGTH, HeaderMap};
 
-use crate::error::ApiError;
+use mictlanx_http::error::ApiError;
 
 /// `size` against `limit` (0 = no limit).
 pub fn object_size(size: u64, limit: u64) -> Result<(), ApiError> {

@@ -6,8 +6,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
 use super::{coerce_bool, coerce_int, int_from_str, single, INT_PARSING};
-use crate::error::ApiError;
-use crate::units::parse_size;
+use mictlanx_http::error::ApiError;
+use mictlanx_proto::units::parse_size;
 
 fn header_loc(name: &str) -> Vec<Value> {
     vec![json!("header"), json!(name.to_ascii_lowercase())]

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mictlanx_router::peer::PeerServer;
+use mictlanx_peer::PeerServer;
 use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mictlanx_router::peer::{serve, PeerConfig, PeerServer};
+use mictlanx_peer::{serve, PeerConfig, PeerServer};
 
 /// Start a peer with id `node_id` storing under `dir` (data/, local/, log/); default capacity 10 GB.
 pub async fn spawn_peer(node_id: &str, dir: &Path) -> PeerServer {

@@ -81,7 +81,7 @@ pub fn free_port() -> u16 {
 
 /// A `mictlanx-peer` process on `port` with its data under `dir`.
 pub fn peer_process(node_id: &str, port: u16, dir: &Path) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_mictlanx-peer"))
+    let child = Command::new(super::bins::peer_bin())
         .args([
             "--node-id",
             node_id,

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mictlanx_peer::PeerServer;
 use mictlanx_router::app::{App, TestApp};
 use mictlanx_router::config::Config;
-use mictlanx_router::peer::PeerServer;
 use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 use tempfile::TempDir;

@@ -13,9 +13,9 @@ use bytes::Bytes;
 
 use crate::app::AppState;
 use crate::cache::{CachedBall, CachedMeta, FillStamp};
-use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::replication::Start;
+use mictlanx_http::error::ApiError;
+use mictlanx_proto::model::Metadata;
 
 use super::models::{GetMetadataOut, GetSizeByKey};
 

@@ -3,10 +3,10 @@
 //! name needs. Peers without the header (older ones, or metadata over its 16 KiB cap) are asked the
 //! metadata route as well, after the data answer.
 
-use crate::http::peer_headers::{decode_metadata, MICTLANX_METADATA};
-use crate::model::Metadata;
 use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::PeerInfo;
+use mictlanx_proto::headers::{decode_metadata, MICTLANX_METADATA};
+use mictlanx_proto::model::Metadata;
 
 /// What the metadata request and the data request (with `range`, when given) would have answered, from one
 /// request when the peer can say both: `(metadata, data)`.

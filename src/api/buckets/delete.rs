@@ -11,12 +11,12 @@ use axum::Json;
 use super::models::{DeletedByBallIdResponse, DeletedByKeyResponse, PutMetadata, PutMetadataDto};
 use super::put::peer_body;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::peer_client::{PeerError, PutOptions};
 use crate::replication::{live_holders, within_deadline};
 use crate::validate::{self, LaxJson};
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::routing::PathParams;
 
 fn fanout(s: &AppState) -> usize {
     s.config.peer_io.fanout_concurrency.max(1)

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::mpsc;
 
-use crate::error::ApiResult;
 use crate::replication::BodySender;
 use crate::validate;
+use mictlanx_http::error::ApiResult;
 
 /// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
 const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC

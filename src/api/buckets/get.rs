@@ -15,12 +15,12 @@ use super::download::{
 use super::ranged::{self, Answer, Found};
 use super::OBJECT;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::routing::PathParams;
 use crate::ids::{BucketId, ObjectKey};
 use crate::replication::{
     read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::routing::PathParams;
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
 

@@ -13,15 +13,15 @@ use super::download::{content_disposition, first_non_empty, streamed_response, D
 use super::MERGE;
 use crate::app::AppState;
 use crate::cache::{CachedBall, FillStamp};
-use crate::error::{ApiError, ApiResult};
-use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId};
-use crate::model::Metadata;
 use crate::replica::PeerInfo;
 use crate::replication::{
     abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
     Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::routing::PathParams;
+use mictlanx_proto::model::Metadata;
 
 /// Where one chunk's bytes come from.
 enum Source {

@@ -11,16 +11,16 @@ use axum::Json;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::routing::PathParams;
 use crate::ids::{BallId, BucketId, ObjectKey};
-use crate::model::Metadata;
 use crate::replica::PeerInfo;
 use crate::replication::{
     live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,
     ReadFailure, ReadKind,
 };
-use crate::units::format_size;
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::routing::PathParams;
+use mictlanx_proto::model::Metadata;
+use mictlanx_proto::units::format_size;
 
 /// One entry per key: the greatest integer `tags.updated_at` wins (missing = −1); on a tie the entry of
 /// the smallest `peer_id`. `listings` may come in any order.

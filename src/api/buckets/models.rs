@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
 use crate::ids::{BallId, BucketId, ObjectKey};
-use crate::model::Metadata;
 use crate::validate::Fields;
+use mictlanx_http::error::ApiError;
+use mictlanx_proto::model::Metadata;
 
 /// The metadata of an object to upload (or the new metadata of an update).
 ///

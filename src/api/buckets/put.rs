@@ -10,13 +10,13 @@ use futures::StreamExt;
 
 use super::models::{no_available_peers, PutMetadata, PutMetadataDto, PutMetadataResponse};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::http::routing::PathParams;
 use crate::ids::BucketId;
 use crate::peer_client::{PeerPutMetadata, PutOptions};
 use crate::replica::{PeerInfo, PlacementError, TaskGroup, TaskX};
 use crate::replication::fanout::{join_failures, ReplicaFailure};
 use crate::validate::LaxJson;
+use mictlanx_http::error::{ApiError, ApiResult};
+use mictlanx_http::routing::PathParams;
 
 /// The peer body of a metadata write (`peer-api.md` §3.1) for canonical `bucket`/`key`.
 pub(super) fn peer_body(dto: &PutMetadata, bucket: &str, key: &str) -> PeerPutMetadata {

@@ -10,12 +10,14 @@ use bytes::Bytes;
 
 use super::download::set_headers;
 use super::OBJECT;
-use crate::error::ApiError;
-use crate::http::range::{content_range, parse_range, unsatisfied_range, ByteRange, RangeRequest};
-use crate::model::Metadata;
 use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
 use crate::replica::PeerInfo;
 use crate::replication::{Attempt, Candidate};
+use mictlanx_http::error::ApiError;
+use mictlanx_http::range::{
+    content_range, parse_range, unsatisfied_range, ByteRange, RangeRequest,
+};
+use mictlanx_proto::model::Metadata;
 
 /// What a successful read attempt found: the peer, its metadata when it was asked for, and the answer.
 pub struct Found {

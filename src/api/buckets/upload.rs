@@ -19,8 +19,6 @@ use super::models::RouterPutChunkedResponse;
 use super::{PUT_CHUNKED, PUT_CHUNKED_V1, PUT_DATA};
 use crate::app::AppState;
 use crate::cache::BallCache;
-use crate::error::ApiError;
-use crate::http::routing::PathParams;
 use crate::peer_client::{status_of_cause, PutOptions};
 use crate::replica::{Claim, ReplicaManager, RmError};
 use crate::replication::fanout::{
@@ -28,6 +26,8 @@ use crate::replication::fanout::{
 };
 use crate::replication::within_deadline;
 use crate::validate;
+use mictlanx_http::error::ApiError;
+use mictlanx_http::routing::PathParams;
 
 /// Releases the claim and invalidates the cache entry unless disarmed: covers client disconnects (the
 /// handler future is dropped mid-body) as well as every error return.
@@ -236,9 +236,9 @@ fn closing(e: ApiError) -> Response {
 }
 
 /// An error answered before any of the body was read: the unread rest is dropped first (bounded, see
-/// [`crate::http::linger`]), so the client receives the answer instead of a reset connection.
+/// [`mictlanx_http::linger`]), so the client receives the answer instead of a reset connection.
 async fn refused_unread(body: Body, e: ApiError) -> ErrorResponse {
-    crate::http::linger::discard(body).await;
+    mictlanx_http::linger::discard(body).await;
     ErrorResponse(closing(e))
 }
 

@@ -353,9 +353,9 @@ pub fn apply(doc: &mut Value) {
 mod tests {
     use super::*;
     use crate::ids::sanitize;
-    use crate::units::parse_size;
     use crate::validate::header_flag;
     use axum::http::{HeaderMap, HeaderValue};
+    use mictlanx_proto::units::parse_size;
     use proptest::prelude::*;
 
     fn re(pattern: &str) -> regex::Regex {

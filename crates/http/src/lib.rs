@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by the router and the storage peer: `ApiError` (the JSON `{"detail": …}` answers),
+//! the ordered route table, single byte ranges, and lingering on an unread request body.
+
+pub mod error;
+pub mod linger;
+pub mod range;
+pub mod routing;
+
+pub use error::{ApiError, ApiResult};
+pub use routing::{
+    normalize_path, normalize_prefix, MatchedTemplate, PathParams, Resolved, RouteTable,
+};

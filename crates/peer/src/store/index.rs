@@ -1,0 +1,231 @@
+//! The in-memory index of committed objects, ordered by `(bucket_id, key)` in byte order, with `used_disk`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use axum::http::HeaderValue;
+
+use super::blocks::{block_count, Sha};
+use super::disk::Record;
+use mictlanx_proto::headers::encode_metadata;
+use mictlanx_proto::model::Metadata;
+
+/// One committed object: its metadata, where its bytes are, its version and replication factor.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub meta: Metadata,
+    /// Data file path relative to `DATA_PATH`.
+    pub data_file: String,
+    pub committed_at: u64,
+    pub version: u64,
+    /// `0` = unknown.
+    pub replication_factor: u32,
+    /// The `Mictlanx-Metadata` value of `meta`, encoded once per change instead of once per GET;
+    /// `None` when it would exceed the header limit.
+    pub meta_header: Option<HeaderValue>,
+    /// `None` for objects written before digests existed (served unverified).
+    pub digest: Option<ObjectDigest>,
+}
+
+/// The digests an entry can be verified with (`blocks.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectDigest {
+    pub sha256: Sha,
+    pub block_size: u64,
+}
+
+impl Entry {
+    /// Whether the block digests are in the `{data_file}.blocks` sidecar (more than one block).
+    pub fn has_sidecar(&self) -> bool {
+        self.digest
+            .is_some_and(|d| block_count(self.meta.size, d.block_size) > 1)
+    }
+}
+
+impl Entry {
+    pub fn new(
+        meta: Metadata,
+        data_file: String,
+        committed_at: u64,
+        version: u64,
+        replication_factor: u32,
+    ) -> Self {
+        let mut e = Entry {
+            meta,
+            data_file,
+            committed_at,
+            version,
+            replication_factor,
+            meta_header: None,
+            digest: None,
+        };
+        e.refresh_meta_header();
+        e
+    }
+
+    /// A loaded record; records without a version get `committed_at`.
+    pub fn from_record(r: Record) -> Result<Self, String> {
+        let version = r.version.unwrap_or(r.committed_at);
+        let digest = match (r.sha256.as_deref(), r.block_size) {
+            (Some(hex), Some(block_size)) if block_size > 0 => {
+                let mut sha = [0u8; 32];
+                hex::decode_to_slice(hex, &mut sha)
+                    .map_err(|e| format!("bad sha256 {hex:?}: {e}"))?;
+                Some(ObjectDigest {
+                    sha256: sha,
+                    block_size,
+                })
+            }
+            (None, None) => None,
+            (sha, bs) => {
+                return Err(format!(
+                    "inconsistent digests: sha256 {sha:?}, block_size {bs:?}"
+                ))
+            }
+        };
+        let mut e = Entry::new(
+            r.meta,
+            r.data_file,
+            r.committed_at,
+            version,
+            r.replication_factor,
+        );
+        e.digest = digest;
+        Ok(e)
+    }
+
+    /// The durable form of this entry.
+    pub fn record(&self) -> Record {
+        Record {
+            meta: self.meta.clone(),
+            data_file: self.data_file.clone(),
+            committed_at: self.committed_at,
+            version: Some(self.version),
+            replication_factor: self.replication_factor,
+            sha256: self.digest.map(|d| hex::encode(d.sha256)),
+            block_size: self.digest.map(|d| d.block_size),
+        }
+    }
+
+    /// Re-encode the cached `Mictlanx-Metadata` value after `meta` changed.
+    pub fn refresh_meta_header(&mut self) {
+        self.meta_header = encode_metadata(&self.meta).and_then(|v| HeaderValue::from_str(&v).ok());
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    map: BTreeMap<(String, String), Entry>,
+    used: u64,
+}
+
+impl Index {
+    /// Insert or replace; returns the previous entry.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let k = (entry.meta.bucket_id.clone(), entry.meta.key.clone());
+        self.used = self.used.saturating_add(entry.meta.size);
+        let old = self.map.insert(k, entry);
+        if let Some(old) = &old {
+            self.used = self.used.saturating_sub(old.meta.size);
+        }
+        old
+    }
+
+    pub fn remove(&mut self, bucket_id: &str, key: &str) -> Option<Entry> {
+        let old = self.map.remove(&(bucket_id.to_string(), key.to_string()));
+        if let Some(old) = &old {
+            self.used = self.used.saturating_sub(old.meta.size);
+        }
+        old
+    }
+
+    pub fn get(&self, bucket_id: &str, key: &str) -> Option<&Entry> {
+        self.map.get(&(bucket_id.to_string(), key.to_string()))
+    }
+
+    pub fn get_mut(&mut self, bucket_id: &str, key: &str) -> Option<&mut Entry> {
+        self.map.get_mut(&(bucket_id.to_string(), key.to_string()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Σ size of committed objects (disabled ones included).
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Entries `[start, end)` in `(bucket_id, key)` order; `end = None` means to the end.
+    pub fn window(&self, start: usize, end: Option<usize>) -> impl Iterator<Item = &Entry> {
+        let take = end.map(|e| e.saturating_sub(start)).unwrap_or(usize::MAX);
+        self.map.values().skip(start).take(take)
+    }
+
+    /// The entries of one bucket, sorted by key.
+    pub fn bucket<'a>(&'a self, bucket_id: &str) -> impl Iterator<Item = &'a Entry> + 'a {
+        let b = bucket_id.to_string();
+        let from = (b.clone(), String::new());
+        self.map
+            .range((Bound::Included(from), Bound::Unbounded))
+            .take_while(move |((eb, _), _)| *eb == b)
+            .map(|(_, e)| e)
+    }
+
+    /// Every entry in `(bucket_id, key)` order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.map.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(b: &str, k: &str, size: u64) -> Entry {
+        let meta = Metadata {
+            key: k.into(),
+            size,
+            checksum: "c".into(),
+            tags: Default::default(),
+            content_type: "x".into(),
+            producer_id: "p".into(),
+            ball_id: k.into(),
+            bucket_id: b.into(),
+            is_disabled: false,
+        };
+        Entry::new(meta, String::new(), 0, 0, 0)
+    }
+
+    #[test]
+    fn used_tracks_replacements_and_removals() {
+        let mut ix = Index::default();
+        ix.insert(entry("b", "k", 10));
+        ix.insert(entry("b", "j", 5));
+        assert_eq!(ix.used(), 15);
+        ix.insert(entry("b", "k", 3));
+        assert_eq!(ix.used(), 8);
+        ix.remove("b", "j");
+        assert_eq!((ix.used(), ix.len()), (3, 1));
+    }
+
+    #[test]
+    fn window_and_bucket_follow_byte_order() {
+        let mut ix = Index::default();
+        for (b, k) in [("b", "z"), ("a", "y"), ("b", "a"), ("ba", "a"), ("B", "q")] {
+            ix.insert(entry(b, k, 1));
+        }
+        let keys: Vec<_> = ix
+            .window(1, Some(4))
+            .map(|e| e.meta.combined_key())
+            .collect();
+        assert_eq!(keys, ["a@y", "b@a", "b@z"]);
+        let b: Vec<_> = ix.bucket("b").map(|e| e.meta.key.as_str()).collect();
+        assert_eq!(b, ["a", "z"]);
+        assert_eq!(ix.window(9, None).count(), 0);
+    }
+}
