@@ -16,10 +16,10 @@ use tracing::Instrument;
 use crate::api::admin::AdminGuard;
 use crate::api::metrics::{MetricsIndex, RequestMetrics};
 use crate::cache::BallCache;
+use crate::cluster::{Manager, ReplicaManager};
 use crate::config::Config;
+use crate::datapath::Hedger;
 use crate::peer_client::PeerClient;
-use crate::replica::{Manager, ReplicaManager};
-use crate::replication::Hedger;
 use crate::{api, server, telemetry};
 use mictlanx_http::error::ApiError;
 use mictlanx_http::{normalize_path, Resolved, RouteTable};
@@ -75,7 +75,7 @@ impl App {
             admin,
             hedger: Arc::new(Hedger::new(&config.tail)),
         };
-        crate::replication::tail_metrics::register();
+        crate::datapath::tail_metrics::register();
         flush_cache_on_resets(&manager, state.cache.clone());
         // performance (issue 16)
         api::buckets::data_meta::register_metrics();

@@ -4,7 +4,7 @@
 
 use std::{path::Path, path::PathBuf, time::Duration};
 
-use crate::replica::PeerInfo;
+use crate::cluster::PeerInfo;
 
 mod env;
 // security

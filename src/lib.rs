@@ -1,20 +1,20 @@
 //! mictlanx-router: the gateway of a MictlanX virtual storage space, and `mictlanx-peer`, a disk-backed
 //! storage peer. See README.md for the architecture map.
 //!
-//! Router request flow: [`http`] (ordered route table) → [`api`] handlers → [`replication`] (write fan-out,
-//! read failover) → [`replica`] (replica manager) / [`peer_client`] → storage peers; [`cache`] sits on the
+//! Router request flow: [`http`] (ordered route table) → [`api`] handlers → [`datapath`] (write fan-out,
+//! read failover) → [`cluster`] (replica manager) / [`peer_client`] → storage peers; [`cache`] sits on the
 //! read path. The storage peer lives in [`peer`]. [`security`] holds tokens and the peer allowlist.
 
 pub mod api;
 pub mod app;
 pub mod cache;
+pub mod cluster;
 pub mod config;
+pub mod datapath;
 pub mod health_check;
 pub mod ids;
 pub mod peer_client;
 pub mod peers_uri;
-pub mod replica;
-pub mod replication;
 pub mod security;
 pub mod server;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use mictlanx_router::replica::StateStoreUnreachable;
+use mictlanx_router::cluster::StateStoreUnreachable;
 use mictlanx_router::{app::App, config::Config, health_check, telemetry};
 
 /// glibc's malloc and free took ~15% of the router's CPU on a small GET (README "Performance").

@@ -31,8 +31,8 @@ pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 pub use wire::*;
 
+use crate::cluster::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 use crate::config::PeerIoConfig;
-use crate::replica::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 
 /// Path-segment escaping: everything but unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

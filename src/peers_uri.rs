@@ -2,7 +2,7 @@
 
 use percent_encoding::percent_decode_str;
 
-use crate::replica::PeerInfo;
+use crate::cluster::PeerInfo;
 
 const SCHEME: &str = "mictlanx://";
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use common::peer::*;
 use futures::StreamExt;
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::PeerIoConfig;
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
-use mictlanx_router::replica::PeerInfo;
 
 fn client() -> PeerClient {
     let io = PeerIoConfig {

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::Config;
 use mictlanx_router::peer_client::{PeerClient, PeerError};
-use mictlanx_router::replica::PeerInfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::peer::http_client;
 use mictlanx_router::app::{App, TestApp};
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::Config;
-use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 
 fn config(state: &Path, seed: Vec<PeerInfo>) -> Config {

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::peer::{peer_config, spawn_peer_with};
+use mictlanx_router::cluster::discovery::discover;
+use mictlanx_router::cluster::EmbeddedReplicaManager;
+use mictlanx_router::cluster::{PeerInfo, PlacementError, ReplicaManager, RmError, TaskGroup};
 use mictlanx_router::config::{Config, StateBackend};
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
-use mictlanx_router::replica::discovery::discover;
-use mictlanx_router::replica::EmbeddedReplicaManager;
-use mictlanx_router::replica::{PeerInfo, PlacementError, ReplicaManager, RmError, TaskGroup};
 
 /// One state backend the suite runs on.
 struct Backend {

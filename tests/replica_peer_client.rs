@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
+use mictlanx_router::cluster::{PeerInfo, PeerOutcome};
 use mictlanx_router::config::Config;
 use mictlanx_router::peer_client::{PeerClient, PeerError};
-use mictlanx_router::replica::{PeerInfo, PeerOutcome};
 use serde_json::json;
 use tokio::net::TcpListener;
 

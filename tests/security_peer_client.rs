@@ -12,9 +12,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::PeerIoConfig;
 use mictlanx_router::peer_client::{PeerClient, PeerError, MAX_ANSWER_BYTES};
-use mictlanx_router::replica::PeerInfo;
 
 fn client() -> PeerClient {
     let io = PeerIoConfig {

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::redis::RedisServer;
-use mictlanx_router::replica::record::ObjectRecord;
-use mictlanx_router::replica::registry::RegistryFile;
-use mictlanx_router::replica::store::memory::MemoryStore;
-use mictlanx_router::replica::store::redis::RedisStore;
-use mictlanx_router::replica::store::{StateStore, Versioned, Write};
-use mictlanx_router::replica::{PeerInfo, Reservation, TaskGroup, TaskX};
+use mictlanx_router::cluster::record::ObjectRecord;
+use mictlanx_router::cluster::registry::RegistryFile;
+use mictlanx_router::cluster::store::memory::MemoryStore;
+use mictlanx_router::cluster::store::redis::RedisStore;
+use mictlanx_router::cluster::store::{StateStore, Versioned, Write};
+use mictlanx_router::cluster::{PeerInfo, Reservation, TaskGroup, TaskX};
 
 /// Keeps a backend's resources (temp dir, redis-server) alive for the test.
 type Guard = Box<dyn std::any::Any>;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::api::admin::Admin;
 use crate::app::AppState;
-use crate::replica::{PeerInfo, PeerStats, PeersView};
+use crate::cluster::{PeerInfo, PeerStats, PeersView};
 use crate::validate::{
     error_item, list_of_objects, list_of_strings, query_all, query_int, Errors, Fields, LaxJson,
     OptionalLaxJson,

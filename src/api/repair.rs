@@ -8,7 +8,7 @@ use axum::Json;
 
 use crate::api::admin::Admin;
 use crate::app::AppState;
-use crate::replica::{DrainStatus, RepairStatus};
+use crate::cluster::{DrainStatus, RepairStatus};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::{PathParams, RouteTable};
 
@@ -76,7 +76,7 @@ pub async fn drain_status(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(repair_status, start_drain, drain_status),
-    components(schemas(RepairStatus, DrainStatus, crate::replica::RepairTotals, crate::replica::RepairRound)),
+    components(schemas(RepairStatus, DrainStatus, crate::cluster::RepairTotals, crate::cluster::RepairRound)),
     tags((name = "healing", description = "Repair, tombstones and drains"))
 )]
 pub struct RepairDoc;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::replica::PeerOutcome;
+use crate::cluster::PeerOutcome;
 
 /// Why a peer call did not produce the expected answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

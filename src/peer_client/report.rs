@@ -11,7 +11,7 @@ use metrics::Counter;
 
 use super::error::outcome_label;
 use super::PeerClient;
-use crate::replica::{PeerInfo, PeerOutcome, ReplicaManager};
+use crate::cluster::{PeerInfo, PeerOutcome, ReplicaManager};
 
 /// Where a reporting client sends each call's start and outcome. The replica manager is one (through
 /// [`PeerClient::reporting_to`]); the embedded manager's own background calls use a sink that does not keep

@@ -5,10 +5,10 @@
 use reqwest::header::HeaderMap;
 
 use super::{decode, n_deletes, seg, PeerClient};
+use crate::cluster::PeerInfo;
 use crate::peer_client::{
     GetMetadataResponse, PeerError, PeerPutDataResponse, PeerPutMetadata, PeerPutMetadataResponse,
 };
-use crate::replica::PeerInfo;
 
 pub use mictlanx_proto::headers::{IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 

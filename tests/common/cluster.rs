@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mictlanx_peer::PeerServer;
-use mictlanx_router::replica::PeerInfo;
+use mictlanx_router::cluster::PeerInfo;
 use serde_json::{json, Value};
 
 use super::peer::{peer_config, spawn_peer_with};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use mictlanx_router::app::{App, TestApp};
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::Config;
-use mictlanx_router::replica::PeerInfo;
 use serde_json::Value;
 
 use super::peer::{object_stream, sha256_stream};

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mictlanx_peer::PeerServer;
 use mictlanx_router::app::{App, TestApp};
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::Config;
-use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mictlanx_router::app::{App, TestApp};
+use mictlanx_router::cluster::PeerInfo;
 use mictlanx_router::config::Config;
-use mictlanx_router::replica::PeerInfo;
 use serde_json::{json, Value};
 
 use crate::common::process::{free_port, peer_process, wait_ok, Proc};

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::app::AppState;
 use crate::cache::{CachedBall, CachedMeta, FillStamp};
-use crate::replication::Start;
+use crate::datapath::Start;
 use mictlanx_http::error::ApiError;
 use mictlanx_proto::model::Metadata;
 

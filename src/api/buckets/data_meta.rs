@@ -3,8 +3,8 @@
 //! name needs. Peers without the header (older ones, or metadata over its 16 KiB cap) are asked the
 //! metadata route as well, after the data answer.
 
+use crate::cluster::PeerInfo;
 use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
-use crate::replica::PeerInfo;
 use mictlanx_proto::headers::{decode_metadata, MICTLANX_METADATA};
 use mictlanx_proto::model::Metadata;
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::mpsc;
 
-use crate::replication::BodySender;
+use crate::datapath::BodySender;
 use crate::validate;
 use mictlanx_http::error::ApiResult;
 

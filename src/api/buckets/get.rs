@@ -15,10 +15,10 @@ use super::download::{
 use super::ranged::{self, Answer, Found};
 use super::OBJECT;
 use crate::app::AppState;
-use crate::ids::{BucketId, ObjectKey};
-use crate::replication::{
+use crate::datapath::{
     read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
+use crate::ids::{BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
 

@@ -13,12 +13,12 @@ use super::download::{content_disposition, first_non_empty, streamed_response, D
 use super::MERGE;
 use crate::app::AppState;
 use crate::cache::{CachedBall, FillStamp};
-use crate::ids::{BallId, BucketId};
-use crate::replica::PeerInfo;
-use crate::replication::{
+use crate::cluster::PeerInfo;
+use crate::datapath::{
     abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
     Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
+use crate::ids::{BallId, BucketId};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
 use mictlanx_proto::model::Metadata;

@@ -11,12 +11,12 @@ use axum::Json;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
 use crate::app::AppState;
-use crate::ids::{BallId, BucketId, ObjectKey};
-use crate::replica::PeerInfo;
-use crate::replication::{
+use crate::cluster::PeerInfo;
+use crate::datapath::{
     live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,
     ReadFailure, ReadKind,
 };
+use crate::ids::{BallId, BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
 use mictlanx_proto::model::Metadata;

@@ -10,10 +10,10 @@ use futures::StreamExt;
 
 use super::models::{no_available_peers, PutMetadata, PutMetadataDto, PutMetadataResponse};
 use crate::app::AppState;
+use crate::cluster::{PeerInfo, PlacementError, TaskGroup, TaskX};
+use crate::datapath::fanout::{join_failures, ReplicaFailure};
 use crate::ids::BucketId;
 use crate::peer_client::{PeerPutMetadata, PutOptions};
-use crate::replica::{PeerInfo, PlacementError, TaskGroup, TaskX};
-use crate::replication::fanout::{join_failures, ReplicaFailure};
 use crate::validate::LaxJson;
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;

@@ -10,9 +10,9 @@ use bytes::Bytes;
 
 use super::download::set_headers;
 use super::OBJECT;
+use crate::cluster::PeerInfo;
+use crate::datapath::{Attempt, Candidate};
 use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
-use crate::replica::PeerInfo;
-use crate::replication::{Attempt, Candidate};
 use mictlanx_http::error::ApiError;
 use mictlanx_http::range::{
     content_range, parse_range, unsatisfied_range, ByteRange, RangeRequest,

@@ -1,5 +1,5 @@
 //! Put data, phase 2 of a write (`router-api.md` #16 multipart, #17 raw body, #18 alias): claim the task
-//! group, relay the body once to every task's peer through [`crate::replication::fan_out`], commit the
+//! group, relay the body once to every task's peer through [`crate::datapath::fan_out`], commit the
 //! holders. The claim is released (and the cache entry invalidated) on every way out, including a client
 //! disconnect, by [`ClaimGuard`].
 
@@ -19,12 +19,12 @@ use super::models::RouterPutChunkedResponse;
 use super::{PUT_CHUNKED, PUT_CHUNKED_V1, PUT_DATA};
 use crate::app::AppState;
 use crate::cache::BallCache;
-use crate::peer_client::{status_of_cause, PutOptions};
-use crate::replica::{Claim, ReplicaManager, RmError};
-use crate::replication::fanout::{
+use crate::cluster::{Claim, ReplicaManager, RmError};
+use crate::datapath::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
-use crate::replication::within_deadline;
+use crate::datapath::within_deadline;
+use crate::peer_client::{status_of_cause, PutOptions};
 use crate::validate;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::routing::PathParams;

@@ -22,8 +22,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::tail_metrics;
+use crate::cluster::{PeerInfo, ReplicaManager};
 use crate::peer_client::{abandoned_after, CopyInfo, PeerClient};
-use crate::replica::{PeerInfo, ReplicaManager};
 use mictlanx_http::range::ByteRange;
 
 /// Where and how a read may continue elsewhere.

@@ -55,7 +55,7 @@ enum PassError {
     #[error("{0}")]
     Peer(#[from] PeerError),
     #[error("{0}")]
-    State(#[from] crate::replica::RmError),
+    State(#[from] crate::cluster::RmError),
 }
 
 /// One peer's pass: judge every listed copy; when every page succeeded, drop the peer's holder records

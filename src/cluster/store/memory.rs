@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{Page, Rev, StateStore, StoreError, Versioned, Write};
-use crate::replica::record::ObjectRecord;
-use crate::replica::registry::{PeersDoc, RegistryFile};
-use crate::replica::state_log::{Entry, StateLog};
-use crate::replica::types::{PeerInfo, Reservation, TaskGroup};
+use crate::cluster::record::ObjectRecord;
+use crate::cluster::registry::{PeersDoc, RegistryFile};
+use crate::cluster::state_log::{Entry, StateLog};
+use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
 
 pub struct MemoryStore {
     file: RegistryFile,
@@ -47,7 +47,7 @@ fn lock(m: &Mutex<MemState>) -> MutexGuard<'_, MemState> {
 }
 
 fn now_ns() -> u64 {
-    crate::replica::state::now_ns()
+    crate::cluster::state::now_ns()
 }
 
 fn nanos(d: Duration) -> u64 {

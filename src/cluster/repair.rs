@@ -217,7 +217,7 @@ async fn repair_key(
     inner: &Arc<Inner>,
     key: &str,
     tally: &Tally,
-) -> Result<(), crate::replica::RmError> {
+) -> Result<(), crate::cluster::RmError> {
     let Some(rec) = objects::get(inner, key).await? else {
         return Ok(());
     };
@@ -257,7 +257,7 @@ async fn apply_deletes(
     k: &str,
     key: &str,
     tally: &Tally,
-) -> Result<(), crate::replica::RmError> {
+) -> Result<(), crate::cluster::RmError> {
     if rec.cleanup.is_empty() {
         return Ok(());
     }
@@ -310,7 +310,7 @@ async fn restore(
     k: &str,
     key: &str,
     tally: &Tally,
-) -> Result<(), crate::replica::RmError> {
+) -> Result<(), crate::cluster::RmError> {
     let Some(source) = copies.sources.first() else {
         tracing::warn!(%key, "under-replicated with no live copy to repair from");
         return Ok(());
@@ -319,7 +319,7 @@ async fn restore(
         Ok((md, _)) => md.metadata.size,
         Err(e) => {
             tally.failed.fetch_add(1, Ordering::Relaxed);
-            return Err(crate::replica::RmError::Backend(format!(
+            return Err(crate::cluster::RmError::Backend(format!(
                 "source metadata: {e}"
             )));
         }

@@ -32,8 +32,8 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use super::replica_set::ReplicaSet;
+use crate::cluster::PeerInfo;
 use crate::peer_client::PeerClient;
-use crate::replica::PeerInfo;
 
 /// How the tee behaves.
 #[derive(Debug, Clone)]

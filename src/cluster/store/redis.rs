@@ -14,9 +14,9 @@ use serde_json::Value;
 use super::redis_keys::Keys;
 use super::redis_script::{Batch, APPLY, LEASE, RESERVATIONS};
 use super::{Page, StateStore, StoreError, Versioned, Write};
-use crate::replica::record::ObjectRecord;
-use crate::replica::registry::PeersDoc;
-use crate::replica::types::{PeerInfo, Reservation, TaskGroup};
+use crate::cluster::record::ObjectRecord;
+use crate::cluster::registry::PeersDoc;
+use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
 
 pub struct RedisStore {
     con: ConnectionManager,
@@ -239,7 +239,7 @@ impl StateStore for RedisStore {
     }
 
     async fn group_count(&self) -> Result<u64, StoreError> {
-        let now_ms = crate::replica::state::now_ns() / 1_000_000;
+        let now_ms = crate::cluster::state::now_ns() / 1_000_000;
         redis::cmd("ZCOUNT")
             .arg(self.keys.groups())
             .arg(format!("({now_ms}"))

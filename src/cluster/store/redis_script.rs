@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::redis_keys::Keys;
 use super::Write;
-use crate::replica::state::now_ns;
+use crate::cluster::state::now_ns;
 
 /// KEYS[1..6] = rev counter, attention set, object count, groups zset, reservations zset and hash; then
 /// the keys the ops name by index. ARGV = now (ms), op count, then per op: `o` / `g` / `r` / `x` and its
@@ -167,7 +167,7 @@ impl Batch {
                     next,
                     ttl,
                 } => {
-                    let tasks = |g: &crate::replica::TaskGroup| -> Vec<String> {
+                    let tasks = |g: &crate::cluster::TaskGroup| -> Vec<String> {
                         g.tasks
                             .iter()
                             .filter(|t| t.task_id != g.group_id)

@@ -17,8 +17,8 @@ use std::{collections::VecDeque, future::Future};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::cluster::{discovery::discover, PeerInfo, ReadPlan, ReplicaManager, RmError};
 use crate::peer_client::{GetMetadataResponse, PeerClient, PeerError};
-use crate::replica::{discovery::discover, PeerInfo, ReadPlan, ReplicaManager, RmError};
 
 use super::fanout::ReplicaFailure;
 use super::hedge::{Hedger, ReadKind};
