@@ -6,7 +6,7 @@
 #   ROUTER_PORT (60666), PEER_BASE_PORT (25000; peers use it, +1, +2), RUN_LOCAL_DIR (./.local),
 #   RUN_LOCAL_NO_BUILD=1 (skip `cargo build --release --bins`), RUN_LOCAL_BIN_DIR (dir of the binaries;
 #   default $CARGO_TARGET_DIR/release or ./target/release), RUN_LOCAL_READY_TIMEOUT (60 seconds),
-#   PEER_DISK_CAPACITY (10GB), and any router variable (MICTLANX_*, see README.md "Configuration").
+#   PEER_DISK_CAPACITY (10GB), and any router variable (MICTLANX_*, see docs/config.md).
 #   RUN_LOCAL_ROUTERS=2 (or more) runs several routers on one space (ports ROUTER_PORT, +1, ...) sharing their
 #   state on a local redis-server (it must be installed; REDIS_PORT, default 6390, data under RUN_LOCAL_DIR);
 #   the demo then writes phase 1 through the first router, phase 2 through the second, reads through the last.

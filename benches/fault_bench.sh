@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benches/fault_bench.sh — GET latency while peers stall (issue 14): rf-2 GETs at a fixed rate through the
+# benches/fault_bench.sh — GET latency while peers stall: rf-2 GETs at a fixed rate through the
 # router while a random peer is SIGSTOPped and SIGCONTed every few seconds.
 #
 # Builds the release binaries, starts three `mictlanx-peer`s and one `mictlanx-router` (byte cache off, so

@@ -3,8 +3,8 @@
 
 Usage: matrix_table.py RESULTS.jsonl [FOOTER LINE ...]. Each line is a `mictlanx-bench --json` report whose
 label is `row-id|router|title`, `row-id|direct|title` or `row-id|nginx|title` (the reference proxy in front of
-the direct peer), or `{"label", "run_error"}` for a failed run. After the tables come the performance issue's
-targets (issue 16), each with its measured ratio; a footer line `router (cache on) peak RSS: N kB` and
+the direct peer), or `{"label", "run_error"}` for a failed run. After the tables come
+the performance targets, each with its measured ratio; a footer line `router (cache on) peak RSS: N kB` and
 `router cache size: N bytes` feed the RSS target.
 """
 import re
@@ -105,7 +105,7 @@ def per_op_us(r, who):
 
 
 def targets(rows, footer):
-    """The issue-16 targets: (what, measured ratio, goal) from this one run."""
+    """The performance targets: (what, measured ratio, goal) from this one run."""
     def rate(row_id, side):
         r = rows.get(row_id, {}).get(side)
         return r["ops_per_s"] if good(r) and r["ops_per_s"] > 0 else None
@@ -121,7 +121,7 @@ def targets(rows, footer):
         ("GET 10 MiB: router / nginx", ratio(rate("get-10m", "router"), rate("get-10m", "nginx")), 1.3),
         ("PUT 64 MiB rf 3: router / direct three copies", ratio(rate("put-64m", "router"), rate("put-64m", "direct")), 0.9),
     ]
-    out = ["targets (issue 16)                                        | measured | goal  | met"]
+    out = ["targets                                                   | measured | goal  | met"]
     for what, got, goal in checks:
         shown = "-" if got is None else f"{got:.2f}"
         met = "-" if got is None else ("yes" if got >= goal else "NO")

@@ -8,12 +8,13 @@
 # during each run, and the routers' peak RSS. Every process it started is stopped on exit; the temporary
 # data directories are removed.
 #
-# performance (issue 16): when `nginx` is installed (Debian `nginx-light`), nginx runs as the reference
+# When `nginx` is installed (Debian `nginx-light`), nginx runs as the reference
 # reverse proxy in front of peer p0 (keep-alive upstream pool, no access log, never spooling to disk) and the
 # GET 1 KiB, GET 10 MiB and metadata GET rows also run through it; the table then shows router/nginx next to
 # router/direct and the CPU µs per request of the router and of nginx. Without nginx it says so and skips
 # those runs. The direct side of PUT 64 MiB rf 3 writes three copies to p0, p1 and p2 itself
-# (`mictlanx-bench --mirror`), the same work as the router's fan-out. The table ends with the issue's targets.
+# (`mictlanx-bench --mirror`), the same work as the router's fan-out. The table ends with the performance targets
+# (docs/performance/README.md).
 #
 # Environment:
 #   BENCH_SECONDS   length of each timed run (default 8; the whole matrix is 14 runs plus preloads)
@@ -27,7 +28,7 @@
 #   BENCH_NGINX     set to 0 to skip the nginx runs even when nginx is installed (port: BENCH_PORT_BASE+200)
 #   BENCH_ROUTER_WORKERS  MICTLANX_ROUTER_WORKER_THREADS of both routers (default 0 = one per core, the
 #                   router's default; 1 costs less CPU per request on a machine shared with the peers and the
-#                   load generator, see README "Performance")
+#                   load generator, see docs/performance/2026-12-01-small-requests.md)
 #   BENCH_PACED_RATE  fixed rate of the get-1k-paced row (default 1000 ops/s: well below the router's saturation
 #                   on a 2-core machine, so its latency is what a request costs, not queueing)
 #   CARGO_TARGET_DIR  where cargo puts the binaries (default: <repo>/target)
@@ -78,7 +79,7 @@ ROUTER_NOCACHE_PID=$LAST_PID
 wait_for "$ROUTER_CACHE/ready" router-cache
 wait_for "$ROUTER_NOCACHE/ready" router-nocache
 
-# performance (issue 16): nginx as the reference proxy in front of p0, when installed.
+# nginx as the reference proxy in front of p0, when installed.
 NGINX_PID=
 NGINX_NOTE=
 if [[ "${BENCH_NGINX:-1}" == 0 ]]; then

@@ -1,12 +1,11 @@
-//! The README's `## Configuration` tables list exactly the variables the two binaries know: the router's
-//! `config::KNOWN_VARIABLES`, the peer's (config.md §3) and `RUST_LOG` (config.md §1), as config.md
-//! requires.
+//! The tables of `docs/config.md` list exactly the variables the two binaries know: the router's
+//! `config::KNOWN_VARIABLES`, the peer's (`docs/config.md` §3) and `RUST_LOG` (`docs/config.md` §1).
 //!
-//! Format the README keeps: inside the section that starts at the line `## Configuration` (and runs to the
-//! next `## ` heading), every table row whose first cell holds backticked upper-case names documents those
-//! variables: `| \`NAME\` | default | ... |`, or several in one cell (`` `A`, `B` `` or
+//! Format the page keeps: every table row of the page whose first cell holds backticked upper-case names
+//! documents those variables: `| \`NAME\` | default | ... |`, or several in one cell (`` `A`, `B` `` or
 //! `` `A` (alias `B`) ``). Rows without such a name (headers, separators) and text outside tables are
-//! ignored, as are backticked names in the other columns.
+//! ignored, as are backticked names in the other columns. So no other table of the page may start a row
+//! with a backticked upper-case name.
 
 mod deploy_support;
 
@@ -14,15 +13,11 @@ use std::collections::BTreeSet;
 
 use deploy_support::{peer_variables, read_repo_file, router_variables};
 
-/// Read by both binaries (config.md §1) but outside the router's and the peer's own tables.
+/// Read by both binaries (`docs/config.md` §1) but outside the router's and the peer's own tables.
 const COMMON_VARIABLES: &[&str] = &["RUST_LOG"];
 
-/// The lines of the `## Configuration` section, without its heading.
-fn configuration_section(readme: &str) -> Option<Vec<&str>> {
-    let mut lines = readme.lines();
-    lines.find(|line| line.trim_end().starts_with("## Configuration"))?;
-    Some(lines.take_while(|line| !line.starts_with("## ")).collect())
-}
+/// The page documenting the configuration.
+const CONFIG_PAGE: &str = "docs/config.md";
 
 /// Backticked environment-variable names of a piece of Markdown.
 fn backticked_names(text: &str) -> impl Iterator<Item = &str> {
@@ -34,10 +29,9 @@ fn backticked_names(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Variable names of the first column of every table row of the section.
-fn documented_variables(section: &[&str]) -> BTreeSet<String> {
-    section
-        .iter()
+/// Variable names of the first column of every table row of a Markdown page.
+fn documented_variables(page: &str) -> BTreeSet<String> {
+    page.lines()
         .map(|line| line.trim())
         .filter(|line| line.starts_with('|'))
         .filter_map(|line| line[1..].split('|').next())
@@ -47,23 +41,19 @@ fn documented_variables(section: &[&str]) -> BTreeSet<String> {
 }
 
 #[test]
-fn parser_reads_first_column_names_of_the_configuration_section_only() {
-    let readme = "# Title\n\
-        | `BEFORE` | not in the section |\n\
-        ## Configuration\n\
+fn parser_reads_first_column_names_of_every_table() {
+    let page = "# Title\n\
         Intro mentioning `MENTIONED` outside a table.\n\
-        ### Router\n\
+        ## 2. Router\n\
         | variable | default | effect |\n\
         |---|---|---|\n\
         | `MICTLANX_ROUTER_PORT` | `60666` | see `OTHER_COLUMN` |\n\
         | `MAX_WORKERS`, `MICTLANX_MAX_WORKERS` | `4` | no effect |\n\
         | `MICTLANX_CACHE_MAX_OBJECT_SIZE` (alias `MICTLANX_ROUTER_CACHE_MAX_OBJECT_SIZE`) | 1/8 | |\n\
-        ### Peer\n\
+        ## 3. Peer\n\
         |`NODE_ID`|`mictlanx-peer-0`|id|\n\
         | `lowercase` | | |\n\
-        ## Next section\n\
-        | `AFTER` | not in the section |\n";
-    let section = configuration_section(readme).expect("a configuration section");
+        | size | `10mb`, `1GB` | a type row |\n";
     let expected = [
         "MAX_WORKERS",
         "MICTLANX_CACHE_MAX_OBJECT_SIZE",
@@ -73,21 +63,19 @@ fn parser_reads_first_column_names_of_the_configuration_section_only() {
         "NODE_ID",
     ];
     assert_eq!(
-        documented_variables(&section),
+        documented_variables(page),
         expected
             .iter()
             .map(|s| s.to_string())
             .collect::<BTreeSet<_>>()
     );
-    assert!(configuration_section("# Title\n## Usage\n").is_none());
+    assert!(documented_variables("# Title\n## Usage\n").is_empty());
 }
 
 #[test]
-fn readme_configuration_tables_list_exactly_the_known_variables() {
-    let readme = read_repo_file("README.md");
-    let section = configuration_section(&readme)
-        .expect("README.md has no `## Configuration` section (config.md: it lists every variable)");
-    let documented = documented_variables(&section);
+fn config_page_tables_list_exactly_the_known_variables() {
+    let page = read_repo_file(CONFIG_PAGE);
+    let documented = documented_variables(&page);
     let mut known: BTreeSet<String> = router_variables()
         .union(&peer_variables())
         .cloned()
@@ -98,9 +86,9 @@ fn readme_configuration_tables_list_exactly_the_known_variables() {
     let unknown: Vec<_> = documented.difference(&known).collect();
     assert!(
         undocumented.is_empty() && unknown.is_empty(),
-        "README `## Configuration` disagrees with the binaries.\n\
-         Known but missing from the README tables: {undocumented:?}\n\
-         In the README but unknown to both binaries (not in config::KNOWN_VARIABLES, config.md §3 or RUST_LOG): \
-         {unknown:?}"
+        "{CONFIG_PAGE} disagrees with the binaries.\n\
+         Known but missing from its tables: {undocumented:?}\n\
+         In its tables but unknown to both binaries (not in config::KNOWN_VARIABLES, the peer's list or \
+         RUST_LOG): {unknown:?}"
     );
 }

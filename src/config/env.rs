@@ -44,6 +44,7 @@ pub(super) struct RawEnv {
     mictlanx_router_service_name: Option<String>,
     mictlanx_router_opentelemetry: Option<String>,
     mictlanx_jaeger_endpoint: Option<String>,
+    mictlanx_zipkin_endpoint: Option<String>,
     mictlanx_router_debug: Option<String>,
     mictlanx_router_log_level: Option<String>,
     mictlanx_router_log_show: Option<String>,

@@ -1,4 +1,4 @@
-//! Shared by the deployment-file tests: the peer's variable names (config.md §3), the `[[bin]]` names of
+//! Shared by the deployment-file tests: the peer's variable names (docs/config.md §3), the `[[bin]]` names of
 //! Cargo.toml, reading repository files, and (in `compose`) reading docker compose files.
 // Each test crate that includes this module uses a different part of it.
 #![allow(dead_code)]
@@ -8,7 +8,7 @@ pub mod compose;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Every variable `mictlanx-peer` reads or accepts: the names of config.md §3 plus the peer API extensions.
+/// Every variable `mictlanx-peer` reads or accepts (docs/config.md §3).
 pub const PEER_VARIABLES: &[&str] = &[
     "NODE_ID",
     "NODE_PORT",
@@ -28,7 +28,7 @@ pub const PEER_VARIABLES: &[&str] = &[
     "MICTLANX_PEER_TASK_TTL",
     "MICTLANX_PEER_LOG_LEVEL",
     "MICTLANX_PEER_LOG_FORMAT",
-    // security and integrity (README "Peer API extensions")
+    // security and integrity (docs/peer-api.md)
     "MICTLANX_PEER_TOKEN",
     "MICTLANX_PEER_TOKEN_FILE",
     "MICTLANX_PEER_TOKEN_READS",
