@@ -42,6 +42,7 @@ router_variables! {
         "MICTLANX_ROUTER_SERVICE_NAME",
         "MICTLANX_ROUTER_OPENTELEMETRY",
         "MICTLANX_JAEGER_ENDPOINT",
+        "MICTLANX_ZIPKIN_ENDPOINT",
         "MICTLANX_ROUTER_DEBUG",
         "MICTLANX_ROUTER_LOG_LEVEL",
         "MICTLANX_ROUTER_LOG_SHOW",
@@ -166,7 +167,7 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        // 110 + MICTLANX_ROUTER_WORKER_THREADS (performance, issue 16)
-        assert_eq!(KNOWN_VARIABLES.len(), 111);
+        // 110 + MICTLANX_ROUTER_WORKER_THREADS + MICTLANX_ZIPKIN_ENDPOINT
+        assert_eq!(KNOWN_VARIABLES.len(), 112);
     }
 }
