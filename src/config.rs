@@ -198,6 +198,11 @@ pub struct TelemetryConfig {
     pub otel_enabled: bool,
     /// `MICTLANX_JAEGER_ENDPOINT` (spans go to `{endpoint}/v1/traces`)
     pub otlp_endpoint: String,
+    /// `MICTLANX_ZIPKIN_ENDPOINT` as the full collector URL (a bare `http://host:9411` gains `/api/v2/spans`);
+    /// `None` (unset or empty) = no Zipkin export
+    pub zipkin_endpoint: Option<String>,
+    /// `MICTLANX_ROUTER_DEBUG`: with tracing on, spans are also printed to stdout
+    pub debug: bool,
     /// `MICTLANX_ROUTER_LOG_LEVEL` / `MICTLANX_ROUTER_DEBUG`, as a tracing filter directive (`info`, `debug`...)
     pub log_level: String,
     /// `MICTLANX_ROUTER_LOG_FORMAT`
@@ -367,6 +372,8 @@ impl Config {
                 service_name: "mictlanx-router".into(),
                 otel_enabled: false,
                 otlp_endpoint: "http://localhost:4318".into(),
+                zipkin_endpoint: None,
+                debug: false,
                 log_level: "info".into(),
                 log_format: LogFormat::Text,
                 log_show: true,

@@ -1,5 +1,8 @@
 //! Logs, traces and the Prometheus recorder: the tracing subscriber (stdout text/JSON, optional rotating
-//! files), OTLP/HTTP span export in the background, W3C trace-context extraction and injection.
+//! files), span export in the background (OTLP/HTTP, plus Zipkin and the console when configured), W3C
+//! trace-context extraction and injection.
+
+mod zipkin;
 
 use std::sync::OnceLock;
 
@@ -73,7 +76,7 @@ pub fn init(cfg: &TelemetryConfig) -> anyhow::Result<Telemetry> {
         }
     }
     let provider = if cfg.otel_enabled {
-        Some(otlp_provider(cfg)?)
+        Some(tracer_provider(cfg)?)
     } else {
         None
     };
@@ -137,22 +140,40 @@ fn file_writers(cfg: &TelemetryConfig) -> anyhow::Result<Appenders> {
     Ok((main, error))
 }
 
-fn otlp_provider(cfg: &TelemetryConfig) -> anyhow::Result<SdkTracerProvider> {
-    let endpoint = format!("{}/v1/traces", cfg.otlp_endpoint.trim_end_matches('/'));
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_endpoint(endpoint)
-        .with_timeout(std::time::Duration::from_secs(5))
-        .with_headers(Default::default())
-        .build()
-        .context("building the OTLP span exporter")?;
+/// How long one export may take (each exporter's HTTP timeout): what a silent collector can add to the flush
+/// at shutdown.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Every exporter gets its own batch span processor: spans are queued when they end and exported by that
+/// processor's thread (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s), so no exporter ever runs on a request's path
+/// and a slow collector never holds up another exporter. `Telemetry::shutdown` flushes them all.
+fn tracer_provider(cfg: &TelemetryConfig) -> anyhow::Result<SdkTracerProvider> {
     let resource = Resource::builder()
         .with_service_name(cfg.service_name.clone())
         .build();
-    Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(resource)
-        .build())
+    let mut builder = SdkTracerProvider::builder()
+        .with_batch_exporter(otlp_exporter(cfg)?)
+        .with_resource(resource);
+    if let Some(endpoint) = &cfg.zipkin_endpoint {
+        let exporter = zipkin::ZipkinExporter::new(endpoint, EXPORT_TIMEOUT)?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    if cfg.debug {
+        // The console exporter of the original's debug mode: every span, as exported, on stdout.
+        builder = builder.with_batch_exporter(opentelemetry_stdout::SpanExporter::default());
+    }
+    Ok(builder.build())
+}
+
+fn otlp_exporter(cfg: &TelemetryConfig) -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
+    let endpoint = format!("{}/v1/traces", cfg.otlp_endpoint.trim_end_matches('/'));
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .with_timeout(EXPORT_TIMEOUT)
+        .with_headers(Default::default())
+        .build()
+        .context("building the OTLP span exporter")
 }
 
 /// Make the incoming W3C `traceparent` (if any) the parent of `span`.

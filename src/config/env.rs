@@ -121,6 +121,20 @@ pub(super) fn upper_name(field: &str) -> &'static str {
         .unwrap_or("UNKNOWN_VARIABLE")
 }
 
+/// The Zipkin v2 collector URL of `MICTLANX_ZIPKIN_ENDPOINT`: an http(s) URL with a host; without a path
+/// (`http://zipkin:9411`, the original's form, or with a trailing `/`) it gains Zipkin's `/api/v2/spans`,
+/// with any other path it is used as given (a collector behind a proxy). `None` when malformed.
+pub(super) fn zipkin_collector_url(raw: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse(raw.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    if url.path() == "/" {
+        url.set_path("/api/v2/spans");
+    }
+    Some(url.to_string())
+}
+
 impl Config {
     /// Start-up entry point: loads the dotenv file at `ENV_FILE_PATH` (default `.env.local`) into the process
     /// environment without overriding it (a missing file is fine), then reads and validates every variable.
@@ -382,10 +396,23 @@ impl RawEnv {
                 "an http(s) URL such as http://localhost:4318",
             ));
         }
+        let zipkin_endpoint = optional_var(var!(self, mictlanx_zipkin_endpoint))
+            .map(|raw| {
+                zipkin_collector_url(raw).ok_or_else(|| {
+                    ConfigError::invalid(
+                        upper_name("mictlanx_zipkin_endpoint"),
+                        raw,
+                        "an http(s) URL such as http://localhost:9411",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(TelemetryConfig {
             service_name: string_var(var!(self, mictlanx_router_service_name), "mictlanx-router"),
             otel_enabled: bool_var(var!(self, mictlanx_router_opentelemetry), true)?,
             otlp_endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+            zipkin_endpoint,
+            debug,
             log_level: if debug { "debug" } else { level }.to_string(),
             log_format: log_format_var(var!(self, mictlanx_router_log_format))?,
             log_show: bool_var(var!(self, mictlanx_router_log_show), true)?,

@@ -188,6 +188,16 @@ fn invalid_values_name_the_variable_in_one_line() {
             "expected an http(s) URL such as http://localhost:4318",
         ),
         (
+            "MICTLANX_ZIPKIN_ENDPOINT",
+            "zipkin:9411",
+            "expected an http(s) URL such as http://localhost:9411",
+        ),
+        (
+            "MICTLANX_ZIPKIN_ENDPOINT",
+            "http://",
+            "expected an http(s) URL such as http://localhost:9411",
+        ),
+        (
             "MICTLANX_ROUTER_REBUILD_INTERVAL",
             "-1s",
             "expected a time span such as 0, 500ms, 5s, 10m or 1h",
@@ -205,6 +215,43 @@ fn invalid_values_name_the_variable_in_one_line() {
         "invalid MICTLANX_ROUTER_PORT='1\\n2': expected an integer between 0 and 65535"
     );
     assert_eq!(multi_line.lines().count(), 1);
+}
+
+#[test]
+fn zipkin_endpoint_and_debug() {
+    let c = config(&[]);
+    assert_eq!(
+        c.telemetry.zipkin_endpoint, None,
+        "unset = no Zipkin export"
+    );
+    assert!(!c.telemetry.debug);
+    let zipkin = |raw: &str| {
+        config(&[("MICTLANX_ZIPKIN_ENDPOINT", raw)])
+            .telemetry
+            .zipkin_endpoint
+    };
+    assert_eq!(zipkin(" "), None, "empty = unset");
+    // The original's bare form gains the collector path; any other path is used as given.
+    for (raw, want) in [
+        (
+            "http://localhost:9411",
+            "http://localhost:9411/api/v2/spans",
+        ),
+        ("http://zipkin:9411/", "http://zipkin:9411/api/v2/spans"),
+        (
+            "https://z.example/api/v2/spans",
+            "https://z.example/api/v2/spans",
+        ),
+        (
+            "http://proxy/zipkin/api/v2/spans",
+            "http://proxy/zipkin/api/v2/spans",
+        ),
+    ] {
+        assert_eq!(zipkin(raw).as_deref(), Some(want), "{raw}");
+    }
+    let c = config(&[("MICTLANX_ROUTER_DEBUG", "1")]);
+    assert!(c.telemetry.debug);
+    assert_eq!(c.telemetry.log_level, "debug");
 }
 
 #[test]
