@@ -428,6 +428,18 @@ mod tests {
         }
     }
 
+    /// The empty string once broke one of the properties above (a case proptest found and shrank); it is
+    /// checked here on every run, so the regression file need not live at the top of the repository.
+    #[test]
+    fn the_empty_string_follows_every_pattern_rule() {
+        assert_eq!(re(&body_id_pattern()).is_match(""), !sanitize("").is_empty());
+        assert_eq!(re(&path_id_pattern()).is_match(""), !sanitize("").is_empty());
+        if re(&size_header_pattern()).is_match("") {
+            assert!(parse_size("").is_ok());
+        }
+        assert_eq!(re(FLAG_HEADER).is_match(""), flag_ok(""));
+    }
+
     #[test]
     fn the_size_pattern_takes_the_spec_examples() {
         let size = re(&size_header_pattern());
