@@ -12,12 +12,10 @@ mod ranged;
 mod report;
 mod upload;
 mod versioned;
-mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response};
 
@@ -25,25 +23,19 @@ use answer::{answer_error, decode, n_deletes, read_capped, Answer};
 pub use answer::{MAX_ANSWER_BYTES, MAX_ERROR_BYTES};
 pub use error::{outcome_label, status_of_cause, status_outcome, PeerError};
 
+pub use mictlanx_proto::peer::{
+    GetMetadataResponse, GetSizeByKey, PeerBallGroup, PeerBucketMetadata, PeerPutDataResponse,
+    PeerPutMetadata, PeerPutMetadataResponse, UfsStats, XBall,
+};
 pub use ranged::DataAnswer;
 use report::Report;
 pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
-pub use wire::*;
 
 use crate::cluster::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 use crate::config::PeerIoConfig;
-
-/// Path-segment escaping: everything but unreserved characters.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-fn seg(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
-}
+use mictlanx_proto::headers::{FORCE, TASK_ID, UPDATE};
+use mictlanx_proto::peer::paths;
 
 /// Cheap to clone (the reqwest pool is shared).
 #[derive(Clone)]
@@ -147,7 +139,7 @@ impl PeerClient {
         peer: &PeerInfo,
         timeout: Duration,
     ) -> Result<UfsStats, PeerError> {
-        let req = self.http.get(self.url(peer, "/api/v4/stats/ufs"));
+        let req = self.http.get(self.url(peer, paths::STATS_UFS));
         decode(self.call(peer, req, Some(timeout)).await?)
     }
 
@@ -160,7 +152,7 @@ impl PeerClient {
     ) -> Result<PeerStats, PeerError> {
         let req = self
             .http
-            .get(self.url(peer, &format!("/api/v4/stats?start={start}&end={end}")));
+            .get(self.url(peer, &paths::window(paths::STATS, start, end)));
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
@@ -173,7 +165,7 @@ impl PeerClient {
     ) -> Result<Vec<XBall>, PeerError> {
         let req = self
             .http
-            .get(self.url(peer, &format!("/api/v4/xballs?start={start}&end={end}")));
+            .get(self.url(peer, &paths::window(paths::XBALLS, start, end)));
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
@@ -184,7 +176,7 @@ impl PeerClient {
         b: &str,
         k: &str,
     ) -> Result<GetMetadataResponse, PeerError> {
-        let path = format!("/api/v4/buckets/{}/metadata/{}", seg(b), seg(k));
+        let path = paths::object_metadata(b, k);
         if peer.protocol == "http" {
             return decode(self.call_fast(peer, &path).await?);
         }
@@ -203,11 +195,11 @@ impl PeerClient {
     ) -> Result<PeerPutMetadataResponse, PeerError> {
         let mut req = self
             .http
-            .post(self.url(peer, &format!("/api/v4/buckets/{}/metadata", seg(b))))
-            .header("Update", update)
+            .post(self.url(peer, &paths::bucket_metadata(b)))
+            .header(UPDATE, update)
             .json(body);
         if let Some(t) = task_id {
-            req = req.header("Task-Id", t);
+            req = req.header(TASK_ID, t);
         }
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
@@ -218,9 +210,7 @@ impl PeerClient {
         peer: &PeerInfo,
         b: &str,
     ) -> Result<PeerBucketMetadata, PeerError> {
-        let req = self
-            .http
-            .get(self.url(peer, &format!("/api/v4/buckets/{}/metadata", seg(b))));
+        let req = self.http.get(self.url(peer, &paths::bucket_metadata(b)));
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
@@ -231,7 +221,7 @@ impl PeerClient {
         b: &str,
         ball: &str,
     ) -> Result<PeerBallGroup, PeerError> {
-        let path = format!("/api/v4/buckets/{}/metadata/{}/group", seg(b), seg(ball));
+        let path = paths::ball_group(b, ball);
         decode(
             self.call(
                 peer,
@@ -244,7 +234,7 @@ impl PeerClient {
 
     /// `GET /api/v4/buckets/{b}/{k}/size`.
     pub async fn size(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<GetSizeByKey, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}/size", seg(b), seg(k));
+        let path = paths::object_size(b, k);
         decode(
             self.call(
                 peer,
@@ -257,7 +247,7 @@ impl PeerClient {
 
     /// `POST /api/v4/buckets/{b}/{k}/disable`.
     pub async fn disable(&self, peer: &PeerInfo, b: &str, k: &str) -> Result<(), PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}/disable", seg(b), seg(k));
+        let path = paths::disable(b, k);
         self.call(
             peer,
             self.http.post(self.url(peer, &path)),
@@ -275,7 +265,7 @@ impl PeerClient {
         k: &str,
         force: bool,
     ) -> Result<u64, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
+        let path = paths::object(b, k);
         self.delete_counting(peer, &path, force).await
     }
 
@@ -287,7 +277,7 @@ impl PeerClient {
         ball: &str,
         force: bool,
     ) -> Result<u64, PeerError> {
-        let path = format!("/api/v4/buckets/{}/bid/{}", seg(b), seg(ball));
+        let path = paths::ball(b, ball);
         self.delete_counting(peer, &path, force).await
     }
 
@@ -301,7 +291,7 @@ impl PeerClient {
         let req = self
             .http
             .delete(self.url(peer, path))
-            .header("Force", if force { "1" } else { "0" });
+            .header(FORCE, if force { "1" } else { "0" });
         n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
@@ -327,7 +317,7 @@ impl PeerClient {
         body: reqwest::Body,
         version: Option<u64>,
     ) -> Result<PeerPutDataResponse, PeerError> {
-        let path = format!("/api/v4/buckets/data/{}/chunked", seg(task_id));
+        let path = paths::upload_chunked(task_id);
         let mut req = self
             .upload_http
             .post(self.url(peer, &path))

@@ -5,7 +5,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::peer_client::PeerPutMetadata;
-use mictlanx_proto::model::Metadata;
 
 /// A registered storage peer. Serialises as `PeerModel` (`router-api.md` §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -170,17 +169,8 @@ pub struct FoundCopy {
     pub rf: u32,
 }
 
-/// Per-peer stats relayed by `/api/v4/peers/stats`: exactly these seven keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PeerStats {
-    pub peer_id: String,
-    pub used_disk: u64,
-    pub total_disk: u64,
-    pub available_disk: u64,
-    pub disk_uf: f64,
-    pub balls: Vec<Metadata>,
-    pub peers: Vec<String>,
-}
+/// Per-peer stats relayed by `/api/v4/peers/stats`: the peer's seven-key answer.
+pub use mictlanx_proto::peer::PeerStats;
 
 /// How one peer call ended, reported for error limiting and read ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{CachePolicy, ConfigError, LogFormat, Rotation};
-use mictlanx_proto::units::{parse_size, parse_timespan};
+use mictlanx_proto::units::{parse_bool, parse_size, parse_timespan};
 
 /// A variable's name and its raw value (`None` = unset).
 pub(super) type Var<'a> = (&'static str, Option<&'a str>);
@@ -12,11 +12,7 @@ pub(super) type Var<'a> = (&'static str, Option<&'a str>);
 /// `0`, `1`, `true`, `false` (case-insensitive, trimmed).
 pub(super) fn bool_var((name, raw): Var<'_>, default: bool) -> Result<bool, ConfigError> {
     let Some(raw) = raw else { return Ok(default) };
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" => Ok(true),
-        "0" | "false" => Ok(false),
-        _ => Err(ConfigError::invalid(name, raw, "0, 1, true or false")),
-    }
+    parse_bool(raw).ok_or_else(|| ConfigError::invalid(name, raw, "0, 1, true or false"))
 }
 
 /// A decimal integer with an optional sign, within `min..=max`.

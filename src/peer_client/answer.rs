@@ -13,9 +13,10 @@ use reqwest::Response;
 use serde::de::DeserializeOwned;
 
 use super::error::status_error;
-use super::wire::NDeletes;
 use super::PeerError;
 use crate::cluster::PeerInfo;
+use mictlanx_proto::headers::N_DELETES;
+use mictlanx_proto::peer::NDeletes;
 
 /// Largest JSON answer read from a peer (64 MiB).
 pub const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
@@ -96,7 +97,7 @@ pub(super) fn decode<T: DeserializeOwned>(a: Answer) -> Result<T, PeerError> {
 pub(super) fn n_deletes(a: Answer) -> Result<u64, PeerError> {
     let header = a
         .headers
-        .get("n-deletes")
+        .get(N_DELETES)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
     match header {

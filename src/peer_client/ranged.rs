@@ -6,9 +6,10 @@ use reqwest::Response;
 
 use super::answer::answer_error;
 use super::report::Report;
-use super::{seg, status_outcome, trace_headers, PeerClient, PeerError};
+use super::{status_outcome, trace_headers, PeerClient, PeerError};
 use crate::cluster::{PeerInfo, PeerOutcome};
 use mictlanx_http::range::{parse_content_range, ByteRange};
+use mictlanx_proto::peer::paths;
 
 /// What a data GET with a `Range` answered.
 #[derive(Debug)]
@@ -119,7 +120,7 @@ impl PeerClient {
         k: &str,
         range: Option<&str>,
     ) -> Result<Response, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
+        let path = paths::object(b, k);
         let mut headers = trace_headers();
         if let Some(r) = range {
             let value = HeaderValue::from_str(r)

@@ -4,13 +4,15 @@
 
 use reqwest::header::HeaderMap;
 
-use super::{decode, n_deletes, seg, PeerClient};
+use super::{decode, n_deletes, PeerClient};
 use crate::cluster::PeerInfo;
 use crate::peer_client::{
     GetMetadataResponse, PeerError, PeerPutDataResponse, PeerPutMetadata, PeerPutMetadataResponse,
 };
 
+use mictlanx_proto::headers::{FORCE, TASK_ID, UPDATE};
 pub use mictlanx_proto::headers::{IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
+use mictlanx_proto::peer::paths;
 
 /// Which copy a peer holds: its version and desired rf (0 = the peer did not say).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,7 +52,7 @@ impl PeerClient {
         b: &str,
         k: &str,
     ) -> Result<(GetMetadataResponse, CopyInfo), PeerError> {
-        let path = format!("/api/v4/buckets/{}/metadata/{}", seg(b), seg(k));
+        let path = paths::object_metadata(b, k);
         let req = self.http.get(self.url(peer, &path));
         let answer = self.call(peer, req, Some(self.peer_timeout)).await?;
         let copy = CopyInfo::from_headers(&answer.headers);
@@ -69,11 +71,11 @@ impl PeerClient {
     ) -> Result<PeerPutMetadataResponse, PeerError> {
         let mut req = self
             .http
-            .post(self.url(peer, &format!("/api/v4/buckets/{}/metadata", seg(b))))
-            .header("Update", update)
+            .post(self.url(peer, &paths::bucket_metadata(b)))
+            .header(UPDATE, update)
             .json(body);
         if let Some(t) = task_id {
-            req = req.header("Task-Id", t);
+            req = req.header(TASK_ID, t);
         }
         if let Some(rf) = opts.rf {
             req = req.header(REPLICATION_FACTOR, rf);
@@ -104,7 +106,7 @@ impl PeerClient {
         k: &str,
         version: u64,
     ) -> Result<(), PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}/disable", seg(b), seg(k));
+        let path = paths::disable(b, k);
         let req = self
             .http
             .post(self.url(peer, &path))
@@ -124,11 +126,11 @@ impl PeerClient {
         force: bool,
         at_most: u64,
     ) -> Result<u64, PeerError> {
-        let path = format!("/api/v4/buckets/{}/{}", seg(b), seg(k));
+        let path = paths::object(b, k);
         let req = self
             .http
             .delete(self.url(peer, &path))
-            .header("Force", if force { "1" } else { "0" })
+            .header(FORCE, if force { "1" } else { "0" })
             .header(IF_VERSION_AT_MOST, at_most);
         n_deletes(self.call(peer, req, Some(self.peer_timeout)).await?)
     }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use mictlanx_http::error::ApiError;
+use mictlanx_proto::peer::paths;
 
 /// The peer's shared secret. `Debug` never shows it.
 #[derive(Clone)]
@@ -71,7 +72,7 @@ pub fn requires_token(method: &Method, template: &str, reads: bool) -> bool {
     if method != Method::GET {
         return true;
     }
-    reads && template != "/health" && template != "/metrics"
+    reads && template != paths::HEALTH && template != paths::METRICS
 }
 
 /// `401 {"detail": ...}` with `WWW-Authenticate: Bearer realm="mictlanx-peer"`.

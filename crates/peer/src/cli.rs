@@ -104,11 +104,7 @@ fn size(var: &'static str, v: &Option<String>, default: u64) -> Result<u64, Conf
 fn boolean(var: &'static str, v: &Option<String>, default: bool) -> Result<bool, ConfigError> {
     match v.as_deref() {
         None => Ok(default),
-        Some(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" => Ok(true),
-            "0" | "false" => Ok(false),
-            _ => Err(bad(var, s, "a boolean (0, 1, true, false)")),
-        },
+        Some(s) => units::parse_bool(s).ok_or_else(|| bad(var, s, "a boolean (0, 1, true, false)")),
     }
 }
 

@@ -6,7 +6,6 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod header_deadline;
 pub mod healthcheck;
 pub mod logging;
 pub mod metrics;

@@ -1,6 +1,6 @@
-//! `serve(PeerConfig)`: recover the store, bind, and serve the peer API in the background over hyper
-//! (HTTP/1.1 keep-alive + chunked bodies, h2c too) with a request-head deadline, bearer-token access
-//! control and graceful shutdown.
+//! `serve(PeerConfig)`: recover the store, bind, and serve the peer API in the background on the shared
+//! accept loop (`mictlanx_http::listener`: HTTP/1.1 keep-alive + chunked bodies, h2c too, a request-head
+//! deadline, graceful shutdown), with bearer-token access control in the dispatcher.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,25 +12,21 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::api;
 use super::auth::{requires_token, unauthorized};
 use super::config::PeerConfig;
-use super::header_deadline::{GuardedBody, HeaderDeadline, InFlight};
 use super::metrics::{HttpMetrics, PeerMetrics, UNMATCHED};
 use super::scrub;
 use super::state::PeerState;
 use super::store::Store;
 use super::tasks::Tasks;
-use mictlanx_http::{normalize_path, Resolved, RouteTable};
+use mictlanx_http::{normalize_path, HeadClock, Resolved, RouteTable, ServeOptions};
 
 /// How long in-flight requests may run after `shutdown()` before connections are dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -171,85 +167,30 @@ pub async fn serve(mut config: PeerConfig) -> anyhow::Result<PeerServer> {
     })
 }
 
+/// The peer API over the shared accept loop: the head clock runs only while a head arrives, so the routers'
+/// pooled connections may idle for `CLIENT_REQUEST_TIMEOUT`.
 async fn accept_loop(
     listener: TcpListener,
     (table, http_metrics): (Arc<RouteTable>, Arc<HttpMetrics>),
     state: Arc<PeerState>,
-    mut stopped: oneshot::Receiver<()>,
+    stopped: oneshot::Receiver<()>,
     kill: CancellationToken,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's head timer also runs while a kept-alive connection waits for its next request: it stays at
-    // the long body timeout, and `HeaderDeadline` enforces the short head limit (see that module)
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.client_request_timeout)
-        .keep_alive(true);
-    let head_limit = state.config.header_timeout;
-    let draining = CancellationToken::new();
-    let connections = TaskTracker::new();
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut stopped => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let idle = state.config.client_request_timeout;
+    let mut opts = ServeOptions::new(
+        state.config.header_timeout,
+        HeadClock::WhileReceiving { idle },
+        DRAIN_TIMEOUT,
+    );
+    opts.kill = kill;
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let (table, state, metrics) = (table.clone(), state.clone(), http_metrics.clone());
-        let in_flight = InFlight::default();
-        let io = HeaderDeadline::new(stream, head_limit, in_flight.clone());
-        let service =
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let (table, state, metrics) = (table.clone(), state.clone(), metrics.clone());
-                // in flight until the response body is done or dropped
-                let guard = in_flight.start();
-                async move {
-                    let res = dispatch(&table, &state, &metrics, req.map(Body::new)).await;
-                    let res = res.map(|body| Body::new(GuardedBody::new(body, guard)));
-                    Ok::<_, Infallible>(res)
-                }
-            });
-        let conn = builder
-            .serve_connection(TokioIo::new(io), service)
-            .into_owned();
-        let (draining, kill) = (draining.clone(), kill.clone());
-        connections.spawn(async move {
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => Some(r),
-                _ = draining.cancelled() => {
-                    // finish the request in flight, then close (idle keep-alive connections close at once)
-                    conn.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        r = conn.as_mut() => Some(r),
-                        _ = kill.cancelled() => None,
-                    }
-                }
-                _ = kill.cancelled() => None,
-            };
-            if let Some(Err(e)) = result {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    draining.cancel();
-    connections.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish before the drain timeout; dropping them");
-    }
-    kill.cancel();
-    connections.wait().await;
+        async move { Ok::<_, Infallible>(dispatch(&table, &state, &metrics, req.map(Body::new)).await) }
+    });
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    mictlanx_http::serve(listener, service, opts, stopped).await;
 }
 
 async fn dispatch(

@@ -2,25 +2,11 @@
 
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use super::config::PeerConfig;
 use super::metrics::PeerMetrics;
 use super::store::Store;
 use super::tasks::Tasks;
-
-/// A neighbour announced through `POST /api/v4/nodes` (echoed as received).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NodeInfo {
-    pub id: String,
-    pub disk: i64,
-    pub memory: i64,
-    pub ip_addr: String,
-    pub port: i64,
-    pub weight: f64,
-    pub used_disk: i64,
-    pub used_memory: i64,
-}
+use mictlanx_proto::peer::NodeInfo;
 
 pub struct PeerState {
     pub config: PeerConfig,

@@ -1,4 +1,4 @@
-//! The peer API extension headers (README "Peer API extensions"): their names, and the `Mictlanx-Metadata`
+//! The peer API headers (`peer-api.md` §1, §9, §11): their names, and the `Mictlanx-Metadata`
 //! encoding (standard base64 with padding of the compact JSON of a `Metadata`). Pure helpers shared by the
 //! storage peer, which produces them, and the router, which reads them.
 
@@ -7,6 +7,14 @@ use base64::Engine;
 
 use crate::model::Metadata;
 
+/// `Task-Id`: request (put metadata); the new task's id.
+pub const TASK_ID: &str = "task-id";
+/// `Update`: request (put metadata); truthy (`1`, `true`) also updates a committed object in place.
+pub const UPDATE: &str = "update";
+/// `Force`: request (deletes); accepted, no effect.
+pub const FORCE: &str = "force";
+/// `n-deletes: <u64>`: response of both deletes, 404 and 409 included.
+pub const N_DELETES: &str = "n-deletes";
 /// `Object-Version: <u64>`: request (phase 1/2, disable) and response (data and metadata GET, phase-2 201).
 pub const OBJECT_VERSION: &str = "object-version";
 /// `Replication-Factor: <u32>`: request (phase 1) and response (data and metadata GET); `0` = unknown.

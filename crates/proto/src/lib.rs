@@ -1,8 +1,9 @@
 //! The wire contract shared by the router, the storage peer and the load generator: object metadata,
-//! human units, and the peer API's paths and extension headers.
+//! human units, the peer API (paths, request and answer bodies) and its headers.
 
 pub mod headers;
 pub mod model;
+pub mod peer;
 pub mod units;
 
 pub use model::Metadata;

@@ -1,5 +1,6 @@
-//! Human units (`router-api.md` A.2–A.4): `parse_size` ("10mb", "1 KiB"), `parse_timespan` ("500ms", "1h")
-//! and `format_size` (decimal, for `BallMetadata.size`).
+//! Human units (`router-api.md` A.2–A.4): `parse_size` ("10mb", "1 KiB"), `parse_timespan` ("500ms", "1h"),
+//! `format_size` (decimal, for `BallMetadata.size`), and `parse_bool`, the boolean of both binaries'
+//! configuration (`config.md` §1).
 
 use std::time::Duration;
 
@@ -153,6 +154,15 @@ pub fn parse_timespan(s: &str) -> Result<Duration, UnitError> {
 }
 
 /// Formats a byte count with decimal units (A.4): `1 byte`, `999 bytes`, `1.02 KB`, `25 MB`.
+/// `0`, `1`, `true`, `false`, case-insensitive, surrounding whitespace ignored; anything else is `None`.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
 pub fn format_size(n: u64) -> String {
     const UNITS: [(u64, &str); 6] = [
         (1_000_000_000_000_000_000, "EB"),
@@ -176,6 +186,22 @@ pub fn format_size(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_bool_vectors() {
+        for (raw, want) in [
+            ("1", true),
+            (" TRUE ", true),
+            ("True", true),
+            ("0", false),
+            ("false", false),
+        ] {
+            assert_eq!(parse_bool(raw), Some(want), "{raw:?}");
+        }
+        for raw in ["yes", "2", "", "on", "t", "no"] {
+            assert_eq!(parse_bool(raw), None, "{raw:?}");
+        }
+    }
 
     #[test]
     fn parse_size_valid_vectors() {

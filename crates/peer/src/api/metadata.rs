@@ -6,13 +6,13 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{json, Value};
 
 use super::reply::{id_param, json, not_found, with_version_headers};
 use crate::state::PeerState;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
 use mictlanx_proto::model::Metadata;
+use mictlanx_proto::peer::{GetMetadataResponse, PeerBallGroup, PeerBucketMetadata};
 
 type St = State<Arc<PeerState>>;
 
@@ -22,7 +22,10 @@ pub async fn bucket_metadata(State(s): St, p: PathParams) -> Result<Response, Ap
     let balls: Vec<Metadata> = s.store.index().bucket(b).map(|e| e.meta.clone()).collect();
     Ok(json(
         StatusCode::OK,
-        json!({"peer_id": s.config.node_id, "balls": balls}),
+        &PeerBucketMetadata {
+            peer_id: s.config.node_id.clone(),
+            balls,
+        },
     ))
 }
 
@@ -33,12 +36,12 @@ pub async fn get_metadata(State(s): St, p: PathParams) -> Result<Response, ApiEr
     let entry = s.store.get(b, k).ok_or_else(|| not_found(b, k))?;
     let res = json(
         StatusCode::OK,
-        json!({
-            "service_time": started.elapsed().as_millis() as u64,
-            "peer_id": s.config.node_id,
-            "local_peer_id": s.config.node_id,
-            "metadata": entry.meta,
-        }),
+        &GetMetadataResponse {
+            service_time: started.elapsed().as_millis() as i64,
+            peer_id: s.config.node_id.clone(),
+            local_peer_id: s.config.node_id.clone(),
+            metadata: entry.meta.clone(),
+        },
     );
     Ok(with_version_headers(res, &entry))
 }
@@ -66,13 +69,17 @@ pub async fn ball_group(State(s): St, p: PathParams) -> Result<Response, ApiErro
     let size: u64 = balls.iter().map(|m| m.size).sum();
     Ok(json(
         StatusCode::OK,
-        json!({"bucket_id": b, "ball_id": ball, "size": size, "balls": balls}),
+        &PeerBallGroup {
+            bucket_id: b.to_string(),
+            ball_id: ball.to_string(),
+            size,
+            balls,
+        },
     ))
 }
 
 /// #14 `GET /api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks`: the bare list of #13.
 pub async fn ball_chunks(State(s): St, p: PathParams) -> Result<Response, ApiError> {
     let (b, ball) = (id_param(&p, "bucket_id")?, id_param(&p, "ball_id")?);
-    let balls: Vec<Value> = group(&s, b, ball).into_iter().map(|m| json!(m)).collect();
-    Ok(json(StatusCode::OK, Value::Array(balls)))
+    Ok(json(StatusCode::OK, &group(&s, b, ball)))
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::reply::{
     id_param, json, not_found, object_version, store_error, unsigned_header, with_n_deletes,
@@ -16,6 +15,7 @@ use crate::store::DeleteOutcome;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
 use mictlanx_proto::headers::{IF_VERSION_AT_MOST, OBJECT_VERSION};
+use mictlanx_proto::peer::{DeleteBallResponse, DeleteResponse, GetSizeByKey};
 
 type St = State<Arc<PeerState>>;
 
@@ -25,7 +25,12 @@ pub async fn size(State(s): St, p: PathParams) -> Result<Response, ApiError> {
     let entry = s.store.get(b, k).ok_or_else(|| not_found(b, k))?;
     Ok(json(
         StatusCode::OK,
-        json!({"bucket_id": b, "key": k, "peer_id": s.config.node_id, "size": entry.meta.size}),
+        &GetSizeByKey {
+            bucket_id: b.to_string(),
+            key: k.to_string(),
+            peer_id: s.config.node_id.clone(),
+            size: entry.meta.size,
+        },
     ))
 }
 
@@ -49,7 +54,13 @@ pub async fn delete_ball(State(s): St, p: PathParams) -> Response {
         let (b, ball) = (id_param(&p, "bucket_id")?, id_param(&p, "ball_id")?);
         let n = s.store.delete_ball(b, ball).await.map_err(store_error)?;
         Ok::<_, ApiError>(with_n_deletes(
-            json(StatusCode::OK, json!({"n_deletes": n, "ball_id": ball})),
+            json(
+                StatusCode::OK,
+                &DeleteBallResponse {
+                    n_deletes: n,
+                    ball_id: ball.to_string(),
+                },
+            ),
             n,
         ))
     };
@@ -65,7 +76,13 @@ pub async fn delete(State(s): St, p: PathParams, headers: HeaderMap) -> Response
         let at_most = unsigned_header(&headers, IF_VERSION_AT_MOST, "If-Version-At-Most")?;
         match s.store.delete(b, k, at_most).await.map_err(store_error)? {
             DeleteOutcome::Deleted => Ok(with_n_deletes(
-                json(StatusCode::OK, json!({"n_deletes": 1, "key": k})),
+                json(
+                    StatusCode::OK,
+                    &DeleteResponse {
+                        n_deletes: 1,
+                        key: k.to_string(),
+                    },
+                ),
                 1,
             )),
             DeleteOutcome::Absent => Err(not_found(b, k)),

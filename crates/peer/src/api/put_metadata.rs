@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::reply::{
     check_id, id_param, json, object_version, stale, store_error, task_error, unsigned_header,
@@ -20,8 +20,9 @@ use crate::store::{MetadataUpdate, StoreError};
 use crate::tasks::TaskError;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
-use mictlanx_proto::headers::REPLICATION_FACTOR;
+use mictlanx_proto::headers::{REPLICATION_FACTOR, TASK_ID, UPDATE};
 use mictlanx_proto::model::{default_content_type, Metadata};
+use mictlanx_proto::peer::PeerPutMetadataResponse;
 
 const JSON_LIMIT: usize = 16 * 1024 * 1024;
 
@@ -69,7 +70,7 @@ pub async fn put_metadata(
     }
 
     let task_id = match headers
-        .get("task-id")
+        .get(TASK_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
     {
@@ -78,7 +79,7 @@ pub async fn put_metadata(
     };
 
     let update = headers
-        .get("update")
+        .get(UPDATE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true"));
     if update {
@@ -108,12 +109,12 @@ pub async fn put_metadata(
     tracing::debug!(bucket = %meta.bucket_id, key = %meta.key, task_id = %task_id, size = meta.size, "task created");
     Ok(json(
         StatusCode::CREATED,
-        json!({
-            "key": meta.key,
-            "service_time": started.elapsed().as_millis() as u64,
-            "task_id": task_id,
-            "node_id": s.config.node_id,
-        }),
+        &PeerPutMetadataResponse {
+            key: meta.key,
+            service_time: started.elapsed().as_millis() as i64,
+            task_id,
+            node_id: s.config.node_id.clone(),
+        },
     ))
 }
 
@@ -204,6 +205,7 @@ pub fn parse_body(bucket: &str, value: &Value) -> Result<Metadata, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn detail(v: Value) -> String {
         match parse_body("b", &v) {

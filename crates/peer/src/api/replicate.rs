@@ -8,8 +8,6 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use serde_json::{json, Value};
 
 use super::reply::{id_param, json, not_found, receive_error, stale, store_error, task_error};
 use crate::receive::receive_into;
@@ -20,29 +18,21 @@ use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
 use mictlanx_proto::headers::{parse_unsigned, OBJECT_VERSION, REPLICATION_FACTOR};
 use mictlanx_proto::model::Metadata;
+use mictlanx_proto::peer::{paths, GetMetadataResponse, ReplicateResponse};
 
 /// A neighbour's committed, enabled copy: its id and metadata.
 async fn find(s: &PeerState, base: &str, b: &str, k: &str) -> Option<(String, Metadata)> {
-    let (eb, ek) = (
-        utf8_percent_encode(b, NON_ALPHANUMERIC),
-        utf8_percent_encode(k, NON_ALPHANUMERIC),
-    );
     let res = s
-        .neighbour_get(format!("{base}/api/v4/buckets/{eb}/metadata/{ek}"))
+        .neighbour_get(format!("{base}{}", paths::object_metadata(b, k)))
         .send()
         .await
         .ok()?;
     if !res.status().is_success() {
         return None;
     }
-    let v: Value = res.json().await.ok()?;
-    let meta: Metadata = serde_json::from_value(v.get("metadata")?.clone()).ok()?;
-    let id = v
-        .get("peer_id")
-        .and_then(Value::as_str)
-        .unwrap_or(base)
-        .to_string();
-    (!meta.is_disabled && meta.bucket_id == b && meta.key == k).then_some((id, meta))
+    let answer: GetMetadataResponse = res.json().await.ok()?;
+    let meta = answer.metadata;
+    (!meta.is_disabled && meta.bucket_id == b && meta.key == k).then_some((answer.peer_id, meta))
 }
 
 pub async fn replicate(
@@ -74,12 +64,8 @@ pub async fn replicate(
                 return Err(e);
             }
         };
-        let (eb, ek) = (
-            utf8_percent_encode(b, NON_ALPHANUMERIC),
-            utf8_percent_encode(k, NON_ALPHANUMERIC),
-        );
         let res = match s
-            .neighbour_get(format!("{base}/api/v4/buckets/{eb}/{ek}"))
+            .neighbour_get(format!("{base}{}", paths::object(b, k)))
             .send()
             .await
         {
@@ -120,15 +106,15 @@ pub async fn replicate(
         guard.complete();
         return Ok(json(
             StatusCode::OK,
-            json!({
-                "peer_id": s.config.node_id,
-                "replica_peer_id": replica_peer_id,
-                "bucket_id": committed.bucket_id,
-                "key": committed.key,
-                "size": received.bytes,
-                "ok": true,
-                "response_time": started.elapsed().as_millis() as u64,
-            }),
+            &ReplicateResponse {
+                peer_id: s.config.node_id.clone(),
+                replica_peer_id,
+                bucket_id: committed.bucket_id,
+                key: committed.key,
+                size: received.bytes,
+                ok: true,
+                response_time: started.elapsed().as_millis() as u64,
+            },
         ));
     }
     Err(not_found(b, k))

@@ -3,20 +3,26 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::receive::ReceiveError;
 use crate::store::{Entry, StoreError};
 use crate::tasks::TaskError;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
-use mictlanx_proto::headers::{parse_unsigned, OBJECT_VERSION, REPLICATION_FACTOR};
+use mictlanx_proto::headers::{parse_unsigned, N_DELETES, OBJECT_VERSION, REPLICATION_FACTOR};
 
 /// Ids are stored as given but must be non-empty and at most 1024 bytes.
 pub const MAX_ID_LEN: usize = 1024;
 
-pub fn json(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
+/// A JSON answer of one of the `mictlanx_proto::peer` types. It is written through a `serde_json::Value`,
+/// whose object keys are sorted: the bytes stay those the peer has always sent, whatever the field order
+/// of the type (which the router keeps for what it relays).
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_value(body) {
+        Ok(value) => (status, axum::Json(value)).into_response(),
+        Err(e) => ApiError::internal(format!("cannot encode the answer: {e}")).into_response(),
+    }
 }
 
 pub fn not_found(bucket_id: &str, key: &str) -> ApiError {
@@ -90,7 +96,7 @@ pub fn with_version_headers(mut res: Response, entry: &Entry) -> Response {
 
 /// Attach `n-deletes: n` to any response.
 pub fn with_n_deletes(mut res: Response, n: u64) -> Response {
-    res.headers_mut().insert("n-deletes", HeaderValue::from(n));
+    res.headers_mut().insert(N_DELETES, HeaderValue::from(n));
     res
 }
 

@@ -7,117 +7,83 @@ use axum::http::Method;
 use super::{download, metadata, metrics, objects, put_metadata, replicate, stats, upload};
 use crate::state::PeerState;
 use mictlanx_http::RouteTable;
+use mictlanx_proto::peer::paths;
 
 /// Every endpoint in the spec's matching order.
 pub fn table(s: &Arc<PeerState>) -> RouteTable {
     let s = s.clone();
     RouteTable::new()
-        .route(Method::GET, "/health", stats::health, s.clone())
-        .route(Method::GET, "/metrics", metrics::metrics, s.clone())
-        .route(Method::GET, "/api/v4/stats/ufs", stats::ufs, s.clone())
-        .route(Method::GET, "/api/v4/stats", stats::stats, s.clone())
+        .route(Method::GET, paths::HEALTH, stats::health, s.clone())
+        .route(Method::GET, paths::METRICS, metrics::metrics, s.clone())
+        .route(Method::GET, paths::STATS_UFS, stats::ufs, s.clone())
+        .route(Method::GET, paths::STATS, stats::stats, s.clone())
         .route(
             Method::GET,
-            "/api/v4/xballs/size",
+            paths::XBALLS_SIZE,
             stats::xballs_size,
             s.clone(),
         )
-        .route(Method::GET, "/api/v4/xballs", stats::xballs, s.clone())
+        .route(Method::GET, paths::XBALLS, stats::xballs, s.clone())
+        .route(Method::GET, paths::BALLS_LEN, stats::balls_len, s.clone())
+        .route(Method::DELETE, paths::TASKS, stats::delete_tasks, s.clone())
+        .route(Method::POST, paths::NODES, stats::add_node, s.clone())
         .route(
             Method::GET,
-            "/api/v4/balls/len",
-            stats::balls_len,
-            s.clone(),
-        )
-        .route(
-            Method::DELETE,
-            "/api/v4/tasks",
-            stats::delete_tasks,
-            s.clone(),
-        )
-        .route(Method::POST, "/api/v4/nodes", stats::add_node, s.clone())
-        .route(
-            Method::GET,
-            "/api/v4/peers/state",
+            paths::PEERS_STATE,
             stats::peers_state,
             s.clone(),
         )
         .route(
             Method::GET,
-            "/api/v4/buckets/{bucket_id}/metadata",
+            paths::BUCKET_METADATA,
             metadata::bucket_metadata,
             s.clone(),
         )
         .route(
             Method::POST,
-            "/api/v4/buckets/{bucket_id}/metadata",
+            paths::BUCKET_METADATA,
             put_metadata::put_metadata,
             s.clone(),
         )
         .route(
             Method::GET,
-            "/api/v4/buckets/{bucket_id}/metadata/{key}",
+            paths::OBJECT_METADATA,
             metadata::get_metadata,
             s.clone(),
         )
         .route(
             Method::GET,
-            "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/group",
+            paths::BALL_GROUP,
             metadata::ball_group,
             s.clone(),
         )
         .route(
             Method::GET,
-            "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks",
+            paths::BALL_CHUNKS,
             metadata::ball_chunks,
             s.clone(),
         )
         .route(
             Method::POST,
-            "/api/v4/buckets/data/{task_id}",
+            paths::UPLOAD,
             upload::upload_multipart,
             s.clone(),
         )
         .route(
             Method::POST,
-            "/api/v4/buckets/data/{task_id}/chunked",
+            paths::UPLOAD_CHUNKED,
             upload::upload_chunked,
             s.clone(),
         )
-        .route(
-            Method::GET,
-            "/api/v4/buckets/{bucket_id}/{key}/size",
-            objects::size,
-            s.clone(),
-        )
+        .route(Method::GET, paths::OBJECT_SIZE, objects::size, s.clone())
+        .route(Method::POST, paths::DISABLE, objects::disable, s.clone())
         .route(
             Method::POST,
-            "/api/v4/buckets/{bucket_id}/{key}/disable",
-            objects::disable,
-            s.clone(),
-        )
-        .route(
-            Method::POST,
-            "/api/v4/buckets/{bucket_id}/{key}/replicate",
+            paths::REPLICATE,
             replicate::replicate,
             s.clone(),
         )
-        .route(
-            Method::DELETE,
-            "/api/v4/buckets/{bucket_id}/bid/{ball_id}",
-            objects::delete_ball,
-            s.clone(),
-        )
-        .route(
-            Method::GET,
-            "/api/v4/buckets/{bucket_id}/{key}",
-            download::get,
-            s.clone(),
-        )
-        .route(
-            Method::DELETE,
-            "/api/v4/buckets/{bucket_id}/{key}",
-            objects::delete,
-            s,
-        )
+        .route(Method::DELETE, paths::BALL, objects::delete_ball, s.clone())
+        .route(Method::GET, paths::OBJECT, download::get, s.clone())
+        .route(Method::DELETE, paths::OBJECT, objects::delete, s)
 }

@@ -5,12 +5,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
 
 use super::reply::json;
-use crate::state::{NodeInfo, PeerState};
+use crate::state::PeerState;
 use crate::store::Entry;
 use mictlanx_http::error::ApiError;
+use mictlanx_proto::peer::{
+    BallLocations, BallsLen, Health, NodeInfo, PeerAddress, PeerStats, PeersState, UfsStats, XBall,
+    XBallSize,
+};
 
 type St = State<Arc<PeerState>>;
 
@@ -18,7 +21,10 @@ type St = State<Arc<PeerState>>;
 pub async fn health(State(s): St) -> Response {
     json(
         StatusCode::OK,
-        json!({"status": "ok", "peer_id": s.config.node_id}),
+        &Health {
+            status: "ok".into(),
+            peer_id: s.config.node_id.clone(),
+        },
     )
 }
 
@@ -35,7 +41,11 @@ pub async fn ufs(State(s): St) -> Response {
     let (used, total) = (s.store.used_disk(), s.total_disk());
     json(
         StatusCode::OK,
-        json!({"total_disk": total, "used_disk": used, "disk_uf": disk_uf(used, total)}),
+        &UfsStats {
+            total_disk: total,
+            used_disk: used,
+            disk_uf: disk_uf(used, total),
+        },
     )
 }
 
@@ -78,44 +88,43 @@ pub async fn stats(State(s): St, uri: Uri) -> Result<Response, ApiError> {
     let (used, total) = (s.store.used_disk(), s.total_disk());
     Ok(json(
         StatusCode::OK,
-        json!({
-            "peer_id": s.config.node_id,
-            "used_disk": used,
-            "total_disk": total,
-            "available_disk": total.saturating_sub(used),
-            "disk_uf": disk_uf(used, total),
-            "balls": balls,
-            "peers": s.neighbours(),
-        }),
+        &PeerStats {
+            peer_id: s.config.node_id.clone(),
+            used_disk: used,
+            total_disk: total,
+            available_disk: total.saturating_sub(used),
+            disk_uf: disk_uf(used, total),
+            balls,
+            peers: s.neighbours(),
+        },
     ))
 }
 
 /// #4 `GET /api/v4/xballs/size`: `[[bucket_id, key, size], …]`.
 pub async fn xballs_size(State(s): St, uri: Uri) -> Result<Response, ApiError> {
     let rows = listed(&s, &uri, |e| {
-        json!([e.meta.bucket_id, e.meta.key, e.meta.size])
+        XBallSize(e.meta.bucket_id.clone(), e.meta.key.clone(), e.meta.size)
     })?;
-    Ok(json(StatusCode::OK, Value::Array(rows)))
+    Ok(json(StatusCode::OK, &rows))
 }
 
 /// #5 `GET /api/v4/xballs`: `[{bucket_id, key, size, version, replication_factor}, …]` in stable
 /// `(bucket_id, key)` order (the last two keys are a peer API extension).
 pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
-    let rows = listed(&s, &uri, |e| {
-        json!({
-            "bucket_id": e.meta.bucket_id,
-            "key": e.meta.key,
-            "size": e.meta.size,
-            "version": e.version,
-            "replication_factor": e.replication_factor,
-        })
+    let rows = listed(&s, &uri, |e| XBall {
+        bucket_id: e.meta.bucket_id.clone(),
+        key: e.meta.key.clone(),
+        size: e.meta.size,
+        version: e.version,
+        replication_factor: e.replication_factor,
     })?;
-    Ok(json(StatusCode::OK, Value::Array(rows)))
+    Ok(json(StatusCode::OK, &rows))
 }
 
 /// #6 `GET /api/v4/balls/len`.
 pub async fn balls_len(State(s): St) -> Response {
-    json(StatusCode::OK, json!({"len": s.store.index().len()}))
+    let len = s.store.index().len() as u64;
+    json(StatusCode::OK, &BallsLen { len })
 }
 
 /// #7 `DELETE /api/v4/tasks`: drop every pending task that is not uploading.
@@ -135,24 +144,33 @@ pub async fn add_node(State(s): St, body: axum::body::Bytes) -> Result<Response,
         nodes.retain(|n| n.id != node.id);
         nodes.push(node.clone());
     }
-    Ok(json(StatusCode::OK, json!(node)))
+    Ok(json(StatusCode::OK, &node))
 }
 
 /// #9 `GET /api/v4/peers/state`: the local objects in the window, located here.
 pub async fn peers_state(State(s): St, uri: Uri) -> Result<Response, ApiError> {
     let (start, end) = window(&uri)?;
-    let mut balls = serde_json::Map::new();
-    for e in s.store.index().window(start, end) {
-        balls.insert(
-            e.meta.combined_key(),
-            json!({"locations": [s.config.node_id], "size": e.meta.size}),
-        );
-    }
-    let node =
-        json!({"node_id": s.config.node_id, "ip_addr": s.config.ip_address, "port": s.config.port});
+    let balls = s
+        .store
+        .index()
+        .window(start, end)
+        .map(|e| {
+            let locations = vec![s.config.node_id.clone()];
+            let size = e.meta.size;
+            (e.meta.combined_key(), BallLocations { locations, size })
+        })
+        .collect();
+    let node = PeerAddress {
+        node_id: s.config.node_id.clone(),
+        ip_addr: s.config.ip_address.clone(),
+        port: s.config.port,
+    };
     Ok(json(
         StatusCode::OK,
-        json!({"nodes": [node], "balls": balls}),
+        &PeersState {
+            nodes: vec![node],
+            balls,
+        },
     ))
 }
 

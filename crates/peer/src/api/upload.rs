@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
-use serde_json::json;
 
 use super::reply::{json, object_version, receive_error, stale, store_error, task_error};
 use crate::receive::{receive_into, ReceiveError};
@@ -22,6 +21,7 @@ use crate::tasks::UploadGuard;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
 use mictlanx_proto::headers::OBJECT_VERSION;
+use mictlanx_proto::peer::PeerPutDataResponse;
 
 type St = State<Arc<PeerState>>;
 
@@ -157,15 +157,15 @@ where
     tracing::info!(bucket = %committed.bucket_id, key = %committed.key, size = received, version, "object committed");
     let mut res = json(
         StatusCode::CREATED,
-        json!({
-            "node_id": s.config.node_id,
-            "combined_key": committed.combined_key(),
-            "bucket_id": committed.bucket_id,
-            "key": committed.key,
-            "size": received,
-            "throughput": throughput,
-            "service_time": secs,
-        }),
+        &PeerPutDataResponse {
+            node_id: s.config.node_id.clone(),
+            combined_key: committed.combined_key(),
+            bucket_id: committed.bucket_id,
+            key: committed.key,
+            size: received,
+            throughput,
+            service_time: secs,
+        },
     );
     res.headers_mut()
         .insert(OBJECT_VERSION, HeaderValue::from(version));

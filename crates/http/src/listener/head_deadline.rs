@@ -1,11 +1,12 @@
-//! The request-head deadline of the peer listener (`MICTLANX_PEER_HEADER_TIMEOUT`): once the first byte of
-//! a request arrives, its whole head must arrive within the limit, or the connection is closed.
+//! The request-head clock of [`HeadClock::WhileReceiving`](super::HeadClock) (the peer's
+//! `MICTLANX_PEER_HEADER_TIMEOUT`): once the first byte of a request arrives, its whole head must arrive
+//! within the limit, or the connection is closed.
 //!
 //! hyper's own `header_read_timeout` also runs while a kept-alive connection waits for its next request, so
 //! a short value would close the idle pooled connections of routers (whose pools keep them for 90 s) and
 //! race their next request. Hence this wrapper: its clock starts at the first byte read while no request of
 //! the connection is in flight, and stops when hyper hands a request to the service. hyper's timer stays at
-//! `CLIENT_REQUEST_TIMEOUT` and bounds idle keep-alive connections. HTTP/2 (prior knowledge) connections are
+//! the idle limit (`CLIENT_REQUEST_TIMEOUT` on the peer) and bounds idle keep-alive connections. HTTP/2 (prior knowledge) connections are
 //! exempt: they multiplex requests, and hyper's h2 keeps its own flow.
 
 use std::future::Future;
@@ -118,7 +119,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for HeaderDeadline<IO> {
             if deadline.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "request head not received within MICTLANX_PEER_HEADER_TIMEOUT",
+                    "request head not received within the header timeout",
                 )));
             }
         }
