@@ -8,12 +8,13 @@ use anyhow::Context as _;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::api::admin::AdminGuard;
 use crate::api::metrics::{MetricsIndex, RequestMetrics};
+pub use crate::api::state::AppState;
+use crate::api::state::Shared;
 use crate::cache::BallCache;
 use crate::cluster::{Manager, ReplicaManager};
 use crate::config::Config;
@@ -26,24 +27,6 @@ use mictlanx_http::{normalize_path, Resolved, RouteTable};
 
 #[cfg(test)]
 mod tests;
-
-/// Everything a handler may need; cheap to clone (Arcs inside).
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub rm: Arc<dyn ReplicaManager>,
-    /// Peer calls made on behalf of requests (outcomes reported to `rm`).
-    pub peers: PeerClient,
-    pub cache: BallCache,
-    /// This router's own recorder (`/metrics` renders it).
-    pub metrics: Metrics,
-    pub openapi: Arc<Value>,
-    // security
-    /// Checks the admin token of the endpoints that change membership or state (`api::admin`).
-    pub admin: AdminGuard,
-    /// The adaptive hedge delays of reads (tail latency).
-    pub hedger: Arc<Hedger>,
-}
 
 /// A bound, not yet serving router.
 pub struct App {
@@ -71,7 +54,7 @@ impl App {
         admin.log_startup();
         let manager = Manager::start(&config, probe_client.clone(), metrics.clone()).await?;
         let rm: Arc<dyn ReplicaManager> = manager.clone();
-        let state = AppState {
+        let state = AppState::new(Shared {
             config: config.clone(),
             rm: rm.clone(),
             peers: probe_client.reporting_to(rm),
@@ -80,7 +63,7 @@ impl App {
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
             admin,
             hedger: Arc::new(Hedger::new(&config.tail, &metrics)),
-        };
+        });
         crate::datapath::tail_metrics::register(&metrics);
         flush_cache_on_resets(&manager, state.cache.clone());
         api::buckets::data_meta::register_metrics(&metrics);
@@ -271,16 +254,4 @@ async fn dispatch(State(d): State<Arc<Dispatcher>>, req: Request) -> Response {
         )
     });
     res
-}
-
-impl axum::extract::FromRef<AppState> for BallCache {
-    fn from_ref(state: &AppState) -> BallCache {
-        state.cache.clone()
-    }
-}
-
-impl axum::extract::FromRef<AppState> for AdminGuard {
-    fn from_ref(state: &AppState) -> AdminGuard {
-        state.admin.clone()
-    }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::telemetry::Metrics;
 use mictlanx_http::RouteTable;
 
@@ -21,8 +21,8 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
 /// route, bytes in and out, peer calls and availability, cache hits and misses …).
 #[utoipa::path(get, path = "/metrics", tag = "observability",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-pub async fn render(State(state): State<AppState>) -> Response {
-    let mut res = state.metrics.render().into_response();
+pub async fn render(State(metrics): State<Metrics>) -> Response {
+    let mut res = metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -14,7 +14,7 @@ use super::download::{
 };
 use super::ranged::{self, Answer, Found};
 use super::OBJECT;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::datapath::{
     read_hedged, relay_stream, BytesOut, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start,
     Upstream,

@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use super::download::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
 use super::MERGE;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cache::{CachedBall, FillStamp};
 use crate::cluster::PeerInfo;
 use crate::datapath::{

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cluster::PeerInfo;
 use crate::datapath::{
     live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,

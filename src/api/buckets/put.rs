@@ -9,7 +9,7 @@ use axum::Json;
 use futures::StreamExt;
 
 use super::models::{no_available_peers, PutMetadata, PutMetadataDto, PutMetadataResponse};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cluster::{PeerInfo, PlacementError, TaskGroup, TaskX};
 use crate::datapath::fanout::{join_failures, ReplicaFailure};
 use crate::ids::BucketId;

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::models::RouterPutChunkedResponse;
 use super::{PUT_CHUNKED, PUT_CHUNKED_V1, PUT_DATA};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cache::BallCache;
 use crate::cluster::{Claim, ReplicaManager, RmError};
 use crate::datapath::fanout::{
