@@ -7,6 +7,7 @@
 
 mod background;
 pub mod claims;
+mod copies;
 mod copy;
 pub mod discovery;
 mod drain;
@@ -20,6 +21,7 @@ pub mod placement;
 pub mod record;
 pub mod registry;
 mod repair;
+mod reporting;
 mod state;
 pub mod state_log;
 mod status;

@@ -10,7 +10,6 @@
 //!   stalls is continued from another holder of the same version at the same byte offset (`Range`); when
 //!   none can continue, the client response is aborted (the body ends with an error, never cleanly).
 
-pub mod deadline;
 pub mod fanout;
 pub mod hedge;
 pub mod read;
@@ -19,7 +18,6 @@ mod replica_set;
 pub mod resume;
 pub mod tail_metrics;
 
-pub use deadline::{within_deadline, within_deadline_settling};
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };

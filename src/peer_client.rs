@@ -31,8 +31,8 @@ pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 pub use wire::*;
 
-use crate::cluster::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 use crate::config::PeerIoConfig;
+use crate::peer::{PeerInfo, PeerOutcome, PeerStats};
 use crate::telemetry::Metrics;
 
 /// Path-segment escaping: everything but unreserved characters.
@@ -105,11 +105,6 @@ impl PeerClient {
     /// The recorder this client counts into.
     pub fn metrics(&self) -> &Metrics {
         self.counters.metrics()
-    }
-
-    /// The same client (same pool) reporting every call's start and outcome to `rm`.
-    pub fn reporting_to(&self, rm: Arc<dyn ReplicaManager>) -> PeerClient {
-        self.reporting_to_sink(Arc::new(report::ManagerSink(rm)))
     }
 
     /// The same client (same pool) reporting every call to `sink`.

@@ -34,7 +34,7 @@ pub async fn discover(
         (p, r)
     });
     // A stalled peer is left out at the fan-out deadline (it did not answer, like one that failed).
-    let answers: Vec<(PeerInfo, Answer)> = crate::datapath::within_deadline(
+    let answers: Vec<(PeerInfo, Answer)> = crate::deadline::within_deadline(
         calls,
         client.fanout_concurrency(),
         client.fanout_deadline(),

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::repair::{classify, desired};
+use super::copies::{classify, desired};
 use super::state::{lock, now_ns, Inner};
 use super::types::{DrainStatus, RmError};
 

@@ -254,7 +254,7 @@ impl ReplicaManager for Manager {
         });
         // A stalled peer is left out at the fan-out deadline, like one that failed.
         let answers =
-            crate::datapath::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
+            crate::deadline::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
                 .await;
         Ok(answers
             .into_iter()

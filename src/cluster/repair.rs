@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+use super::copies::{classify, desired, Copies};
 use super::copy::copy;
 use super::placement::{self, Candidate};
 use super::record::ObjectRecord;
@@ -79,64 +80,6 @@ pub(super) async fn repair_loop(inner: Arc<Inner>) {
         let round = run_round(&inner).await;
         drain::update_progress(&inner).await;
         publish(&inner, round).await;
-    }
-}
-
-/// The copies of one record as this router sees them.
-pub(super) struct Copies {
-    /// Live, or unavailable for less than the repair delay: they count.
-    pub good: Vec<String>,
-    /// Unavailable for longer than the delay, or no longer registered: repaired around, then dropped.
-    pub dead: Vec<String>,
-    /// Holders being drained: they serve reads but do not count.
-    pub draining: Vec<String>,
-    /// Live holders to copy from, non-draining first.
-    pub sources: Vec<PeerInfo>,
-}
-
-pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copies {
-    let peers = lock(&inner.peers);
-    let draining = lock(&inner.draining);
-    let mut c = Copies {
-        good: Vec::new(),
-        dead: Vec::new(),
-        draining: Vec::new(),
-        sources: Vec::new(),
-    };
-    let mut drained_sources = Vec::new();
-    for h in rec.holders.keys() {
-        let Some(e) = peers.get(h) else {
-            c.dead.push(h.clone());
-            continue;
-        };
-        let live = e.health.is_live();
-        if draining.contains(h) {
-            c.draining.push(h.clone());
-            if live {
-                drained_sources.push(e.info.clone());
-            }
-        } else if live {
-            c.good.push(h.clone());
-            c.sources.push(e.info.clone());
-        } else if e.health.down_for(now) >= inner.cfg.repair.delay {
-            c.dead.push(h.clone());
-        } else {
-            c.good.push(h.clone());
-        }
-    }
-    c.sources.extend(drained_sources);
-    c
-}
-
-/// How many copies the record should have: its rf; for an object of unknown rf on a draining peer, as
-/// many as it has now (a drain never lowers redundancy).
-pub(super) fn desired(rec: &ObjectRecord, c: &Copies) -> usize {
-    if rec.rf > 0 {
-        rec.rf as usize
-    } else if !c.draining.is_empty() {
-        c.good.len() + c.draining.len()
-    } else {
-        0
     }
 }
 

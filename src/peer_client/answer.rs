@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use super::error::status_error;
 use super::wire::NDeletes;
 use super::PeerError;
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 
 /// Largest JSON answer read from a peer (64 MiB).
 pub const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;

@@ -11,11 +11,11 @@ use metrics::Counter;
 
 use super::error::outcome_label;
 use super::PeerClient;
-use crate::cluster::{PeerInfo, PeerOutcome, ReplicaManager};
+use crate::peer::{PeerInfo, PeerOutcome};
 use crate::telemetry::Metrics;
 
 /// Where a reporting client sends each call's start and outcome. The replica manager is one (through
-/// [`PeerClient::reporting_to`]); the embedded manager's own background calls use a sink that does not keep
+/// `PeerClient::reporting_to`, in `cluster::reporting`); the embedded manager's own background calls use a sink that does not keep
 /// the manager alive.
 #[async_trait]
 pub trait OutcomeSink: Send + Sync + 'static {
@@ -35,19 +35,6 @@ tokio::task_local! {
 /// it: a hedge loser only missed the hedge delay (see `replication::hedge`, suspects).
 pub async fn abandoned_after<F: Future>(after: Duration, fut: F) -> F::Output {
     SLOW_AFTER.scope(after, fut).await
-}
-
-pub(super) struct ManagerSink(pub Arc<dyn ReplicaManager>);
-
-#[async_trait]
-impl OutcomeSink for ManagerSink {
-    async fn start(&self, peer_id: &str) {
-        self.0.report_start(peer_id).await
-    }
-
-    async fn outcome(&self, peer_id: &str, outcome: PeerOutcome) {
-        self.0.report_outcome(peer_id, outcome).await
-    }
 }
 
 /// The outcome labels of `mictlanx_router_peer_requests_total`, in [`outcome_index`] order.

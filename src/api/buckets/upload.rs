@@ -23,7 +23,7 @@ use crate::cluster::{Claim, ReplicaManager, RmError};
 use crate::datapath::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
-use crate::datapath::within_deadline;
+use crate::deadline::within_deadline;
 use crate::peer_client::{status_of_cause, PutOptions};
 use crate::validate;
 use mictlanx_http::error::ApiError;
