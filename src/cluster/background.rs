@@ -1,4 +1,4 @@
-//! The manager's background loops: health probes with a registry refresh (first round at once, then every
+//! The manager's background loops: liveness probes with a registry refresh (first round at once, then every
 //! health interval), the leader lease, and — on the leader only, so once per storage space — inventory
 //! rebuilds (after the first round, then every rebuild interval) and the sweep of expired state. All run
 //! under the manager's cancellation token.
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use super::state::{lock, now_ns, Inner};
-use super::{drain, health, inventory, membership, repair};
+use super::{drain, inventory, liveness, membership, repair};
 
 /// Lease of the background work: three health intervals, at least 2 s.
 pub fn leader_lease(health_interval: Duration) -> Duration {
@@ -19,7 +19,7 @@ pub fn leader_lease(health_interval: Duration) -> Duration {
 
 pub(super) fn start(inner: &Arc<Inner>) {
     let i = inner.clone();
-    inner.spawn(async move { health_loop(i).await });
+    inner.spawn(async move { probe_loop(i).await });
     let i = inner.clone();
     inner.spawn(async move { gc_loop(i).await });
     let i = inner.clone();
@@ -51,7 +51,7 @@ async fn leader_loop(inner: Arc<Inner>) {
     }
 }
 
-async fn health_loop(inner: Arc<Inner>) {
+async fn probe_loop(inner: Arc<Inner>) {
     let mut tick = tokio::time::interval(inner.cfg.health_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tick.tick().await;
@@ -59,7 +59,7 @@ async fn health_loop(inner: Arc<Inner>) {
     let i = inner.clone();
     inner.spawn(async move { leader_loop(i).await });
     // The start-up full pass follows the first round, so that round does not start per-peer passes.
-    health::probe_round(&inner, false).await;
+    liveness::probe_round(&inner, false).await;
     let i = inner.clone();
     inner.spawn(async move { rebuild_loop(i).await });
     loop {
@@ -71,7 +71,7 @@ async fn health_loop(inner: Arc<Inner>) {
             tracing::debug!(error = %e, "registry refresh failed");
         }
         drain::refresh(&inner).await;
-        health::probe_round(&inner, true).await;
+        liveness::probe_round(&inner, true).await;
     }
 }
 

@@ -35,7 +35,7 @@ pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copie
             c.dead.push(h.clone());
             continue;
         };
-        let live = e.health.is_live();
+        let live = e.liveness.is_live();
         if draining.contains(h) {
             c.draining.push(h.clone());
             if live {
@@ -44,7 +44,7 @@ pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copie
         } else if live {
             c.good.push(h.clone());
             c.sources.push(e.info.clone());
-        } else if e.health.down_for(now) >= inner.cfg.repair.delay {
+        } else if e.liveness.down_for(now) >= inner.cfg.repair.delay {
             c.dead.push(h.clone());
         } else {
             c.good.push(h.clone());

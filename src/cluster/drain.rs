@@ -1,5 +1,5 @@
 //! Draining a peer (`POST /api/v4/peers/{peer_id}/drain`): the peer takes no new placements (on every
-//! router: the draining set is refreshed from the store each health round), and the repair loop copies
+//! router: the draining set is refreshed from the store each probe round), and the repair loop copies
 //! every object it holds to other peers until each has its full replication factor without it. Progress
 //! lives in the store (`drain/{peer}`), so any router reports it and it survives restarts; removing the
 //! peer ends the drain.

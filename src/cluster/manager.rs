@@ -1,5 +1,5 @@
 //! `Manager`: the one implementation of [`ReplicaManager`], over the embedded store or Redis.
-//! `start` opens the store, loads the registry, then runs the background loops (health probes, the leader
+//! `start` opens the store, loads the registry, then runs the background loops (liveness probes, the leader
 //! lease, inventory rebuilds, sweeps) until `shutdown`.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::health::{self, HealthSink};
+use super::liveness::{self, LivenessSink};
 use super::placement::{self, Candidate};
 use super::registry::RegistryFile;
 use super::repair::{self, RepairState};
@@ -104,7 +104,7 @@ impl Manager {
             .map(|(id, p)| (id, PeerEntry::new(p)))
             .collect();
         for id in peers.keys() {
-            health::set_available_gauge(&metrics, id, false);
+            liveness::set_available_gauge(&metrics, id, false);
         }
         let router_id = format!(
             "{}:{}-{}",
@@ -118,7 +118,7 @@ impl Manager {
         let inner = Arc::new_cyclic(|weak| Inner {
             cfg: cfg.replica.clone(),
             fanout: cfg.peer_io.fanout_concurrency.max(1),
-            client: client.reporting_to_sink(Arc::new(HealthSink(weak.clone()))),
+            client: client.reporting_to_sink(Arc::new(LivenessSink(weak.clone()))),
             probe_client: client.without_reporting(),
             seed: cfg.seed_peers.clone(),
             store,
@@ -186,16 +186,16 @@ impl Manager {
         let mut live: Vec<&PeerEntry> = holders
             .iter()
             .filter_map(|h| peers.get(h))
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .collect();
         live.sort_by(|a, b| {
-            a.health
+            a.liveness
                 .in_flight
-                .cmp(&b.health.in_flight)
+                .cmp(&b.liveness.in_flight)
                 .then(
-                    a.health
+                    a.liveness
                         .ewma_latency_ms
-                        .total_cmp(&b.health.ewma_latency_ms),
+                        .total_cmp(&b.liveness.ewma_latency_ms),
                 )
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
@@ -214,7 +214,7 @@ impl ReplicaManager for Manager {
     async fn get_peers(&self) -> Result<PeersView, RmError> {
         let peers = lock(&self.inner.peers);
         let (available, unavailable): (Vec<&PeerEntry>, Vec<&PeerEntry>) =
-            peers.values().partition(|e| e.health.is_live());
+            peers.values().partition(|e| e.liveness.is_live());
         Ok(PeersView {
             available: available.into_iter().map(|e| e.info.clone()).collect(),
             unavailable: unavailable.into_iter().map(|e| e.info.clone()).collect(),
@@ -224,7 +224,7 @@ impl ReplicaManager for Manager {
     async fn get_peer(&self, peer_id: &str) -> Result<PeerInfo, RmError> {
         match lock(&self.inner.peers).get(peer_id) {
             None => Err(RmError::NotFound(format!("Peer {peer_id} not found"))),
-            Some(e) if !e.health.is_live() => Err(RmError::Unavailable(format!(
+            Some(e) if !e.liveness.is_live() => Err(RmError::Unavailable(format!(
                 "Peer {peer_id} is not available"
             ))),
             Some(e) => Ok(e.info.clone()),
@@ -265,7 +265,7 @@ impl ReplicaManager for Manager {
     async fn readiness(&self) -> Readiness {
         let (available, registered) = {
             let peers = lock(&self.inner.peers);
-            let live = peers.values().filter(|e| e.health.is_live()).count();
+            let live = peers.values().filter(|e| e.liveness.is_live()).count();
             (live, peers.len())
         };
         let store_error = self
@@ -289,14 +289,14 @@ impl ReplicaManager for Manager {
         let peers = lock(&self.inner.peers);
         let mut recorded: Vec<&PeerEntry> = holders.iter().filter_map(|h| peers.get(h)).collect();
         recorded.sort_by(|a, b| {
-            b.health
+            b.liveness
                 .is_live()
-                .cmp(&a.health.is_live())
+                .cmp(&a.liveness.is_live())
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
         let available_replicas = peers
             .values()
-            .filter(|e| e.health.is_live() && !holders.contains(&e.info.peer_id))
+            .filter(|e| e.liveness.is_live() && !holders.contains(&e.info.peer_id))
             .map(|e| e.info.clone())
             .collect();
         Ok(ReplicaView {
@@ -324,9 +324,9 @@ impl ReplicaManager for Manager {
         let draining = lock(&inner.draining).clone();
         let candidates: Vec<Candidate> = lock(&inner.peers)
             .values()
-            .filter(|e| e.health.is_live() && !draining.contains(&e.info.peer_id))
+            .filter(|e| e.liveness.is_live() && !draining.contains(&e.info.peer_id))
             .filter_map(|e| {
-                let f = e.health.figures.as_ref()?;
+                let f = e.liveness.figures.as_ref()?;
                 let reserved = reservations
                     .iter()
                     .filter(|r| r.peers.contains(&e.info.peer_id))
@@ -588,10 +588,10 @@ impl ReplicaManager for Manager {
     }
 
     async fn report_start(&self, peer_id: &str) {
-        health::on_start(&self.inner, peer_id);
+        liveness::on_start(&self.inner, peer_id);
     }
 
     async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
-        health::on_outcome(&self.inner, peer_id, outcome);
+        liveness::on_outcome(&self.inner, peer_id, outcome);
     }
 }

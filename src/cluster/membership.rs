@@ -1,12 +1,12 @@
 //! Registry changes (`replica-manager.md` §3) through the store, and this router's view of the registry:
-//! effective = (seed ∪ added, added winning) − removed, refreshed from the store every health round so a
+//! effective = (seed ∪ added, added winning) − removed, refreshed from the store every probe round so a
 //! peer added or removed through any router is used, or dropped, by every router within one interval.
 //! New or changed peers start "not probed yet" and are probed at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::health;
+use super::liveness;
 use super::record::ObjectRecord;
 use super::state::{lock, Inner, PeerEntry};
 use super::types::{PeerInfo, RmError};
@@ -117,13 +117,13 @@ pub(super) fn apply_doc(inner: &Arc<Inner>, doc: &PeersDoc) {
         (changed, removed)
     };
     for id in removed {
-        health::set_available_gauge(&inner.metrics, &id, false);
+        liveness::set_available_gauge(&inner.metrics, &id, false);
     }
     for p in changed {
         tracing::info!(peer_id = %p.peer_id, url = %p.base_url(inner.client.test_mode()), "peer registered");
-        health::set_available_gauge(&inner.metrics, &p.peer_id, false);
+        liveness::set_available_gauge(&inner.metrics, &p.peer_id, false);
         let i = inner.clone();
-        inner.spawn(async move { health::probe_peer(&i, p, true).await });
+        inner.spawn(async move { liveness::probe_peer(&i, p, true).await });
     }
 }
 

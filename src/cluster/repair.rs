@@ -150,7 +150,7 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
             .iter()
             .filter(|(id, e)| {
                 draining.contains(*id)
-                    || (!e.health.is_live() && e.health.down_for(now) >= inner.cfg.repair.delay)
+                    || (!e.liveness.is_live() && e.liveness.down_for(now) >= inner.cfg.repair.delay)
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -223,7 +223,7 @@ async fn apply_deletes(
     for (peer_id, bound) in &rec.cleanup {
         let info = lock(&inner.peers)
             .get(peer_id)
-            .map(|e| (e.info.clone(), e.health.is_live()));
+            .map(|e| (e.info.clone(), e.liveness.is_live()));
         match info {
             None => done.push(peer_id.clone()),
             Some((_, false)) => {}
@@ -351,12 +351,12 @@ fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<Pee
         let draining = lock(&inner.draining);
         peers
             .values()
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .filter(|e| {
                 !draining.contains(&e.info.peer_id) && !rec.holders.contains_key(&e.info.peer_id)
             })
             .filter_map(|e| {
-                let f = e.health.figures.as_ref()?;
+                let f = e.liveness.figures.as_ref()?;
                 Some(Candidate {
                     peer: e.info.clone(),
                     total_disk: f.total_disk,

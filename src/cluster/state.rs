@@ -1,4 +1,4 @@
-//! What the replica manager keeps per router: its view of the registry with each peer's health (each
+//! What the replica manager keeps per router: its view of the registry with each peer's liveness (each
 //! router observes its own network path), the state store shared with other routers, whether this router
 //! is the leader of background work, and the bookkeeping of its background tasks. Locks are short and
 //! never held across an await.
@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::health::PeerHealth;
+use super::liveness::PeerLiveness;
 use super::registry::PeersDoc;
 use super::repair::RepairState;
 use super::store::{StateStore, StoreError};
@@ -27,14 +27,14 @@ use crate::telemetry::Metrics;
 #[derive(Debug, Clone)]
 pub struct PeerEntry {
     pub info: PeerInfo,
-    pub health: PeerHealth,
+    pub liveness: PeerLiveness,
 }
 
 impl PeerEntry {
     pub fn new(info: PeerInfo) -> Self {
         Self {
             info,
-            health: PeerHealth::default(),
+            liveness: PeerLiveness::default(),
         }
     }
 }
@@ -44,7 +44,7 @@ pub(super) struct Inner {
     pub fanout: usize,
     /// Reports every call to this manager (stats fan-out, inventory passes, repair copies).
     pub client: PeerClient,
-    /// Reports nowhere: health probes.
+    /// Reports nowhere: liveness probes.
     pub probe_client: PeerClient,
     pub seed: Vec<PeerInfo>,
     pub store: Arc<dyn StateStore>,
@@ -96,7 +96,7 @@ impl Inner {
     pub fn live_peers(&self) -> Vec<PeerInfo> {
         lock(&self.peers)
             .values()
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .map(|e| e.info.clone())
             .collect()
     }

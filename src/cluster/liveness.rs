@@ -1,4 +1,4 @@
-//! Peer health (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
+//! Peer liveness (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
 //! limiting from reported outcomes) and the probe rounds that drive it.
 
 use std::sync::{Arc, Weak};
@@ -33,7 +33,7 @@ pub enum FollowUp {
 }
 
 #[derive(Debug, Clone)]
-pub struct PeerHealth {
+pub struct PeerLiveness {
     pub state: PeerState,
     pub figures: Option<UfsStats>,
     pub last_ok_at_ns: Option<u64>,
@@ -47,7 +47,7 @@ pub struct PeerHealth {
     pub down_since: Option<Instant>,
 }
 
-impl Default for PeerHealth {
+impl Default for PeerLiveness {
     fn default() -> Self {
         Self {
             state: PeerState::Unknown,
@@ -62,7 +62,7 @@ impl Default for PeerHealth {
     }
 }
 
-impl PeerHealth {
+impl PeerLiveness {
     pub fn is_live(&self) -> bool {
         self.state == PeerState::Available
     }
@@ -159,16 +159,16 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
             return;
         };
         let became = match result {
-            Ok(figures) => entry.health.probe_ok(figures, Instant::now(), now_ns()),
+            Ok(figures) => entry.liveness.probe_ok(figures, Instant::now(), now_ns()),
             Err(e) => {
-                if entry.health.state != PeerState::Unreachable {
+                if entry.liveness.state != PeerState::Unreachable {
                     tracing::warn!(peer_id = %peer.peer_id, error = %e, "peer probe failed");
                 }
-                entry.health.probe_failed(e.to_string());
+                entry.liveness.probe_failed(e.to_string());
                 false
             }
         };
-        set_available_gauge(&inner.metrics, &peer.peer_id, entry.health.is_live());
+        set_available_gauge(&inner.metrics, &peer.peer_id, entry.liveness.is_live());
         became
     };
     if became {
@@ -196,7 +196,7 @@ pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
 /// `report_start`: one more call in flight.
 pub(super) fn on_start(inner: &Inner, peer_id: &str) {
     if let Some(e) = lock(&inner.peers).get_mut(peer_id) {
-        e.health.started();
+        e.liveness.started();
     }
 }
 
@@ -207,17 +207,17 @@ pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome
         let Some(e) = peers.get_mut(peer_id) else {
             return;
         };
-        let was_live = e.health.is_live();
+        let was_live = e.liveness.is_live();
         let cfg = &inner.cfg;
-        let follow = e.health.outcome(
+        let follow = e.liveness.outcome(
             outcome,
             cfg.error_threshold,
             cfg.error_cooldown,
             Instant::now(),
         );
-        if was_live != e.health.is_live() {
-            tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
-            set_available_gauge(&inner.metrics, peer_id, e.health.is_live());
+        if was_live != e.liveness.is_live() {
+            tracing::warn!(peer_id, ?outcome, state = ?e.liveness.state, "peer taken out of rotation");
+            set_available_gauge(&inner.metrics, peer_id, e.liveness.is_live());
         }
         (follow == FollowUp::ProbeNow).then(|| e.info.clone())
     };
@@ -228,10 +228,10 @@ pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome
 }
 
 /// The manager's own background calls report here; it does not keep the manager alive.
-pub(super) struct HealthSink(pub Weak<Inner>);
+pub(super) struct LivenessSink(pub Weak<Inner>);
 
 #[async_trait]
-impl OutcomeSink for HealthSink {
+impl OutcomeSink for LivenessSink {
     async fn start(&self, peer_id: &str) {
         if let Some(inner) = self.0.upgrade() {
             on_start(&inner, peer_id);
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn probes_drive_availability() {
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         assert!(!h.is_live());
         assert!(h.probe_ok(ufs(), Instant::now(), 1));
         assert!(
@@ -284,7 +284,7 @@ mod tests {
     fn error_limiting_and_cooldown() {
         let t0 = Instant::now();
         let cd = Duration::from_secs(30);
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         h.probe_ok(ufs(), t0, 1);
         h.started();
         h.outcome(PeerOutcome::Timeout, 3, cd, t0);
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn connect_is_unreachable_at_once_and_507_asks_for_a_probe() {
         let t0 = Instant::now();
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         h.probe_ok(ufs(), t0, 1);
         assert_eq!(
             h.outcome(PeerOutcome::InsufficientStorage, 3, Duration::ZERO, t0),
