@@ -17,6 +17,7 @@ pub mod relay;
 mod replica_set;
 pub mod resume;
 pub mod tail_metrics;
+pub mod write;
 
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
