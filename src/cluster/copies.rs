@@ -2,10 +2,10 @@
 //! than the repair delay), dead, on a draining peer, and the live sources to copy from; and how many copies
 //! the record should have. Shared by the repair loop and the drains.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::record::ObjectRecord;
-use super::state::{lock, Inner};
+use super::state::{lock, PeerTable};
 use crate::peer::PeerInfo;
 
 /// The copies of one record as this router sees them.
@@ -20,9 +20,15 @@ pub(super) struct Copies {
     pub sources: Vec<PeerInfo>,
 }
 
-pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copies {
-    let peers = lock(&inner.peers);
-    let draining = lock(&inner.draining);
+/// `delay`: how long a holder may be unavailable before its copy stops counting (`MICTLANX_ROUTER_REPAIR_DELAY`).
+pub(super) fn classify(
+    table: &PeerTable,
+    delay: Duration,
+    rec: &ObjectRecord,
+    now: Instant,
+) -> Copies {
+    let peers = lock(&table.peers);
+    let draining = lock(&table.draining);
     let mut c = Copies {
         good: Vec::new(),
         dead: Vec::new(),
@@ -44,7 +50,7 @@ pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copie
         } else if live {
             c.good.push(h.clone());
             c.sources.push(e.info.clone());
-        } else if e.liveness.down_for(now) >= inner.cfg.repair.delay {
+        } else if e.liveness.down_for(now) >= delay {
             c.dead.push(h.clone());
         } else {
             c.good.push(h.clone());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::state::{lock, now_ns, Inner};
+use super::state::{lock, now_ns, Inner, PeerTable};
 use super::types::{PeerInfo, PeerOutcome};
 use crate::peer_client::{OutcomeSink, UfsStats};
 use crate::telemetry::Metrics;
@@ -154,7 +154,7 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
         .probe_ufs(&peer, inner.cfg.health_timeout)
         .await;
     let became = {
-        let mut peers = lock(&inner.peers);
+        let mut peers = lock(&inner.table.peers);
         let Some(entry) = peers.get_mut(&peer.peer_id).filter(|e| e.info == peer) else {
             return;
         };
@@ -174,17 +174,19 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
     if became {
         tracing::info!(peer_id = %peer.peer_id, "peer available");
         // Pending deletes (tombstones) and repairs involving this peer can run now.
-        inner.repair_kick.notify_one();
-        if with_pass && inner.is_leader() {
+        inner.work.repair_kick.notify_one();
+        if with_pass && inner.work.is_leader() {
             let inner2 = inner.clone();
-            inner.spawn(async move { super::inventory::pass_peer(&inner2, peer).await });
+            inner
+                .work
+                .spawn(async move { super::inventory::pass_peer(&inner2, peer).await });
         }
     }
 }
 
 /// Probe every registered peer concurrently (bounded by the fan-out concurrency).
 pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
-    let peers: Vec<PeerInfo> = lock(&inner.peers)
+    let peers: Vec<PeerInfo> = lock(&inner.table.peers)
         .values()
         .map(|e| e.info.clone())
         .collect();
@@ -194,8 +196,8 @@ pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
 }
 
 /// `report_start`: one more call in flight.
-pub(super) fn on_start(inner: &Inner, peer_id: &str) {
-    if let Some(e) = lock(&inner.peers).get_mut(peer_id) {
+pub(super) fn on_start(table: &PeerTable, peer_id: &str) {
+    if let Some(e) = lock(&table.peers).get_mut(peer_id) {
         e.liveness.started();
     }
 }
@@ -203,7 +205,7 @@ pub(super) fn on_start(inner: &Inner, peer_id: &str) {
 /// `report_outcome`: error limiting and latency (§4.3); a 507 triggers a probe of that peer.
 pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome) {
     let follow = {
-        let mut peers = lock(&inner.peers);
+        let mut peers = lock(&inner.table.peers);
         let Some(e) = peers.get_mut(peer_id) else {
             return;
         };
@@ -223,7 +225,9 @@ pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome
     };
     if let Some(peer) = follow {
         let i = inner.clone();
-        inner.spawn(async move { probe_peer(&i, peer, true).await });
+        inner
+            .work
+            .spawn(async move { probe_peer(&i, peer, true).await });
     }
 }
 
@@ -234,7 +238,7 @@ pub(super) struct LivenessSink(pub Weak<Inner>);
 impl OutcomeSink for LivenessSink {
     async fn start(&self, peer_id: &str) {
         if let Some(inner) = self.0.upgrade() {
-            on_start(&inner, peer_id);
+            on_start(&inner.table, peer_id);
         }
     }
 

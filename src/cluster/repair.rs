@@ -66,15 +66,15 @@ pub(super) async fn repair_loop(inner: Arc<Inner>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(inner.cfg.repair.interval) => {}
-            _ = inner.repair_kick.notified() => {}
+            _ = inner.work.repair_kick.notified() => {}
         }
-        if let Ok(n) = inner.st(inner.store.attention_len()).await {
+        if let Ok(n) = inner.state.st(inner.state.store.attention_len()).await {
             inner
                 .metrics
                 .gauge("mictlanx_router_repair_queue")
                 .set(n as f64);
         }
-        if !inner.is_leader() {
+        if !inner.work.is_leader() {
             continue;
         }
         let round = run_round(&inner).await;
@@ -102,11 +102,11 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
         .for_each_concurrent(inner.cfg.repair.concurrency.max(1), |key| {
             let tally = &tally;
             async move {
-                lock(&inner.repair).running.insert(key.clone());
+                lock(&inner.work.repair).running.insert(key.clone());
                 if let Err(e) = repair_key(inner, &key, tally).await {
                     tracing::debug!(%key, error = %e, "repair of a record deferred");
                 }
-                lock(&inner.repair).running.remove(&key);
+                lock(&inner.work.repair).running.remove(&key);
             }
         })
         .await;
@@ -130,9 +130,13 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
 /// Every key the round must look at: the attention set, and the objects of dead and draining holders.
 async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    let mut cursor = lock(&inner.repair).attention_cursor.take();
+    let mut cursor = lock(&inner.work.repair).attention_cursor.take();
     loop {
-        let Ok(page) = inner.st(inner.store.attention(cursor.clone(), 500)).await else {
+        let Ok(page) = inner
+            .state
+            .st(inner.state.store.attention(cursor.clone(), 500))
+            .await
+        else {
             break;
         };
         keys.extend(page.keys);
@@ -141,11 +145,11 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
             break;
         }
     }
-    lock(&inner.repair).attention_cursor = cursor;
+    lock(&inner.work.repair).attention_cursor = cursor;
     let now = Instant::now();
     let watched: Vec<String> = {
-        let peers = lock(&inner.peers);
-        let draining = lock(&inner.draining);
+        let peers = lock(&inner.table.peers);
+        let draining = lock(&inner.table.draining);
         peers
             .iter()
             .filter(|(id, e)| {
@@ -158,7 +162,11 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
     for peer in watched {
         let mut cursor = None;
         loop {
-            let Ok(page) = inner.st(inner.store.peer_objects(&peer, cursor, 500)).await else {
+            let Ok(page) = inner
+                .state
+                .st(inner.state.store.peer_objects(&peer, cursor, 500))
+                .await
+            else {
                 break;
             };
             keys.extend(page.keys);
@@ -176,7 +184,7 @@ async fn repair_key(
     key: &str,
     tally: &Tally,
 ) -> Result<(), crate::cluster::RmError> {
-    let Some(rec) = objects::get(inner, key).await? else {
+    let Some(rec) = objects::get(&inner.state, key).await? else {
         return Ok(());
     };
     tally.examined.fetch_add(1, Ordering::Relaxed);
@@ -198,7 +206,7 @@ async fn repair_key(
     if !rec.is_live() {
         return Ok(());
     }
-    let copies = classify(inner, &rec, Instant::now());
+    let copies = classify(&inner.table, inner.cfg.repair.delay, &rec, Instant::now());
     let want = desired(&rec, &copies);
     if copies.good.len() >= want {
         return Ok(());
@@ -221,7 +229,7 @@ async fn apply_deletes(
     }
     let mut done = Vec::new();
     for (peer_id, bound) in &rec.cleanup {
-        let info = lock(&inner.peers)
+        let info = lock(&inner.table.peers)
             .get(peer_id)
             .map(|e| (e.info.clone(), e.liveness.is_live()));
         match info {
@@ -306,7 +314,7 @@ async fn restore(
                     .metrics
                     .counter("mictlanx_router_repair_bytes_total")
                     .increment(c.bytes);
-                let mut st = lock(&inner.repair);
+                let mut st = lock(&inner.work.repair);
                 for d in &copies.draining {
                     *st.drain_bytes.entry(d.clone()).or_default() += c.bytes;
                 }
@@ -347,8 +355,8 @@ async fn restore(
 /// Up to `need` live, non-draining peers that do not hold the object, by placement order.
 fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<PeerInfo> {
     let candidates: Vec<Candidate> = {
-        let peers = lock(&inner.peers);
-        let draining = lock(&inner.draining);
+        let peers = lock(&inner.table.peers);
+        let draining = lock(&inner.table.draining);
         peers
             .values()
             .filter(|e| e.liveness.is_live())
@@ -375,7 +383,7 @@ fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<Pee
 /// Fold the round into this router's totals and publish the status for the other routers.
 async fn publish(inner: &Arc<Inner>, round: RepairRound) {
     {
-        let mut st = lock(&inner.repair);
+        let mut st = lock(&inner.work.repair);
         st.totals.rounds += 1;
         st.totals.repaired += round.repaired;
         st.totals.failed += round.failed;
@@ -387,7 +395,11 @@ async fn publish(inner: &Arc<Inner>, round: RepairRound) {
     let ttl = inner.cfg.repair.interval * 3 + std::time::Duration::from_secs(30);
     if let Ok(doc) = serde_json::to_value(&status) {
         let _ = inner
-            .st(inner.store.put_doc("repair/status", Some(doc), Some(ttl)))
+            .state
+            .st(inner
+                .state
+                .store
+                .put_doc("repair/status", Some(doc), Some(ttl)))
             .await;
     }
 }
