@@ -10,10 +10,11 @@ pub mod health;
 pub mod metrics;
 pub mod peers;
 pub mod repair;
+pub mod state;
 
 use utoipa::OpenApi;
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use mictlanx_http::RouteTable;
 
 /// The ordered route table (#1 docs, #2 metrics, #3 health, #4 ready, #5–#10 peers, #11–#24 buckets,

@@ -1,18 +1,19 @@
 //! The replica manager (the SPM role, `replica-manager.md`): the [`ReplicaManager`] trait the router's
 //! handlers use, implemented once by [`manager::Manager`] over a [`store::StateStore`] — in process
 //! ([`store::memory`], the default, one router) or on Redis ([`store::redis`], several routers sharing
-//! one storage space). The rules live here once: placement ([`placement`]), the health state machine
-//! ([`health`]), object records with versions and tombstones ([`record`]), claims ([`claims`]); a store
+//! one storage space). The rules live here once: placement ([`placement`]), the liveness state machine
+//! ([`liveness`]), object records with versions and tombstones ([`record`]), claims ([`claims`]); a store
 //! only stores and fetches atomically.
 
 mod background;
 pub mod claims;
+mod copies;
 mod copy;
 pub mod discovery;
 mod drain;
 mod groups;
-pub mod health;
 pub mod inventory;
+pub mod liveness;
 pub mod manager;
 mod membership;
 mod objects;
@@ -20,6 +21,7 @@ pub mod placement;
 pub mod record;
 pub mod registry;
 mod repair;
+mod reporting;
 mod state;
 pub mod state_log;
 mod status;

@@ -4,7 +4,7 @@
 
 use std::{path::Path, path::PathBuf, time::Duration};
 
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 
 mod env;
 // security

@@ -10,7 +10,6 @@
 //!   stalls is continued from another holder of the same version at the same byte offset (`Range`); when
 //!   none can continue, the client response is aborted (the body ends with an error, never cleanly).
 
-pub mod deadline;
 pub mod fanout;
 pub mod hedge;
 pub mod read;
@@ -18,8 +17,8 @@ pub mod relay;
 mod replica_set;
 pub mod resume;
 pub mod tail_metrics;
+pub mod write;
 
-pub use deadline::{within_deadline, within_deadline_settling};
 pub use fanout::{
     fan_out, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
 };
@@ -29,6 +28,7 @@ pub use read::{
     Holders, ReadFailure, Start,
 };
 pub use relay::{
-    abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, CacheFill, RelayError,
+    abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, BytesOut, CacheFill,
+    RelayError,
 };
 pub use resume::{Resume, Upstream};

@@ -32,8 +32,9 @@ use report::Report;
 pub use report::{abandoned_after, OutcomeSink};
 pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, REPLICATION_FACTOR};
 
-use crate::cluster::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 use crate::config::PeerIoConfig;
+use crate::peer::{PeerInfo, PeerOutcome, PeerStats};
+use crate::telemetry::Metrics;
 use mictlanx_proto::headers::{FORCE, TASK_ID, UPDATE};
 use mictlanx_proto::peer::paths;
 
@@ -80,13 +81,22 @@ impl PeerClient {
             fanout: io.fanout_concurrency.max(1),
             fanout_deadline: io.fanout_deadline,
             reporter: None,
-            counters: report::PeerCounters::default(),
+            counters: report::PeerCounters::new(Metrics::new()),
         })
     }
 
-    /// The same client (same pool) reporting every call's start and outcome to `rm`.
-    pub fn reporting_to(&self, rm: Arc<dyn ReplicaManager>) -> PeerClient {
-        self.reporting_to_sink(Arc::new(report::ManagerSink(rm)))
+    /// The same client (same pool) counting its calls, and the data path's events, into `metrics` (the
+    /// App's recorder). A client built by [`PeerClient::new`] alone counts into a recorder nobody renders.
+    pub fn recording_into(&self, metrics: &Metrics) -> PeerClient {
+        PeerClient {
+            counters: report::PeerCounters::new(metrics.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The recorder this client counts into.
+    pub fn metrics(&self) -> &Metrics {
+        self.counters.metrics()
     }
 
     /// The same client (same pool) reporting every call to `sink`.

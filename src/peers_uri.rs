@@ -2,7 +2,7 @@
 
 use percent_encoding::percent_decode_str;
 
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 
 const SCHEME: &str = "mictlanx://";
 

@@ -15,6 +15,8 @@ use std::{future::Future, io::BufReader, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use hyper_util::service::TowerToHyperService;
 use mictlanx_http::{ConnectionEvents, HeadClock, ServeOptions};
+
+use crate::telemetry::Metrics;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -82,31 +84,40 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     deadline: Duration,
     limits: ListenerLimits,
+    metrics: &Metrics,
 ) {
-    metrics::gauge!(OPEN_CONNECTIONS).set(0.0);
-    metrics::counter!(SLOW_CONNECTIONS).increment(0);
+    let events = ConnectionMetrics {
+        open: metrics.gauge(OPEN_CONNECTIONS),
+        slow: metrics.counter(SLOW_CONNECTIONS),
+    };
+    events.open.set(0.0);
+    events.slow.increment(0);
     let mut opts = ServeOptions::new(limits.header_timeout, HeadClock::FromAccept, deadline);
     opts.tls = tls;
     opts.max_connections = Some(limits.max_connections);
     opts.max_header_bytes = Some(MAX_HEADER_BYTES);
     opts.max_headers = Some(MAX_HEADERS);
-    opts.events = Arc::new(ConnectionMetrics);
+    opts.events = Arc::new(events);
     mictlanx_http::serve(listener, TowerToHyperService::new(router), opts, shutdown).await;
 }
 
 /// `mictlanx_router_open_connections` and `mictlanx_router_slow_connections_closed_total`.
-struct ConnectionMetrics;
+/// Handles registered once on the App's own recorder.
+struct ConnectionMetrics {
+    open: metrics::Gauge,
+    slow: metrics::Counter,
+}
 
 impl ConnectionEvents for ConnectionMetrics {
     fn opened(&self) {
-        metrics::gauge!(OPEN_CONNECTIONS).increment(1.0);
+        self.open.increment(1.0);
     }
 
     fn closed(&self) {
-        metrics::gauge!(OPEN_CONNECTIONS).decrement(1.0);
+        self.open.decrement(1.0);
     }
 
     fn slow(&self) {
-        metrics::counter!(SLOW_CONNECTIONS).increment(1);
+        self.slow.increment(1);
     }
 }

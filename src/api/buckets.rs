@@ -15,7 +15,7 @@ pub mod upload;
 
 use axum::http::Method;
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use mictlanx_http::routing::RouteTable;
 
 pub const SIZE: &str = "/api/v4/buckets/{bucket_id}/{key}/size";

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::config::Config;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::{PathParams, RouteTable};

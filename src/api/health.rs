@@ -5,7 +5,7 @@ use axum::http::Method;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::RouteTable;
 

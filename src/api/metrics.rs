@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::api::state::AppState;
+use crate::telemetry::Metrics;
 use mictlanx_http::RouteTable;
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
@@ -20,8 +21,8 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
 /// route, bytes in and out, peer calls and availability, cache hits and misses …).
 #[utoipa::path(get, path = "/metrics", tag = "observability",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-pub async fn render(State(state): State<AppState>) -> Response {
-    let mut res = state.metrics.render().into_response();
+pub async fn render(State(metrics): State<Metrics>) -> Response {
+    let mut res = metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -46,20 +47,24 @@ pub struct RouteMetrics {
 }
 
 impl RouteMetrics {
-    pub fn new(handler: &'static str, method: &str) -> Self {
+    pub fn new(metrics: &Metrics, handler: &'static str, method: &str) -> Self {
         let method = method.to_string();
+        let route = [("handler", handler.to_string()), ("method", method)];
         let total = |class: &'static str| {
-            metrics::counter!("http_requests_total",
-                "handler" => handler, "method" => method.clone(), "status" => class)
+            let [h, m] = route.clone();
+            metrics.counter_with(
+                "http_requests_total",
+                &[h, m, ("status", class.to_string())],
+            )
         };
         Self {
-            in_progress: metrics::gauge!("http_requests_in_progress",
-                "handler" => handler, "method" => method.clone()),
-            duration: metrics::histogram!("http_request_duration_seconds",
-                "handler" => handler, "method" => method.clone()),
-            highr: metrics::histogram!("http_request_duration_highr_seconds"),
-            request_size: metrics::histogram!("http_request_size_bytes", "handler" => handler),
-            response_size: metrics::histogram!("http_response_size_bytes", "handler" => handler),
+            in_progress: metrics.gauge_with("http_requests_in_progress", &route),
+            duration: metrics.histogram_with("http_request_duration_seconds", &route),
+            highr: metrics.histogram("http_request_duration_highr_seconds"),
+            request_size: metrics
+                .histogram_with("http_request_size_bytes", &[("handler", handler)]),
+            response_size: metrics
+                .histogram_with("http_response_size_bytes", &[("handler", handler)]),
             totals: ["1xx", "2xx", "3xx", "4xx", "5xx"].map(total),
         }
     }
@@ -72,10 +77,10 @@ pub struct MetricsIndex {
 }
 
 impl MetricsIndex {
-    pub fn new(table: &RouteTable) -> Self {
+    pub fn new(table: &RouteTable, metrics: &Metrics) -> Self {
         let routes = table
             .templates()
-            .map(|(m, t)| ((m.clone(), t), RouteMetrics::new(t, m.as_str())))
+            .map(|(m, t)| ((m.clone(), t), RouteMetrics::new(metrics, t, m.as_str())))
             .collect();
         let unmatched = [
             Method::GET,
@@ -87,7 +92,7 @@ impl MetricsIndex {
             Method::PATCH,
         ]
         .into_iter()
-        .map(|m| (m.clone(), RouteMetrics::new("none", m.as_str())))
+        .map(|m| (m.clone(), RouteMetrics::new(metrics, "none", m.as_str())))
         .collect();
         Self { routes, unmatched }
     }

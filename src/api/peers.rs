@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::api::admin::Admin;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cluster::{PeerInfo, PeerStats, PeersView};
 use crate::validate::{
     error_item, list_of_objects, list_of_strings, query_all, query_int, Errors, Fields, LaxJson,

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use axum::Json;
 
 use crate::api::admin::Admin;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cluster::{DrainStatus, RepairStatus};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::{PathParams, RouteTable};

@@ -1,4 +1,4 @@
-//! The manager's background loops: health probes with a registry refresh (first round at once, then every
+//! The manager's background loops: liveness probes with a registry refresh (first round at once, then every
 //! health interval), the leader lease, and — on the leader only, so once per storage space — inventory
 //! rebuilds (after the first round, then every rebuild interval) and the sweep of expired state. All run
 //! under the manager's cancellation token.
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use super::state::{lock, now_ns, Inner};
-use super::{drain, health, inventory, membership, repair};
+use super::{drain, inventory, liveness, membership, repair};
 
 /// Lease of the background work: three health intervals, at least 2 s.
 pub fn leader_lease(health_interval: Duration) -> Duration {
@@ -19,23 +19,29 @@ pub fn leader_lease(health_interval: Duration) -> Duration {
 
 pub(super) fn start(inner: &Arc<Inner>) {
     let i = inner.clone();
-    inner.spawn(async move { health_loop(i).await });
+    inner.work.spawn(async move { probe_loop(i).await });
     let i = inner.clone();
-    inner.spawn(async move { gc_loop(i).await });
+    inner.work.spawn(async move { gc_loop(i).await });
     let i = inner.clone();
-    inner.spawn(async move { repair::repair_loop(i).await });
+    inner
+        .work
+        .spawn(async move { repair::repair_loop(i).await });
 }
 
 /// Take or keep the leader lease; logs and counts transitions.
 pub(super) async fn renew_leadership(inner: &Arc<Inner>) {
     let ttl = leader_lease(inner.cfg.health_interval);
     let leader = inner
-        .st(inner.store.lease("leader", &inner.router_id, ttl))
+        .state
+        .st(inner.state.store.lease("leader", &inner.router_id, ttl))
         .await
         .unwrap_or(false);
-    let was = inner.leader.swap(leader, Ordering::Relaxed);
+    let was = inner.work.leader.swap(leader, Ordering::Relaxed);
     if was != leader {
-        metrics::gauge!("mictlanx_router_leader").set(if leader { 1.0 } else { 0.0 });
+        inner
+            .metrics
+            .gauge("mictlanx_router_leader")
+            .set(if leader { 1.0 } else { 0.0 });
         tracing::info!(router_id = %inner.router_id, leader, "background work leadership changed");
     }
 }
@@ -48,17 +54,17 @@ async fn leader_loop(inner: Arc<Inner>) {
     }
 }
 
-async fn health_loop(inner: Arc<Inner>) {
+async fn probe_loop(inner: Arc<Inner>) {
     let mut tick = tokio::time::interval(inner.cfg.health_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tick.tick().await;
     renew_leadership(&inner).await;
     let i = inner.clone();
-    inner.spawn(async move { leader_loop(i).await });
+    inner.work.spawn(async move { leader_loop(i).await });
     // The start-up full pass follows the first round, so that round does not start per-peer passes.
-    health::probe_round(&inner, false).await;
+    liveness::probe_round(&inner, false).await;
     let i = inner.clone();
-    inner.spawn(async move { rebuild_loop(i).await });
+    inner.work.spawn(async move { rebuild_loop(i).await });
     loop {
         tick.tick().await;
         // The epoch first: a store that lost its data must get this router's registry back before the
@@ -68,18 +74,18 @@ async fn health_loop(inner: Arc<Inner>) {
             tracing::debug!(error = %e, "registry refresh failed");
         }
         drain::refresh(&inner).await;
-        health::probe_round(&inner, true).await;
+        liveness::probe_round(&inner, true).await;
     }
 }
 
 /// A store whose data-set identity changed lost its data (a Redis restarted empty): drop caches, publish
 /// the registry again and, on the leader, rebuild the replica map from the peers at once.
 async fn check_epoch(inner: &Arc<Inner>) {
-    let Ok(epoch) = inner.st(inner.store.epoch()).await else {
+    let Ok(epoch) = inner.state.st(inner.state.store.epoch()).await else {
         return;
     };
     let changed = {
-        let mut last = lock(&inner.epoch);
+        let mut last = lock(&inner.state.epoch);
         let changed = last.as_ref().is_some_and(|e| *e != epoch);
         *last = Some(epoch);
         changed
@@ -88,17 +94,19 @@ async fn check_epoch(inner: &Arc<Inner>) {
         return;
     }
     tracing::warn!("state store came back without its data: rebuilding from the peers");
-    inner.reset_caches();
+    inner.state.reset_caches();
     membership::republish(inner).await;
     renew_leadership(inner).await;
-    if inner.is_leader() {
+    if inner.work.is_leader() {
         let i = inner.clone();
-        inner.spawn(async move { inventory::full_pass(&i).await });
+        inner
+            .work
+            .spawn(async move { inventory::full_pass(&i).await });
     }
 }
 
 async fn rebuild_loop(inner: Arc<Inner>) {
-    if inner.is_leader() {
+    if inner.work.is_leader() {
         inventory::full_pass(&inner).await;
     }
     let every = inner.cfg.rebuild_interval;
@@ -107,7 +115,7 @@ async fn rebuild_loop(inner: Arc<Inner>) {
     }
     loop {
         tokio::time::sleep(every).await;
-        if inner.is_leader() {
+        if inner.work.is_leader() {
             inventory::full_pass(&inner).await;
         }
     }
@@ -124,18 +132,18 @@ async fn gc_loop(inner: Arc<Inner>) {
     let period = sweep_period(inner.cfg.task_ttl);
     loop {
         tokio::time::sleep(period).await;
-        if inner.is_leader() {
-            match inner.st(inner.store.sweep(now_ns())).await {
+        if inner.work.is_leader() {
+            match inner.state.st(inner.state.store.sweep(now_ns())).await {
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "expired task groups swept"),
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "sweep failed"),
             }
         }
-        if let Ok(n) = inner.st(inner.store.group_count()).await {
-            inner.update_tasks_gauge(n);
+        if let Ok(n) = inner.state.st(inner.state.store.group_count()).await {
+            inner.state.update_tasks_gauge(n);
         }
-        if let Ok(n) = inner.st(inner.store.object_count()).await {
-            inner.update_map_gauge(n);
+        if let Ok(n) = inner.state.st(inner.state.store.object_count()).await {
+            inner.state.update_map_gauge(n);
         }
     }
 }

@@ -71,7 +71,7 @@ pub(super) async fn copy(
     let bytes = resp
         .bytes_stream()
         .map(|piece| piece.map_err(std::io::Error::other));
-    let body = reqwest::Body::wrap_stream(throttled(bytes, inner.throttle.clone()));
+    let body = reqwest::Body::wrap_stream(throttled(bytes, inner.work.throttle.clone()));
     client
         .upload_chunked_versioned(
             target,

@@ -34,7 +34,7 @@ pub async fn discover(
         (p, r)
     });
     // A stalled peer is left out at the fan-out deadline (it did not answer, like one that failed).
-    let answers: Vec<(PeerInfo, Answer)> = crate::datapath::within_deadline(
+    let answers: Vec<(PeerInfo, Answer)> = crate::deadline::within_deadline(
         calls,
         client.fanout_concurrency(),
         client.fanout_deadline(),
@@ -83,7 +83,10 @@ pub async fn discover(
     } else {
         "found"
     };
-    metrics::counter!("mictlanx_router_discovery_total", "result" => result).increment(1);
+    client
+        .metrics()
+        .counter_with("mictlanx_router_discovery_total", &[("result", result)])
+        .increment(1);
     if found.is_empty() {
         return found;
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::claims;
 use super::objects::write_of;
-use super::state::{now_ns, Inner};
+use super::state::{now_ns, Inner, StateLink};
 use super::store::Write;
 use super::types::{Claim, RmError, TaskGroup};
 
@@ -30,7 +30,7 @@ pub(super) async fn put(inner: &Arc<Inner>, mut group: TaskGroup) -> Result<(), 
         let prev = if attempt == 0 {
             None
         } else {
-            inner.st(inner.store.group(&id)).await?
+            inner.state.st(inner.state.store.group(&id)).await?
         };
         let ttl = claims::store_ttl(&group, now);
         let write = Write::Group {
@@ -39,17 +39,17 @@ pub(super) async fn put(inner: &Arc<Inner>, mut group: TaskGroup) -> Result<(), 
             next: Some(group.clone()),
             ttl,
         };
-        if inner.st(inner.store.apply(vec![write])).await? {
+        if inner.state.st(inner.state.store.apply(vec![write])).await? {
             return Ok(());
         }
     }
     Err(contention(&id))
 }
 
-pub(super) async fn get(inner: &Inner, id: &str) -> Result<Option<TaskGroup>, RmError> {
+pub(super) async fn get(state: &StateLink, id: &str) -> Result<Option<TaskGroup>, RmError> {
     let now = now_ns();
-    Ok(inner
-        .st(inner.store.group(id))
+    Ok(state
+        .st(state.store.group(id))
         .await?
         .map(|v| v.value)
         .filter(|g| claims::is_live(g, now)))
@@ -61,12 +61,15 @@ pub(super) async fn claim(inner: &Arc<Inner>, id: &str) -> Result<Claim, RmError
     for _ in 0..CAS_ATTEMPTS {
         let now = now_ns();
         let prev = inner
-            .st(inner.store.group(id))
+            .state
+            .st(inner.state.store.group(id))
             .await?
             .ok_or_else(|| claims::not_found(id))?;
         let next = claims::claim(&prev.value, &inner.router_id, now, inner.cfg.claim_lease)?;
         let key = format!("{}@{}", next.bucket_id, next.key);
-        let record = super::objects::get(inner, &key).await?.unwrap_or_default();
+        let record = super::objects::get(&inner.state, &key)
+            .await?
+            .unwrap_or_default();
         let version = record.next_version(now);
         let write = Write::Group {
             id: next.group_id.clone(),
@@ -74,7 +77,7 @@ pub(super) async fn claim(inner: &Arc<Inner>, id: &str) -> Result<Claim, RmError
             next: Some(next.clone()),
             ttl: claims::store_ttl(&next, now),
         };
-        if inner.st(inner.store.apply(vec![write])).await? {
+        if inner.state.st(inner.state.store.apply(vec![write])).await? {
             let token = next.claim_token;
             return Ok(Claim {
                 group: next,
@@ -99,7 +102,7 @@ where
 {
     for _ in 0..CAS_ATTEMPTS {
         let now = now_ns();
-        let Some(prev) = inner.st(inner.store.group(id)).await? else {
+        let Some(prev) = inner.state.st(inner.state.store.group(id)).await? else {
             return absent;
         };
         let Some(next) = change(&prev.value, now)? else {
@@ -111,7 +114,7 @@ where
             prev: Some(prev),
             next: Some(next),
         };
-        if inner.st(inner.store.apply(vec![write])).await? {
+        if inner.state.st(inner.state.store.apply(vec![write])).await? {
             return Ok(());
         }
     }
@@ -145,17 +148,18 @@ pub(super) async fn commit(
 ) -> Result<(), RmError> {
     let id = &c.group.group_id;
     let key = format!("{}@{}", c.group.bucket_id, c.group.key);
-    let holders = inner.registered(&succeeded);
+    let holders = inner.table.registered(&succeeded);
     for _ in 0..CAS_ATTEMPTS {
         let now = now_ns();
         let group = inner
-            .st(inner.store.group(id))
+            .state
+            .st(inner.state.store.group(id))
             .await?
             .ok_or_else(|| claims::fenced(id))?;
         if !claims::holds(&group.value, c.token) {
             return Err(claims::fenced(id));
         }
-        let prev = inner.st(inner.store.object(&key)).await?;
+        let prev = inner.state.st(inner.state.store.object(&key)).await?;
         let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         rec.commit(&holders, c.version, c.group.rf.max(1), now);
         let mut writes = vec![
@@ -170,7 +174,7 @@ pub(super) async fn commit(
         if let Some(r) = &group.value.reservation_id {
             writes.push(Write::Release(r.clone()));
         }
-        if inner.st(inner.store.apply(writes)).await? {
+        if inner.state.st(inner.state.store.apply(writes)).await? {
             return Ok(());
         }
     }
@@ -180,7 +184,7 @@ pub(super) async fn commit(
 /// Remove the group and release its reservation; `true` if it existed.
 pub(super) async fn delete(inner: &Arc<Inner>, id: &str) -> Result<bool, RmError> {
     for _ in 0..CAS_ATTEMPTS {
-        let Some(prev) = inner.st(inner.store.group(id)).await? else {
+        let Some(prev) = inner.state.st(inner.state.store.group(id)).await? else {
             return Ok(false);
         };
         let gid = prev.value.group_id.clone();
@@ -194,7 +198,7 @@ pub(super) async fn delete(inner: &Arc<Inner>, id: &str) -> Result<bool, RmError
             next: None,
             ttl: Default::default(),
         });
-        if inner.st(inner.store.apply(writes)).await? {
+        if inner.state.st(inner.state.store.apply(writes)).await? {
             return Ok(true);
         }
     }

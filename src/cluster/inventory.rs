@@ -61,11 +61,11 @@ enum PassError {
 /// One peer's pass: judge every listed copy; when every page succeeded, drop the peer's holder records
 /// that were not listed and are older than the pass start. Skipped when a pass for that peer is running.
 pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
-    if !lock(&inner.passes).insert(peer.peer_id.clone()) {
+    if !lock(&inner.work.passes).insert(peer.peer_id.clone()) {
         return;
     }
     let outcome = run_pass(inner, &peer).await;
-    lock(&inner.passes).remove(&peer.peer_id);
+    lock(&inner.work.passes).remove(&peer.peer_id);
     match outcome {
         Ok((seen, removed)) => {
             tracing::debug!(peer_id = %peer.peer_id, seen, removed, "inventory pass done")
@@ -92,7 +92,7 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
             Err(e) => return Err(e.into()),
         };
         let n = items.len() as u64;
-        if !lock(&inner.peers).contains_key(&peer.peer_id) {
+        if !lock(&inner.table.peers).contains_key(&peer.peer_id) {
             return Ok((seen.len(), 0));
         }
         let mut keys = Vec::with_capacity(items.len());
@@ -137,7 +137,8 @@ async fn remove_unseen(
     let mut cursor = None;
     loop {
         let page = inner
-            .st(inner.store.peer_objects(peer_id, cursor, 1000))
+            .state
+            .st(inner.state.store.peer_objects(peer_id, cursor, 1000))
             .await?;
         stale.extend(page.keys.into_iter().filter(|k| !seen.contains(k)));
         cursor = page.next;
@@ -162,7 +163,7 @@ async fn remove_unseen(
 
 /// Every live peer's pass, concurrently (bounded).
 pub(super) async fn full_pass(inner: &Arc<Inner>) {
-    let live = inner.live_peers();
+    let live = inner.table.live_peers();
     futures::stream::iter(live)
         .for_each_concurrent(inner.fanout, |p| pass_peer(inner, p))
         .await;

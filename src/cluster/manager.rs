@@ -1,5 +1,5 @@
 //! `Manager`: the one implementation of [`ReplicaManager`], over the embedded store or Redis.
-//! `start` opens the store, loads the registry, then runs the background loops (health probes, the leader
+//! `start` opens the store, loads the registry, then runs the background loops (liveness probes, the leader
 //! lease, inventory rebuilds, sweeps) until `shutdown`.
 
 use std::collections::BTreeMap;
@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::health::{self, HealthSink};
+use super::liveness::{self, LivenessSink};
 use super::placement::{self, Candidate};
 use super::registry::RegistryFile;
 use super::repair::{self, RepairState};
-use super::state::{lock, now_ns, Inner, PeerEntry};
+use super::state::{lock, now_ns, Inner, PeerEntry, PeerTable, StateLink, Work};
 use super::store::memory::MemoryStore;
 use super::store::redis::RedisStore;
 use super::store::{StateStore, Write};
@@ -24,6 +24,7 @@ use super::types::*;
 use super::{background, drain, groups, membership, objects, status, Readiness, ReplicaManager};
 use crate::config::{Config, StateBackend};
 use crate::peer_client::PeerClient;
+use crate::telemetry::Metrics;
 
 pub struct Manager {
     inner: Arc<Inner>,
@@ -51,7 +52,12 @@ fn combined(bucket: &str, key: &str) -> String {
 impl Manager {
     /// Opens the store named by the configuration (the state dir is created and checked either way),
     /// loads the registry (all peers "not probed yet") and starts the background loops.
-    pub async fn start(cfg: &Config, client: PeerClient) -> anyhow::Result<Arc<Self>> {
+    /// Its gauges and counters go to `metrics` (the App's recorder).
+    pub async fn start(
+        cfg: &Config,
+        client: PeerClient,
+        metrics: Metrics,
+    ) -> anyhow::Result<Arc<Self>> {
         let dir = &cfg.replica.state_dir;
         let file = RegistryFile::open(dir)
             .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?;
@@ -71,7 +77,7 @@ impl Manager {
                     })?,
             ),
         };
-        Self::start_with_store(cfg, client, store).await
+        Self::start_with_store(cfg, client, store, metrics).await
     }
 
     /// [`Manager::start`] on a given store (tests).
@@ -79,6 +85,7 @@ impl Manager {
         cfg: &Config,
         client: PeerClient,
         store: Arc<dyn StateStore>,
+        metrics: Metrics,
     ) -> anyhow::Result<Arc<Self>> {
         for warning in store.startup_warnings().await {
             tracing::warn!(backend = store.backend(), "{warning}");
@@ -97,7 +104,7 @@ impl Manager {
             .map(|(id, p)| (id, PeerEntry::new(p)))
             .collect();
         for id in peers.keys() {
-            health::set_available_gauge(id, false);
+            liveness::set_available_gauge(&metrics, id, false);
         }
         let router_id = format!(
             "{}:{}-{}",
@@ -111,30 +118,39 @@ impl Manager {
         let inner = Arc::new_cyclic(|weak| Inner {
             cfg: cfg.replica.clone(),
             fanout: cfg.peer_io.fanout_concurrency.max(1),
-            client: client.reporting_to_sink(Arc::new(HealthSink(weak.clone()))),
+            client: client.reporting_to_sink(Arc::new(LivenessSink(weak.clone()))),
             probe_client: client.without_reporting(),
-            seed: cfg.seed_peers.clone(),
-            store,
             router_id,
-            peers: Mutex::new(peers),
-            last_registry: Mutex::new(Some(doc)),
-            draining: Mutex::new(Default::default()),
-            passes: Mutex::new(Default::default()),
-            leader: AtomicBool::new(false),
-            store_up: AtomicBool::new(true),
-            epoch: Mutex::new(Some(epoch)),
-            resets,
-            throttle: Arc::new(Throttle::new(cfg.replica.repair.bandwidth)),
-            repair: Mutex::new(RepairState::default()),
-            repair_kick: Default::default(),
-            cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            metrics: metrics.clone(),
+            table: PeerTable {
+                seed: cfg.seed_peers.clone(),
+                peers: Mutex::new(peers),
+                last_registry: Mutex::new(Some(doc)),
+                draining: Mutex::new(Default::default()),
+            },
+            state: StateLink {
+                store,
+                timeout: cfg.replica.state_timeout,
+                up: AtomicBool::new(true),
+                epoch: Mutex::new(Some(epoch)),
+                resets,
+                metrics: metrics.clone(),
+            },
+            work: Work {
+                leader: AtomicBool::new(false),
+                passes: Mutex::new(Default::default()),
+                throttle: Arc::new(Throttle::new(cfg.replica.repair.bandwidth)),
+                repair: Mutex::new(RepairState::default()),
+                repair_kick: Default::default(),
+                cancel: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+            },
         });
-        metrics::gauge!("mictlanx_router_state_store_up").set(1.0);
-        metrics::gauge!("mictlanx_router_leader").set(0.0);
-        inner.update_map_gauge(0);
-        inner.update_tasks_gauge(0);
-        repair::register_metrics();
+        metrics.gauge("mictlanx_router_state_store_up").set(1.0);
+        metrics.gauge("mictlanx_router_leader").set(0.0);
+        inner.state.update_map_gauge(0);
+        inner.state.update_tasks_gauge(0);
+        repair::register_metrics(&metrics);
         drain::refresh(&inner).await;
         background::start(&inner);
         Ok(Arc::new(Manager { inner }))
@@ -142,29 +158,29 @@ impl Manager {
 
     /// Stops the background loops (waiting for them).
     pub async fn shutdown(&self) {
-        self.inner.cancel.cancel();
-        self.inner.tracker.close();
-        self.inner.tracker.wait().await;
+        self.inner.work.cancel.cancel();
+        self.inner.work.tracker.close();
+        self.inner.work.tracker.wait().await;
     }
 
     /// The seed peers this manager started with (`MICTLANX_PEERS_URI`).
     pub fn seed_peers(&self) -> Vec<PeerInfo> {
-        self.inner.seed.clone()
+        self.inner.table.seed.clone()
     }
 
     /// `embedded` or `redis`.
     pub fn backend(&self) -> &'static str {
-        self.inner.store.backend()
+        self.inner.state.store.backend()
     }
 
     /// Changes whenever caches built on the shared state must be dropped.
     pub fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.resets.subscribe()
+        self.inner.state.resets.subscribe()
     }
 
     /// Whether this router runs the space's background work now.
     pub fn is_leader(&self) -> bool {
-        self.inner.is_leader()
+        self.inner.work.is_leader()
     }
 
     /// This router's name in leases and claims.
@@ -174,20 +190,20 @@ impl Manager {
 
     /// Live holders sorted by (in flight, latency, id).
     fn sorted_live(&self, holders: &[String]) -> Vec<PeerInfo> {
-        let peers = lock(&self.inner.peers);
+        let peers = lock(&self.inner.table.peers);
         let mut live: Vec<&PeerEntry> = holders
             .iter()
             .filter_map(|h| peers.get(h))
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .collect();
         live.sort_by(|a, b| {
-            a.health
+            a.liveness
                 .in_flight
-                .cmp(&b.health.in_flight)
+                .cmp(&b.liveness.in_flight)
                 .then(
-                    a.health
+                    a.liveness
                         .ewma_latency_ms
-                        .total_cmp(&b.health.ewma_latency_ms),
+                        .total_cmp(&b.liveness.ewma_latency_ms),
                 )
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
@@ -197,16 +213,16 @@ impl Manager {
 
 impl Drop for Manager {
     fn drop(&mut self) {
-        self.inner.cancel.cancel();
+        self.inner.work.cancel.cancel();
     }
 }
 
 #[async_trait]
 impl ReplicaManager for Manager {
     async fn get_peers(&self) -> Result<PeersView, RmError> {
-        let peers = lock(&self.inner.peers);
+        let peers = lock(&self.inner.table.peers);
         let (available, unavailable): (Vec<&PeerEntry>, Vec<&PeerEntry>) =
-            peers.values().partition(|e| e.health.is_live());
+            peers.values().partition(|e| e.liveness.is_live());
         Ok(PeersView {
             available: available.into_iter().map(|e| e.info.clone()).collect(),
             unavailable: unavailable.into_iter().map(|e| e.info.clone()).collect(),
@@ -214,9 +230,9 @@ impl ReplicaManager for Manager {
     }
 
     async fn get_peer(&self, peer_id: &str) -> Result<PeerInfo, RmError> {
-        match lock(&self.inner.peers).get(peer_id) {
+        match lock(&self.inner.table.peers).get(peer_id) {
             None => Err(RmError::NotFound(format!("Peer {peer_id} not found"))),
-            Some(e) if !e.health.is_live() => Err(RmError::Unavailable(format!(
+            Some(e) if !e.liveness.is_live() => Err(RmError::Unavailable(format!(
                 "Peer {peer_id} is not available"
             ))),
             Some(e) => Ok(e.info.clone()),
@@ -237,16 +253,21 @@ impl ReplicaManager for Manager {
         end: i64,
     ) -> Result<BTreeMap<String, PeerStats>, RmError> {
         let client = &self.inner.client;
-        let calls = self.inner.live_peers().into_iter().map(|p| async move {
-            let r = client.stats(&p, start, end).await;
-            if let Err(e) = &r {
-                tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
-            }
-            (p.peer_id, r.ok())
-        });
+        let calls = self
+            .inner
+            .table
+            .live_peers()
+            .into_iter()
+            .map(|p| async move {
+                let r = client.stats(&p, start, end).await;
+                if let Err(e) = &r {
+                    tracing::warn!(peer_id = %p.peer_id, error = %e, "peer stats left out");
+                }
+                (p.peer_id, r.ok())
+            });
         // A stalled peer is left out at the fan-out deadline, like one that failed.
         let answers =
-            crate::datapath::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
+            crate::deadline::within_deadline(calls, self.inner.fanout, client.fanout_deadline())
                 .await;
         Ok(answers
             .into_iter()
@@ -256,13 +277,14 @@ impl ReplicaManager for Manager {
 
     async fn readiness(&self) -> Readiness {
         let (available, registered) = {
-            let peers = lock(&self.inner.peers);
-            let live = peers.values().filter(|e| e.health.is_live()).count();
+            let peers = lock(&self.inner.table.peers);
+            let live = peers.values().filter(|e| e.liveness.is_live()).count();
             (live, peers.len())
         };
         let store_error = self
             .inner
-            .st(self.inner.store.epoch())
+            .state
+            .st(self.inner.state.store.epoch())
             .await
             .err()
             .map(|e| e.to_string());
@@ -274,21 +296,21 @@ impl ReplicaManager for Manager {
     }
 
     async fn get_replicas(&self, bucket: &str, key: &str) -> Result<ReplicaView, RmError> {
-        let rec = objects::get(&self.inner, &combined(bucket, key))
+        let rec = objects::get(&self.inner.state, &combined(bucket, key))
             .await?
             .unwrap_or_default();
         let holders = rec.holder_ids();
-        let peers = lock(&self.inner.peers);
+        let peers = lock(&self.inner.table.peers);
         let mut recorded: Vec<&PeerEntry> = holders.iter().filter_map(|h| peers.get(h)).collect();
         recorded.sort_by(|a, b| {
-            b.health
+            b.liveness
                 .is_live()
-                .cmp(&a.health.is_live())
+                .cmp(&a.liveness.is_live())
                 .then_with(|| a.info.peer_id.cmp(&b.info.peer_id))
         });
         let available_replicas = peers
             .values()
-            .filter(|e| e.health.is_live() && !holders.contains(&e.info.peer_id))
+            .filter(|e| e.liveness.is_live() && !holders.contains(&e.info.peer_id))
             .map(|e| e.info.clone())
             .collect();
         Ok(ReplicaView {
@@ -306,19 +328,19 @@ impl ReplicaManager for Manager {
     ) -> Result<Placement, PlacementError> {
         let inner = &self.inner;
         let rf = rf.max(1);
-        let rec = objects::get(inner, &combined(bucket, key))
+        let rec = objects::get(&inner.state, &combined(bucket, key))
             .await?
             .unwrap_or_default();
         let mut holders = rec.holder_ids();
         holders.sort();
         let now = now_ns();
-        let reservations = inner.st(inner.store.reservations(now)).await?;
-        let draining = lock(&inner.draining).clone();
-        let candidates: Vec<Candidate> = lock(&inner.peers)
+        let reservations = inner.state.st(inner.state.store.reservations(now)).await?;
+        let draining = lock(&inner.table.draining).clone();
+        let candidates: Vec<Candidate> = lock(&inner.table.peers)
             .values()
-            .filter(|e| e.health.is_live() && !draining.contains(&e.info.peer_id))
+            .filter(|e| e.liveness.is_live() && !draining.contains(&e.info.peer_id))
             .filter_map(|e| {
-                let f = e.health.figures.as_ref()?;
+                let f = e.liveness.figures.as_ref()?;
                 let reserved = reservations
                     .iter()
                     .filter(|r| r.peers.contains(&e.info.peer_id))
@@ -340,13 +362,17 @@ impl ReplicaManager for Manager {
             expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
         };
         inner
-            .st(inner.store.apply(vec![Write::Reserve(reservation)]))
+            .state
+            .st(inner.state.store.apply(vec![Write::Reserve(reservation)]))
             .await?;
         let under_replicated = plan.write_set.len() < rf as usize;
         if under_replicated {
             let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
             tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
-            metrics::counter!("mictlanx_router_under_replicated_writes_total").increment(1);
+            self.inner
+                .metrics
+                .counter("mictlanx_router_under_replicated_writes_total")
+                .increment(1);
         }
         Ok(Placement {
             write_set: plan.write_set,
@@ -360,12 +386,15 @@ impl ReplicaManager for Manager {
 
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {
         let w = Write::Release(reservation_id.to_string());
-        self.inner.st(self.inner.store.apply(vec![w])).await?;
+        self.inner
+            .state
+            .st(self.inner.state.store.apply(vec![w]))
+            .await?;
         Ok(())
     }
 
     async fn choose_read_replica(&self, bucket: &str, key: &str) -> Result<ReadPlan, RmError> {
-        let Some(rec) = objects::get(&self.inner, &combined(bucket, key)).await? else {
+        let Some(rec) = objects::get(&self.inner.state, &combined(bucket, key)).await? else {
             return Ok(ReadPlan::default());
         };
         let peers = if rec.is_live() {
@@ -381,7 +410,10 @@ impl ReplicaManager for Manager {
 
     async fn object_version(&self, bucket: &str, key: &str) -> Result<Option<u64>, RmError> {
         let key = combined(bucket, key);
-        self.inner.st(self.inner.store.object_version(&key)).await
+        self.inner
+            .state
+            .st(self.inner.state.store.object_version(&key))
+            .await
     }
 
     async fn add_replicas(
@@ -390,7 +422,7 @@ impl ReplicaManager for Manager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.inner.registered(&peer_ids);
+        let ids = self.inner.table.registered(&peer_ids);
         if ids.is_empty() {
             return Ok(());
         }
@@ -413,7 +445,7 @@ impl ReplicaManager for Manager {
         key: &str,
         peer_ids: Vec<String>,
     ) -> Result<(), RmError> {
-        let ids = self.inner.registered(&peer_ids);
+        let ids = self.inner.table.registered(&peer_ids);
         let now = now_ns();
         objects::modify(&self.inner, &combined(bucket, key), |rec| {
             if ids.is_empty() {
@@ -452,7 +484,7 @@ impl ReplicaManager for Manager {
         copies: Vec<FoundCopy>,
     ) -> Result<Vec<String>, RmError> {
         let copies: Vec<FoundCopy> = {
-            let peers = lock(&self.inner.peers);
+            let peers = lock(&self.inner.table.peers);
             copies
                 .into_iter()
                 .filter(|c| peers.contains_key(&c.peer_id))
@@ -484,7 +516,11 @@ impl ReplicaManager for Manager {
         let mut deleted = Vec::new();
         for chunk in keys.chunks(500) {
             let combined: Vec<String> = chunk.iter().map(|k| combined(bucket, k)).collect();
-            let records = self.inner.st(self.inner.store.objects(&combined)).await?;
+            let records = self
+                .inner
+                .state
+                .st(self.inner.state.store.objects(&combined))
+                .await?;
             for (key, rec) in chunk.iter().zip(records) {
                 if rec.is_some_and(|r| r.value.deleted_at_ns.is_some()) {
                     deleted.push(key.clone());
@@ -495,7 +531,7 @@ impl ReplicaManager for Manager {
     }
 
     async fn next_version(&self, bucket: &str, key: &str) -> Result<u64, RmError> {
-        let rec = objects::get(&self.inner, &combined(bucket, key))
+        let rec = objects::get(&self.inner.state, &combined(bucket, key))
             .await?
             .unwrap_or_default();
         Ok(rec.next_version(now_ns()))
@@ -541,7 +577,7 @@ impl ReplicaManager for Manager {
     }
 
     async fn get_task_group(&self, id: &str) -> Result<Option<TaskGroup>, RmError> {
-        groups::get(&self.inner, id).await
+        groups::get(&self.inner.state, id).await
     }
 
     async fn claim_task_group(&self, id: &str) -> Result<Claim, RmError> {
@@ -573,14 +609,14 @@ impl ReplicaManager for Manager {
     }
 
     async fn drain_status(&self, peer_id: &str) -> Result<Option<DrainStatus>, RmError> {
-        drain::status(&self.inner, peer_id).await
+        drain::status(&self.inner.state, peer_id).await
     }
 
     async fn report_start(&self, peer_id: &str) {
-        health::on_start(&self.inner, peer_id);
+        liveness::on_start(&self.inner.table, peer_id);
     }
 
     async fn report_outcome(&self, peer_id: &str, outcome: PeerOutcome) {
-        health::on_outcome(&self.inner, peer_id, outcome);
+        liveness::on_outcome(&self.inner, peer_id, outcome);
     }
 }

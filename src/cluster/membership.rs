@@ -1,12 +1,12 @@
 //! Registry changes (`replica-manager.md` §3) through the store, and this router's view of the registry:
-//! effective = (seed ∪ added, added winning) − removed, refreshed from the store every health round so a
+//! effective = (seed ∪ added, added winning) − removed, refreshed from the store every probe round so a
 //! peer added or removed through any router is used, or dropped, by every router within one interval.
 //! New or changed peers start "not probed yet" and are probed at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::health;
+use super::liveness;
 use super::record::ObjectRecord;
 use super::state::{lock, Inner, PeerEntry};
 use super::types::{PeerInfo, RmError};
@@ -20,7 +20,8 @@ pub(super) async fn add_peers(inner: &Arc<Inner>, peers: Vec<PeerInfo>) -> Resul
     }
     let list: Vec<PeerInfo> = unique.into_values().collect();
     inner
-        .st(inner.store.change_registry(list, Vec::new()))
+        .state
+        .st(inner.state.store.change_registry(list, Vec::new()))
         .await?;
     refresh(inner).await
 }
@@ -31,8 +32,8 @@ pub(super) async fn remove_peers(
     inner: &Arc<Inner>,
     peer_ids: Vec<String>,
 ) -> Result<usize, RmError> {
-    let doc = inner.st(inner.store.registry()).await?;
-    let effective = doc.effective(&inner.seed);
+    let doc = inner.state.st(inner.state.store.registry()).await?;
+    let effective = doc.effective(&inner.table.seed);
     let mut ids: Vec<String> = peer_ids
         .into_iter()
         .filter(|id| effective.contains_key(id))
@@ -43,7 +44,8 @@ pub(super) async fn remove_peers(
         return Ok(0);
     }
     inner
-        .st(inner.store.change_registry(Vec::new(), ids.clone()))
+        .state
+        .st(inner.state.store.change_registry(Vec::new(), ids.clone()))
         .await?;
     refresh(inner).await?;
     let gone: BTreeSet<String> = ids.iter().cloned().collect();
@@ -65,7 +67,8 @@ async fn forget_peer_records(
     let mut cursor = None;
     loop {
         let page = inner
-            .st(inner.store.peer_objects(peer_id, cursor, 500))
+            .state
+            .st(inner.state.store.peer_objects(peer_id, cursor, 500))
             .await?;
         keys.extend(page.keys);
         cursor = page.next;
@@ -83,22 +86,25 @@ async fn forget_peer_records(
 
 /// Re-read the registry from the store and apply it to this router's view.
 pub(super) async fn refresh(inner: &Arc<Inner>) -> Result<(), RmError> {
-    let epoch = inner.st(inner.store.epoch()).await?;
-    if lock(&inner.epoch).as_ref().is_some_and(|e| *e != epoch) {
+    let epoch = inner.state.st(inner.state.store.epoch()).await?;
+    if lock(&inner.state.epoch)
+        .as_ref()
+        .is_some_and(|e| *e != epoch)
+    {
         // The store lost its data since this router last looked: `check_epoch` republishes first.
         return Ok(());
     }
-    let doc = inner.st(inner.store.registry()).await?;
+    let doc = inner.state.st(inner.state.store.registry()).await?;
     apply_doc(inner, &doc);
-    *lock(&inner.last_registry) = Some(doc);
+    *lock(&inner.table.last_registry) = Some(doc);
     Ok(())
 }
 
 /// Make this router's view the effective registry of `doc`; probe what is new or changed.
 pub(super) fn apply_doc(inner: &Arc<Inner>, doc: &PeersDoc) {
-    let effective = doc.effective(&inner.seed);
+    let effective = doc.effective(&inner.table.seed);
     let (changed, removed) = {
-        let mut reg = lock(&inner.peers);
+        let mut reg = lock(&inner.table.peers);
         let removed: Vec<String> = reg
             .keys()
             .filter(|id| !effective.contains_key(*id))
@@ -117,24 +123,28 @@ pub(super) fn apply_doc(inner: &Arc<Inner>, doc: &PeersDoc) {
         (changed, removed)
     };
     for id in removed {
-        health::set_available_gauge(&id, false);
+        liveness::set_available_gauge(&inner.metrics, &id, false);
     }
     for p in changed {
         tracing::info!(peer_id = %p.peer_id, url = %p.base_url(inner.client.test_mode()), "peer registered");
-        health::set_available_gauge(&p.peer_id, false);
+        liveness::set_available_gauge(&inner.metrics, &p.peer_id, false);
         let i = inner.clone();
-        inner.spawn(async move { health::probe_peer(&i, p, true).await });
+        inner
+            .work
+            .spawn(async move { liveness::probe_peer(&i, p, true).await });
     }
 }
 
 /// The store lost its data (a Redis restarted empty): publish this router's last view of the registry
 /// again so runtime-added peers are not forgotten.
 pub(super) async fn republish(inner: &Arc<Inner>) {
-    let Some(doc) = lock(&inner.last_registry).clone() else {
+    let Some(doc) = lock(&inner.table.last_registry).clone() else {
         return;
     };
     let result = inner
+        .state
         .st(inner
+            .state
             .store
             .change_registry(doc.added.clone(), doc.removed.clone()))
         .await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::record::ObjectRecord;
-use super::state::Inner;
+use super::state::{Inner, StateLink};
 use super::store::{Versioned, Write};
 use super::types::RmError;
 
@@ -36,13 +36,17 @@ where
     F: FnMut(&mut ObjectRecord) -> bool,
 {
     for _ in 0..CAS_ATTEMPTS {
-        let prev = inner.st(inner.store.object(key)).await?;
+        let prev = inner.state.st(inner.state.store.object(key)).await?;
         let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         if !change(&mut rec) {
             return Ok(rec);
         }
         if inner
-            .st(inner.store.apply(vec![write_of(key, prev, rec.clone())]))
+            .state
+            .st(inner
+                .state
+                .store
+                .apply(vec![write_of(key, prev, rec.clone())]))
             .await?
         {
             return Ok(rec);
@@ -66,7 +70,7 @@ where
     if keys.is_empty() {
         return Ok(());
     }
-    let prevs = inner.st(inner.store.objects(keys)).await?;
+    let prevs = inner.state.st(inner.state.store.objects(keys)).await?;
     let mut writes = Vec::new();
     for (key, prev) in keys.iter().zip(prevs) {
         let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
@@ -74,7 +78,7 @@ where
             writes.push(write_of(key, prev, rec));
         }
     }
-    if writes.is_empty() || inner.st(inner.store.apply(writes)).await? {
+    if writes.is_empty() || inner.state.st(inner.state.store.apply(writes)).await? {
         return Ok(());
     }
     for key in keys {
@@ -84,6 +88,6 @@ where
 }
 
 /// The record of `key`, if any.
-pub(super) async fn get(inner: &Inner, key: &str) -> Result<Option<ObjectRecord>, RmError> {
-    Ok(inner.st(inner.store.object(key)).await?.map(|v| v.value))
+pub(super) async fn get(state: &StateLink, key: &str) -> Result<Option<ObjectRecord>, RmError> {
+    Ok(state.st(state.store.object(key)).await?.map(|v| v.value))
 }

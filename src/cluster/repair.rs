@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+use super::copies::{classify, desired, Copies};
 use super::copy::copy;
 use super::placement::{self, Candidate};
 use super::record::ObjectRecord;
@@ -24,6 +25,7 @@ use super::state::{lock, now_ns, Inner};
 use super::types::{PeerInfo, RepairRound, RepairTotals};
 use super::{drain, objects};
 use crate::peer_client::PeerError;
+use crate::telemetry::Metrics;
 
 /// Most records one round looks at (the rest wait for the next round).
 const MAX_PER_ROUND: usize = 20_000;
@@ -42,89 +44,42 @@ pub struct RepairState {
 }
 
 /// Register the repair metrics so they are exported before the first round.
-pub fn register_metrics() {
-    metrics::gauge!("mictlanx_router_under_replicated_objects").set(0.0);
-    metrics::gauge!("mictlanx_router_repair_queue").set(0.0);
+pub fn register_metrics(metrics: &Metrics) {
+    metrics
+        .gauge("mictlanx_router_under_replicated_objects")
+        .set(0.0);
+    metrics.gauge("mictlanx_router_repair_queue").set(0.0);
     for result in ["done", "failed"] {
-        metrics::counter!("mictlanx_router_repairs_total", "result" => result).increment(0);
+        metrics
+            .counter_with("mictlanx_router_repairs_total", &[("result", result)])
+            .increment(0);
     }
-    metrics::counter!("mictlanx_router_repair_bytes_total").increment(0);
-    metrics::counter!("mictlanx_router_repair_deletes_total").increment(0);
+    metrics
+        .counter("mictlanx_router_repair_bytes_total")
+        .increment(0);
+    metrics
+        .counter("mictlanx_router_repair_deletes_total")
+        .increment(0);
 }
 
 pub(super) async fn repair_loop(inner: Arc<Inner>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(inner.cfg.repair.interval) => {}
-            _ = inner.repair_kick.notified() => {}
+            _ = inner.work.repair_kick.notified() => {}
         }
-        if let Ok(n) = inner.st(inner.store.attention_len()).await {
-            metrics::gauge!("mictlanx_router_repair_queue").set(n as f64);
+        if let Ok(n) = inner.state.st(inner.state.store.attention_len()).await {
+            inner
+                .metrics
+                .gauge("mictlanx_router_repair_queue")
+                .set(n as f64);
         }
-        if !inner.is_leader() {
+        if !inner.work.is_leader() {
             continue;
         }
         let round = run_round(&inner).await;
         drain::update_progress(&inner).await;
         publish(&inner, round).await;
-    }
-}
-
-/// The copies of one record as this router sees them.
-pub(super) struct Copies {
-    /// Live, or unavailable for less than the repair delay: they count.
-    pub good: Vec<String>,
-    /// Unavailable for longer than the delay, or no longer registered: repaired around, then dropped.
-    pub dead: Vec<String>,
-    /// Holders being drained: they serve reads but do not count.
-    pub draining: Vec<String>,
-    /// Live holders to copy from, non-draining first.
-    pub sources: Vec<PeerInfo>,
-}
-
-pub(super) fn classify(inner: &Inner, rec: &ObjectRecord, now: Instant) -> Copies {
-    let peers = lock(&inner.peers);
-    let draining = lock(&inner.draining);
-    let mut c = Copies {
-        good: Vec::new(),
-        dead: Vec::new(),
-        draining: Vec::new(),
-        sources: Vec::new(),
-    };
-    let mut drained_sources = Vec::new();
-    for h in rec.holders.keys() {
-        let Some(e) = peers.get(h) else {
-            c.dead.push(h.clone());
-            continue;
-        };
-        let live = e.health.is_live();
-        if draining.contains(h) {
-            c.draining.push(h.clone());
-            if live {
-                drained_sources.push(e.info.clone());
-            }
-        } else if live {
-            c.good.push(h.clone());
-            c.sources.push(e.info.clone());
-        } else if e.health.down_for(now) >= inner.cfg.repair.delay {
-            c.dead.push(h.clone());
-        } else {
-            c.good.push(h.clone());
-        }
-    }
-    c.sources.extend(drained_sources);
-    c
-}
-
-/// How many copies the record should have: its rf; for an object of unknown rf on a draining peer, as
-/// many as it has now (a drain never lowers redundancy).
-pub(super) fn desired(rec: &ObjectRecord, c: &Copies) -> usize {
-    if rec.rf > 0 {
-        rec.rf as usize
-    } else if !c.draining.is_empty() {
-        c.good.len() + c.draining.len()
-    } else {
-        0
     }
 }
 
@@ -147,16 +102,19 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
         .for_each_concurrent(inner.cfg.repair.concurrency.max(1), |key| {
             let tally = &tally;
             async move {
-                lock(&inner.repair).running.insert(key.clone());
+                lock(&inner.work.repair).running.insert(key.clone());
                 if let Err(e) = repair_key(inner, &key, tally).await {
                     tracing::debug!(%key, error = %e, "repair of a record deferred");
                 }
-                lock(&inner.repair).running.remove(&key);
+                lock(&inner.work.repair).running.remove(&key);
             }
         })
         .await;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    metrics::gauge!("mictlanx_router_under_replicated_objects").set(load(&tally.under) as f64);
+    inner
+        .metrics
+        .gauge("mictlanx_router_under_replicated_objects")
+        .set(load(&tally.under) as f64);
     RepairRound {
         started_at_ns,
         finished_at_ns: now_ns(),
@@ -172,9 +130,13 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
 /// Every key the round must look at: the attention set, and the objects of dead and draining holders.
 async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    let mut cursor = lock(&inner.repair).attention_cursor.take();
+    let mut cursor = lock(&inner.work.repair).attention_cursor.take();
     loop {
-        let Ok(page) = inner.st(inner.store.attention(cursor.clone(), 500)).await else {
+        let Ok(page) = inner
+            .state
+            .st(inner.state.store.attention(cursor.clone(), 500))
+            .await
+        else {
             break;
         };
         keys.extend(page.keys);
@@ -183,16 +145,16 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
             break;
         }
     }
-    lock(&inner.repair).attention_cursor = cursor;
+    lock(&inner.work.repair).attention_cursor = cursor;
     let now = Instant::now();
     let watched: Vec<String> = {
-        let peers = lock(&inner.peers);
-        let draining = lock(&inner.draining);
+        let peers = lock(&inner.table.peers);
+        let draining = lock(&inner.table.draining);
         peers
             .iter()
             .filter(|(id, e)| {
                 draining.contains(*id)
-                    || (!e.health.is_live() && e.health.down_for(now) >= inner.cfg.repair.delay)
+                    || (!e.liveness.is_live() && e.liveness.down_for(now) >= inner.cfg.repair.delay)
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -200,7 +162,11 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
     for peer in watched {
         let mut cursor = None;
         loop {
-            let Ok(page) = inner.st(inner.store.peer_objects(&peer, cursor, 500)).await else {
+            let Ok(page) = inner
+                .state
+                .st(inner.state.store.peer_objects(&peer, cursor, 500))
+                .await
+            else {
                 break;
             };
             keys.extend(page.keys);
@@ -218,7 +184,7 @@ async fn repair_key(
     key: &str,
     tally: &Tally,
 ) -> Result<(), crate::cluster::RmError> {
-    let Some(rec) = objects::get(inner, key).await? else {
+    let Some(rec) = objects::get(&inner.state, key).await? else {
         return Ok(());
     };
     tally.examined.fetch_add(1, Ordering::Relaxed);
@@ -240,7 +206,7 @@ async fn repair_key(
     if !rec.is_live() {
         return Ok(());
     }
-    let copies = classify(inner, &rec, Instant::now());
+    let copies = classify(&inner.table, inner.cfg.repair.delay, &rec, Instant::now());
     let want = desired(&rec, &copies);
     if copies.good.len() >= want {
         return Ok(());
@@ -263,9 +229,9 @@ async fn apply_deletes(
     }
     let mut done = Vec::new();
     for (peer_id, bound) in &rec.cleanup {
-        let info = lock(&inner.peers)
+        let info = lock(&inner.table.peers)
             .get(peer_id)
-            .map(|e| (e.info.clone(), e.health.is_live()));
+            .map(|e| (e.info.clone(), e.liveness.is_live()));
         match info {
             None => done.push(peer_id.clone()),
             Some((_, false)) => {}
@@ -279,7 +245,10 @@ async fn apply_deletes(
                 | Err(PeerError::NotFound(_))
                 | Err(PeerError::Status { status: 409, .. }) => {
                     tally.deletes.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("mictlanx_router_repair_deletes_total").increment(1);
+                    inner
+                        .metrics
+                        .counter("mictlanx_router_repair_deletes_total")
+                        .increment(1);
                     done.push(peer_id.clone());
                 }
                 Err(e) => tracing::debug!(%peer_id, %key, error = %e, "pending delete deferred"),
@@ -337,9 +306,15 @@ async fn restore(
             Ok(c) => {
                 tally.repaired.fetch_add(1, Ordering::Relaxed);
                 tally.bytes.fetch_add(c.bytes, Ordering::Relaxed);
-                metrics::counter!("mictlanx_router_repairs_total", "result" => "done").increment(1);
-                metrics::counter!("mictlanx_router_repair_bytes_total").increment(c.bytes);
-                let mut st = lock(&inner.repair);
+                inner
+                    .metrics
+                    .counter_with("mictlanx_router_repairs_total", &[("result", "done")])
+                    .increment(1);
+                inner
+                    .metrics
+                    .counter("mictlanx_router_repair_bytes_total")
+                    .increment(c.bytes);
+                let mut st = lock(&inner.work.repair);
                 for d in &copies.draining {
                     *st.drain_bytes.entry(d.clone()).or_default() += c.bytes;
                 }
@@ -347,7 +322,9 @@ async fn restore(
             }
             Err(cause) => {
                 tally.failed.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("mictlanx_router_repairs_total", "result" => "failed")
+                inner
+                    .metrics
+                    .counter_with("mictlanx_router_repairs_total", &[("result", "failed")])
                     .increment(1);
                 tracing::warn!(%key, target = %target.peer_id, %cause, "repair copy failed");
             }
@@ -378,16 +355,16 @@ async fn restore(
 /// Up to `need` live, non-draining peers that do not hold the object, by placement order.
 fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<PeerInfo> {
     let candidates: Vec<Candidate> = {
-        let peers = lock(&inner.peers);
-        let draining = lock(&inner.draining);
+        let peers = lock(&inner.table.peers);
+        let draining = lock(&inner.table.draining);
         peers
             .values()
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .filter(|e| {
                 !draining.contains(&e.info.peer_id) && !rec.holders.contains_key(&e.info.peer_id)
             })
             .filter_map(|e| {
-                let f = e.health.figures.as_ref()?;
+                let f = e.liveness.figures.as_ref()?;
                 Some(Candidate {
                     peer: e.info.clone(),
                     total_disk: f.total_disk,
@@ -406,7 +383,7 @@ fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<Pee
 /// Fold the round into this router's totals and publish the status for the other routers.
 async fn publish(inner: &Arc<Inner>, round: RepairRound) {
     {
-        let mut st = lock(&inner.repair);
+        let mut st = lock(&inner.work.repair);
         st.totals.rounds += 1;
         st.totals.repaired += round.repaired;
         st.totals.failed += round.failed;
@@ -418,7 +395,11 @@ async fn publish(inner: &Arc<Inner>, round: RepairRound) {
     let ttl = inner.cfg.repair.interval * 3 + std::time::Duration::from_secs(30);
     if let Ok(doc) = serde_json::to_value(&status) {
         let _ = inner
-            .st(inner.store.put_doc("repair/status", Some(doc), Some(ttl)))
+            .state
+            .st(inner
+                .state
+                .store
+                .put_doc("repair/status", Some(doc), Some(ttl)))
             .await;
     }
 }

@@ -1,7 +1,7 @@
-//! What the replica manager keeps per router: its view of the registry with each peer's health (each
-//! router observes its own network path), the state store shared with other routers, whether this router
-//! is the leader of background work, and the bookkeeping of its background tasks. Locks are short and
-//! never held across an await.
+//! What the replica manager keeps per router, in the parts modules take: the peer table (its view of the
+//! registry with each peer's liveness; each router observes its own network path), the link to the state
+//! store shared with other routers, and the background work (leader lease, passes, repair bookkeeping).
+//! Locks are short and never held across an await.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::health::PeerHealth;
+use super::liveness::PeerLiveness;
 use super::registry::PeersDoc;
 use super::repair::RepairState;
 use super::store::{StateStore, StoreError};
@@ -21,79 +21,58 @@ use super::throttle::Throttle;
 use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
 use crate::peer_client::PeerClient;
+use crate::telemetry::Metrics;
 
 /// One registered peer as this router sees it.
 #[derive(Debug, Clone)]
 pub struct PeerEntry {
     pub info: PeerInfo,
-    pub health: PeerHealth,
+    pub liveness: PeerLiveness,
 }
 
 impl PeerEntry {
     pub fn new(info: PeerInfo) -> Self {
         Self {
             info,
-            health: PeerHealth::default(),
+            liveness: PeerLiveness::default(),
         }
     }
 }
 
+/// Everything one manager keeps, by the part each module touches: the configuration and the clients
+/// (flat), the peer table, the link to the state store, and the bookkeeping of background work.
 pub(super) struct Inner {
     pub cfg: ReplicaConfig,
     pub fanout: usize,
     /// Reports every call to this manager (stats fan-out, inventory passes, repair copies).
     pub client: PeerClient,
-    /// Reports nowhere: health probes.
+    /// Reports nowhere: liveness probes.
     pub probe_client: PeerClient,
-    pub seed: Vec<PeerInfo>,
-    pub store: Arc<dyn StateStore>,
     /// This router's name in leases and claims.
     pub router_id: String,
+    /// The App's recorder (availability and repair series).
+    pub metrics: Metrics,
+    pub table: PeerTable,
+    pub state: StateLink,
+    pub work: Work,
+}
+
+/// This router's view of the registry: who the peers are, how each is doing, which are draining.
+pub(super) struct PeerTable {
+    pub seed: Vec<PeerInfo>,
     pub peers: Mutex<BTreeMap<String, PeerEntry>>,
     /// The last registry document read from the store (republished if the store loses its data).
     pub last_registry: Mutex<Option<PeersDoc>>,
     /// Peers being drained: no new placements.
     pub draining: Mutex<BTreeSet<String>>,
-    /// Peers whose inventory pass is running (a second one for the same peer is skipped).
-    pub passes: Mutex<HashSet<String>>,
-    /// Whether this router holds the leader lease of background work.
-    pub leader: AtomicBool,
-    /// Whether the last store call succeeded.
-    pub store_up: AtomicBool,
-    /// The store's data-set identity seen last (a change = the store lost its data).
-    pub epoch: Mutex<Option<String>>,
-    /// Bumped whenever caches built on the shared state must be dropped (store reachable again, or
-    /// restarted empty).
-    pub resets: watch::Sender<u64>,
-    /// The bandwidth bound shared by every repair and drain copy.
-    pub throttle: Arc<Throttle>,
-    pub repair: Mutex<RepairState>,
-    /// Wakes the repair loop before its interval (a peer came back, a drain started).
-    pub repair_kick: Notify,
-    pub cancel: CancellationToken,
-    pub tracker: TaskTracker,
 }
 
-impl Inner {
-    /// Runs `fut` in the background until it ends or the manager shuts down.
-    pub fn spawn<F>(&self, fut: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let cancel = self.cancel.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = fut => {}
-            }
-        });
-    }
-
+impl PeerTable {
     /// Live peers (state `Available`), sorted by `peer_id`.
     pub fn live_peers(&self) -> Vec<PeerInfo> {
         lock(&self.peers)
             .values()
-            .filter(|e| e.health.is_live())
+            .filter(|e| e.liveness.is_live())
             .map(|e| e.info.clone())
             .collect()
     }
@@ -106,11 +85,24 @@ impl Inner {
             .cloned()
             .collect()
     }
+}
 
-    pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Relaxed)
-    }
+/// The state store shared with other routers, and what this router knows about reaching it.
+pub(super) struct StateLink {
+    pub store: Arc<dyn StateStore>,
+    /// Bound of one store call (`MICTLANX_ROUTER_STATE_TIMEOUT`).
+    pub timeout: Duration,
+    /// Whether the last store call succeeded.
+    pub up: AtomicBool,
+    /// The store's data-set identity seen last (a change = the store lost its data).
+    pub epoch: Mutex<Option<String>>,
+    /// Bumped whenever caches built on the shared state must be dropped (store reachable again, or
+    /// restarted empty).
+    pub resets: watch::Sender<u64>,
+    pub metrics: Metrics,
+}
 
+impl StateLink {
     /// One store call, bounded by the state timeout; tracks whether the store is reachable. Coming back
     /// after an outage drops the caches built on the shared state (their versions were not checked
     /// meanwhile).
@@ -118,11 +110,11 @@ impl Inner {
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, RmError> {
-        let result = match tokio::time::timeout(self.cfg.state_timeout, call).await {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {:?}",
-                self.cfg.state_timeout
+                self.timeout
             ))),
         };
         match &result {
@@ -134,11 +126,13 @@ impl Inner {
     }
 
     fn mark_store(&self, up: bool, why: Option<&str>) {
-        let was = self.store_up.swap(up, Ordering::Relaxed);
+        let was = self.up.swap(up, Ordering::Relaxed);
         if was == up {
             return;
         }
-        metrics::gauge!("mictlanx_router_state_store_up").set(if up { 1.0 } else { 0.0 });
+        self.metrics
+            .gauge("mictlanx_router_state_store_up")
+            .set(if up { 1.0 } else { 0.0 });
         if up {
             tracing::info!(
                 backend = self.store.backend(),
@@ -159,11 +153,51 @@ impl Inner {
     }
 
     pub fn update_map_gauge(&self, keys: u64) {
-        metrics::gauge!("mictlanx_router_replica_map_keys").set(keys as f64);
+        self.metrics
+            .gauge("mictlanx_router_replica_map_keys")
+            .set(keys as f64);
     }
 
     pub fn update_tasks_gauge(&self, groups: u64) {
-        metrics::gauge!("mictlanx_router_task_groups").set(groups as f64);
+        self.metrics
+            .gauge("mictlanx_router_task_groups")
+            .set(groups as f64);
+    }
+}
+
+/// The background work of this router: the leader lease, running inventory passes, the repair loop's
+/// bookkeeping and wake-up, the copy bandwidth bound, and the tasks to stop at shutdown.
+pub(super) struct Work {
+    /// Whether this router holds the leader lease of background work.
+    pub leader: AtomicBool,
+    /// Peers whose inventory pass is running (a second one for the same peer is skipped).
+    pub passes: Mutex<HashSet<String>>,
+    /// The bandwidth bound shared by every repair and drain copy.
+    pub throttle: Arc<Throttle>,
+    pub repair: Mutex<RepairState>,
+    /// Wakes the repair loop before its interval (a peer came back, a drain started).
+    pub repair_kick: Notify,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Work {
+    /// Runs `fut` in the background until it ends or the manager shuts down.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = fut => {}
+            }
+        });
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
     }
 }
 

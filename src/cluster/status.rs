@@ -9,19 +9,20 @@ use super::types::RepairStatus;
 
 pub(super) async fn repair_status(inner: &Arc<Inner>) -> RepairStatus {
     let (running, done, last_round) = {
-        let st = lock(&inner.repair);
+        let st = lock(&inner.work.repair);
         (
             st.running.iter().cloned().collect(),
             st.totals.clone(),
             st.last.clone(),
         )
     };
-    let leader = inner.is_leader();
+    let leader = inner.work.is_leader();
     let leader_status = if leader {
         None
     } else {
         inner
-            .st(inner.store.doc("repair/status"))
+            .state
+            .st(inner.state.store.doc("repair/status"))
             .await
             .ok()
             .flatten()
@@ -30,19 +31,20 @@ pub(super) async fn repair_status(inner: &Arc<Inner>) -> RepairStatus {
     RepairStatus {
         router_id: inner.router_id.clone(),
         leader,
-        backend: inner.store.backend().to_string(),
+        backend: inner.state.store.backend().to_string(),
         interval_ms: nanos(cfg.interval) / 1_000_000,
         delay_ms: nanos(cfg.delay) / 1_000_000,
         bandwidth: cfg.bandwidth,
         concurrency: cfg.concurrency as u64,
         queued: inner
-            .st(inner.store.attention_len())
+            .state
+            .st(inner.state.store.attention_len())
             .await
             .unwrap_or_default(),
         running,
         done,
         last_round,
         leader_status,
-        drains: drain::all(inner).await.unwrap_or_default(),
+        drains: drain::all(&inner.state).await.unwrap_or_default(),
     }
 }

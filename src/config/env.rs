@@ -326,7 +326,7 @@ impl RawEnv {
         })
     }
 
-    fn seed_peers(&self) -> Result<Vec<crate::cluster::PeerInfo>, ConfigError> {
+    fn seed_peers(&self) -> Result<Vec<crate::peer::PeerInfo>, ConfigError> {
         let protocol = string_var(var!(self, mictlanx_procotol), "http");
         let api_version = min_int_var::<u32>(var!(self, mictlanx_api_version), 4, 0)?;
         let (name, uri) = match var!(self, mictlanx_peers_uri) {

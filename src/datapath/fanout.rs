@@ -32,7 +32,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use super::replica_set::ReplicaSet;
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 use crate::peer_client::PeerClient;
 
 /// How the tee behaves.

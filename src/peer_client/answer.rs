@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::status_error;
 use super::PeerError;
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 use mictlanx_proto::headers::N_DELETES;
 use mictlanx_proto::peer::NDeletes;
 

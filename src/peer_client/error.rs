@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::cluster::PeerOutcome;
+use crate::peer::PeerOutcome;
 
 /// Why a peer call did not produce the expected answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

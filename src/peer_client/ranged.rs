@@ -7,7 +7,7 @@ use reqwest::Response;
 use super::answer::answer_error;
 use super::report::Report;
 use super::{status_outcome, trace_headers, PeerClient, PeerError};
-use crate::cluster::{PeerInfo, PeerOutcome};
+use crate::peer::{PeerInfo, PeerOutcome};
 use mictlanx_http::range::{parse_content_range, ByteRange};
 use mictlanx_proto::peer::paths;
 

@@ -5,7 +5,7 @@
 use reqwest::header::HeaderMap;
 
 use super::{decode, n_deletes, PeerClient};
-use crate::cluster::PeerInfo;
+use crate::peer::PeerInfo;
 use crate::peer_client::{
     GetMetadataResponse, PeerError, PeerPutDataResponse, PeerPutMetadata, PeerPutMetadataResponse,
 };

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cache::{CachedBall, CachedMeta, FillStamp};
 use crate::datapath::Start;
 use mictlanx_http::error::ApiError;

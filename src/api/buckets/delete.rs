@@ -10,8 +10,9 @@ use axum::Json;
 
 use super::models::{DeletedByBallIdResponse, DeletedByKeyResponse, PutMetadata, PutMetadataDto};
 use super::put::peer_body;
-use crate::app::AppState;
-use crate::datapath::{live_holders, within_deadline};
+use crate::api::state::AppState;
+use crate::datapath::live_holders;
+use crate::deadline::within_deadline;
 use crate::ids::{BallId, BucketId, ObjectKey};
 use crate::peer_client::{PeerError, PutOptions};
 use crate::validate::{self, LaxJson};

@@ -10,12 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::cluster::PeerInfo;
-use crate::datapath::{
-    live_holders, read_hedged, within_deadline, within_deadline_settling, Attempt, Hedging,
-    ReadFailure, ReadKind,
-};
+use crate::datapath::{live_holders, read_hedged, Attempt, Hedging, ReadFailure, ReadKind};
+use crate::deadline::{within_deadline, within_deadline_settling};
 use crate::ids::{BallId, BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;

@@ -1,10 +1,6 @@
-//! Put data, phase 2 of a write (`router-api.md` #16 multipart, #17 raw body, #18 alias): claim the task
-//! group, relay the body once to every task's peer through [`crate::datapath::fan_out`], commit the
-//! holders. The claim is released (and the cache entry invalidated) on every way out, including a client
-//! disconnect, by [`ClaimGuard`].
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Put data, phase 2 of a write (`router-api.md` #16 multipart, #17 raw body, #18 alias): parse the
+//! request, run the write protocol ([`crate::datapath::write`]: claim, fan-out, commit or roll back) and
+//! answer, mapping its outcomes to statuses.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -17,214 +13,39 @@ use serde_json::json;
 
 use super::models::RouterPutChunkedResponse;
 use super::{PUT_CHUNKED, PUT_CHUNKED_V1, PUT_DATA};
-use crate::app::AppState;
-use crate::cache::BallCache;
-use crate::cluster::{Claim, ReplicaManager, RmError};
+use crate::api::state::AppState;
 use crate::datapath::fanout::{
-    fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, FanOutTarget, ReplicaFailure,
+    fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, ReplicaFailure,
 };
-use crate::datapath::within_deadline;
-use crate::peer_client::{status_of_cause, PutOptions};
+use crate::datapath::write::{self, ClaimGuard, WriteError};
+use crate::peer_client::status_of_cause;
 use crate::validate;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::routing::PathParams;
 
-/// Releases the claim and invalidates the cache entry unless disarmed: covers client disconnects (the
-/// handler future is dropped mid-body) as well as every error return.
-struct ClaimGuard {
-    rm: Arc<dyn ReplicaManager>,
-    cache: BallCache,
-    claim: Claim,
-    combined: String,
-    armed: bool,
-}
-
-impl ClaimGuard {
-    /// Failure path: release the claim (the group stays for a retry), P4.
-    async fn release(mut self) {
-        self.armed = false;
-        if let Err(e) = self.rm.release_task_group(&self.claim).await {
-            tracing::warn!(group_id = %self.claim.group.group_id, error = %e, "could not release a task group claim");
-        }
-        self.cache.invalidate(&self.combined);
-    }
-
-    /// Success path: in one fenced step record the holders and version, delete the group (releasing the
-    /// reservation); P4. A claim another upload took over meanwhile cannot commit (409); an unreachable
-    /// cluster state is a 503 (the bytes are on the peers; a retry of phase 2 records them).
-    async fn commit(mut self, succeeded: Vec<String>) -> Result<(), ApiError> {
-        self.armed = false;
-        let result = self.rm.commit_write(&self.claim, succeeded).await;
-        self.cache.invalidate(&self.combined);
-        match result {
-            Ok(()) => Ok(()),
-            Err(RmError::Conflict(_)) => Err(ApiError::conflict(format!(
-                "Task({}) was taken over by another upload",
-                self.claim.group.group_id
-            ))),
-            Err(e) => {
-                tracing::error!(error = %e, "could not record the holders of a committed write");
-                let _ = self.rm.release_task_group(&self.claim).await;
-                Err(e.into())
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> ApiError {
+        match e {
+            WriteError::NotFound(_) => ApiError::not_found(e.to_string()),
+            WriteError::InProgress(_) | WriteError::NotPut(_) | WriteError::TakenOver(_) => {
+                ApiError::conflict(e.to_string())
             }
+            WriteError::NoTasks => ApiError::bad_request(e.to_string()),
+            WriteError::State(e) => e.into(),
         }
     }
 }
 
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        tracing::info!(group_id = %self.claim.group.group_id, status = 499, "upload interrupted by the client");
-        let (rm, cache) = (self.rm.clone(), self.cache.clone());
-        let (claim, combined) = (self.claim.clone(), self.combined.clone());
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = rm.release_task_group(&claim).await;
-                cache.invalidate(&combined);
-            });
-        }
-    }
-}
-
-/// Claim the group named by `task_id` and check it (`router-api.md` #16 step 2).
+/// Claim the group named by `task_id` (`router-api.md` #16 step 2). A group opened under a larger size
+/// limit (before a restart) is refused too.
 async fn claim(s: &AppState, task_id: &str) -> Result<ClaimGuard, ApiError> {
-    let claim = match s.rm.claim_task_group(task_id).await {
-        Ok(c) => c,
-        Err(RmError::NotFound(_)) => {
-            return Err(ApiError::not_found(format!("Task({task_id}) not found")))
-        }
-        Err(RmError::Conflict(_)) => {
-            return Err(ApiError::conflict(format!(
-                "Task({task_id}) upload already in progress"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let group = &claim.group;
-    let combined = format!("{}@{}", group.bucket_id, group.key);
-    let (empty, operation) = (group.tasks.is_empty(), group.operation.clone());
-    let guard = ClaimGuard {
-        rm: s.rm.clone(),
-        cache: s.cache.clone(),
-        claim,
-        combined,
-        armed: true,
-    };
-    if empty {
-        guard.release().await;
-        return Err(ApiError::bad_request(
-            "Expected tasks > 0, but was received 0",
-        ));
-    }
-    if operation != "PUT" {
-        guard.release().await;
-        return Err(ApiError::conflict(format!(
-            "Expected task operation [PUT], but was received [{operation}]"
-        )));
-    }
-    // security: a group opened under a larger limit (before a restart) is refused too.
-    if let Err(e) = validate::object_size(guard.claim.group.size, s.config.security.max_object_size)
-    {
+    let guard = write::claim(s.rm.clone(), s.cache.clone(), task_id).await?;
+    let limit = s.config.security.max_object_size;
+    if let Err(e) = validate::object_size(guard.claim.group.size, limit) {
         guard.release().await;
         return Err(e);
     }
     Ok(guard)
-}
-
-/// Renew the claim's lease every third of it while the bytes stream; returns once another upload took
-/// the group over (a paused or slow router then stops instead of committing late).
-async fn keep_claim(rm: Arc<dyn ReplicaManager>, claim: Claim, lease: Duration) -> String {
-    let every = (lease / 3).max(Duration::from_millis(50));
-    loop {
-        tokio::time::sleep(every).await;
-        match rm.renew_claim(&claim).await {
-            Ok(()) => {}
-            Err(RmError::Conflict(m)) => return m,
-            Err(e) => {
-                tracing::warn!(group_id = %claim.group.group_id, error = %e, "could not renew a claim")
-            }
-        }
-    }
-}
-
-/// The upload targets of a claim. A first claim uses the tasks phase 1 opened; a later one (a retry, or a
-/// takeover after another router's lease ran out) opens fresh tasks on the same peers, because a peer may
-/// still consider the old task busy with the previous attempt's connection.
-async fn targets(s: &AppState, claim: &Claim) -> (Vec<FanOutTarget>, Vec<ReplicaFailure>) {
-    let group = &claim.group;
-    let reopen = claim.token > 1 && group.meta.is_some();
-    let version = Some(claim.version);
-    let opened = group.tasks.iter().map(|task| async move {
-        let Some(peer_id) = task.peers.first() else {
-            return Err(ReplicaFailure {
-                peer_id: String::new(),
-                cause: "task without a peer".into(),
-            });
-        };
-        let fail = |cause: String| ReplicaFailure {
-            peer_id: peer_id.clone(),
-            cause,
-        };
-        let peer =
-            s.rm.get_peer(peer_id)
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-        let task_id = match (&group.meta, reopen) {
-            (Some(meta), true) => {
-                let fresh = format!("{}-{}", group.group_id, claim.token);
-                let opts = PutOptions {
-                    rf: Some(group.rf.max(1)),
-                    version: None,
-                };
-                s.peers
-                    .put_metadata_with(&peer, &group.bucket_id, meta, Some(&fresh), "0", opts)
-                    .await
-                    .map_err(|e| fail(format!("reopening the task: {e}")))?
-                    .task_id
-            }
-            _ => task.task_id.clone(),
-        };
-        Ok(FanOutTarget {
-            peer,
-            task_id,
-            version,
-        })
-    });
-    let mut targets = Vec::new();
-    let mut unavailable = Vec::new();
-    for r in futures::future::join_all(opened).await {
-        match r {
-            Ok(t) => targets.push(t),
-            Err(f) => unavailable.push(f),
-        }
-    }
-    (targets, unavailable)
-}
-
-/// Delete the copies of a write that did not reach its quorum, on the peers that stored them: only a copy
-/// at `version` or older goes (a newer write keeps its copy), within the fan-out deadline.
-async fn roll_back(s: &AppState, b: &str, k: &str, stored: &[String], version: u64) {
-    let mut calls = Vec::new();
-    for peer_id in stored {
-        let (rm, client) = (s.rm.clone(), s.peers.clone());
-        let (b, k, peer_id) = (b.to_string(), k.to_string(), peer_id.clone());
-        calls.push(async move {
-            let peer = rm.get_peer(&peer_id).await.map_err(|e| e.to_string())?;
-            client
-                .delete_if_at_most(&peer, &b, &k, true, version)
-                .await
-                .map_err(|e| e.to_string())
-        });
-    }
-    let deadline = s.config.peer_io.fanout_deadline;
-    let fanout = s.config.peer_io.fanout_concurrency;
-    for answer in within_deadline(calls, fanout, deadline).await {
-        if let Err(e) = answer {
-            tracing::warn!(error = %e, "could not delete a copy of a write below its quorum");
-        }
-    }
 }
 
 /// An error answer after which the connection must not be reused (the body may be partly unread).
@@ -257,7 +78,7 @@ where
 {
     let group = guard.claim.group.clone();
     let (b, k) = (group.bucket_id.clone(), group.key.clone());
-    let (targets, unavailable) = targets(s, &guard.claim).await;
+    let (targets, unavailable) = write::targets(s.rm.as_ref(), &s.peers, &guard.claim).await;
     let tail = &s.config.tail;
     let quorum = tail.write_quorum.required(group.tasks.len());
     let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout)
@@ -265,13 +86,10 @@ where
     let lease = s.config.replica.claim_lease;
     let outcome = tokio::select! {
         outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy) => outcome,
-        lost = keep_claim(s.rm.clone(), guard.claim.clone(), lease) => {
+        lost = write::keep_claim(s.rm.clone(), guard.claim.clone(), lease) => {
             tracing::warn!(group_id = %group.group_id, cause = %lost, "upload stopped: its claim was taken over");
             guard.release().await;
-            return Err(closing(ApiError::conflict(format!(
-                "Task({}) was taken over by another upload",
-                group.group_id
-            ))));
+            return Err(closing(WriteError::TakenOver(group.group_id.clone()).into()));
         }
     };
     let received = match &outcome {
@@ -281,14 +99,20 @@ where
         | Err(FanOutError::ClientBody { received, .. }) => *received,
         Err(FanOutError::SizeMismatch { received, expected }) => (*received).min(*expected),
     };
-    metrics::counter!("mictlanx_router_bytes_in_total", "handler" => handler).increment(received);
+    s.metrics
+        .counter_with("mictlanx_router_bytes_in_total", &[("handler", handler)])
+        .increment(received);
     let failed_replicas = match &outcome {
         Ok(r) => r.failed.len(),
         Err(FanOutError::AllFailed { failures, .. })
         | Err(FanOutError::QuorumLost { failures, .. }) => failures.len(),
         Err(_) => 0,
     };
-    metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "data")
+    s.metrics
+        .counter_with(
+            "mictlanx_router_replica_write_failures_total",
+            &[("phase", "data")],
+        )
         .increment(failed_replicas as u64);
     match outcome {
         Ok(report) => {
@@ -298,7 +122,7 @@ where
             guard
                 .commit(report.succeeded.clone())
                 .await
-                .map_err(closing)?;
+                .map_err(|e| closing(e.into()))?;
             Ok(report)
         }
         Err(FanOutError::AllFailed { failures, .. }) => {
@@ -323,7 +147,15 @@ where
             // holders of an unacknowledged write; the group stays for a retry.
             tracing::warn!(stored = ?succeeded, required, "write quorum not reached");
             let version = guard.claim.version;
-            roll_back(s, &b, &k, &succeeded, version).await;
+            let io = &s.config.peer_io;
+            write::roll_back(
+                (s.rm.clone(), s.peers.clone()),
+                (&b, &k),
+                &succeeded,
+                version,
+                (io.fanout_concurrency, io.fanout_deadline),
+            )
+            .await;
             guard.release().await;
             Err(closing(ApiError::bad_gateway(format!(
                 "Write quorum not reached for {b}@{k}: {} of {required} replicas stored the data ({}): {}",

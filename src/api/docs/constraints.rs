@@ -432,8 +432,14 @@ mod tests {
     /// checked here on every run, so the regression file need not live at the top of the repository.
     #[test]
     fn the_empty_string_follows_every_pattern_rule() {
-        assert_eq!(re(&body_id_pattern()).is_match(""), !sanitize("").is_empty());
-        assert_eq!(re(&path_id_pattern()).is_match(""), !sanitize("").is_empty());
+        assert_eq!(
+            re(&body_id_pattern()).is_match(""),
+            !sanitize("").is_empty()
+        );
+        assert_eq!(
+            re(&path_id_pattern()).is_match(""),
+            !sanitize("").is_empty()
+        );
         if re(&size_header_pattern()).is_match("") {
             assert!(parse_size("").is_ok());
         }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 
 const BUNDLE: &[u8] = include_bytes!("redoc.standalone.js");
 const BUNDLE_NOTICES: &str = include_str!("redoc.standalone.js.LICENSE.txt");

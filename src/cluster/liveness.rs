@@ -1,4 +1,4 @@
-//! Peer health (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
+//! Peer liveness (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
 //! limiting from reported outcomes) and the probe rounds that drive it.
 
 use std::sync::{Arc, Weak};
@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::state::{lock, now_ns, Inner};
+use super::state::{lock, now_ns, Inner, PeerTable};
 use super::types::{PeerInfo, PeerOutcome};
 use crate::peer_client::{OutcomeSink, UfsStats};
+use crate::telemetry::Metrics;
 
 /// Availability of one peer. Live = `Available`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub enum FollowUp {
 }
 
 #[derive(Debug, Clone)]
-pub struct PeerHealth {
+pub struct PeerLiveness {
     pub state: PeerState,
     pub figures: Option<UfsStats>,
     pub last_ok_at_ns: Option<u64>,
@@ -46,7 +47,7 @@ pub struct PeerHealth {
     pub down_since: Option<Instant>,
 }
 
-impl Default for PeerHealth {
+impl Default for PeerLiveness {
     fn default() -> Self {
         Self {
             state: PeerState::Unknown,
@@ -61,7 +62,7 @@ impl Default for PeerHealth {
     }
 }
 
-impl PeerHealth {
+impl PeerLiveness {
     pub fn is_live(&self) -> bool {
         self.state == PeerState::Available
     }
@@ -153,37 +154,39 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
         .probe_ufs(&peer, inner.cfg.health_timeout)
         .await;
     let became = {
-        let mut peers = lock(&inner.peers);
+        let mut peers = lock(&inner.table.peers);
         let Some(entry) = peers.get_mut(&peer.peer_id).filter(|e| e.info == peer) else {
             return;
         };
         let became = match result {
-            Ok(figures) => entry.health.probe_ok(figures, Instant::now(), now_ns()),
+            Ok(figures) => entry.liveness.probe_ok(figures, Instant::now(), now_ns()),
             Err(e) => {
-                if entry.health.state != PeerState::Unreachable {
+                if entry.liveness.state != PeerState::Unreachable {
                     tracing::warn!(peer_id = %peer.peer_id, error = %e, "peer probe failed");
                 }
-                entry.health.probe_failed(e.to_string());
+                entry.liveness.probe_failed(e.to_string());
                 false
             }
         };
-        set_available_gauge(&peer.peer_id, entry.health.is_live());
+        set_available_gauge(&inner.metrics, &peer.peer_id, entry.liveness.is_live());
         became
     };
     if became {
         tracing::info!(peer_id = %peer.peer_id, "peer available");
         // Pending deletes (tombstones) and repairs involving this peer can run now.
-        inner.repair_kick.notify_one();
-        if with_pass && inner.is_leader() {
+        inner.work.repair_kick.notify_one();
+        if with_pass && inner.work.is_leader() {
             let inner2 = inner.clone();
-            inner.spawn(async move { super::inventory::pass_peer(&inner2, peer).await });
+            inner
+                .work
+                .spawn(async move { super::inventory::pass_peer(&inner2, peer).await });
         }
     }
 }
 
 /// Probe every registered peer concurrently (bounded by the fan-out concurrency).
 pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
-    let peers: Vec<PeerInfo> = lock(&inner.peers)
+    let peers: Vec<PeerInfo> = lock(&inner.table.peers)
         .values()
         .map(|e| e.info.clone())
         .collect();
@@ -193,47 +196,49 @@ pub(super) async fn probe_round(inner: &Arc<Inner>, with_pass: bool) {
 }
 
 /// `report_start`: one more call in flight.
-pub(super) fn on_start(inner: &Inner, peer_id: &str) {
-    if let Some(e) = lock(&inner.peers).get_mut(peer_id) {
-        e.health.started();
+pub(super) fn on_start(table: &PeerTable, peer_id: &str) {
+    if let Some(e) = lock(&table.peers).get_mut(peer_id) {
+        e.liveness.started();
     }
 }
 
 /// `report_outcome`: error limiting and latency (§4.3); a 507 triggers a probe of that peer.
 pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome) {
     let follow = {
-        let mut peers = lock(&inner.peers);
+        let mut peers = lock(&inner.table.peers);
         let Some(e) = peers.get_mut(peer_id) else {
             return;
         };
-        let was_live = e.health.is_live();
+        let was_live = e.liveness.is_live();
         let cfg = &inner.cfg;
-        let follow = e.health.outcome(
+        let follow = e.liveness.outcome(
             outcome,
             cfg.error_threshold,
             cfg.error_cooldown,
             Instant::now(),
         );
-        if was_live != e.health.is_live() {
-            tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
-            set_available_gauge(peer_id, e.health.is_live());
+        if was_live != e.liveness.is_live() {
+            tracing::warn!(peer_id, ?outcome, state = ?e.liveness.state, "peer taken out of rotation");
+            set_available_gauge(&inner.metrics, peer_id, e.liveness.is_live());
         }
         (follow == FollowUp::ProbeNow).then(|| e.info.clone())
     };
     if let Some(peer) = follow {
         let i = inner.clone();
-        inner.spawn(async move { probe_peer(&i, peer, true).await });
+        inner
+            .work
+            .spawn(async move { probe_peer(&i, peer, true).await });
     }
 }
 
 /// The manager's own background calls report here; it does not keep the manager alive.
-pub(super) struct HealthSink(pub Weak<Inner>);
+pub(super) struct LivenessSink(pub Weak<Inner>);
 
 #[async_trait]
-impl OutcomeSink for HealthSink {
+impl OutcomeSink for LivenessSink {
     async fn start(&self, peer_id: &str) {
         if let Some(inner) = self.0.upgrade() {
-            on_start(&inner, peer_id);
+            on_start(&inner.table, peer_id);
         }
     }
 
@@ -244,8 +249,12 @@ impl OutcomeSink for HealthSink {
     }
 }
 
-pub(super) fn set_available_gauge(peer_id: &str, live: bool) {
-    metrics::gauge!("mictlanx_router_peer_available", "peer_id" => peer_id.to_string())
+pub(super) fn set_available_gauge(metrics: &Metrics, peer_id: &str, live: bool) {
+    metrics
+        .gauge_with(
+            "mictlanx_router_peer_available",
+            &[("peer_id", peer_id.to_string())],
+        )
         .set(if live { 1.0 } else { 0.0 });
 }
 
@@ -263,7 +272,7 @@ mod tests {
 
     #[test]
     fn probes_drive_availability() {
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         assert!(!h.is_live());
         assert!(h.probe_ok(ufs(), Instant::now(), 1));
         assert!(
@@ -279,7 +288,7 @@ mod tests {
     fn error_limiting_and_cooldown() {
         let t0 = Instant::now();
         let cd = Duration::from_secs(30);
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         h.probe_ok(ufs(), t0, 1);
         h.started();
         h.outcome(PeerOutcome::Timeout, 3, cd, t0);
@@ -312,7 +321,7 @@ mod tests {
     #[test]
     fn connect_is_unreachable_at_once_and_507_asks_for_a_probe() {
         let t0 = Instant::now();
-        let mut h = PeerHealth::default();
+        let mut h = PeerLiveness::default();
         h.probe_ok(ufs(), t0, 1);
         assert_eq!(
             h.outcome(PeerOutcome::InsufficientStorage, 3, Duration::ZERO, t0),
