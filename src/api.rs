@@ -1,5 +1,5 @@
 //! The router's HTTP API: one module per resource; [`table`] lists every route in the spec's matching order
-//! (router-api.md §4).
+//! (docs/router-api.md §4).
 
 pub mod admin;
 pub mod buckets;

@@ -1,4 +1,4 @@
-//! The router's byte cache (`router-api.md` §7): a process-wide moka cache of whole objects keyed by
+//! The router's byte cache (`docs/router-api.md` §7): a process-wide moka cache of whole objects keyed by
 //! combined key, with byte and entry limits, LRU or TinyLFU eviction, and generation-guarded fills so an
 //! invalidated key is never resurrected by a read that started before the invalidation. Object metadata is
 //! cached beside the bytes under the same generations (`meta_cache.rs`).

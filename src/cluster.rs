@@ -1,4 +1,4 @@
-//! The replica manager (the SPM role, `replica-manager.md`): the [`ReplicaManager`] trait the router's
+//! The replica manager (the SPM role, `docs/replica-manager.md`): the [`ReplicaManager`] trait the router's
 //! handlers use, implemented once by [`manager::Manager`] over a [`store::StateStore`] — in process
 //! ([`store::memory`], the default, one router) or on Redis ([`store::redis`], several routers sharing
 //! one storage space). The rules live here once: placement ([`placement`]), the liveness state machine
@@ -46,7 +46,7 @@ pub struct Readiness {
 }
 
 /// Cluster state behind one async, object-safe interface. Every result is owned; no lock spans two calls;
-/// every change is one atomic step in the store (`replica-manager.md` §2, §10).
+/// every change is one atomic step in the store (`docs/replica-manager.md` §2, §10).
 #[async_trait]
 pub trait ReplicaManager: Send + Sync + 'static {
     async fn get_peers(&self) -> Result<PeersView, RmError>;

@@ -1,4 +1,4 @@
-//! Router configuration (`config.md` §2): a flat envy struct of raw strings (`config/env.rs`) converted into
+//! Router configuration (`docs/config.md` §2): a flat envy struct of raw strings (`config/env.rs`) converted into
 //! this validated, typed `Config`. Tests build `Config` values directly (`Config::for_tests`, `Config::from_vars`)
 //! and never touch the process environment.
 
@@ -120,7 +120,7 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// `MICTLANX_ROUTER_TLS_CERT` + `MICTLANX_ROUTER_TLS_KEY` (both or neither).
     pub tls: Option<TlsFiles>,
-    // performance (issue 16)
+    // performance
     /// `MICTLANX_ROUTER_WORKER_THREADS`: tokio worker threads of the router binary; 0 = one per CPU core.
     pub worker_threads: usize,
 }
@@ -292,7 +292,7 @@ pub struct RepairConfig {
 }
 
 // tail latency
-/// Bounded latency when a peer stalls (issue 14): hedged reads, stall detection on streams, straggler
+/// Bounded latency when a peer stalls: hedged reads, stall detection on streams, straggler
 /// writes and the write quorum.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TailConfig {
@@ -334,7 +334,7 @@ impl WriteQuorum {
 }
 
 impl Config {
-    /// Defaults of `config.md` with test-friendly overrides: port 0 on 127.0.0.1, no seed peers, no OTLP
+    /// Defaults of `docs/config.md` with test-friendly overrides: port 0 on 127.0.0.1, no seed peers, no OTLP
     /// export, no log files, `state_dir` as given. Tests adjust fields directly.
     pub fn for_tests(state_dir: PathBuf) -> Config {
         Config {
@@ -423,7 +423,7 @@ impl Config {
         }
     }
 
-    /// Logs, at debug level, every set variable that the port accepts without effect (`config.md` §2.2).
+    /// Logs, at debug level, every set variable that the port accepts without effect (`docs/config.md` §2.2).
     /// Call after the tracing subscriber is installed.
     pub fn log_ignored_variables(&self) {
         for name in &self.ignored_variables {

@@ -3,7 +3,7 @@
 //! holders ([`read`], [`hedge`]), ranged continuation of a read mid-stream ([`resume`]) and the relay of
 //! one peer body to the client with its size cap, cache fill and abort-on-failure rule ([`relay`]).
 //!
-//! Contracts in one place (`router-api.md` §6.0, §6.2 #17/#21/#20, `replica-manager.md` §6–§7, issue 14):
+//! Contracts in one place (`docs/router-api.md` §6.0, §6.2 #17/#21/#20, `docs/replica-manager.md` §6–§7):
 //! * a write succeeds when at least the write quorum of replicas answered 2xx after receiving exactly the
 //!   declared bytes; a replica that makes no progress while others do is dropped, never waited for;
 //! * before its first byte a read may hedge or move to another holder; after it, a holder that fails or

@@ -1,4 +1,4 @@
-//! Canonical ids (`router-api.md` §3.6, A.1): `sanitize` and the `BucketId` / `ObjectKey` / `BallId` newtypes
+//! Canonical ids (`docs/router-api.md` §3.6, A.1): `sanitize` and the `BucketId` / `ObjectKey` / `BallId` newtypes
 //! that every endpoint parses once at the edge. `peer_id` and `task_id` are never sanitized.
 
 use std::fmt;

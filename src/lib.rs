@@ -1,5 +1,5 @@
 //! mictlanx-router: the gateway of a MictlanX virtual storage space, and `mictlanx-peer`, a disk-backed
-//! storage peer. See README.md for the architecture map.
+//! storage peer. See docs/architecture.md for the architecture map.
 //!
 //! Router request flow: the route table (`mictlanx-http`) → [`api`] handlers → [`datapath`] (write fan-out,
 //! read failover) → [`cluster`] (replica manager) / [`peer_client`] → storage peers; [`cache`] sits on the

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use mictlanx_router::cluster::StateStoreUnreachable;
 use mictlanx_router::{app::App, config::Config, health_check, telemetry};
 
-/// glibc's malloc and free took ~15% of the router's CPU on a small GET (README "Performance").
+/// glibc's malloc and free took ~15% of the router's CPU on a small GET (`docs/performance/`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const HELP: &str =
-    "mictlanx-router: the MictlanX router (configured by environment variables; see README.md)
+    "mictlanx-router: the MictlanX router (configured by environment variables; see docs/config.md)
 
 Usage: mictlanx-router [--healthcheck | --help | --version]
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A registered storage peer. Serialises as `PeerModel` (`router-api.md` §5.3).
+/// A registered storage peer. Serialises as `PeerModel` (`docs/router-api.md` §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     pub peer_id: String,

@@ -1,4 +1,4 @@
-//! `PeerClient`: one pooled reqwest client speaking peer API v4 for the whole router (`router-api.md` §3.8):
+//! `PeerClient`: one pooled reqwest client speaking peer API v4 for the whole router (`docs/router-api.md` §3.8):
 //! connect + idle timeouts on the client, a total timeout on JSON calls only, outcome reporting to the
 //! replica manager, the `mictlanx_router_peer_requests_total` counter and `traceparent` propagation.
 //! Hardening: redirects are never followed (a 3xx is an error answer), buffered answers are capped

@@ -1,4 +1,4 @@
-//! `mictlanx://` peer URIs (`router-api.md` A.5): `MICTLANX_PEERS_URI` → the registry's seed `PeerInfo`s.
+//! `mictlanx://` peer URIs (`docs/router-api.md` A.5): `MICTLANX_PEERS_URI` → the registry's seed `PeerInfo`s.
 
 use percent_encoding::percent_decode_str;
 

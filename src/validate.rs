@@ -1,4 +1,4 @@
-//! Lax pydantic-like input typing and the FastAPI 422 list (`router-api.md` §3.5): the error items, the
+//! Lax pydantic-like input typing and the FastAPI 422 list (`docs/router-api.md` §3.5): the error items, the
 //! `Errors` collector and scalar coercions. Bodies: `body.rs`; object fields: `fields.rs`; arrays: `lists.rs`;
 //! headers and query parameters: `params.rs`; the object size limit: `object_size.rs`.
 

@@ -1,4 +1,4 @@
-//! Buckets and objects (`router-api.md` §6.2, endpoints #11–#24): the data path's HTTP edge. One
+//! Buckets and objects (`docs/router-api.md` §6.2, endpoints #11–#24): the data path's HTTP edge. One
 //! submodule per concern; [`bucket_routes`] adds the fourteen rows in the spec's table order.
 
 pub mod cached;
@@ -32,7 +32,7 @@ pub const OBJECT: &str = "/api/v4/buckets/{bucket_id}/{key}";
 pub const CHUNKS: &str = "/api/v4/buckets/{bucket_id}/metadata/{ball_id}/chunks";
 pub const DELETE_BALL: &str = "/api/v4/buckets/{bucket_id}/bid/{ball_id}";
 
-/// Rows #11–#24 in the exact order of `router-api.md` §4 (the order decides shadowing).
+/// Rows #11–#24 in the exact order of `docs/router-api.md` §4 (the order decides shadowing).
 pub fn bucket_routes(t: RouteTable, s: &AppState) -> RouteTable {
     let s = s.clone();
     t.route(Method::GET, SIZE, meta::size, s.clone())

@@ -1,4 +1,4 @@
-//! Cache endpoints (`router-api.md` §6.3): #25 `GET /api/v4/cache`, #26 `GET /api/v4/cache/stats`,
+//! Cache endpoints (`docs/router-api.md` §6.3): #25 `GET /api/v4/cache`, #26 `GET /api/v4/cache/stats`,
 //! #27 `DELETE /api/v4/cache/reset`.
 
 use axum::extract::{FromRef, State};
@@ -10,7 +10,7 @@ use crate::api::admin::{Admin, AdminGuard};
 use crate::cache::{BallCache, CacheStats};
 use mictlanx_http::RouteTable;
 
-/// `{"keys": [...]}` (`router-api.md` §5.14).
+/// `{"keys": [...]}` (`docs/router-api.md` §5.14).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CacheKeys {
     /// Combined keys `"{bucket_id}@{key}"`, in no particular order.

@@ -1,4 +1,4 @@
-//! CORS from `MICTLANX_CORS_*` (router-api.md §3.9): preflights are answered before routing; with
+//! CORS from `MICTLANX_CORS_*` (docs/router-api.md §3.9): preflights are answered before routing; with
 //! credentials allowed, origins are echoed, never `*`.
 
 use std::time::Duration;

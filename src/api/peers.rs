@@ -1,4 +1,4 @@
-//! Peer management endpoints #5–#10 (`router-api.md` §6.1): add, list, remove peers and the per-peer
+//! Peer management endpoints #5–#10 (`docs/router-api.md` §6.1): add, list, remove peers and the per-peer
 //! stats fan-out, all backed by the replica manager.
 
 use std::collections::BTreeMap;

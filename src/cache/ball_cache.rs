@@ -1,4 +1,4 @@
-//! `BallCache`: the process-wide moka byte cache on the router's read path (`router-api.md` §7).
+//! `BallCache`: the process-wide moka byte cache on the router's read path (`docs/router-api.md` §7).
 
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ pub struct CachedBall {
     pub version: u64,
 }
 
-/// `GET /api/v4/cache/stats` (`router-api.md` §5.14).
+/// `GET /api/v4/cache/stats` (`docs/router-api.md` §5.14).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     /// Byte capacity.

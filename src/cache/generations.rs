@@ -9,7 +9,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// Number of stripes (`router-api.md` §7 suggests 4096).
+/// Number of stripes (`docs/router-api.md` §7 suggests 4096).
 pub(crate) const STRIPES: usize = 4096;
 
 /// Where a fill stood when it started.

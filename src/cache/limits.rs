@@ -5,7 +5,7 @@
 //! `Σ weight ≤ bytes_cap` implies both: `Σ len ≤ Σ weight` and `n · m ≤ Σ weight ≤ bytes_cap`, so
 //! `n ≤ bytes_cap / m ≤ entries_cap`. Any additive weight that guarantees both bounds must satisfy
 //! `w(len) ≥ len` and `w(len) ≥ m`, so `max(len, m)` is the least restrictive such scheme (the one suggested
-//! by `router-api.md` §7).
+//! by `docs/router-api.md` §7).
 //!
 //! moka weights are `u32`; when the largest possible weight does not fit, weights are counted in `unit`-byte
 //! blocks (rounded up) and the budget in whole blocks (rounded down), which keeps both bounds sound.

@@ -1,4 +1,4 @@
-//! The metadata half of the router cache (issue 16): each object's `Metadata` and the peer it came from,
+//! The metadata half of the router cache: each object's `Metadata` and the peer it came from,
 //! so the metadata GET and the size check answer without a peer call while the entry is valid.
 //!
 //! Same coherence as the bytes, because it lives behind the same [`super::BallCache`] handle: a fill is

@@ -1,5 +1,5 @@
 //! Resident bytes and entries of the cache, kept exact by insert and the eviction listener, and the
-//! cache metrics of `router-api.md` §3.11.
+//! cache metrics of `docs/router-api.md` §3.11.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,7 +19,7 @@ pub(crate) const ENTRIES: &str = "mictlanx_router_cache_entries";
 pub(crate) struct Occupancy {
     used: AtomicU64,
     entries: AtomicU64,
-    /// Handles registered once: a `gauge!` looks its key up in the registry on every call (issue 16).
+    /// Handles registered once: a `gauge!` looks its key up in the registry on every call.
     used_gauge: Gauge,
     entries_gauge: Gauge,
     pub hits: Counter,

@@ -1,4 +1,4 @@
-//! The rules of upload task groups (`replica-manager.md` §8): expiry, claims as leases with a fencing token,
+//! The rules of upload task groups (`docs/replica-manager.md` §8): expiry, claims as leases with a fencing token,
 //! renewal, release and the commit check. Pure functions with an explicit `now` (ns); the manager reads a
 //! group, applies one of these and writes it back with compare-and-set.
 //!

@@ -1,4 +1,4 @@
-//! Read-through discovery (`replica-manager.md` §7.4): on a replica-map miss, ask every live peer for the
+//! Read-through discovery (`docs/replica-manager.md` §7.4): on a replica-map miss, ask every live peer for the
 //! key's metadata, judge the copies found by their versions (`record_found`) and return the peers that
 //! hold the current version, best first, with their metadata. Stale and deleted copies are never returned.
 

@@ -1,4 +1,4 @@
-//! Task groups through the store (`replica-manager.md` §8): store, look up, claim with a lease and a
+//! Task groups through the store (`docs/replica-manager.md` §8): store, look up, claim with a lease and a
 //! fencing token, renew, release, and the fenced commit that records the holders of a finished upload.
 //! The rules are [`super::claims`]; this module only reads, applies them and writes with compare-and-set.
 

@@ -1,4 +1,4 @@
-//! Replica-map rebuild from peer inventories (`replica-manager.md` §7.2): a full pass at start-up and every
+//! Replica-map rebuild from peer inventories (`docs/replica-manager.md` §7.2): a full pass at start-up and every
 //! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. Every
 //! listed copy is judged by its version ([`ObjectRecord::adopt`]): a current copy makes its peer a holder,
 //! a newer one becomes the current version, a stale or deleted one is scheduled for deletion and never

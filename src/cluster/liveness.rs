@@ -1,4 +1,4 @@
-//! Peer liveness (`replica-manager.md` §4): the per-peer state machine (active probes + passive error
+//! Peer liveness (`docs/replica-manager.md` §4): the per-peer state machine (active probes + passive error
 //! limiting from reported outcomes) and the probe rounds that drive it.
 
 use std::sync::{Arc, Weak};

@@ -1,4 +1,4 @@
-//! Registry changes (`replica-manager.md` §3) through the store, and this router's view of the registry:
+//! Registry changes (`docs/replica-manager.md` §3) through the store, and this router's view of the registry:
 //! effective = (seed ∪ added, added winning) − removed, refreshed from the store every probe round so a
 //! peer added or removed through any router is used, or dropped, by every router within one interval.
 //! New or changed peers start "not probed yet" and are probed at once.

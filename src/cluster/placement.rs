@@ -1,4 +1,4 @@
-//! Placement (`replica-manager.md` §5), a pure function of the live peers' figures, the key's holders,
+//! Placement (`docs/replica-manager.md` §5), a pure function of the live peers' figures, the key's holders,
 //! `size` and `rf`. The manager supplies the snapshot and turns the plan into a reserved `Placement`.
 
 use std::cmp::Ordering;

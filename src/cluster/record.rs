@@ -1,6 +1,6 @@
 //! The object record of the cluster state and the rules that change it: which copies are current, what
 //! a commit, a delete (tombstone), an update and a found copy do. Pure functions with an explicit `now`;
-//! every backend stores these records as they are and decides nothing (`replica-manager.md` §7, healing).
+//! every backend stores these records as they are and decides nothing (`docs/replica-manager.md` §7, healing).
 //!
 //! A record describes one `bucket@key`:
 //! * `holders`: the peers that hold a copy of the **current** `version` (never an older copy);

@@ -1,4 +1,4 @@
-//! The persisted part of the peer registry (`replica-manager.md` §3): `{state_dir}/peers.json` records the
+//! The persisted part of the peer registry (`docs/replica-manager.md` §3): `{state_dir}/peers.json` records the
 //! runtime additions and removals on top of the seed; the effective registry is
 //! (seed ∪ added, added winning) − removed. Writes are atomic (tmp file, fsync, rename, fsync dir).
 

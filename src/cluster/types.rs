@@ -1,4 +1,4 @@
-//! Data types of the replica manager (`replica-manager.md` §1). Field names are the JSON names.
+//! Data types of the replica manager (`docs/replica-manager.md` §1). Field names are the JSON names.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ pub struct ReplicaView {
     pub available_replicas: Vec<PeerInfo>,
 }
 
-/// The outcome of `place` (`replica-manager.md` §5).
+/// The outcome of `place` (`docs/replica-manager.md` §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     /// Live holders by `peer_id`, then new peers in choice order.

@@ -1,4 +1,4 @@
-//! Loading the router `Config` from the environment (`config.md` §1–2): dotenv merge, the flat envy struct of
+//! Loading the router `Config` from the environment (`docs/config.md` §1–2): dotenv merge, the flat envy struct of
 //! raw strings, and its conversion into the typed sections with start-up validation.
 
 use std::collections::HashSet;
@@ -101,7 +101,7 @@ pub(super) struct RawEnv {
     mictlanx_router_read_stall_timeout: Option<String>,
     mictlanx_router_straggler_timeout: Option<String>,
     mictlanx_router_write_quorum: Option<String>,
-    // performance (issue 16)
+    // performance
     mictlanx_router_worker_threads: Option<String>,
 }
 

@@ -1,4 +1,4 @@
-//! Tests of `Config::from_vars` / `from_vars_with_dotenv` against `config.md` (explicit maps, never the process env).
+//! Tests of `Config::from_vars` / `from_vars_with_dotenv` against `docs/config.md` (explicit maps, never the process env).
 
 use std::io::Write;
 
@@ -662,7 +662,7 @@ fn write_quorum_counts() {
     }
 }
 
-// performance (issue 16)
+// performance
 #[test]
 fn worker_threads_default_to_one_per_core_and_are_validated() {
     assert_eq!(config(&[]).server.worker_threads, 0);

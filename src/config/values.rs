@@ -1,4 +1,4 @@
-//! Value syntaxes of `config.md` §1 (bool, int, size, timespan, list, log level, rotation...): each parser takes
+//! Value syntaxes of `docs/config.md` §1 (bool, int, size, timespan, list, log level, rotation...): each parser takes
 //! the variable's name and raw value and fails with a one-line `ConfigError` naming both.
 
 use std::time::Duration;
@@ -51,7 +51,7 @@ pub(super) fn min_int_var<T: TryFrom<i64> + Into<i64> + Copy>(
     })
 }
 
-/// A size (`router-api.md` A.2).
+/// A size (`docs/router-api.md` A.2).
 pub(super) fn size_var((name, raw): Var<'_>, default: u64) -> Result<u64, ConfigError> {
     let Some(raw) = raw else { return Ok(default) };
     parse_size(raw).map_err(|_| ConfigError::invalid(name, raw, "a size such as 1GB or 512MiB"))

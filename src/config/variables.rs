@@ -1,13 +1,13 @@
-//! The names of every router variable (`config.md` §2), with and without effect.
+//! The names of every router variable (`docs/config.md` §2), with and without effect.
 
 /// Dotenv file read when `ENV_FILE_PATH` is unset.
 pub const DEFAULT_ENV_FILE: &str = ".env.local";
 
-/// Defines [`KNOWN_VARIABLES`] (every router variable of `config.md` §2, effect or not; the README's table
+/// Defines [`KNOWN_VARIABLES`] (every router variable of `docs/config.md` §2, effect or not; docs/config.md's tables
 /// lists exactly these) and [`NO_EFFECT_VARIABLES`] (§2.2) from one list of each, so neither repeats the other.
 macro_rules! router_variables {
     (effect: [$($effect:literal),* $(,)?], no_effect: [$($none:literal),* $(,)?] $(,)?) => {
-        /// Every router variable of `config.md` §2 (effect or not); the README's table lists exactly these.
+        /// Every router variable of `docs/config.md` §2 (effect or not); docs/config.md's tables list exactly these.
         pub const KNOWN_VARIABLES: &[&str] = &[$($effect,)* $($none,)*];
         /// §2.2: accepted for compatibility, never parsed, never rejected; reported in
         /// `Config::ignored_variables`.
@@ -100,7 +100,7 @@ router_variables! {
         "MICTLANX_ROUTER_READ_STALL_TIMEOUT",
         "MICTLANX_ROUTER_STRAGGLER_TIMEOUT",
         "MICTLANX_ROUTER_WRITE_QUORUM",
-        // performance (issue 16)
+        // performance
         "MICTLANX_ROUTER_WORKER_THREADS",
     ],
     no_effect: [

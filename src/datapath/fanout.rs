@@ -1,6 +1,6 @@
 //! Write fan-out: one client body streamed once, concurrently, to every replica of a task group.
 //!
-//! # Algorithm "bounded tee" (`router-api.md` #17 steps 3–7)
+//! # Algorithm "bounded tee" (`docs/router-api.md` #17 steps 3–7)
 //! * Every target gets one streaming `POST {peer}/api/v4/buckets/data/{task_id}/chunked` (its **own**
 //!   task id) whose body is fed by a bounded channel of [`FanOutStrategy::channel_pieces`] pieces. All
 //!   requests run concurrently from the start.

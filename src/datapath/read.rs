@@ -1,4 +1,4 @@
-//! Finding holders and reading with failover (`router-api.md` §6.0 P2/P3, `replica-manager.md` §6, §7.4).
+//! Finding holders and reading with failover (`docs/router-api.md` §6.0 P2/P3, `docs/replica-manager.md` §6, §7.4).
 //!
 //! # Algorithm "failover before the first byte"
 //! Candidates are the live holders best first (`choose_read_replica`), or, on a map miss, what discovery
@@ -102,7 +102,7 @@ impl From<Option<Vec<PeerInfo>>> for Start {
     }
 }
 
-/// Discovery (`replica-manager.md` §7.4) as read candidates.
+/// Discovery (`docs/replica-manager.md` §7.4) as read candidates.
 pub async fn discover_holders(
     rm: &dyn ReplicaManager,
     client: &PeerClient,

@@ -1,5 +1,5 @@
 //! Relay of one peer body to the client: at most `size` bytes, pieces of at most `Chunk-Size`, tee into the
-//! cache, and the abort rule (`router-api.md` §3.7, #21 step 4, §7).
+//! cache, and the abort rule (`docs/router-api.md` §3.7, #21 step 4, §7).
 //!
 //! The client body is the receiving side of a [`BodySender`]; the producer that calls [`relay_peer_body`]
 //! ends it cleanly by dropping the sender only after the whole object went through. Any upstream failure

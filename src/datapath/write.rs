@@ -90,7 +90,7 @@ impl Drop for ClaimGuard {
     }
 }
 
-/// Claim the group named by `task_id` and check that it is a PUT with tasks (`router-api.md` #16 step 2).
+/// Claim the group named by `task_id` and check that it is a PUT with tasks (`docs/router-api.md` #16 step 2).
 pub async fn claim(
     rm: Arc<dyn ReplicaManager>,
     cache: BallCache,

@@ -1,5 +1,5 @@
-//! `PeerError` and the outcome classification of one peer call (`router-api.md` §3.8,
-//! `replica-manager.md` §1 `PeerOutcome`).
+//! `PeerError` and the outcome classification of one peer call (`docs/router-api.md` §3.8,
+//! `docs/replica-manager.md` §1 `PeerOutcome`).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
-//! The lean read path to plain-`http` peers (issue 16): the data GET and the metadata GET go through
+//! The lean read path to plain-`http` peers: the data GET and the metadata GET go through
 //! hyper's own pooled client instead of reqwest's stack.
 //!
-//! Why: profiling a cache-off GET 1 KiB (README "Performance") put some 15% of the router's CPU in
+//! Why: profiling a cache-off GET 1 KiB (`docs/performance/`) put some 15% of the router's CPU in
 //! reqwest's per-request layers even with redirects off: a full `url` parse of every request URL, the
 //! `FollowRedirect` and `Retry` services that clone the request's headers and URI for a possible second try,
 //! and a second URI conversion. A GET here builds an `http::Uri` directly, sends with the same connect

@@ -1,4 +1,4 @@
-//! The data GET with a `Range` (README "Peer API extensions", Range on the data GET): a client's range
+//! The data GET with a `Range` (`docs/peer-api.md` §9–§14, Range on the data GET): a client's range
 //! passed on, and the continuation of a read from another holder at the byte offset it reached.
 
 use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
@@ -128,7 +128,7 @@ impl PeerClient {
             headers.insert(RANGE, value);
         }
         let report = Report::begin(self, peer).await;
-        // issue 16: hyper's own client to `http` peers (`fast.rs`), reqwest for the others.
+        // hyper's own client to `http` peers (`fast.rs`), reqwest for the others.
         let sent = if peer.protocol == "http" {
             let base = peer.base_url(self.test_mode);
             self.fast.get(&base, &path, headers).await

@@ -1,4 +1,4 @@
-//! The peer API extensions of versions and desired redundancy (README "Peer API extensions"): requests
+//! The peer API extensions of versions and desired redundancy (`docs/peer-api.md` §9–§14): requests
 //! that carry `Object-Version` / `Replication-Factor` / `If-Version-At-Most`, and answers whose
 //! `Object-Version` / `Replication-Factor` headers say which copy a peer holds.
 

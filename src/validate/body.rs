@@ -1,4 +1,4 @@
-//! JSON request bodies (`router-api.md` §3.5): parsed whatever the `Content-Type`, capped at 16 MiB (413),
+//! JSON request bodies (`docs/router-api.md` §3.5): parsed whatever the `Content-Type`, capped at 16 MiB (413),
 //! empty → 422 `missing`, malformed → 422 `json_invalid` with the byte offset.
 
 use axum::extract::{FromRequest, Request};

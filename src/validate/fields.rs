@@ -1,4 +1,4 @@
-//! Typed access to JSON object fields and arrays with pydantic's lax rules (`router-api.md` §3.5): every getter
+//! Typed access to JSON object fields and arrays with pydantic's lax rules (`docs/router-api.md` §3.5): every getter
 //! returns a value (the default on error) and records its error, so one 422 lists every problem in field order.
 //! Arrays are in `validate/lists.rs`.
 
@@ -213,7 +213,7 @@ mod tests {
     /// Key, size, tags, content type, is_disabled, replication factor.
     type Dto = (String, i64, BTreeMap<String, String>, String, bool, i64);
 
-    /// The `PutMetadataDTO` of `router-api.md` §5.1, read in field order.
+    /// The `PutMetadataDTO` of `docs/router-api.md` §5.1, read in field order.
     fn put_metadata(body: &Value) -> Result<Dto, ApiError> {
         let mut f = Fields::new(body, &["body"])?;
         let _bucket = f.req_str("bucket_id");

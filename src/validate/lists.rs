@@ -1,4 +1,4 @@
-//! JSON arrays with pydantic's lax rules (`router-api.md` §3.5): `list_type` when not an array, element errors
+//! JSON arrays with pydantic's lax rules (`docs/router-api.md` §3.5): `list_type` when not an array, element errors
 //! at `[…loc, i, …]`, all reported in one 422.
 
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Header and query parameters (`router-api.md` §3.4–3.5): `Force`/`Force-Get` flags, `Chunk-Size`, strings,
+//! Header and query parameters (`docs/router-api.md` §3.4–3.5): `Force`/`Force-Get` flags, `Chunk-Size`, strings,
 //! and lax query integers/booleans, each failing with a one-item 422 at `["header", name]` / `["query", name]`.
 
 use axum::http::HeaderMap;

@@ -1,5 +1,5 @@
 //! One benchmark operation over HTTP: PUT (two phases), GET, metadata GET and delete, against a router or
-//! a storage peer (router-api.md #13/#15/#17/#21/#23, peer-api.md §3 and #12/#21/#22).
+//! a storage peer (docs/router-api.md #13/#15/#17/#21/#23, docs/peer-api.md §3 and #12/#21/#22).
 
 use std::time::Duration;
 

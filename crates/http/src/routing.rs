@@ -1,4 +1,4 @@
-//! The ordered route table shared by the router and the storage peer (`router-api.md` §3.3): the path is
+//! The ordered route table shared by the router and the storage peer (`docs/router-api.md` §3.3): the path is
 //! percent-decoded, the optional prefix stripped, one trailing slash dropped; the first route whose path
 //! and method match wins; else 405 with `Allow` (every method of every path match, in table order); else 404.
 //!
@@ -205,7 +205,7 @@ fn parse_template(template: &'static str) -> Vec<Segment> {
 
 fn match_segments(template: &[Segment], path: &[&str]) -> Option<Vec<(&'static str, String)>> {
     // Check first, allocate after: most routes of the table fail on a late literal, and building their
-    // parameters before knowing was a measurable share of a small request (issue 16 profile).
+    // parameters before knowing was a measurable share of a small request (profiled).
     if !segments_match(template, path) {
         return None;
     }

@@ -1,4 +1,4 @@
-//! Bearer-token access control of the peer (`MICTLANX_PEER_TOKEN`, README "Peer API extensions"): which
+//! Bearer-token access control of the peer (`MICTLANX_PEER_TOKEN`, `docs/peer-api.md` §9–§14): which
 //! routes need the token, the constant-time check, and the 401 answer.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Command line and environment of `mictlanx-peer` (`peer-api.md` §8, `config.md` §3): every setting is a
+//! Command line and environment of `mictlanx-peer` (`docs/peer-api.md` §8, `docs/config.md` §3): every setting is a
 //! flag with its environment variable as fallback (a flag wins), validated into a [`PeerConfig`].
 
 use std::path::PathBuf;
@@ -69,7 +69,7 @@ pub struct PeerArgs {
     pub log_level: Option<String>,
     #[arg(long, env = "MICTLANX_PEER_LOG_FORMAT")]
     pub log_format: Option<String>,
-    // security (README "Peer API extensions")
+    // security (`docs/peer-api.md` §9–§14)
     #[arg(long, env = "MICTLANX_PEER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     #[arg(long, env = "MICTLANX_PEER_TOKEN_FILE")]
@@ -282,7 +282,7 @@ impl PeerArgs {
     }
 }
 
-/// Variables of the original peer accepted with no effect (`config.md` §3): never parsed, never rejected.
+/// Variables of the original peer accepted with no effect (`docs/config.md` §3): never parsed, never rejected.
 pub const NO_EFFECT_VARIABLES: &[&str] = &[
     "NODE_MEMORY_CAPACITY",
     "MIN_INTERVAL_TIME",

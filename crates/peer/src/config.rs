@@ -1,4 +1,4 @@
-//! `PeerConfig`: the typed configuration of `mictlanx-peer` (`config.md` §3), and its test constructor.
+//! `PeerConfig`: the typed configuration of `mictlanx-peer` (`docs/config.md` §3), and its test constructor.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The storage-peer server (`mictlanx-peer`, `peer-api.md` and README "Peer API extensions"): config,
+//! The storage-peer server (`mictlanx-peer`, `docs/peer-api.md` and `docs/peer-api.md` §9–§14): config,
 //! access control, HTTP api, pending tasks, the streamed body receiver, the durable disk store and its
 //! scrubber.
 

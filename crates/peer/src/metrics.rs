@@ -1,4 +1,4 @@
-//! The peer's Prometheus metrics (`GET /metrics`, README "Peer API extensions").
+//! The peer's Prometheus metrics (`GET /metrics`, `docs/peer-api.md` §9–§14).
 //!
 //! Routers and peers share a process in tests, and the `metrics` facade has one global recorder, which the
 //! router owns. So each peer builds its own `PrometheusRecorder`, registers every handle on it once at

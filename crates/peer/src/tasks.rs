@@ -1,4 +1,4 @@
-//! Pending (phase-1) upload tasks, in memory only (`peer-api.md` §3.3), and the byte reservations of the
+//! Pending (phase-1) upload tasks, in memory only (`docs/peer-api.md` §3.3), and the byte reservations of the
 //! uploads in progress (§5). An [`UploadGuard`] marks a task running; dropping it without
 //! [`UploadGuard::complete`] returns the task to pending, so cancelled uploads can be retried.
 

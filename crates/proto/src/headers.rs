@@ -1,4 +1,4 @@
-//! The peer API headers (`peer-api.md` §1, §9, §11): their names, and the `Mictlanx-Metadata`
+//! The peer API headers (`docs/peer-api.md` §1, §9, §11): their names, and the `Mictlanx-Metadata`
 //! encoding (standard base64 with padding of the compact JSON of a `Metadata`). Pure helpers shared by the
 //! storage peer, which produces them, and the router, which reads them.
 

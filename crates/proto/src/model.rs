@@ -1,10 +1,10 @@
-//! Wire models shared by the router and the storage peer (`router-api.md` §5, `peer-api.md` §2).
+//! Wire models shared by the router and the storage peer (`docs/router-api.md` §5, `docs/peer-api.md` §2).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One stored object's metadata (`router-api.md` §5.4). The router always emits all nine fields.
+/// One stored object's metadata (`docs/router-api.md` §5.4). The router always emits all nine fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metadata {

@@ -1,6 +1,6 @@
-//! Human units (`router-api.md` A.2–A.4): `parse_size` ("10mb", "1 KiB"), `parse_timespan` ("500ms", "1h"),
+//! Human units (`docs/router-api.md` A.2–A.4): `parse_size` ("10mb", "1 KiB"), `parse_timespan` ("500ms", "1h"),
 //! `format_size` (decimal, for `BallMetadata.size`), and `parse_bool`, the boolean of both binaries'
-//! configuration (`config.md` §1).
+//! configuration (`docs/config.md` §1).
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! still at the version it was filled at. Another router may have written, deleted, updated or disabled
 //! the object; every such change moves its version in the cluster state, and a hit checks it (one cheap
 //! read: in process with the embedded backend, one Redis `HGET` with Redis). No hit is served while the
-//! cluster state cannot be read. Metadata entries (issue 16) follow the same rule.
+//! cluster state cannot be read. Metadata entries follow the same rule.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
-//! A data GET that also yields the object's metadata in one peer request (issue 16): the peer's data answer
-//! carries `Mictlanx-Metadata` (README "Peer API extensions"), which is all a cache fill or an attachment
+//! A data GET that also yields the object's metadata in one peer request: the peer's data answer
+//! carries `Mictlanx-Metadata` (`docs/peer-api.md` §9–§14), which is all a cache fill or an attachment
 //! name needs. Peers without the header (older ones, or metadata over its 16 KiB cap) are asked the
 //! metadata route as well, after the data answer.
 

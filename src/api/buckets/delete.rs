@@ -1,4 +1,4 @@
-//! Endpoints that change or remove stored objects (`router-api.md` #14 update metadata, #19 disable, #23
+//! Endpoints that change or remove stored objects (`docs/router-api.md` #14 update metadata, #19 disable, #23
 //! delete by key, #24 delete by ball id). Each one invalidates the affected cache entries (P4).
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The response-header rules shared by GET data and merge (`router-api.md` #20, #21): query parameters and
+//! The response-header rules shared by GET data and merge (`docs/router-api.md` #20, #21): query parameters and
 //! headers of a download, content type and `Content-Disposition`, and the streamed 200 fed by a channel.
 
 use std::io;
@@ -29,7 +29,7 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
-/// `attachment; filename="{ascii}"` (+ `filename*` for non-ASCII names), `router-api.md` #21.
+/// `attachment; filename="{ascii}"` (+ `filename*` for non-ASCII names), `docs/router-api.md` #21.
 pub fn content_disposition(name: &str) -> String {
     let mut ascii = String::with_capacity(name.len());
     let mut non_ascii = false;

@@ -1,7 +1,7 @@
-//! Get bytes (`router-api.md` #21, §8.2): cache hit from memory, else a hedged read with failover before
+//! Get bytes (`docs/router-api.md` #21, §8.2): cache hit from memory, else a hedged read with failover before
 //! the first byte and ranged continuation after it, streamed with `Content-Length`, teed into the cache.
-//! A read that needs nothing the data answer's headers do not carry skips the metadata request (README
-//! compatibility note 21). A client's single `Range` is served too: from the cache on a hit, else passed to
+//! A read that needs nothing the data answer's headers do not carry skips the metadata request (`docs/compatibility.md`
+//! note 21). A client's single `Range` is served too: from the cache on a hit, else passed to
 //! the holder (206 / 416; see [`super::ranged`]).
 
 use axum::body::Body;
@@ -203,7 +203,7 @@ pub async fn get_object(
                     peer_id: peer.peer_id.clone(),
                 })
             }
-            // issue 16: too large for the byte cache, its metadata is still cached (a cached object's
+            // too large for the byte cache, its metadata is still cached (a cached object's
             // entry answers for its metadata itself).
             None => {
                 super::cached::fill_meta(&s, Some(stamp), &metadata, &peer.peer_id);

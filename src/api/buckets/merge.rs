@@ -1,4 +1,4 @@
-//! Merge (`router-api.md` #20, §8.3): one object streamed from the chunks `{ball_id}_{i}` of a ball. Every
+//! Merge (`docs/router-api.md` #20, §8.3): one object streamed from the chunks `{ball_id}_{i}` of a ball. Every
 //! chunk's location and size is resolved first (concurrently, bounded), then one 200 with `Content-Length`
 //! = Σ sizes streams the chunks in index order, each from the cache or a peer (hedged, failover before that
 //! chunk's first byte, ranged continuation on another holder after it; a failure no holder can continue

@@ -1,4 +1,4 @@
-//! Read-only metadata endpoints (`router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
+//! Read-only metadata endpoints (`docs/router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
 //! chunks of a ball) and the "newest wins" merge of per-peer listings. Fan-outs answer within
 //! `MICTLANX_ROUTER_FANOUT_DEADLINE` with what the live peers said; the metadata GET is hedged.
 
@@ -214,7 +214,7 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let (b, k) = (b.as_str(), k.as_str());
-    // issue 16: served from the router cache while the object is at the cached version.
+    // served from the router cache while the object is at the cached version.
     if let Some(hit) = super::cached::current_meta(&s, b, k).await? {
         return Ok(super::cached::metadata_answer(&hit));
     }

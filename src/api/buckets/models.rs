@@ -1,4 +1,4 @@
-//! JSON models the bucket/object endpoints read and emit (`router-api.md` §5.1, §5.5–§5.12), and the lax
+//! JSON models the bucket/object endpoints read and emit (`docs/router-api.md` §5.1, §5.5–§5.12), and the lax
 //! parsing of `PutMetadataDTO` into canonical ids.
 
 use std::collections::BTreeMap;

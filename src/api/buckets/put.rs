@@ -1,4 +1,4 @@
-//! Put metadata, phase 1 of a write (`router-api.md` #15, §8.1 steps 1–3): validate, place, open one
+//! Put metadata, phase 1 of a write (`docs/router-api.md` #15, §8.1 steps 1–3): validate, place, open one
 //! upload task per write-set peer (concurrently), store the task group.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -18,7 +18,7 @@ use crate::validate::LaxJson;
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
 
-/// The peer body of a metadata write (`peer-api.md` §3.1) for canonical `bucket`/`key`.
+/// The peer body of a metadata write (`docs/peer-api.md` §3.1) for canonical `bucket`/`key`.
 pub(super) fn peer_body(dto: &PutMetadata, bucket: &str, key: &str) -> PeerPutMetadata {
     PeerPutMetadata {
         key: key.to_string(),

@@ -50,7 +50,7 @@ pub async fn attempt(
     if !metadata_first && c.metadata.is_none() {
         return data_only(&client, peer, b, k, range).await;
     }
-    // One peer request when the data answer carries the metadata (issue 16).
+    // One peer request when the data answer carries the metadata.
     let (md, data) = match c.metadata {
         Some(md) => (Ok(md), client.get_data_ranged(&peer, b, k, range).await),
         None => super::data_meta::data_and_metadata(&client, &peer, (b, k), range).await,
@@ -94,7 +94,7 @@ fn decide(
 }
 
 /// One read attempt without the metadata request: the peer's data answer carries the size
-/// (`Content-Length` = metadata size, `peer-api.md` #21, or the `Content-Range` total) and the content
+/// (`Content-Length` = metadata size, `docs/peer-api.md` #21, or the `Content-Range` total) and the content
 /// type. The metadata is asked only when the answer cannot decide: a 404 (absent, or disabled — which
 /// keeps the replica record) and a 200 without `Content-Length`.
 async fn data_only(

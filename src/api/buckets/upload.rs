@@ -1,4 +1,4 @@
-//! Put data, phase 2 of a write (`router-api.md` #16 multipart, #17 raw body, #18 alias): parse the
+//! Put data, phase 2 of a write (`docs/router-api.md` #16 multipart, #17 raw body, #18 alias): parse the
 //! request, run the write protocol ([`crate::datapath::write`]: claim, fan-out, commit or roll back) and
 //! answer, mapping its outcomes to statuses.
 
@@ -36,7 +36,7 @@ impl From<WriteError> for ApiError {
     }
 }
 
-/// Claim the group named by `task_id` (`router-api.md` #16 step 2). A group opened under a larger size
+/// Claim the group named by `task_id` (`docs/router-api.md` #16 step 2). A group opened under a larger size
 /// limit (before a restart) is refused too.
 async fn claim(s: &AppState, task_id: &str) -> Result<ClaimGuard, ApiError> {
     let guard = write::claim(s.rm.clone(), s.cache.clone(), task_id).await?;

@@ -1,5 +1,5 @@
 //! What the validation really accepts, written into `/openapi.json` after utoipa built it: the lax typing
-//! of `router-api.md` §3.5 (integer strings, boolean words, `null` = default), the id rules of §3.6 (a
+//! of `docs/router-api.md` §3.5 (integer strings, boolean words, `null` = default), the id rules of §3.6 (a
 //! value must keep at least one character after sanitizing), the header grammars of §3.4, and the JSON
 //! error bodies (`{"detail": ...}`, the 422 list). utoipa's derive cannot express `anyOf` unions or
 //! patterns computed from one rule, so they live here, next to each other, rather than in every handler.
@@ -90,7 +90,7 @@ fn nullable(mut schema: Value, default: Value) -> Value {
 fn parameter_schema(name: &str, path: &str) -> Option<Value> {
     Some(match name {
         "bucket_id" | "ball_id" | "key" => {
-            // A literal segment of an earlier route shadows these values (router-api.md §4), so the
+            // A literal segment of an earlier route shadows these values (docs/router-api.md §4), so the
             // request never reaches this operation. A lookahead, not `not: {const}`: a fuzzer turns a
             // `const` straight into the one request that another route answers with a 200.
             let shadowed = match (name, path) {

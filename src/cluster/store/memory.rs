@@ -1,5 +1,5 @@
 //! The embedded store: the cluster state of one router, in process. The peer registry's runtime changes
-//! are persisted in `{state_dir}/peers.json` (`replica-manager.md` §3, written before memory changes);
+//! are persisted in `{state_dir}/peers.json` (`docs/replica-manager.md` §3, written before memory changes);
 //! tombstones and durable documents (drains) in the append-only `{state_dir}/state.log`
 //! ([`super::super::state_log`]), so a delete holds across a restart. Everything else is rebuilt from
 //! the peers after a restart, as the peers are the source of truth.

@@ -1,4 +1,4 @@
-//! #21 `GET /api/v4/buckets/{bucket_id}/{key}` (`peer-api.md` §6, README "Peer API extensions"): the whole
+//! #21 `GET /api/v4/buckets/{bucket_id}/{key}` (`docs/peer-api.md` §6, `docs/peer-api.md` §9–§14): the whole
 //! object (200) or one `Range` (206, 416), streamed from disk and verified block by block before any of a
 //! block's bytes leave. A corrupt first block answers 404 (nothing was sent: the caller fails over); a
 //! corrupt later block aborts the response there. Either way the copy is quarantined.

@@ -1,4 +1,4 @@
-//! Metadata reads (`peer-api.md` §6 #10, #12, #13, #14): only committed objects are visible.
+//! Metadata reads (`docs/peer-api.md` §6 #10, #12, #13, #14): only committed objects are visible.
 
 use std::sync::Arc;
 use std::time::Instant;

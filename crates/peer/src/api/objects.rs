@@ -1,4 +1,4 @@
-//! Object endpoints (`peer-api.md` §6 #17, #18, #20, #22): size, disable and deletes (the data GET, #21,
+//! Object endpoints (`docs/peer-api.md` §6 #17, #18, #20, #22): size, disable and deletes (the data GET, #21,
 //! is `download.rs`).
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Phase 1 of the two-phase write (`peer-api.md` §3.1, #11): validate, admit, optionally update a committed
+//! Phase 1 of the two-phase write (`docs/peer-api.md` §3.1, #11): validate, admit, optionally update a committed
 //! object's metadata in place (with the `Object-Version` rules), create the pending task (with its
 //! `Replication-Factor`).
 

@@ -1,4 +1,4 @@
-//! The peer's ordered route table (`peer-api.md` §6, plus `GET /metrics`): first path+method match wins.
+//! The peer's ordered route table (`docs/peer-api.md` §6, plus `GET /metrics`): first path+method match wins.
 
 use std::sync::Arc;
 

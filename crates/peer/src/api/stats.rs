@@ -1,4 +1,4 @@
-//! Peer-level endpoints: health, capacity and inventory listings (`peer-api.md` §6 #1–#9).
+//! Peer-level endpoints: health, capacity and inventory listings (`docs/peer-api.md` §6 #1–#9).
 
 use std::sync::Arc;
 

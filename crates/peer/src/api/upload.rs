@@ -1,4 +1,4 @@
-//! Phase 2 of the two-phase write (`peer-api.md` §3.2, #15 multipart and #16 raw/chunked): reserve,
+//! Phase 2 of the two-phase write (`docs/peer-api.md` §3.2, #15 multipart and #16 raw/chunked): reserve,
 //! stream into a temp file while hashing, check a declared SHA-256, commit. Any failure (including a
 //! dropped future) removes the temp file and returns the task to pending.
 

@@ -1,5 +1,5 @@
 //! Changes to committed objects that keep their bytes (in-place metadata update, disable) and deletes, each
-//! under the key's stripe lock with the version rules of README "Peer API extensions".
+//! under the key's stripe lock with the version rules of `docs/peer-api.md` §9–§14.
 
 use super::disk::{self, key_hash, now_ns};
 use super::index::Entry;

@@ -1,4 +1,4 @@
-//! On-disk layout and durable file primitives of the peer store (`peer-api.md` §4): hashed names, atomic
+//! On-disk layout and durable file primitives of the peer store (`docs/peer-api.md` §4): hashed names, atomic
 //! record writes (temp + fsync + rename + fsync dir), and the temp-file drop guard.
 
 use std::fs;

@@ -1,4 +1,4 @@
-//! Start-up recovery (`peer-api.md` §4): create the directories, drop upload temp files, load every valid
+//! Start-up recovery (`docs/peer-api.md` §4): create the directories, drop upload temp files, load every valid
 //! metadata record (quarantining copies whose block digests are gone), and (with `TRAVERSE_AND_CLEAN`)
 //! delete data files that no record references.
 

@@ -1,4 +1,4 @@
-//! Request and answer bodies of the peer API v4 (`peer-api.md` §3, §6). The peer serves these types and
+//! Request and answer bodies of the peer API v4 (`docs/peer-api.md` §3, §6). The peer serves these types and
 //! the router's peer client decodes them, so one definition fixes the field names and JSON types on both
 //! sides. Decoding is lenient where peers may differ (a float `service_time`, a missing `local_peer_id`).
 
@@ -102,7 +102,7 @@ pub struct PeerBucketMetadata {
     pub balls: Vec<Metadata>,
 }
 
-/// Body of #11, put metadata (`peer-api.md` §3.1), as the router sends it. `is_disabled` goes out as
+/// Body of #11, put metadata (`docs/peer-api.md` §3.1), as the router sends it. `is_disabled` goes out as
 /// `is_disable`, the spelling the original router sent (the peer accepts both).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerPutMetadata {
@@ -131,7 +131,7 @@ pub struct PeerPutMetadataResponse {
     pub node_id: String,
 }
 
-/// #12 `GET /api/v4/buckets/{b}/metadata/{k}` (`router-api.md` §5.5): exactly four keys when relayed.
+/// #12 `GET /api/v4/buckets/{b}/metadata/{k}` (`docs/router-api.md` §5.5): exactly four keys when relayed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetMetadataResponse {
@@ -173,7 +173,7 @@ pub struct PeerBallGroup {
     pub balls: Vec<Metadata>,
 }
 
-/// The 201 answer of #15 and #16, the data upload (`peer-api.md` §3.2).
+/// The 201 answer of #15 and #16, the data upload (`docs/peer-api.md` §3.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerPutDataResponse {
     pub node_id: String,
@@ -189,7 +189,7 @@ pub struct PeerPutDataResponse {
     pub service_time: f64,
 }
 
-/// #17 `GET /api/v4/buckets/{b}/{k}/size` (`router-api.md` §5.10).
+/// #17 `GET /api/v4/buckets/{b}/{k}/size` (`docs/router-api.md` §5.10).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetSizeByKey {

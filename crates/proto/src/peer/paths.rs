@@ -1,4 +1,4 @@
-//! Peer API route templates (`peer-api.md` §6) as the peer's route table declares them, and builders of
+//! Peer API route templates (`docs/peer-api.md` §6) as the peer's route table declares them, and builders of
 //! concrete request paths for callers (ids go in as one escaped path segment each).
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
