@@ -5,8 +5,9 @@
 //! request passes and the router warns once at start-up. Tokens are compared in constant time.
 //!
 //! Protected today: `POST /api/v4/peers`, `POST /api/v4/xpeers`, `DELETE /api/v4/peers/{peer_id}`,
-//! `DELETE /api/v4/xpeers`, `POST /api/v4/peers/{peer_id}/drain`, `DELETE /api/v4/cache/reset`. A new admin endpoint adds the one-line call and
-//! `security(("bearer" = []))` to its `#[utoipa::path]`; [`document`] does the rest of the OpenAPI.
+//! `DELETE /api/v4/xpeers`, `POST /api/v4/peers/{peer_id}/drain`, `DELETE /api/v4/cache/reset`. A new
+//! admin endpoint adds the one-line call and `security(("bearer" = []))` to its `#[utoipa::path]`;
+//! [`document`] does the rest of the OpenAPI.
 
 use std::sync::Arc;
 
