@@ -1,5 +1,4 @@
 //! In-process storage peers for black-box tests: real `mictlanx-peer` servers on 127.0.0.1 port 0.
-#![allow(dead_code)]
 
 use std::path::Path;
 
@@ -45,13 +44,17 @@ pub fn peer_config(node_id: &str, dir: &Path) -> PeerConfig {
 }
 
 pub async fn spawn_peer_with(cfg: PeerConfig) -> PeerServer {
+    crate::log::init();
     serve(cfg).await.expect("peer starts")
 }
 
 /// A reqwest client usable without TLS setup (installs the ring provider once).
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().expect("reqwest client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("reqwest client")
 }
 
 /// `POST /api/v4/buckets/{bucket}/metadata` with a JSON body and extra headers.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::process::Proc;
-use super::tools::require_tool;
+use crate::process::Proc;
+use crate::tools::require_tool;
 
 pub struct RedisServer {
     pub dir: tempfile::TempDir,
@@ -90,7 +90,7 @@ fn spawn(bin: &PathBuf, dir: &tempfile::TempDir, socket: &PathBuf) -> Proc {
         .args(["--maxmemory-policy", "noeviction", "--dir"])
         .arg(dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(crate::log::child_stderr())
         .spawn()
         .expect("redis-server starts");
     let proc = Proc(Some(child));

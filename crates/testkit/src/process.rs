@@ -81,7 +81,7 @@ pub fn free_port() -> u16 {
 
 /// A `mictlanx-peer` process on `port` with its data under `dir`.
 pub fn peer_process(node_id: &str, port: u16, dir: &Path) -> Proc {
-    let child = Command::new(super::bins::peer_bin())
+    let child = Command::new(crate::bins::peer_bin())
         .args([
             "--node-id",
             node_id,
@@ -96,9 +96,9 @@ pub fn peer_process(node_id: &str, port: u16, dir: &Path) -> Proc {
             "--disk-capacity",
             "20GB",
         ])
-        .env("MICTLANX_PEER_LOG_LEVEL", "warn")
+        .env("MICTLANX_PEER_LOG_LEVEL", crate::log::child_level("warn"))
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(crate::log::child_stderr())
         .spawn()
         .expect("peer binary starts");
     Proc(Some(child))
@@ -110,9 +110,10 @@ pub fn router_process(port: u16, state: &Path, env: &[(&str, String)]) -> Proc {
     Proc(Some(cmd.spawn().expect("router binary starts")))
 }
 
-/// The command of [`router_process`] (stdout discarded, stderr inherited), to adjust before spawning.
+/// The command of [`router_process`] (stdout discarded, stderr only with `TEST_LOG`), to adjust before
+/// spawning.
 pub fn router_command(port: u16, state: &Path, env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mictlanx-router"));
+    let mut cmd = Command::new(crate::bins::router_bin());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ENV_FILE_PATH", state.join("no-such.env"))
@@ -120,11 +121,11 @@ pub fn router_command(port: u16, state: &Path, env: &[(&str, String)]) -> Comman
         .env("MICTLANX_ROUTER_PORT", port.to_string())
         .env("MICTLANX_ROUTER_STATE_DIR", state)
         .env("MICTLANX_ROUTER_LOG_TO_FILE", "0")
-        .env("MICTLANX_ROUTER_LOG_LEVEL", "warn")
+        .env("MICTLANX_ROUTER_LOG_LEVEL", crate::log::child_level("warn"))
         .env("MICTLANX_ROUTER_OPENTELEMETRY", "0")
         .env("MICTLANX_ROUTER_HEALTH_INTERVAL", "200ms")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(crate::log::child_stderr());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -1,7 +1,5 @@
-//! Shared by the deployment-file tests: the peer's variable names (docs/config.md §3), the `[[bin]]` names of
-//! Cargo.toml, reading repository files, and (in `compose`) reading docker compose files.
-// Each test crate that includes this module uses a different part of it.
-#![allow(dead_code)]
+//! The deployment-file tests' helpers: the peer's variable names (docs/config.md §3), the `[[bin]]` names of
+//! the shipped packages, reading repository files, and (in `compose`) reading docker compose files.
 
 pub mod compose;
 
@@ -48,9 +46,18 @@ pub const PEER_VARIABLES: &[&str] = &[
     "RUST_BACKTRACE",
 ];
 
+/// The repository's root (the workspace root, two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.ancestors()
+        .nth(2)
+        .expect("crates/testkit sits two levels below the root")
+        .to_path_buf()
+}
+
 /// Absolute path of a file of this repository.
 pub fn repo_file(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+    repo_root().join(relative)
 }
 
 /// Text of a repository file; panics with the path when it is missing.
@@ -59,23 +66,28 @@ pub fn read_repo_file(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// The `name` of every `[[bin]]` table of Cargo.toml (the manifest has no TOML parser among the
-/// dependencies; its `[[bin]]` tables are plain `key = "value"` lines).
+/// The manifests of the packages whose binaries a deployment ships: the router (root) and the peer.
+pub const SHIPPED_MANIFESTS: &[&str] = &["Cargo.toml", "crates/peer/Cargo.toml"];
+
+/// The `name` of every `[[bin]]` table of [`SHIPPED_MANIFESTS`] (there is no TOML parser among the
+/// dependencies; the `[[bin]]` tables are plain `key = "value"` lines).
 pub fn cargo_bins() -> BTreeSet<String> {
-    let manifest = read_repo_file("Cargo.toml");
     let mut bins = BTreeSet::new();
-    let mut in_bin = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_bin = line == "[[bin]]";
-            continue;
-        }
-        if !in_bin {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=') {
-            if key.trim() == "name" {
-                bins.insert(value.trim().trim_matches('"').to_string());
+    for manifest in SHIPPED_MANIFESTS {
+        let manifest = read_repo_file(manifest);
+        let mut in_bin = false;
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_bin = line == "[[bin]]";
+                continue;
+            }
+            if !in_bin {
+                continue;
+            }
+            if let Some((key, value)) = line.split_once('=') {
+                if key.trim() == "name" {
+                    bins.insert(value.trim().trim_matches('"').to_string());
+                }
             }
         }
     }
