@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
-use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -20,9 +19,13 @@ use crate::cluster::{Manager, ReplicaManager};
 use crate::config::Config;
 use crate::datapath::Hedger;
 use crate::peer_client::PeerClient;
-use crate::{api, server, telemetry};
+use crate::telemetry::{self, Metrics};
+use crate::{api, server};
 use mictlanx_http::error::ApiError;
 use mictlanx_http::{normalize_path, Resolved, RouteTable};
+
+#[cfg(test)]
+mod tests;
 
 /// Everything a handler may need; cheap to clone (Arcs inside).
 #[derive(Clone)]
@@ -32,7 +35,8 @@ pub struct AppState {
     /// Peer calls made on behalf of requests (outcomes reported to `rm`).
     pub peers: PeerClient,
     pub cache: BallCache,
-    pub metrics: PrometheusHandle,
+    /// This router's own recorder (`/metrics` renders it).
+    pub metrics: Metrics,
     pub openapi: Arc<Value>,
     // security
     /// Checks the admin token of the endpoints that change membership or state (`api::admin`).
@@ -52,33 +56,34 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         crate::server::install_crypto_provider();
-        // The recorder first, so components register their metrics at start-up.
-        let metrics = telemetry::prometheus();
+        // The recorder first, so components register their metrics at start-up. It is this App's own: two
+        // Apps in one process keep separate series.
+        let metrics = Metrics::new();
         let config = Arc::new(config);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
         let probe_client = PeerClient::new(&config.peer_io, config.test_mode)
-            .context("building the peer client")?;
-        let admin = AdminGuard::new(config.security.admin_token.as_ref());
+            .context("building the peer client")?
+            .recording_into(&metrics);
+        let admin = AdminGuard::new(config.security.admin_token.as_ref(), &metrics);
         admin.log_startup();
-        let manager = Manager::start(&config, probe_client.clone()).await?;
+        let manager = Manager::start(&config, probe_client.clone(), metrics.clone()).await?;
         let rm: Arc<dyn ReplicaManager> = manager.clone();
         let state = AppState {
             config: config.clone(),
             rm: rm.clone(),
             peers: probe_client.reporting_to(rm),
-            cache: BallCache::new(&config.cache),
-            metrics,
+            cache: BallCache::new(&config.cache, &metrics),
+            metrics: metrics.clone(),
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
             admin,
-            hedger: Arc::new(Hedger::new(&config.tail)),
+            hedger: Arc::new(Hedger::new(&config.tail, &metrics)),
         };
-        crate::datapath::tail_metrics::register();
+        crate::datapath::tail_metrics::register(&metrics);
         flush_cache_on_resets(&manager, state.cache.clone());
-        // performance (issue 16)
-        api::buckets::data_meta::register_metrics();
+        api::buckets::data_meta::register_metrics(&metrics);
         let table = api::table(&state);
         Ok(App {
             listener,
@@ -105,7 +110,12 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let config = self.state.config.clone();
-        let router = http_service(self.table, config.server.prefix.clone(), &config.cors);
+        let router = http_service(
+            self.table,
+            config.server.prefix.clone(),
+            &config.cors,
+            &self.state.metrics,
+        );
         let tls = match &config.server.tls {
             Some(files) => Some(server::tls_acceptor(files)?),
             None => None,
@@ -182,9 +192,10 @@ pub fn http_service(
     table: RouteTable,
     prefix: Option<String>,
     cors: &crate::config::CorsConfig,
+    metrics: &Metrics,
 ) -> axum::Router {
     let dispatcher = Dispatcher {
-        metrics: MetricsIndex::new(&table),
+        metrics: MetricsIndex::new(&table, metrics),
         table,
         prefix: prefix.map(Arc::from),
     };

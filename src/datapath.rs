@@ -29,6 +29,7 @@ pub use read::{
     Holders, ReadFailure, Start,
 };
 pub use relay::{
-    abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, CacheFill, RelayError,
+    abort_client, relay_bytes, relay_peer_body, relay_stream, BodySender, BytesOut, CacheFill,
+    RelayError,
 };
 pub use resume::{Resume, Upstream};

@@ -33,6 +33,7 @@ pub use wire::*;
 
 use crate::cluster::{PeerInfo, PeerOutcome, PeerStats, ReplicaManager};
 use crate::config::PeerIoConfig;
+use crate::telemetry::Metrics;
 
 /// Path-segment escaping: everything but unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -88,8 +89,22 @@ impl PeerClient {
             fanout: io.fanout_concurrency.max(1),
             fanout_deadline: io.fanout_deadline,
             reporter: None,
-            counters: report::PeerCounters::default(),
+            counters: report::PeerCounters::new(Metrics::new()),
         })
+    }
+
+    /// The same client (same pool) counting its calls, and the data path's events, into `metrics` (the
+    /// App's recorder). A client built by [`PeerClient::new`] alone counts into a recorder nobody renders.
+    pub fn recording_into(&self, metrics: &Metrics) -> PeerClient {
+        PeerClient {
+            counters: report::PeerCounters::new(metrics.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The recorder this client counts into.
+    pub fn metrics(&self) -> &Metrics {
+        self.counters.metrics()
     }
 
     /// The same client (same pool) reporting every call's start and outcome to `rm`.

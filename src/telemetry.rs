@@ -2,13 +2,13 @@
 //! files), span export in the background (OTLP/HTTP, plus Zipkin and the console when configured), W3C
 //! trace-context extraction and injection.
 
+mod recorder;
 mod zipkin;
 
-use std::sync::OnceLock;
+pub use recorder::Metrics;
 
 use anyhow::Context as _;
 use axum::http::HeaderMap;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
@@ -186,38 +186,4 @@ pub fn set_parent_from_headers(span: &Span, headers: &HeaderMap) {
 pub fn inject_trace_context(headers: &mut HeaderMap) {
     let cx = Span::current().context();
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
-}
-
-/// The process-wide Prometheus recorder (installed once; later calls share it, so tests can build many apps).
-pub fn prometheus() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let highr = [
-                0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0,
-                4.5, 5.0, 7.5, 10.0, 30.0, 60.0,
-            ];
-            let sizes = [100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("http_request_duration_seconds".into()),
-                    &[0.1, 0.5, 1.0],
-                )
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        Matcher::Full("http_request_duration_highr_seconds".into()),
-                        &highr,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(Matcher::Suffix("_size_bytes".into()), &sizes)
-                })
-                .expect("static histogram buckets are valid");
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
-            // A second recorder in the same process (never in the binary) keeps the first one.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }

@@ -14,7 +14,10 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{header, request::Parts, HeaderMap};
 use serde_json::{json, Value};
 
+use metrics::Counter;
+
 use crate::security::{matches_digest, Secret};
+use crate::telemetry::Metrics;
 use mictlanx_http::error::{ApiError, ApiResult};
 
 /// Name of the OpenAPI security scheme of the admin endpoints.
@@ -22,10 +25,18 @@ pub const SCHEME: &str = "bearer";
 
 const DENIED: &str = "mictlanx_router_admin_denied_total";
 
-/// The configured admin token (its SHA-256 only); cheap to clone. `Default` = no token, everything passes.
+/// The configured admin token (its SHA-256 only); cheap to clone. `Default` = no token, everything passes
+/// (and nothing is counted).
 #[derive(Clone, Default)]
 pub struct AdminGuard {
     expected: Option<Arc<[u8; 32]>>,
+    denied: Option<Arc<Denied>>,
+}
+
+/// `mictlanx_router_admin_denied_total` by reason.
+struct Denied {
+    missing: Counter,
+    invalid: Counter,
 }
 
 impl std::fmt::Debug for AdminGuard {
@@ -37,9 +48,17 @@ impl std::fmt::Debug for AdminGuard {
 }
 
 impl AdminGuard {
-    pub fn new(token: Option<&Secret>) -> AdminGuard {
+    /// Registers the denial counters on `metrics` at zero.
+    pub fn new(token: Option<&Secret>, metrics: &Metrics) -> AdminGuard {
+        let denied = Denied {
+            missing: metrics.counter_with(DENIED, &[("reason", "missing")]),
+            invalid: metrics.counter_with(DENIED, &[("reason", "invalid")]),
+        };
+        denied.missing.increment(0);
+        denied.invalid.increment(0);
         AdminGuard {
             expected: token.map(|t| Arc::new(t.digest())),
+            denied: Some(Arc::new(denied)),
         }
     }
 
@@ -47,11 +66,8 @@ impl AdminGuard {
         self.expected.is_some()
     }
 
-    /// Registers the denial counter and logs how the admin endpoints are protected; once, at start-up.
+    /// Logs how the admin endpoints are protected; once, at start-up.
     pub fn log_startup(&self) {
-        for reason in ["missing", "invalid"] {
-            metrics::counter!(DENIED, "reason" => reason).increment(0);
-        }
         if self.is_enabled() {
             tracing::info!(
                 "admin endpoints require the bearer token of MICTLANX_ROUTER_ADMIN_TOKEN"
@@ -70,7 +86,9 @@ impl AdminGuard {
         };
         match bearer_token(headers) {
             None => {
-                metrics::counter!(DENIED, "reason" => "missing").increment(1);
+                if let Some(d) = &self.denied {
+                    d.missing.increment(1);
+                }
                 tracing::info!(reason = "missing", "admin request refused");
                 Err(ApiError::unauthorized(
                     "Not authenticated: this endpoint needs Authorization: Bearer <admin token>",
@@ -78,7 +96,9 @@ impl AdminGuard {
             }
             Some(token) if matches_digest(token, expected) => Ok(()),
             Some(_) => {
-                metrics::counter!(DENIED, "reason" => "invalid").increment(1);
+                if let Some(d) = &self.denied {
+                    d.invalid.increment(1);
+                }
                 tracing::warn!(reason = "invalid", "admin request refused");
                 Err(ApiError::unauthorized("Invalid admin token"))
             }
@@ -193,7 +213,7 @@ mod tests {
         assert!(open.check(&headers(Some("Bearer anything"))).is_ok());
 
         let secret = Secret::parse("s3cret").unwrap();
-        let guard = AdminGuard::new(Some(&secret));
+        let guard = AdminGuard::new(Some(&secret), &Metrics::new());
         assert!(guard.check(&headers(Some("Bearer s3cret"))).is_ok());
         for bad in [
             None,

@@ -106,13 +106,16 @@ mod tests {
     }
 
     fn cache(enabled: bool) -> BallCache {
-        BallCache::new(&CacheConfig {
-            enabled,
-            policy: CachePolicy::Lru,
-            capacity_entries: 10,
-            capacity_bytes: 1_000,
-            max_object_size: 500,
-        })
+        BallCache::new(
+            &CacheConfig {
+                enabled,
+                policy: CachePolicy::Lru,
+                capacity_entries: 10,
+                capacity_bytes: 1_000,
+                max_object_size: 500,
+            },
+            &crate::telemetry::Metrics::new(),
+        )
     }
 
     fn put(cache: &BallCache, key: &str, len: usize) {
@@ -204,7 +207,10 @@ mod tests {
     async fn reset_needs_the_admin_token_when_one_is_set() {
         let cache = cache(true);
         put(&cache, "b@one", 100);
-        let guard = AdminGuard::new(Some(&Secret::parse("t0ken").unwrap()));
+        let guard = AdminGuard::new(
+            Some(&Secret::parse("t0ken").unwrap()),
+            &crate::telemetry::Metrics::new(),
+        );
         let table = routes(RouteTable::new(), &TestState(cache.clone(), guard));
         let (status, _) = call(&table, Method::DELETE, "/api/v4/cache/reset").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::telemetry::Metrics;
 use mictlanx_http::RouteTable;
 
 pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
@@ -46,20 +47,24 @@ pub struct RouteMetrics {
 }
 
 impl RouteMetrics {
-    pub fn new(handler: &'static str, method: &str) -> Self {
+    pub fn new(metrics: &Metrics, handler: &'static str, method: &str) -> Self {
         let method = method.to_string();
+        let route = [("handler", handler.to_string()), ("method", method)];
         let total = |class: &'static str| {
-            metrics::counter!("http_requests_total",
-                "handler" => handler, "method" => method.clone(), "status" => class)
+            let [h, m] = route.clone();
+            metrics.counter_with(
+                "http_requests_total",
+                &[h, m, ("status", class.to_string())],
+            )
         };
         Self {
-            in_progress: metrics::gauge!("http_requests_in_progress",
-                "handler" => handler, "method" => method.clone()),
-            duration: metrics::histogram!("http_request_duration_seconds",
-                "handler" => handler, "method" => method.clone()),
-            highr: metrics::histogram!("http_request_duration_highr_seconds"),
-            request_size: metrics::histogram!("http_request_size_bytes", "handler" => handler),
-            response_size: metrics::histogram!("http_response_size_bytes", "handler" => handler),
+            in_progress: metrics.gauge_with("http_requests_in_progress", &route),
+            duration: metrics.histogram_with("http_request_duration_seconds", &route),
+            highr: metrics.histogram("http_request_duration_highr_seconds"),
+            request_size: metrics
+                .histogram_with("http_request_size_bytes", &[("handler", handler)]),
+            response_size: metrics
+                .histogram_with("http_response_size_bytes", &[("handler", handler)]),
             totals: ["1xx", "2xx", "3xx", "4xx", "5xx"].map(total),
         }
     }
@@ -72,10 +77,10 @@ pub struct MetricsIndex {
 }
 
 impl MetricsIndex {
-    pub fn new(table: &RouteTable) -> Self {
+    pub fn new(table: &RouteTable, metrics: &Metrics) -> Self {
         let routes = table
             .templates()
-            .map(|(m, t)| ((m.clone(), t), RouteMetrics::new(t, m.as_str())))
+            .map(|(m, t)| ((m.clone(), t), RouteMetrics::new(metrics, t, m.as_str())))
             .collect();
         let unmatched = [
             Method::GET,
@@ -87,7 +92,7 @@ impl MetricsIndex {
             Method::PATCH,
         ]
         .into_iter()
-        .map(|m| (m.clone(), RouteMetrics::new("none", m.as_str())))
+        .map(|m| (m.clone(), RouteMetrics::new(metrics, "none", m.as_str())))
         .collect();
         Self { routes, unmatched }
     }

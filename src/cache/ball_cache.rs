@@ -12,8 +12,9 @@ use super::fill::FillTicket;
 use super::generations::Generations;
 use super::limits::Limits;
 use super::meta_cache::{CachedMeta, MetaCache};
-use super::occupancy::{Occupancy, HITS, MISSES};
+use super::occupancy::Occupancy;
 use crate::config::{CacheConfig, CachePolicy};
+use crate::telemetry::Metrics;
 use mictlanx_proto::model::Metadata;
 
 /// One cached object: the bytes plus what a GET needs to answer without a peer.
@@ -79,12 +80,13 @@ impl std::fmt::Debug for BallCache {
 }
 
 impl BallCache {
-    pub fn new(cfg: &CacheConfig) -> Self {
+    /// The cache's counters and gauges go to `metrics` (none when the cache is disabled).
+    pub fn new(cfg: &CacheConfig, metrics: &Metrics) -> Self {
         if !cfg.enabled {
             return Self { inner: None };
         }
         let limits = Limits::new(cfg);
-        let occupancy = Arc::new(Occupancy::new());
+        let occupancy = Arc::new(Occupancy::new(metrics));
         let policy = match cfg.policy {
             CachePolicy::Lru => EvictionPolicy::lru(),
             CachePolicy::Lfu => EvictionPolicy::tiny_lfu(),
@@ -109,7 +111,7 @@ impl BallCache {
                 limits,
                 generations: Generations::new(),
                 occupancy,
-                meta: MetaCache::new(cfg),
+                meta: MetaCache::new(cfg, metrics),
             })),
         }
     }
@@ -127,7 +129,12 @@ impl BallCache {
     pub fn get(&self, combined: &str) -> Option<CachedBall> {
         let inner = self.inner.as_ref()?;
         let found = inner.cache.get(combined);
-        metrics::counter!(if found.is_some() { HITS } else { MISSES }).increment(1);
+        let counter = if found.is_some() {
+            &inner.occupancy.hits
+        } else {
+            &inner.occupancy.misses
+        };
+        counter.increment(1);
         found
     }
 

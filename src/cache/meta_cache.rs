@@ -70,11 +70,11 @@ pub(crate) struct MetaCache {
 }
 
 impl MetaCache {
-    pub fn new(cfg: &CacheConfig) -> Self {
+    pub fn new(cfg: &CacheConfig, metrics: &crate::telemetry::Metrics) -> Self {
         // Bytes only, no entry cap: `MICTLANX_CACHE_CAPACITY` counts cached objects' bytes entries (100 by
         // default), while metadata of small chunks is what this cache is for.
         let budget = (cfg.capacity_bytes / META_BUDGET_DIVISOR).max(META_BUDGET_MIN);
-        let (hits, misses) = (metrics::counter!(META_HITS), metrics::counter!(META_MISSES));
+        let (hits, misses) = (metrics.counter(META_HITS), metrics.counter(META_MISSES));
         // Exported before the first lookup.
         hits.increment(0);
         misses.increment(0);

@@ -9,13 +9,16 @@ use crate::config::{CacheConfig, CachePolicy};
 use mictlanx_proto::model::Metadata;
 
 fn cache(entries: u64, bytes: u64) -> BallCache {
-    BallCache::new(&CacheConfig {
-        enabled: true,
-        policy: CachePolicy::Lru,
-        capacity_entries: entries,
-        capacity_bytes: bytes,
-        max_object_size: bytes,
-    })
+    BallCache::new(
+        &CacheConfig {
+            enabled: true,
+            policy: CachePolicy::Lru,
+            capacity_entries: entries,
+            capacity_bytes: bytes,
+            max_object_size: bytes,
+        },
+        &crate::telemetry::Metrics::new(),
+    )
 }
 
 fn metadata(key: &str, size: u64) -> Metadata {
@@ -97,13 +100,16 @@ fn reset_clears_metadata_and_blocks_older_fills() {
 
 #[test]
 fn a_disabled_cache_keeps_no_metadata() {
-    let c = BallCache::new(&CacheConfig {
-        enabled: false,
-        policy: CachePolicy::Lru,
-        capacity_entries: 10,
-        capacity_bytes: 1 << 20,
-        max_object_size: 1 << 20,
-    });
+    let c = BallCache::new(
+        &CacheConfig {
+            enabled: false,
+            policy: CachePolicy::Lru,
+            capacity_entries: 10,
+            capacity_bytes: 1 << 20,
+            max_object_size: 1 << 20,
+        },
+        &crate::telemetry::Metrics::new(),
+    );
     assert!(c.fill_stamp("b@k").is_none());
     assert!(c.get_meta("b@k").is_none());
 }

@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use metrics::Gauge;
+use metrics::{Counter, Gauge};
+
+use crate::telemetry::Metrics;
 use moka::notification::RemovalCause;
 
 pub(crate) const HITS: &str = "mictlanx_router_cache_hits_total";
@@ -20,6 +22,9 @@ pub(crate) struct Occupancy {
     /// Handles registered once: a `gauge!` looks its key up in the registry on every call (issue 16).
     used_gauge: Gauge,
     entries_gauge: Gauge,
+    pub hits: Counter,
+    pub misses: Counter,
+    evictions: Counter,
 }
 
 impl std::fmt::Debug for Occupancy {
@@ -32,17 +37,20 @@ impl std::fmt::Debug for Occupancy {
 }
 
 impl Occupancy {
-    pub fn new() -> Self {
+    pub fn new(metrics: &Metrics) -> Self {
         let occupancy = Self {
             used: AtomicU64::new(0),
             entries: AtomicU64::new(0),
-            used_gauge: metrics::gauge!(USED_BYTES),
-            entries_gauge: metrics::gauge!(ENTRIES),
+            used_gauge: metrics.gauge(USED_BYTES),
+            entries_gauge: metrics.gauge(ENTRIES),
+            hits: metrics.counter(HITS),
+            misses: metrics.counter(MISSES),
+            evictions: metrics.counter(EVICTIONS),
         };
         // Make the series visible in /metrics before the first event.
-        metrics::counter!(HITS).increment(0);
-        metrics::counter!(MISSES).increment(0);
-        metrics::counter!(EVICTIONS).increment(0);
+        occupancy.hits.increment(0);
+        occupancy.misses.increment(0);
+        occupancy.evictions.increment(0);
         occupancy.publish();
         occupancy
     }
@@ -66,7 +74,7 @@ impl Occupancy {
                 Some(n.saturating_sub(1))
             });
         if cause == RemovalCause::Size {
-            metrics::counter!(EVICTIONS).increment(1);
+            self.evictions.increment(1);
         }
         self.publish();
     }

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::{CacheConfig, CachePolicy};
+use crate::telemetry::Metrics;
 use mictlanx_proto::model::Metadata;
 
 fn config(policy: CachePolicy, entries: u64, bytes: u64, max_object: u64) -> CacheConfig {
@@ -99,7 +100,7 @@ proptest! {
     ) {
         let policy = if lfu { CachePolicy::Lfu } else { CachePolicy::Lru };
         let cfg = config(policy, 8, 10_000, 2_500);
-        let cache = BallCache::new(&cfg);
+        let cache = BallCache::new(&cfg, &Metrics::new());
         for (i, (key, size, read_first)) in ops.into_iter().enumerate() {
             let combined = format!("b@k{key}");
             if read_first {
@@ -119,7 +120,7 @@ proptest! {
 fn entry_limit_binds_for_tiny_objects() {
     for policy in [CachePolicy::Lru, CachePolicy::Lfu] {
         let cfg = config(policy, 5, 1_000_000, 1_000);
-        let cache = BallCache::new(&cfg);
+        let cache = BallCache::new(&cfg, &Metrics::new());
         for i in 0..200 {
             let key = format!("b@tiny{i}");
             cache.get(&key);
@@ -134,7 +135,7 @@ fn entry_limit_binds_for_tiny_objects() {
 #[test]
 fn byte_limit_binds_for_large_objects() {
     let cfg = config(CachePolicy::Lru, 100, 10_000, 4_000);
-    let cache = BallCache::new(&cfg);
+    let cache = BallCache::new(&cfg, &Metrics::new());
     for i in 0..20 {
         assert!(fill(&cache, &format!("b@big{i}"), &[7u8; 3_000]));
     }
@@ -152,7 +153,7 @@ fn byte_limit_binds_for_large_objects() {
 /// frequencies when the cache is half full), then one-shot keys (one miss, one fill each) flood in.
 fn hot_key_survives_flood(policy: CachePolicy) -> bool {
     let cfg = config(policy, 4, 400, 100);
-    let cache = BallCache::new(&cfg);
+    let cache = BallCache::new(&cfg, &Metrics::new());
     let inner = cache.inner().expect("enabled");
     for key in ["b@hot", "b@w1", "b@w2", "b@w3"] {
         cache.get(key);
@@ -189,7 +190,7 @@ fn lfu_keeps_a_frequently_read_object_that_lru_evicts() {
 
 #[test]
 fn oversize_objects_are_never_cached() {
-    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300));
+    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300), &Metrics::new());
     assert_eq!(cache.max_object_size(), 300);
     assert!(cache.begin_fill("b@big", 301).is_none());
     assert!(!fill(&cache, "b@big", &[0u8; 301]));
@@ -199,7 +200,7 @@ fn oversize_objects_are_never_cached() {
 
 #[test]
 fn short_or_long_streams_insert_nothing() {
-    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300));
+    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300), &Metrics::new());
     let mut short = cache.begin_fill("b@short", 10).expect("ticket");
     short.push(&Bytes::from_static(b"12345"));
     assert!(!cache.finish_fill(short, metadata("b@short", 10), "x", "p"));
@@ -213,7 +214,7 @@ fn short_or_long_streams_insert_nothing() {
 
 #[test]
 fn a_fill_that_began_before_invalidate_never_lands() {
-    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300));
+    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300), &Metrics::new());
     let mut stale = cache.begin_fill("b@k", 3).expect("ticket");
     stale.push(&Bytes::from_static(b"old"));
     cache.invalidate("b@k");
@@ -234,7 +235,7 @@ fn a_fill_that_began_before_invalidate_never_lands() {
 /// Once the writer is done, the cache may only hold the final version.
 #[test]
 fn racing_fills_never_resurrect_an_old_version() {
-    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300));
+    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300), &Metrics::new());
     for _round in 0..50 {
         let version = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -272,7 +273,7 @@ fn racing_fills_never_resurrect_an_old_version() {
 #[test]
 fn reset_empties_and_cancels_fills_in_flight() {
     let cfg = config(CachePolicy::Lfu, 10, 1_000, 300);
-    let cache = BallCache::new(&cfg);
+    let cache = BallCache::new(&cfg, &Metrics::new());
     for i in 0..5 {
         assert!(fill(&cache, &format!("b@r{i}"), &[0u8; 50]));
     }
@@ -296,7 +297,7 @@ fn reset_empties_and_cancels_fills_in_flight() {
 fn disabled_cache_answers_empty_and_zeros() {
     let mut cfg = config(CachePolicy::Lru, 10, 1_000, 300);
     cfg.enabled = false;
-    let cache = BallCache::new(&cfg);
+    let cache = BallCache::new(&cfg, &Metrics::new());
     assert!(!cache.is_enabled());
     assert!(cache.begin_fill("b@k", 1).is_none());
     assert!(cache.get("b@k").is_none());
@@ -320,7 +321,7 @@ fn disabled_cache_answers_empty_and_zeros() {
 
 #[test]
 fn keys_and_stats_reflect_inserts_and_replacements() {
-    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300));
+    let cache = BallCache::new(&config(CachePolicy::Lru, 10, 1_000, 300), &Metrics::new());
     assert!(fill(&cache, "b@a", &[1u8; 100]));
     assert!(fill(&cache, "b@b", &[2u8; 150]));
     let mut keys = cache.keys();
@@ -351,10 +352,9 @@ fn keys_and_stats_reflect_inserts_and_replacements() {
 
 #[test]
 fn metrics_count_hits_misses_and_size_evictions_only() {
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::with_local_recorder(&recorder, || {
-        let cache = BallCache::new(&config(CachePolicy::Lru, 2, 200, 100));
+    let metrics = Metrics::new();
+    {
+        let cache = BallCache::new(&config(CachePolicy::Lru, 2, 200, 100), &metrics);
         assert!(cache.get("b@a").is_none());
         assert!(fill(&cache, "b@a", &[0u8; 100]));
         assert!(cache.get("b@a").is_some());
@@ -364,8 +364,8 @@ fn metrics_count_hits_misses_and_size_evictions_only() {
             assert!(fill(&cache, &format!("b@e{i}"), &[0u8; 60]));
         }
         cache.stats();
-    });
-    let text = handle.render();
+    }
+    let text = metrics.render();
     let value = |name: &str| -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())

@@ -35,7 +35,10 @@ pub(super) async fn renew_leadership(inner: &Arc<Inner>) {
         .unwrap_or(false);
     let was = inner.leader.swap(leader, Ordering::Relaxed);
     if was != leader {
-        metrics::gauge!("mictlanx_router_leader").set(if leader { 1.0 } else { 0.0 });
+        inner
+            .metrics
+            .gauge("mictlanx_router_leader")
+            .set(if leader { 1.0 } else { 0.0 });
         tracing::info!(router_id = %inner.router_id, leader, "background work leadership changed");
     }
 }

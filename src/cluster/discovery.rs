@@ -83,7 +83,10 @@ pub async fn discover(
     } else {
         "found"
     };
-    metrics::counter!("mictlanx_router_discovery_total", "result" => result).increment(1);
+    client
+        .metrics()
+        .counter_with("mictlanx_router_discovery_total", &[("result", result)])
+        .increment(1);
     if found.is_empty() {
         return found;
     }

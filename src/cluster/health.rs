@@ -10,6 +10,7 @@ use futures::StreamExt;
 use super::state::{lock, now_ns, Inner};
 use super::types::{PeerInfo, PeerOutcome};
 use crate::peer_client::{OutcomeSink, UfsStats};
+use crate::telemetry::Metrics;
 
 /// Availability of one peer. Live = `Available`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +168,7 @@ pub(super) async fn probe_peer(inner: &Arc<Inner>, peer: PeerInfo, with_pass: bo
                 false
             }
         };
-        set_available_gauge(&peer.peer_id, entry.health.is_live());
+        set_available_gauge(&inner.metrics, &peer.peer_id, entry.health.is_live());
         became
     };
     if became {
@@ -216,7 +217,7 @@ pub(super) fn on_outcome(inner: &Arc<Inner>, peer_id: &str, outcome: PeerOutcome
         );
         if was_live != e.health.is_live() {
             tracing::warn!(peer_id, ?outcome, state = ?e.health.state, "peer taken out of rotation");
-            set_available_gauge(peer_id, e.health.is_live());
+            set_available_gauge(&inner.metrics, peer_id, e.health.is_live());
         }
         (follow == FollowUp::ProbeNow).then(|| e.info.clone())
     };
@@ -244,8 +245,12 @@ impl OutcomeSink for HealthSink {
     }
 }
 
-pub(super) fn set_available_gauge(peer_id: &str, live: bool) {
-    metrics::gauge!("mictlanx_router_peer_available", "peer_id" => peer_id.to_string())
+pub(super) fn set_available_gauge(metrics: &Metrics, peer_id: &str, live: bool) {
+    metrics
+        .gauge_with(
+            "mictlanx_router_peer_available",
+            &[("peer_id", peer_id.to_string())],
+        )
         .set(if live { 1.0 } else { 0.0 });
 }
 

@@ -24,6 +24,7 @@ use super::types::*;
 use super::{background, drain, groups, membership, objects, status, Readiness, ReplicaManager};
 use crate::config::{Config, StateBackend};
 use crate::peer_client::PeerClient;
+use crate::telemetry::Metrics;
 
 pub struct Manager {
     inner: Arc<Inner>,
@@ -51,7 +52,12 @@ fn combined(bucket: &str, key: &str) -> String {
 impl Manager {
     /// Opens the store named by the configuration (the state dir is created and checked either way),
     /// loads the registry (all peers "not probed yet") and starts the background loops.
-    pub async fn start(cfg: &Config, client: PeerClient) -> anyhow::Result<Arc<Self>> {
+    /// Its gauges and counters go to `metrics` (the App's recorder).
+    pub async fn start(
+        cfg: &Config,
+        client: PeerClient,
+        metrics: Metrics,
+    ) -> anyhow::Result<Arc<Self>> {
         let dir = &cfg.replica.state_dir;
         let file = RegistryFile::open(dir)
             .with_context(|| format!("MICTLANX_ROUTER_STATE_DIR={}", dir.display()))?;
@@ -71,7 +77,7 @@ impl Manager {
                     })?,
             ),
         };
-        Self::start_with_store(cfg, client, store).await
+        Self::start_with_store(cfg, client, store, metrics).await
     }
 
     /// [`Manager::start`] on a given store (tests).
@@ -79,6 +85,7 @@ impl Manager {
         cfg: &Config,
         client: PeerClient,
         store: Arc<dyn StateStore>,
+        metrics: Metrics,
     ) -> anyhow::Result<Arc<Self>> {
         for warning in store.startup_warnings().await {
             tracing::warn!(backend = store.backend(), "{warning}");
@@ -97,7 +104,7 @@ impl Manager {
             .map(|(id, p)| (id, PeerEntry::new(p)))
             .collect();
         for id in peers.keys() {
-            health::set_available_gauge(id, false);
+            health::set_available_gauge(&metrics, id, false);
         }
         let router_id = format!(
             "{}:{}-{}",
@@ -129,12 +136,13 @@ impl Manager {
             repair_kick: Default::default(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            metrics: metrics.clone(),
         });
-        metrics::gauge!("mictlanx_router_state_store_up").set(1.0);
-        metrics::gauge!("mictlanx_router_leader").set(0.0);
+        metrics.gauge("mictlanx_router_state_store_up").set(1.0);
+        metrics.gauge("mictlanx_router_leader").set(0.0);
         inner.update_map_gauge(0);
         inner.update_tasks_gauge(0);
-        repair::register_metrics();
+        repair::register_metrics(&metrics);
         drain::refresh(&inner).await;
         background::start(&inner);
         Ok(Arc::new(Manager { inner }))
@@ -346,7 +354,10 @@ impl ReplicaManager for Manager {
         if under_replicated {
             let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
             tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
-            metrics::counter!("mictlanx_router_under_replicated_writes_total").increment(1);
+            self.inner
+                .metrics
+                .counter("mictlanx_router_under_replicated_writes_total")
+                .increment(1);
         }
         Ok(Placement {
             write_set: plan.write_set,

@@ -117,11 +117,11 @@ pub(super) fn apply_doc(inner: &Arc<Inner>, doc: &PeersDoc) {
         (changed, removed)
     };
     for id in removed {
-        health::set_available_gauge(&id, false);
+        health::set_available_gauge(&inner.metrics, &id, false);
     }
     for p in changed {
         tracing::info!(peer_id = %p.peer_id, url = %p.base_url(inner.client.test_mode()), "peer registered");
-        health::set_available_gauge(&p.peer_id, false);
+        health::set_available_gauge(&inner.metrics, &p.peer_id, false);
         let i = inner.clone();
         inner.spawn(async move { health::probe_peer(&i, p, true).await });
     }

@@ -24,6 +24,7 @@ use super::state::{lock, now_ns, Inner};
 use super::types::{PeerInfo, RepairRound, RepairTotals};
 use super::{drain, objects};
 use crate::peer_client::PeerError;
+use crate::telemetry::Metrics;
 
 /// Most records one round looks at (the rest wait for the next round).
 const MAX_PER_ROUND: usize = 20_000;
@@ -42,14 +43,22 @@ pub struct RepairState {
 }
 
 /// Register the repair metrics so they are exported before the first round.
-pub fn register_metrics() {
-    metrics::gauge!("mictlanx_router_under_replicated_objects").set(0.0);
-    metrics::gauge!("mictlanx_router_repair_queue").set(0.0);
+pub fn register_metrics(metrics: &Metrics) {
+    metrics
+        .gauge("mictlanx_router_under_replicated_objects")
+        .set(0.0);
+    metrics.gauge("mictlanx_router_repair_queue").set(0.0);
     for result in ["done", "failed"] {
-        metrics::counter!("mictlanx_router_repairs_total", "result" => result).increment(0);
+        metrics
+            .counter_with("mictlanx_router_repairs_total", &[("result", result)])
+            .increment(0);
     }
-    metrics::counter!("mictlanx_router_repair_bytes_total").increment(0);
-    metrics::counter!("mictlanx_router_repair_deletes_total").increment(0);
+    metrics
+        .counter("mictlanx_router_repair_bytes_total")
+        .increment(0);
+    metrics
+        .counter("mictlanx_router_repair_deletes_total")
+        .increment(0);
 }
 
 pub(super) async fn repair_loop(inner: Arc<Inner>) {
@@ -59,7 +68,10 @@ pub(super) async fn repair_loop(inner: Arc<Inner>) {
             _ = inner.repair_kick.notified() => {}
         }
         if let Ok(n) = inner.st(inner.store.attention_len()).await {
-            metrics::gauge!("mictlanx_router_repair_queue").set(n as f64);
+            inner
+                .metrics
+                .gauge("mictlanx_router_repair_queue")
+                .set(n as f64);
         }
         if !inner.is_leader() {
             continue;
@@ -156,7 +168,10 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
         })
         .await;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    metrics::gauge!("mictlanx_router_under_replicated_objects").set(load(&tally.under) as f64);
+    inner
+        .metrics
+        .gauge("mictlanx_router_under_replicated_objects")
+        .set(load(&tally.under) as f64);
     RepairRound {
         started_at_ns,
         finished_at_ns: now_ns(),
@@ -279,7 +294,10 @@ async fn apply_deletes(
                 | Err(PeerError::NotFound(_))
                 | Err(PeerError::Status { status: 409, .. }) => {
                     tally.deletes.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("mictlanx_router_repair_deletes_total").increment(1);
+                    inner
+                        .metrics
+                        .counter("mictlanx_router_repair_deletes_total")
+                        .increment(1);
                     done.push(peer_id.clone());
                 }
                 Err(e) => tracing::debug!(%peer_id, %key, error = %e, "pending delete deferred"),
@@ -337,8 +355,14 @@ async fn restore(
             Ok(c) => {
                 tally.repaired.fetch_add(1, Ordering::Relaxed);
                 tally.bytes.fetch_add(c.bytes, Ordering::Relaxed);
-                metrics::counter!("mictlanx_router_repairs_total", "result" => "done").increment(1);
-                metrics::counter!("mictlanx_router_repair_bytes_total").increment(c.bytes);
+                inner
+                    .metrics
+                    .counter_with("mictlanx_router_repairs_total", &[("result", "done")])
+                    .increment(1);
+                inner
+                    .metrics
+                    .counter("mictlanx_router_repair_bytes_total")
+                    .increment(c.bytes);
                 let mut st = lock(&inner.repair);
                 for d in &copies.draining {
                     *st.drain_bytes.entry(d.clone()).or_default() += c.bytes;
@@ -347,7 +371,9 @@ async fn restore(
             }
             Err(cause) => {
                 tally.failed.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("mictlanx_router_repairs_total", "result" => "failed")
+                inner
+                    .metrics
+                    .counter_with("mictlanx_router_repairs_total", &[("result", "failed")])
                     .increment(1);
                 tracing::warn!(%key, target = %target.peer_id, %cause, "repair copy failed");
             }

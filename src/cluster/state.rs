@@ -21,6 +21,7 @@ use super::throttle::Throttle;
 use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
 use crate::peer_client::PeerClient;
+use crate::telemetry::Metrics;
 
 /// One registered peer as this router sees it.
 #[derive(Debug, Clone)]
@@ -72,6 +73,8 @@ pub(super) struct Inner {
     pub repair_kick: Notify,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
+    /// The App's recorder (store, map, leader, repair and availability gauges).
+    pub metrics: Metrics,
 }
 
 impl Inner {
@@ -138,7 +141,9 @@ impl Inner {
         if was == up {
             return;
         }
-        metrics::gauge!("mictlanx_router_state_store_up").set(if up { 1.0 } else { 0.0 });
+        self.metrics
+            .gauge("mictlanx_router_state_store_up")
+            .set(if up { 1.0 } else { 0.0 });
         if up {
             tracing::info!(
                 backend = self.store.backend(),
@@ -159,11 +164,15 @@ impl Inner {
     }
 
     pub fn update_map_gauge(&self, keys: u64) {
-        metrics::gauge!("mictlanx_router_replica_map_keys").set(keys as f64);
+        self.metrics
+            .gauge("mictlanx_router_replica_map_keys")
+            .set(keys as f64);
     }
 
     pub fn update_tasks_gauge(&self, groups: u64) {
-        metrics::gauge!("mictlanx_router_task_groups").set(groups as f64);
+        self.metrics
+            .gauge("mictlanx_router_task_groups")
+            .set(groups as f64);
     }
 }
 

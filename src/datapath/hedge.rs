@@ -25,8 +25,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use metrics::Counter;
+
 use super::tail_metrics::{HEDGES, HEDGES_WON};
 use crate::config::TailConfig;
+use crate::telemetry::Metrics;
 
 /// Answers kept per kind.
 pub const WINDOW: usize = 256;
@@ -116,6 +119,9 @@ pub struct Hedger {
     windows: [Window; 4],
     /// Peer id → suspected until.
     suspects: Mutex<HashMap<String, Instant>>,
+    /// `HEDGES` and `HEDGES_WON` in [`ReadKind::HEDGED`] order (by [`ReadKind::index`]).
+    sent: [Counter; 3],
+    won: [Counter; 3],
 }
 
 impl std::fmt::Debug for Hedger {
@@ -128,12 +134,22 @@ impl std::fmt::Debug for Hedger {
 }
 
 impl Hedger {
-    pub fn new(cfg: &TailConfig) -> Self {
+    /// Registers the hedge series of every hedged kind on `metrics`, at zero.
+    pub fn new(cfg: &TailConfig, metrics: &Metrics) -> Self {
+        let register = |name: &'static str| {
+            ReadKind::HEDGED.map(|kind| {
+                let c = metrics.counter_with(name, &[("kind", kind.label())]);
+                c.increment(0);
+                c
+            })
+        };
         Hedger {
             floor: cfg.hedge_delay_min.min(cfg.hedge_delay_max),
             ceiling: cfg.hedge_delay_max,
             windows: [Window::new(), Window::new(), Window::new(), Window::new()],
             suspects: Mutex::new(HashMap::new()),
+            sent: register(HEDGES),
+            won: register(HEDGES_WON),
         }
     }
 
@@ -180,12 +196,16 @@ impl Hedger {
 
     /// A hedge request was sent.
     pub fn sent(&self, kind: ReadKind) {
-        metrics::counter!(HEDGES, "kind" => kind.label()).increment(1);
+        if let Some(c) = self.sent.get(kind.index()) {
+            c.increment(1);
+        }
     }
 
     /// A hedge request gave the answer that was used.
     pub fn won(&self, kind: ReadKind) {
-        metrics::counter!(HEDGES_WON, "kind" => kind.label()).increment(1);
+        if let Some(c) = self.won.get(kind.index()) {
+            c.increment(1);
+        }
     }
 }
 
@@ -197,7 +217,7 @@ mod tests {
         let mut cfg = crate::config::Config::for_tests(std::env::temp_dir()).tail;
         cfg.hedge_delay_min = Duration::from_millis(min_ms);
         cfg.hedge_delay_max = Duration::from_millis(max_ms);
-        Hedger::new(&cfg)
+        Hedger::new(&cfg, &Metrics::new())
     }
 
     #[test]

@@ -332,7 +332,7 @@ where
                     faults.push(ReplicaFailure { peer_id, cause });
                 }
                 if !queue.is_empty() || !running.is_empty() {
-                    tail_metrics::failover(tail_metrics::BEFORE_FIRST_BYTE);
+                    tail_metrics::failover(client.metrics(), tail_metrics::BEFORE_FIRST_BYTE);
                 }
             }
         }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::resume::Upstream;
 use crate::cache::{BallCache, FillTicket};
+use crate::telemetry::Metrics;
 use mictlanx_proto::model::Metadata;
 
 /// Sending half of a streamed client response body.
@@ -47,6 +48,27 @@ impl RelayError {
     }
 }
 
+/// `mictlanx_router_bytes_out_total{handler}`: bytes forwarded to clients by one handler.
+#[derive(Clone)]
+pub struct BytesOut {
+    handler: &'static str,
+    counter: metrics::Counter,
+}
+
+impl BytesOut {
+    pub fn new(metrics: &Metrics, handler: &'static str) -> Self {
+        BytesOut {
+            handler,
+            counter: metrics
+                .counter_with("mictlanx_router_bytes_out_total", &[("handler", handler)]),
+        }
+    }
+
+    pub fn add(&self, len: u64) {
+        self.counter.increment(len);
+    }
+}
+
 /// Make the client response end with an error (connection abort).
 pub async fn abort_client(tx: &BodySender, cause: String) {
     let _ = tx.send(Err(io::Error::other(cause))).await;
@@ -55,14 +77,14 @@ pub async fn abort_client(tx: &BodySender, cause: String) {
 /// Forward exactly `size` bytes of `upstream` into `tx`, splitting pieces larger than `piece_size` (0 = no
 /// cap) and teeing into `fill`. Extra upstream bytes are dropped (logged); a holder that fails or stalls is
 /// continued from another one ([`Upstream`]). Returns the bytes forwarded.
-#[tracing::instrument(skip_all, fields(size = size, handler = handler))]
+#[tracing::instrument(skip_all, fields(size = size, handler = out.handler))]
 pub async fn relay_peer_body(
     mut upstream: Upstream,
     size: u64,
     piece_size: usize,
     mut fill: Option<CacheFill>,
     tx: &BodySender,
-    handler: &'static str,
+    out: &BytesOut,
 ) -> Result<u64, RelayError> {
     let mut sent: u64 = 0;
     if size == 0 {
@@ -99,8 +121,7 @@ pub async fn relay_peer_body(
                 .await
                 .map_err(|_| RelayError::ClientGone)?;
             sent += len;
-            metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler)
-                .increment(len);
+            out.add(len);
         }
     }
     Ok(sent)
@@ -111,7 +132,7 @@ pub async fn relay_bytes(
     mut bytes: Bytes,
     piece_size: usize,
     tx: &BodySender,
-    handler: &'static str,
+    out: &BytesOut,
 ) -> Result<u64, RelayError> {
     let mut sent = 0;
     while !bytes.is_empty() {
@@ -126,7 +147,7 @@ pub async fn relay_bytes(
             .await
             .map_err(|_| RelayError::ClientGone)?;
         sent += len;
-        metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler).increment(len);
+        out.add(len);
     }
     Ok(sent)
 }
@@ -140,7 +161,7 @@ struct StreamState {
     fill: Option<CacheFill>,
     pending: Bytes,
     done: bool,
-    bytes_out: metrics::Counter,
+    out: BytesOut,
 }
 
 /// [`relay_peer_body`] for one read as the client body stream itself (no task, no channel): the same size
@@ -151,7 +172,7 @@ pub fn relay_stream(
     size: u64,
     piece_size: usize,
     fill: Option<CacheFill>,
-    handler: &'static str,
+    out: BytesOut,
 ) -> impl futures::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
     let state = StreamState {
         upstream,
@@ -161,7 +182,7 @@ pub fn relay_stream(
         fill,
         pending: Bytes::new(),
         done: false,
-        bytes_out: metrics::counter!("mictlanx_router_bytes_out_total", "handler" => handler),
+        out,
     };
     futures::stream::unfold(state, |mut st| async move {
         if st.done {
@@ -210,7 +231,7 @@ pub fn relay_stream(
             }
         }
         st.sent += len;
-        st.bytes_out.increment(len);
+        st.out.add(len);
         Some((Ok(piece), st))
     })
 }

@@ -55,6 +55,8 @@ pub(super) struct ReplicaSet {
     pub(super) failed: Vec<ReplicaFailure>,
     grace: Duration,
     straggler: Duration,
+    /// `STRAGGLER_DROPS` on the client's recorder.
+    drops: metrics::Counter,
 }
 
 impl Drop for ReplicaSet {
@@ -118,6 +120,7 @@ impl ReplicaSet {
             failed: Vec::new(),
             grace: strategy.idle_timeout,
             straggler: strategy.straggler_timeout,
+            drops: client.metrics().counter(STRAGGLER_DROPS),
         }
     }
 
@@ -180,7 +183,7 @@ impl ReplicaSet {
                         }
                         *result = match first_taken {
                             Some(_) if rep.last_progress.max(started) + self.straggler <= now => {
-                                metrics::counter!(STRAGGLER_DROPS).increment(1);
+                                self.drops.increment(1);
                                 Some(Err(Some(format!(
                                     "straggler: took no bytes for {:?} while the other replicas did",
                                     self.straggler
@@ -230,7 +233,7 @@ impl ReplicaSet {
     /// the straggler timeout (or the time the first answer took, when longer) more; without any success
     /// each gets the idle timeout. A replica cut off this way is a straggler: its request is aborted.
     pub(super) async fn finish(mut self) -> (Vec<String>, Vec<ReplicaFailure>) {
-        let (grace, straggler) = (self.grace, self.straggler);
+        let (grace, straggler, drops) = (self.grace, self.straggler, self.drops.clone());
         let started = Instant::now();
         // Dropping a pending wait would detach its task: a replica cut off is aborted explicitly.
         let mut aborts: Vec<(String, Option<tokio::task::AbortHandle>)> = Vec::new();
@@ -281,7 +284,7 @@ impl ReplicaSet {
                             abort.abort();
                         }
                         let cause = if stragglers {
-                            metrics::counter!(STRAGGLER_DROPS).increment(1);
+                            drops.increment(1);
                             format!(
                                 "straggler: no answer {:?} after another replica stored the bytes",
                                 until.saturating_duration_since(started)

@@ -179,7 +179,7 @@ impl Upstream {
                 continue;
             }
             tracing::info!(from = %self.peer.peer_id, to = %peer.peer_id, offset = self.offset, "read continued on another holder");
-            tail_metrics::failover(tail_metrics::MID_STREAM);
+            tail_metrics::failover(r.client.metrics(), tail_metrics::MID_STREAM);
             self.body = resp.bytes_stream().boxed();
             self.peer = peer;
             self.patient = false;

@@ -1,7 +1,7 @@
-//! The metrics of bounded tail latency (issue 14), registered at start-up so a dashboard sees every
-//! series before its first event. Labels are low-cardinality: the kind of read, the failover stage.
+//! The metrics of bounded tail latency, registered at start-up so a dashboard sees every series before
+//! its first event. Labels are low-cardinality: the kind of read, the failover stage.
 
-use super::hedge::ReadKind;
+use crate::telemetry::Metrics;
 
 /// `mictlanx_router_hedges_total{kind}`: hedge requests sent.
 pub const HEDGES: &str = "mictlanx_router_hedges_total";
@@ -16,19 +16,20 @@ pub const STRAGGLER_DROPS: &str = "mictlanx_router_straggler_drops_total";
 pub const BEFORE_FIRST_BYTE: &str = "before_first_byte";
 pub const MID_STREAM: &str = "mid_stream";
 
-/// Registers every series at zero (call once the Prometheus recorder is installed).
-pub fn register() {
-    for kind in ReadKind::HEDGED {
-        metrics::counter!(HEDGES, "kind" => kind.label()).increment(0);
-        metrics::counter!(HEDGES_WON, "kind" => kind.label()).increment(0);
-    }
+/// Registers every series at zero on `metrics` (once, at start-up; the hedge series are registered by the
+/// `Hedger`).
+pub fn register(metrics: &Metrics) {
     for stage in [BEFORE_FIRST_BYTE, MID_STREAM] {
-        metrics::counter!(READ_FAILOVERS, "stage" => stage).increment(0);
+        metrics
+            .counter_with(READ_FAILOVERS, &[("stage", stage)])
+            .increment(0);
     }
-    metrics::counter!(STRAGGLER_DROPS).increment(0);
+    metrics.counter(STRAGGLER_DROPS).increment(0);
 }
 
 /// A read moved to another holder at `stage`.
-pub fn failover(stage: &'static str) {
-    metrics::counter!(READ_FAILOVERS, "stage" => stage).increment(1);
+pub fn failover(metrics: &Metrics, stage: &'static str) {
+    metrics
+        .counter_with(READ_FAILOVERS, &[("stage", stage)])
+        .increment(1);
 }

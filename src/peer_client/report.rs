@@ -12,6 +12,7 @@ use metrics::Counter;
 use super::error::outcome_label;
 use super::PeerClient;
 use crate::cluster::{PeerInfo, PeerOutcome, ReplicaManager};
+use crate::telemetry::Metrics;
 
 /// Where a reporting client sends each call's start and outcome. The replica manager is one (through
 /// [`PeerClient::reporting_to`]); the embedded manager's own background calls use a sink that does not keep
@@ -58,16 +59,29 @@ fn outcome_index(o: &PeerOutcome) -> usize {
 }
 
 /// `mictlanx_router_peer_requests_total` handles per peer, registered on a peer's first call: a labelled
-/// `counter!` builds, allocates and hashes its key on every call (issue 16 profile). Shared by every clone
-/// of one `PeerClient`.
-#[derive(Clone, Default)]
-pub(super) struct PeerCounters(Arc<RwLock<HashMap<String, Arc<[Counter; 5]>>>>);
+/// lookup builds, allocates and hashes its key on every call. Shared by every clone of one `PeerClient`.
+#[derive(Clone)]
+pub(super) struct PeerCounters {
+    metrics: Metrics,
+    handles: Arc<RwLock<HashMap<String, Arc<[Counter; 5]>>>>,
+}
 
 impl PeerCounters {
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            metrics,
+            handles: Default::default(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     fn increment(&self, peer_id: &str, outcome: &PeerOutcome) {
         let i = outcome_index(outcome);
         let found = self
-            .0
+            .handles
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(peer_id)
@@ -76,10 +90,12 @@ impl PeerCounters {
             Some(h) => h,
             None => {
                 let h: Arc<[Counter; 5]> = Arc::new(OUTCOMES.map(|o| {
-                    metrics::counter!("mictlanx_router_peer_requests_total",
-                        "peer_id" => peer_id.to_string(), "outcome" => o)
+                    self.metrics.counter_with(
+                        "mictlanx_router_peer_requests_total",
+                        &[("peer_id", peer_id.to_string()), ("outcome", o.to_string())],
+                    )
                 }));
-                let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+                let mut map = self.handles.write().unwrap_or_else(|e| e.into_inner());
                 // Bounded by the peers ever registered; a runaway registry only costs a re-registration.
                 if map.len() > 4096 {
                     map.clear();

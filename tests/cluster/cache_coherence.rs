@@ -309,7 +309,10 @@ fn metadata(key: &str, len: usize) -> Metadata {
 #[test]
 fn library_fill_started_before_an_invalidation_or_reset_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cache = BallCache::new(&Config::for_tests(dir.path().to_path_buf()).cache);
+    let cache = BallCache::new(
+        &Config::for_tests(dir.path().to_path_buf()).cache,
+        &mictlanx_router::telemetry::Metrics::new(),
+    );
     let bytes = Bytes::from(object(11, 1_000));
     let key = combined("lib");
 

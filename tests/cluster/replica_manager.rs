@@ -15,6 +15,7 @@ use mictlanx_router::cluster::{PeerInfo, PlacementError, ReplicaManager, RmError
 use mictlanx_router::config::{Config, StateBackend};
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
 use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
+use mictlanx_router::telemetry::Metrics;
 
 /// One state backend the suite runs on.
 struct Backend {
@@ -58,7 +59,7 @@ fn client(cfg: &Config) -> PeerClient {
 }
 
 async fn start(cfg: &Config) -> Arc<EmbeddedReplicaManager> {
-    EmbeddedReplicaManager::start(cfg, client(cfg))
+    EmbeddedReplicaManager::start(cfg, client(cfg), Metrics::new())
         .await
         .expect("manager starts")
 }
@@ -202,7 +203,7 @@ async fn registry_persists_added_and_removed_peers_across_restarts() {
 
         if be.redis.is_none() {
             std::fs::write(state.join("peers.json"), b"{broken").unwrap();
-            let err = EmbeddedReplicaManager::start(&cfg, client(&cfg))
+            let err = EmbeddedReplicaManager::start(&cfg, client(&cfg), Metrics::new())
                 .await
                 .err()
                 .expect("unparsable peers.json stops start-up");

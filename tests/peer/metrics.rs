@@ -158,8 +158,10 @@ async fn counters_follow_the_traffic_and_gauges_the_store() {
 
 #[tokio::test]
 async fn the_peer_never_records_into_the_global_recorder() {
-    // the router installs the process-global recorder; a peer in the same process must not write there
-    let global = mictlanx_router::telemetry::prometheus();
+    // a process-global recorder (none is installed by the router or the peer) must stay empty of peer series
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let global = recorder.handle();
+    let _ = metrics::set_global_recorder(recorder);
     let dir = tempfile::tempdir().unwrap();
     let peer = spawn_peer("p-m2", dir.path()).await;
     let c = http_client();

@@ -225,7 +225,12 @@ async fn a_panicking_handler_becomes_a_json_500() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_tests(dir.path().to_path_buf());
     let table = RouteTable::new().route(Method::GET, "/boom", boom, ());
-    let svc = http_service(table, Some("/mictlanx".into()), &config.cors);
+    let svc = http_service(
+        table,
+        Some("/mictlanx".into()),
+        &config.cors,
+        &mictlanx_router::telemetry::Metrics::new(),
+    );
     let req = axum::http::Request::get("/mictlanx/boom")
         .body(axum::body::Body::empty())
         .unwrap();

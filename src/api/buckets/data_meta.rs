@@ -31,7 +31,14 @@ pub async fn data_and_metadata(
         Err(PeerError::NotFound(_)) => None,
         Err(e) => return (Err(e.clone()), data),
     };
-    metrics::counter!(ONE_REQUEST_FILLS, "metadata" => if from_header.is_some() { "header" } else { "route" })
+    let from = if from_header.is_some() {
+        "header"
+    } else {
+        "route"
+    };
+    client
+        .metrics()
+        .counter_with(ONE_REQUEST_FILLS, &[("metadata", from)])
         .increment(1);
     let md = match from_header {
         Some(metadata) => Ok(GetMetadataResponse {
@@ -50,9 +57,11 @@ pub async fn data_and_metadata(
 pub const ONE_REQUEST_FILLS: &str = "mictlanx_router_data_metadata_reads_total";
 
 /// Registers [`ONE_REQUEST_FILLS`] so it is exported before its first event.
-pub fn register_metrics() {
+pub fn register_metrics(metrics: &crate::telemetry::Metrics) {
     for from in ["header", "route"] {
-        metrics::counter!(ONE_REQUEST_FILLS, "metadata" => from).increment(0);
+        metrics
+            .counter_with(ONE_REQUEST_FILLS, &[("metadata", from)])
+            .increment(0);
     }
 }
 

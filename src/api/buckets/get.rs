@@ -16,7 +16,8 @@ use super::ranged::{self, Answer, Found};
 use super::OBJECT;
 use crate::app::AppState;
 use crate::datapath::{
-    read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
+    read_hedged, relay_stream, BytesOut, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start,
+    Upstream,
 };
 use crate::ids::{BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
@@ -102,6 +103,7 @@ pub async fn get_object(
                 range,
                 content_type,
                 disposition,
+                &BytesOut::new(&s.metrics, OBJECT),
             ));
         }
     }
@@ -227,7 +229,7 @@ pub async fn get_object(
         end - first,
         piece_size,
         fill,
-        OBJECT,
+        BytesOut::new(&s.metrics, OBJECT),
     ));
     let mut res = body.into_response();
     set_headers(res.headers_mut(), end - first, &content_type, disposition);

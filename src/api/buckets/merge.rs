@@ -15,8 +15,8 @@ use crate::app::AppState;
 use crate::cache::{CachedBall, FillStamp};
 use crate::cluster::PeerInfo;
 use crate::datapath::{
-    abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
-    Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
+    abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, BytesOut,
+    CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
 use crate::ids::{BallId, BucketId};
 use mictlanx_http::error::{ApiError, ApiResult};
@@ -219,7 +219,7 @@ async fn stream_chunk(
 ) -> Result<(), String> {
     let (located, metadata) = match chunk.source {
         Source::Cached(hit) => {
-            return relay_bytes(hit.bytes, piece_size, tx, MERGE)
+            return relay_bytes(hit.bytes, piece_size, tx, &BytesOut::new(&s.metrics, MERGE))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -275,8 +275,15 @@ async fn stream_chunk(
         stall: Some(s.config.tail.read_stall_timeout).filter(|d| !d.is_zero()),
     };
     let upstream = Upstream::new(resp, peer, 0, chunk.size, Some(resume));
-    relay_peer_body(upstream, chunk.size, piece_size, fill, tx, MERGE)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    relay_peer_body(
+        upstream,
+        chunk.size,
+        piece_size,
+        fill,
+        tx,
+        &BytesOut::new(&s.metrics, MERGE),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }

@@ -158,7 +158,11 @@ pub async fn put_metadata(
             }),
             Err(e) => {
                 tracing::warn!(peer_id = %peer.peer_id, error = %e, "put metadata failed on a peer");
-                metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "metadata")
+                s.metrics
+                    .counter_with(
+                        "mictlanx_router_replica_write_failures_total",
+                        &[("phase", "metadata")],
+                    )
                     .increment(1);
                 failures.push(ReplicaFailure {
                     peer_id: peer.peer_id.clone(),

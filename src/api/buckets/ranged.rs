@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::download::set_headers;
-use super::OBJECT;
+
 use crate::cluster::PeerInfo;
-use crate::datapath::{Attempt, Candidate};
+use crate::datapath::{Attempt, BytesOut, Candidate};
 use crate::peer_client::{DataAnswer, GetMetadataResponse, PeerClient, PeerError};
 use mictlanx_http::error::ApiError;
 use mictlanx_http::range::{
@@ -176,6 +176,7 @@ pub fn from_cache(
     range: Option<&str>,
     content_type: &str,
     disposition: Option<String>,
+    out: &BytesOut,
 ) -> Response {
     let size = bytes.len() as u64;
     let part = match parse_range(range, size) {
@@ -189,7 +190,7 @@ pub fn from_cache(
         None => bytes,
     };
     let len = body.len() as u64;
-    metrics::counter!("mictlanx_router_bytes_out_total", "handler" => OBJECT).increment(len);
+    out.add(len);
     let mut res = Body::from(body).into_response();
     set_headers(res.headers_mut(), len, content_type, disposition);
     set_range_headers(&mut res, part, size);

@@ -281,14 +281,20 @@ where
         | Err(FanOutError::ClientBody { received, .. }) => *received,
         Err(FanOutError::SizeMismatch { received, expected }) => (*received).min(*expected),
     };
-    metrics::counter!("mictlanx_router_bytes_in_total", "handler" => handler).increment(received);
+    s.metrics
+        .counter_with("mictlanx_router_bytes_in_total", &[("handler", handler)])
+        .increment(received);
     let failed_replicas = match &outcome {
         Ok(r) => r.failed.len(),
         Err(FanOutError::AllFailed { failures, .. })
         | Err(FanOutError::QuorumLost { failures, .. }) => failures.len(),
         Err(_) => 0,
     };
-    metrics::counter!("mictlanx_router_replica_write_failures_total", "phase" => "data")
+    s.metrics
+        .counter_with(
+            "mictlanx_router_replica_write_failures_total",
+            &[("phase", "data")],
+        )
         .increment(failed_replicas as u64);
     match outcome {
         Ok(report) => {
