@@ -14,8 +14,8 @@ use mictlanx_router::cluster::EmbeddedReplicaManager;
 use mictlanx_router::cluster::{PeerInfo, PlacementError, ReplicaManager, RmError, TaskGroup};
 use mictlanx_router::config::{Config, StateBackend};
 use mictlanx_router::peer_client::{PeerClient, PeerError, PeerPutMetadata};
-use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
 use mictlanx_router::telemetry::Metrics;
+use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
 
 /// One state backend the suite runs on.
 struct Backend {

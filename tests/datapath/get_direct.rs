@@ -18,7 +18,7 @@ use mictlanx_peer::PeerServer;
 use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
 
 /// Sum of `mictlanx_router_peer_requests_total` over the label sets of peers whose id starts with
-/// `prefix` (the metrics recorder is process-wide: the other tests of this binary count there too).
+/// `prefix` (the router's own recorder; peer names no other test uses keep the count unambiguous).
 async fn peer_requests(c: &Cluster, prefix: &str) -> u64 {
     let label = format!("mictlanx_router_peer_requests_total{{peer_id=\"{prefix}");
     let text = c.metrics().await;

@@ -1,11 +1,9 @@
 //! A cache-on GET miss makes one peer request: the peer's data answer carries the metadata the
 //! fill needs (`Mictlanx-Metadata`). A peer answer without it (metadata over the header's 16 KiB cap) falls
-//! back to the metadata route and the GET is still whole and correct. The test runs again alone in a child
-//! process of the test binary (`isolate::alone`): it counts the process-wide metrics (every router of a
-//! test binary shares one recorder).
+//! back to the metadata route and the GET is still whole and correct. The counts are the router's own (each
+//! `App` owns its metrics recorder), so other tests of the binary do not add to them.
 
 use mictlanx_testkit::datapath::{object, start, Cluster};
-use mictlanx_testkit::isolate;
 use serde_json::json;
 
 const B: &str = "one";
@@ -52,12 +50,6 @@ async fn put_with_tags(c: &Cluster, key: &str, bytes: &[u8], tags: serde_json::V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_on_miss_is_one_peer_request_with_a_fallback_for_answers_without_metadata() {
-    if !isolate::alone(concat!(
-        module_path!(),
-        "::a_cache_on_miss_is_one_peer_request_with_a_fallback_for_answers_without_metadata"
-    )) {
-        return;
-    }
     // One peer and slow probes: no background call lands between two readings of the counters.
     let c = start(1, |cfg| {
         cfg.replica.health_interval = std::time::Duration::from_secs(600);

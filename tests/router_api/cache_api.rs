@@ -175,7 +175,7 @@ async fn cache_metrics_are_exported() {
         .text()
         .await
         .expect("text");
-    // Counters are process-wide (other tests in this binary add to them), hence lower bounds.
+    // Lower bounds: the three fills above are what this router counted, whatever else it records.
     for name in [
         "mictlanx_router_cache_hits_total",
         "mictlanx_router_cache_misses_total",

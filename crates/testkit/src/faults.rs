@@ -1,7 +1,7 @@
 //! The fault suite's cluster: real `mictlanx-peer` processes (so SIGSTOP and SIGKILL are real) behind an
 //! in-process router, whose replica manager and `/metrics` the tests read; and streams that inject a fault
-//! at a byte offset. Fault tests run one at a time ([`serial`]): they share the process-wide metrics
-//! recorder and measure time.
+//! at a byte offset. Fault tests run one at a time ([`serial`]): they bound times in seconds, which a
+//! neighbour test loading the machine would blur.
 
 use std::time::Duration;
 

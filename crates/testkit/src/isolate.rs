@@ -1,6 +1,6 @@
-//! A test that needs the whole process to itself (it reads the process's peak memory, or counts the
-//! router's process-wide metrics) runs again alone in a child process: the same test binary, filtered to
-//! that one test. The parent asserts the child passed; the child runs the body.
+//! A test that needs the whole process to itself (it reads the process's peak memory) runs again alone in
+//! a child process: the same test binary, filtered to that one test. The parent asserts the child passed;
+//! the child runs the body.
 
 use std::process::Command;
 
