@@ -338,7 +338,6 @@ pub struct ClusterBuilder<'a> {
     redis: bool,
     tmpfs: bool,
     health_interval: Duration,
-    wait_for: Option<usize>,
     tweak: Option<Tweak<'a>>,
     router_env: Vec<(String, String)>,
 }
@@ -354,7 +353,6 @@ impl Default for ClusterBuilder<'_> {
             redis: false,
             tmpfs: false,
             health_interval: Duration::from_millis(200),
-            wait_for: None,
             tweak: None,
             router_env: Vec::new(),
         }
@@ -487,9 +485,7 @@ impl<'a> ClusterBuilder<'a> {
             http,
             redis,
         };
-        if let RouterNode::App(_) = c.router {
-            c.wait_available(self.wait_for.unwrap_or(seed.len())).await;
-        }
+        c.wait_available(seed.len()).await;
         Some(c)
     }
 
@@ -594,14 +590,22 @@ impl Cluster {
     pub async fn wait_available(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let view = self.app().state.rm.get_peers().await.expect("peers view");
-            if view.available.len() >= n {
+            let available = match &self.router {
+                RouterNode::App(app) => {
+                    let view = app.state.rm.get_peers().await.expect("peers view");
+                    view.available.len()
+                }
+                RouterNode::Process(_) => {
+                    let (_, v) = self.client.peers().await;
+                    v["available"].as_array().map_or(0, Vec::len)
+                }
+            };
+            if available >= n {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "only {} of {n} peers became available",
-                view.available.len()
+                "only {available} of {n} peers became available"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -657,5 +661,51 @@ impl std::ops::Deref for Cluster {
 
     fn deref(&self) -> &RouterClient {
         &self.client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The process modes of the builder end to end: peer and router processes on a `redis-server` of
+    /// their own; an object written before a peer pause, a peer crash and a router crash reads back whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn process_modes_survive_a_paused_peer_a_killed_peer_and_a_restarted_router() {
+        let Some(mut c) = Cluster::builder()
+            .peers(2)
+            .peer_prefix("kit-")
+            .peer_processes()
+            .router_process()
+            .redis()
+            .try_start()
+            .await
+        else {
+            return;
+        };
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let stored = c.put("kit", "k", &bytes, 2).await;
+        assert_eq!(sorted_ids(&stored["peer_ids"]), ["kit-0", "kit-1"]);
+        assert_eq!(c.get_bytes("kit", "k").await, bytes);
+        let (status, meta) = c.get_metadata("kit", "k").await;
+        assert_eq!(status, 200, "{meta}");
+
+        c.peers[0].pause();
+        c.peers[0].resume();
+        c.peers[1].kill().await;
+        assert!(!c.peers[1].is_running());
+        c.peers[1].restart().await;
+        assert_eq!(
+            c.peers[1].get_direct("kit", "k").await,
+            (200, bytes.clone())
+        );
+
+        c.router.process().kill();
+        c.router.process().restart().await;
+        c.wait_available(2).await;
+        assert_eq!(c.get_bytes("kit", "k").await, bytes);
+        let res = c.delete("/api/v4/buckets/kit/k").await;
+        assert!(res.status().is_success(), "delete: {}", res.status());
+        c.stop().await;
     }
 }
