@@ -45,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 
 # A free port below the kernel's ephemeral range (32768-60999), so no outgoing connection takes it before
-# the process that binds it starts (tests/common/process.rs, free_port).
+# the process that binds it starts (crates/testkit/src/process.rs, free_port).
 free_port() {
   python3 -c '
 import random, socket

@@ -1,0 +1,10 @@
+//! The cluster state: the replica manager and its backends (embedded, Redis), several routers on one
+//! space (in process and as processes), cache coherence across writers, healing and draining.
+
+mod cache_coherence;
+mod healing;
+mod healing_drain;
+mod multi_router;
+mod multi_router_process;
+mod replica_manager;
+mod state_store;

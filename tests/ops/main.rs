@@ -1,0 +1,10 @@
+//! Operations: dashboards against a real Prometheus, the docs pages in a real browser, deployment files,
+//! README configuration tables, the bench tool, telemetry exporters and the router's memory bound.
+
+mod bench_tool;
+mod dashboards;
+mod deploy_files;
+mod docs_browser;
+mod readme_config;
+mod router_memory;
+mod telemetry_exporters;
