@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz run of the router's OpenAPI with schemathesis (issue 15 item 6): three real mictlanx-peer processes
+# Fuzz run of the router's OpenAPI with schemathesis: three real mictlanx-peer processes
 # and a real mictlanx-router on free loopback ports, a few objects stored through the router, then
 # `st run --checks all` against /openapi.json. It must find no 5xx answer and no schema violation.
 # Two passes: every operation except the four that add or remove peers, then those four (with the peer

@@ -1,4 +1,4 @@
-//! HTTP-level acceptance tests of the ball cache (`router-api.md` §7, #21, §6.3): a real router in front of
+//! HTTP-level acceptance tests of the ball cache (`docs/router-api.md` §7, #21, §6.3): a real router in front of
 //! real in-process peers. Hits are served with the peers stopped; reset empties the cache; overwrite,
 //! update, disable and delete are never answered with stale cached bytes; an in-flight fill that an
 //! overwrite overtakes stores nothing; `Force-Get` bypasses and refreshes; large objects stream uncached;

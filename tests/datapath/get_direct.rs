@@ -83,7 +83,7 @@ async fn a_cache_off_get_asks_one_peer_once_and_serves_the_exact_bytes() {
         .await;
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/plain");
 
-    // attachment=true needs the tags: the data answer's Mictlanx-Metadata header carries them (issue 16),
+    // attachment=true needs the tags: the data answer's Mictlanx-Metadata header carries them,
     // so still one peer request; the name comes from tags.fullname.
     let before = peer_requests(&c, "gd-fast").await;
     let res = c.get("/api/v4/buckets/fast/k?attachment=true").await;

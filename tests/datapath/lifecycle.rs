@@ -1,4 +1,4 @@
-//! Black-box lifecycle of the data path (`router-api.md` §6.2, §8): real router, three real peers. Every
+//! Black-box lifecycle of the data path (`docs/router-api.md` §6.2, §8): real router, three real peers. Every
 //! endpoint #11–#24 with the spec's shapes, both upload forms, rf 1–3, merge, deletes and id handling.
 
 use std::collections::BTreeSet;
@@ -529,7 +529,7 @@ async fn shadowing_follows_the_table_order() {
         .unwrap();
     assert_eq!(listing["balls"][0]["key"], "metadata");
     // #11: the size of key `metadata` — an array; empty, because on the peer the same path is the
-    // metadata of key `size` (peer-api.md §6: the size of a key named `metadata` cannot be asked)
+    // metadata of key `size` (docs/peer-api.md §6: the size of a key named `metadata` cannot be asked)
     let res = c.get("/api/v4/buckets/sh/metadata/size").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!([]));

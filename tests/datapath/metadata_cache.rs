@@ -1,4 +1,4 @@
-//! Metadata from the router cache (issue 16): a real router in front of real in-process peers. Invariants:
+//! Metadata from the router cache: a real router in front of real in-process peers. Invariants:
 //! a cached metadata GET and size check need no peer (they answer with every peer stopped); every change
 //! through the router (overwrite, update, disable, delete) is seen by the next metadata GET; two routers on
 //! one Redis never answer metadata older than a change committed through the other; with the cache off

@@ -1,4 +1,4 @@
-//! The lean GET path to `http` peers (`peer_client/fast.rs`, issue 16) keeps reqwest's timeout rules: a peer
+//! The lean GET path to `http` peers (`peer_client/fast.rs`) keeps reqwest's timeout rules: a peer
 //! that accepts and never answers the data GET is a timeout after the idle timeout, a body that stalls
 //! mid-way fails with a timeout error (never a clean short end), and a refused port is a connect error.
 //! Raw sockets stand in for the peer: a real one cannot be made to stall mid-body on demand.

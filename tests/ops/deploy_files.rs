@@ -117,7 +117,7 @@ fn peer_services_set_only_peer_variables() {
         for variable in env.keys() {
             assert!(
                 known.contains(variable),
-                "{name} sets {variable}, not a peer variable of config.md §3"
+                "{name} sets {variable}, not a peer variable of docs/config.md §3"
             );
         }
     }

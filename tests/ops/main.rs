@@ -1,5 +1,5 @@
 //! Operations: dashboards against a real Prometheus, the docs pages in a real browser, deployment files,
-//! README configuration tables, the bench tool, telemetry exporters and the router's memory bound.
+//! configuration tables of docs/config.md, the bench tool, telemetry exporters and the router's memory bound.
 
 mod bench_tool;
 mod dashboards;

@@ -1,4 +1,4 @@
-//! Peer access control and the request-head deadline (README "Peer API extensions"): with
+//! Peer access control and the request-head deadline (`docs/peer-api.md` §9–§14): with
 //! `MICTLANX_PEER_TOKEN` every write needs `Authorization: Bearer`, reads only with `_READS=1`, `/health`
 //! never; a peer's own replicate pulls carry its token; a half-sent head is cut after
 //! `MICTLANX_PEER_HEADER_TIMEOUT` while idle keep-alive connections stay usable. Invariant: nothing changes

@@ -1,4 +1,4 @@
-//! Integrity of stored bytes (README "Peer API extensions"): a declared SHA-256 is enforced at upload,
+//! Integrity of stored bytes (`docs/peer-api.md` §9–§14): a declared SHA-256 is enforced at upload,
 //! digests of the whole object and of its 1 MiB blocks are kept with it. Invariant: no silent corruption —
 //! a mismatching upload stores nothing.
 

@@ -1,4 +1,4 @@
-//! `Mictlanx-Metadata` on the data GET (README "Peer API extensions"): standard padded base64 of the
+//! `Mictlanx-Metadata` on the data GET (`docs/peer-api.md` §9–§14): standard padded base64 of the
 //! compact `Metadata` JSON, identical to the metadata route's `metadata`, on 200 and 206, refreshed by an
 //! in-place update, omitted only when the encoding exceeds 16 KiB.
 

@@ -1,4 +1,4 @@
-//! The peer's `GET /metrics` (README "Peer API extensions"): every fixed series exported at 0 from the
+//! The peer's `GET /metrics` (`docs/peer-api.md` §9–§14): every fixed series exported at 0 from the
 //! start, counters that follow the traffic (requests by route template and status class, object bytes in
 //! and out, checksum mismatches by stage, quarantines), gauges at scrape time, never behind the token, and
 //! a recorder of its own (the process-global one stays the router's).

@@ -1,4 +1,4 @@
-//! `Range` on the data GET (README "Peer API extensions"): the three single-range forms answer 206 with
+//! `Range` on the data GET (`docs/peer-api.md` §9–§14): the three single-range forms answer 206 with
 //! exactly those bytes, unsatisfiable ranges 416 with `Content-Range: bytes */size`, multi-range and
 //! malformed headers the whole object, absent and disabled objects 404.
 

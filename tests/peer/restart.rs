@@ -1,4 +1,4 @@
-//! Durability across restarts (`peer-api.md` §4): a peer restarted on the same directories shows exactly the
+//! Durability across restarts (`docs/peer-api.md` §4): a peer restarted on the same directories shows exactly the
 //! committed objects with identical metadata, stats and `balls/len`; start-up drops temp files, broken
 //! records and (with TRAVERSE_AND_CLEAN) orphan data files.
 

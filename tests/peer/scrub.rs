@@ -1,4 +1,4 @@
-//! The scrubber (README "Peer API extensions"): a corrupted copy is found and quarantined within a few
+//! The scrubber (`docs/peer-api.md` §9–§14): a corrupted copy is found and quarantined within a few
 //! intervals while intact ones stay, and a pass reads no faster than `MICTLANX_PEER_SCRUB_BANDWIDTH`.
 //! Invariant: no silent corruption — a rotten copy stops being served without anyone reading it.
 

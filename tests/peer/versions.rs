@@ -1,4 +1,4 @@
-//! Object versions and replication factors (README "Peer API extensions"): version headers on every read,
+//! Object versions and replication factors (`docs/peer-api.md` §9–§14): version headers on every read,
 //! fencing of late commits, in-place updates, disables and deletes by version, records written before
 //! versions existed. Invariant: a lower version never replaces or deletes a newer one.
 

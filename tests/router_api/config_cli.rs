@@ -1,4 +1,4 @@
-//! The router binary rejects invalid configuration at start-up (`config.md` §1): exit code 2 and exactly one
+//! The router binary rejects invalid configuration at start-up (`docs/config.md` §1): exit code 2 and exactly one
 //! stderr line naming the variable and its value, no panic. Each case runs the real binary with a clean env.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Server-level behaviour shared by every route (router-api.md §3): prefix, 404/405/422 JSON errors,
+//! Server-level behaviour shared by every route (docs/router-api.md §3): prefix, 404/405/422 JSON errors,
 //! docs, OpenAPI, metrics, health/readiness, CORS, and a handler panic turned into a JSON 500.
 
 use axum::http::Method;

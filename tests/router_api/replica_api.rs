@@ -1,4 +1,4 @@
-//! Peer management over HTTP (`router-api.md` §6.1 #5–#10, §3.12 `/ready`) with a real router and real
+//! Peer management over HTTP (`docs/router-api.md` §6.1 #5–#10, §3.12 `/ready`) with a real router and real
 //! in-process storage peers.
 
 use mictlanx_testkit::{wait::eventually, Peer};
