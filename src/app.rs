@@ -128,6 +128,7 @@ impl App {
             shutdown,
             config.server.shutdown_timeout,
             server::ListenerLimits::from_config(&config.security),
+            &self.state.metrics,
         )
         .await;
         self.manager.shutdown().await;

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{SecurityConfig, TlsFiles};
+use crate::telemetry::Metrics;
 
 /// Largest request head (request line and header fields) on HTTP/1, and the HTTP/2 header list limit.
 /// hyper's read buffer is capped at this size, so a larger head is answered 431.
@@ -85,9 +86,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     deadline: Duration,
     limits: ListenerLimits,
+    metrics: &Metrics,
 ) {
-    metrics::gauge!(OPEN_CONNECTIONS).set(0.0);
-    metrics::counter!(SLOW_CONNECTIONS).increment(0);
+    let open = metrics.gauge(OPEN_CONNECTIONS);
+    let slow = metrics.counter(SLOW_CONNECTIONS);
+    open.set(0.0);
+    slow.increment(0);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -137,8 +141,9 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = tls.clone();
+        let (open, slow) = (open.clone(), slow.clone());
         tokio::spawn(async move {
-            let _open = OpenConnection::new(permit);
+            let _open = OpenConnection::new(permit, open);
             let conn = Connection {
                 builder,
                 service,
@@ -149,7 +154,7 @@ pub async fn serve(
             match conn.run(stream, acceptor).await {
                 Ok(()) => {}
                 Err(Closed::Slow) => {
-                    metrics::counter!(SLOW_CONNECTIONS).increment(1);
+                    slow.increment(1);
                     tracing::debug!(%peer, "connection closed: no request head within the header timeout");
                 }
                 Err(Closed::Error(e)) => {
@@ -264,17 +269,23 @@ where
 }
 
 /// Holds a connection slot and counts the connection in `mictlanx_router_open_connections`.
-struct OpenConnection(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+struct OpenConnection {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    open: metrics::Gauge,
+}
 
 impl OpenConnection {
-    fn new(permit: tokio::sync::OwnedSemaphorePermit) -> Self {
-        metrics::gauge!(OPEN_CONNECTIONS).increment(1.0);
-        OpenConnection(permit)
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, open: metrics::Gauge) -> Self {
+        open.increment(1.0);
+        OpenConnection {
+            _permit: permit,
+            open,
+        }
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        metrics::gauge!(OPEN_CONNECTIONS).decrement(1.0);
+        self.open.decrement(1.0);
     }
 }
