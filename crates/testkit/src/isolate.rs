@@ -9,7 +9,7 @@ const CHILD: &str = "MICTLANX_TEST_ISOLATED";
 /// `true` in the child (run the test body); in the parent, runs the child for `test` (its full path,
 /// `module_path!()` + `::name`, without the crate), asserts it passed and returns `false`.
 ///
-/// ```ignore
+/// ```text
 /// if !mictlanx_testkit::isolate::alone(concat!(module_path!(), "::my_test")) { return; }
 /// ```
 pub fn alone(test: &str) -> bool {
