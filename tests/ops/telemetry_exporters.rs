@@ -240,9 +240,10 @@ async fn an_unresponsive_zipkin_collector_never_slows_requests() {
             .unwrap();
         assert_eq!(res.status().as_u16(), 200);
     }
-    // 40 local requests take milliseconds; one waiting on the collector would take its 5 s timeout.
+    // 40 local requests take milliseconds; one waiting on the collector would take its 5 s timeout. The
+    // bound leaves room for a loaded 2-core machine and stays below that timeout.
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(4),
         "40 requests took {:?}",
         start.elapsed()
     );
