@@ -2,9 +2,9 @@
 //! configuration tables of docs/config.md, the bench tool, telemetry exporters and the router's memory bound.
 
 mod bench_tool;
+mod config_docs;
 mod dashboards;
 mod deploy_files;
 mod docs_browser;
-mod readme_config;
 mod router_memory;
 mod telemetry_exporters;
