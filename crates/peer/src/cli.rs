@@ -282,6 +282,18 @@ impl PeerArgs {
     }
 }
 
+/// Every variable the peer knows: the `env` of each flag, then [`NO_EFFECT_VARIABLES`]. The documentation
+/// and the deployment files are checked against this list, so it is derived, never kept by hand.
+pub fn known_variables() -> Vec<String> {
+    use clap::CommandFactory;
+    PeerArgs::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .chain(NO_EFFECT_VARIABLES.iter().map(|name| name.to_string()))
+        .collect()
+}
+
 /// Variables of the original peer accepted with no effect (`docs/config.md` §3): never parsed, never rejected.
 pub const NO_EFFECT_VARIABLES: &[&str] = &[
     "NODE_MEMORY_CAPACITY",

@@ -1,50 +1,11 @@
-//! The deployment-file tests' helpers: the peer's variable names (docs/config.md §3), the `[[bin]]` names of
-//! the shipped packages, reading repository files, and (in `compose`) reading docker compose files.
+//! The deployment-file tests' helpers: the peer's variable names (docs/config.md §3, from the peer's own
+//! flags), the `[[bin]]` names of the shipped packages, reading repository files, and (in `compose`) reading
+//! docker compose files.
 
 pub mod compose;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-/// Every variable `mictlanx-peer` reads or accepts (docs/config.md §3).
-pub const PEER_VARIABLES: &[&str] = &[
-    "NODE_ID",
-    "NODE_PORT",
-    "SERVER_IP_ADDR",
-    "IP_ADDRESS",
-    "BASE_PATH",
-    "DATA_PATH",
-    "LOCAL_PATH",
-    "LOG_PATH",
-    "NODE_DISK_CAPACITY",
-    "NODE_MEMORY_CAPACITY",
-    "PAYLOAD_LIMIT",
-    "CLIENT_REQUEST_TIMEOUT",
-    "WORKERS",
-    "PEERS",
-    "TRAVERSE_AND_CLEAN",
-    "MICTLANX_PEER_TASK_TTL",
-    "MICTLANX_PEER_LOG_LEVEL",
-    "MICTLANX_PEER_LOG_FORMAT",
-    // security and integrity (docs/peer-api.md)
-    "MICTLANX_PEER_TOKEN",
-    "MICTLANX_PEER_TOKEN_FILE",
-    "MICTLANX_PEER_TOKEN_READS",
-    "MICTLANX_PEER_HEADER_TIMEOUT",
-    "MICTLANX_PEER_SCRUB_INTERVAL",
-    "MICTLANX_PEER_SCRUB_BANDWIDTH",
-    "MIN_INTERVAL_TIME",
-    "MAX_INTERVAL_TIME",
-    "CLIENT_DISCONNECT_TIMEOUT",
-    "DISK_CHECK_INTERVAL_TIME",
-    "CLEAN_CACHE",
-    "ELASTIC",
-    "PROTOCOL",
-    "ENV",
-    "BIN_NAME",
-    "USE_CARGO",
-    "RUST_BACKTRACE",
-];
 
 /// The repository's root (the workspace root, two levels above this crate).
 pub fn repo_root() -> PathBuf {
@@ -102,7 +63,11 @@ pub fn router_variables() -> BTreeSet<String> {
         .collect()
 }
 
-/// The peer's variables as a set.
+/// The peer's variables as a set (docs/config.md §3): what the peer itself knows, plus `RUST_BACKTRACE`,
+/// which the peer's table documents because container images set it (the Rust runtime reads it).
 pub fn peer_variables() -> BTreeSet<String> {
-    PEER_VARIABLES.iter().map(|name| name.to_string()).collect()
+    mictlanx_peer::cli::known_variables()
+        .into_iter()
+        .chain(["RUST_BACKTRACE".to_string()])
+        .collect()
 }
