@@ -18,7 +18,7 @@ use crate::api::state::Shared;
 use crate::cache::BallCache;
 use crate::cluster::{Manager, ReplicaManager};
 use crate::config::Config;
-use crate::datapath::Hedger;
+use crate::datapath::{BytesOut, Hedger};
 use crate::peer_client::PeerClient;
 use crate::telemetry::{self, Metrics};
 use crate::{api, server};
@@ -63,6 +63,8 @@ impl App {
             openapi: Arc::new(api::docs::build_openapi(&config, api::openapi_parts())),
             admin,
             hedger: Arc::new(Hedger::new(&config.tail, &metrics)),
+            bytes_out_object: BytesOut::new(&metrics, api::buckets::OBJECT),
+            bytes_out_merge: BytesOut::new(&metrics, api::buckets::MERGE),
         });
         crate::datapath::tail_metrics::register(&metrics);
         flush_cache_on_resets(&manager, state.cache.clone());

@@ -12,7 +12,7 @@ use super::admin::AdminGuard;
 use crate::cache::BallCache;
 use crate::cluster::ReplicaManager;
 use crate::config::Config;
-use crate::datapath::Hedger;
+use crate::datapath::{BytesOut, Hedger};
 use crate::peer_client::PeerClient;
 use crate::telemetry::Metrics;
 
@@ -30,6 +30,9 @@ pub struct Shared {
     pub admin: AdminGuard,
     /// The adaptive hedge delays of reads (tail latency).
     pub hedger: Arc<Hedger>,
+    /// Bytes relayed to clients by the data GET and the merge, registered once (not per request).
+    pub bytes_out_object: BytesOut,
+    pub bytes_out_merge: BytesOut,
 }
 
 /// Everything a handler may need; cheap to clone.

@@ -13,11 +13,9 @@ use super::download::{
     content_disposition, first_non_empty, header_str, set_headers, DownloadInputs,
 };
 use super::ranged::{self, Answer, Found};
-use super::OBJECT;
 use crate::api::state::AppState;
 use crate::datapath::{
-    read_hedged, relay_stream, BytesOut, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start,
-    Upstream,
+    read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
 use crate::ids::{BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
@@ -103,7 +101,7 @@ pub async fn get_object(
                 range,
                 content_type,
                 disposition,
-                &BytesOut::new(&s.metrics, OBJECT),
+                &s.bytes_out_object,
             ));
         }
     }
@@ -229,7 +227,7 @@ pub async fn get_object(
         end - first,
         piece_size,
         fill,
-        BytesOut::new(&s.metrics, OBJECT),
+        s.bytes_out_object.clone(),
     ));
     let mut res = body.into_response();
     set_headers(res.headers_mut(), end - first, &content_type, disposition);

@@ -10,13 +10,12 @@ use axum::response::Response;
 use futures::StreamExt;
 
 use super::download::{content_disposition, first_non_empty, streamed_response, DownloadInputs};
-use super::MERGE;
 use crate::api::state::AppState;
 use crate::cache::{CachedBall, FillStamp};
 use crate::cluster::PeerInfo;
 use crate::datapath::{
-    abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, BytesOut,
-    CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
+    abort_client, read_hedged, relay_bytes, relay_peer_body, Attempt, BodySender, CacheFill,
+    Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
 use crate::ids::{BallId, BucketId};
 use mictlanx_http::error::{ApiError, ApiResult};
@@ -219,7 +218,7 @@ async fn stream_chunk(
 ) -> Result<(), String> {
     let (located, metadata) = match chunk.source {
         Source::Cached(hit) => {
-            return relay_bytes(hit.bytes, piece_size, tx, &BytesOut::new(&s.metrics, MERGE))
+            return relay_bytes(hit.bytes, piece_size, tx, &s.bytes_out_merge)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -281,7 +280,7 @@ async fn stream_chunk(
         piece_size,
         fill,
         tx,
-        &BytesOut::new(&s.metrics, MERGE),
+        &s.bytes_out_merge,
     )
     .await
     .map(|_| ())
