@@ -1,7 +1,7 @@
-//! The manager's background loops: liveness probes with a registry refresh (first round at once, then every
-//! health interval), the leader lease, and — on the leader only, so once per storage space — inventory
-//! rebuilds (after the first round, then every rebuild interval) and the sweep of expired state. All run
-//! under the manager's cancellation token.
+//! The manager's background loops: liveness probes with a registry refresh (the first round runs at
+//! start-up, before the router serves; then one every health interval), the leader lease, and — on the
+//! leader only, so once per storage space — inventory rebuilds (after the first round, then every rebuild
+//! interval) and the sweep of expired state. All run under the manager's cancellation token.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -61,8 +61,7 @@ async fn probe_loop(inner: Arc<Inner>) {
     renew_leadership(&inner).await;
     let i = inner.clone();
     inner.work.spawn(async move { leader_loop(i).await });
-    // The start-up full pass follows the first round, so that round does not start per-peer passes.
-    liveness::probe_round(&inner, false).await;
+    // The first round ran in `Manager::start`, before the router served; the start-up full pass follows it.
     let i = inner.clone();
     inner.work.spawn(async move { rebuild_loop(i).await });
     loop {

@@ -152,6 +152,11 @@ impl Manager {
         inner.state.update_tasks_gauge(0);
         repair::register_metrics(&metrics);
         drain::refresh(&inner).await;
+        // One full liveness round before the router serves: until it knows which peers are up, it would
+        // answer "not found" for objects whose holders it has not probed yet, and place overwrites on the
+        // few holders probed so far. The round is bounded by the health timeout (connections wait in the
+        // listen backlog meanwhile).
+        liveness::probe_round(&inner, false).await;
         background::start(&inner);
         Ok(Arc::new(Manager { inner }))
     }
@@ -186,6 +191,16 @@ impl Manager {
     /// This router's name in leases and claims.
     pub fn router_id(&self) -> &str {
         &self.inner.router_id
+    }
+
+    /// How many of `holders` are registered peers that are not live now.
+    fn registered_down(&self, holders: &[String]) -> usize {
+        let peers = lock(&self.inner.table.peers);
+        holders
+            .iter()
+            .filter_map(|h| peers.get(h))
+            .filter(|e| !e.liveness.is_live())
+            .count()
     }
 
     /// Live holders sorted by (in flight, latency, id).
@@ -353,7 +368,10 @@ impl ReplicaManager for Manager {
                 })
             })
             .collect();
-        let plan = placement::plan(&candidates, &holders, size, rf)?;
+        let spare = lock(&inner.table.peers)
+            .keys()
+            .any(|id| !draining.contains(id) && holders.binary_search(id).is_err());
+        let plan = placement::plan(&candidates, &holders, spare, size, rf)?;
         let reservation_id = nanoid::nanoid!();
         let reservation = Reservation {
             id: reservation_id.clone(),
@@ -397,14 +415,16 @@ impl ReplicaManager for Manager {
         let Some(rec) = objects::get(&self.inner.state, &combined(bucket, key)).await? else {
             return Ok(ReadPlan::default());
         };
-        let peers = if rec.is_live() {
-            self.sorted_live(&rec.holder_ids())
+        let (peers, down) = if rec.is_live() {
+            let holders = rec.holder_ids();
+            (self.sorted_live(&holders), self.registered_down(&holders))
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         };
         Ok(ReadPlan {
             peers,
             version: rec.version,
+            down,
         })
     }
 

@@ -42,15 +42,22 @@ impl Candidate {
     }
 }
 
-/// Steps 1–4 of §5. `live` must hold each peer once; `holders` are the recorded holders in any state.
+/// Steps 1–4 of §5. `live` must hold each peer once; `holders` are the recorded holders in any state;
+/// `spare` says whether a registered peer that is not a holder exists, whatever its state.
+///
+/// Rule 1 (`AllHold`, the client's code 666) depends on the registry, never on the health of a peer that
+/// holds nothing: it applies when no peer is live, or when every registered peer already holds the key.
+/// When a registered non-holder exists but is down, an overwrite still goes to the live holders, exactly
+/// as it would with that peer up.
 pub fn plan(
     live: &[Candidate],
     holders: &[String],
+    spare: bool,
     size: u64,
     rf: u32,
 ) -> Result<Plan, PlacementError> {
     let is_holder = |id: &str| holders.iter().any(|h| h == id);
-    if live.is_empty() || live.iter().all(|c| is_holder(&c.peer.peer_id)) {
+    if live.is_empty() || (!spare && live.iter().all(|c| is_holder(&c.peer.peer_id))) {
         let mut holders = holders.to_vec();
         holders.sort();
         holders.dedup();
@@ -113,6 +120,34 @@ mod tests {
     /// A(used 50), B(20), C(20); D is unavailable, so it is not in `live`.
     fn abc() -> Vec<Candidate> {
         vec![cand("A", 50), cand("B", 20), cand("C", 20)]
+    }
+
+    /// The plan when every registered peer is live (no spare beyond the live peers).
+    fn plan(
+        live: &[Candidate],
+        holders: &[String],
+        size: u64,
+        rf: u32,
+    ) -> Result<Plan, PlacementError> {
+        let spare = live.iter().any(|c| !holders.contains(&c.peer.peer_id));
+        super::plan(live, holders, spare, size, rf)
+    }
+
+    #[test]
+    fn an_overwrite_does_not_depend_on_a_down_peer_that_holds_nothing() {
+        // A, B, C hold the key; D (not live) holds nothing. With D up or down, the write set is the same.
+        let holders = s(&["A", "B", "C"]);
+        let down = super::plan(&abc(), &holders, true, 10, 3).unwrap();
+        assert_eq!(ids(&down), ["A", "B", "C"]);
+        assert!(down.new_peers.is_empty());
+        let mut all = abc();
+        all.push(cand("D", 0));
+        assert_eq!(ids(&plan(&all, &holders, 10, 3).unwrap()), ["A", "B", "C"]);
+        // Every registered peer holds the key: code 666, whether or not a holder is down.
+        assert!(matches!(
+            super::plan(&abc()[..2], &holders, false, 10, 3),
+            Err(PlacementError::AllHold { .. })
+        ));
     }
 
     fn ids(p: &Plan) -> Vec<&str> {
@@ -234,13 +269,14 @@ mod tests {
             holder_idx in proptest::collection::vec(0u8..14, 0..6),
             size in 0u64..120,
             rf in 1u32..6,
+            spare in proptest::bool::ANY,
         ) {
             let holders: Vec<String> = holder_idx.iter().map(|i| format!("p{i}")).collect();
-            let first = plan(&live, &holders, size, rf);
+            let first = super::plan(&live, &holders, spare, size, rf);
             // deterministic, also for a shuffled input order
             let mut reversed = live.clone();
             reversed.reverse();
-            prop_assert_eq!(&first, &plan(&reversed, &holders, size, rf));
+            prop_assert_eq!(&first, &super::plan(&reversed, &holders, spare, size, rf));
             let live_holders: Vec<&Candidate> =
                 live.iter().filter(|c| holders.contains(&c.peer.peer_id)).collect();
             let candidates = live
@@ -266,6 +302,7 @@ mod tests {
                     prop_assert!(p.write_set.len() <= (rf as usize).max(live_holders.len()));
                 }
                 Err(PlacementError::AllHold { .. }) => {
+                    prop_assert!(live.is_empty() || !spare);
                     prop_assert_eq!(live_holders.len(), live.len());
                 }
                 Err(PlacementError::NoCapacity { .. }) => {

@@ -374,7 +374,7 @@ fn targets(inner: &Inner, rec: &ObjectRecord, size: u64, need: usize) -> Vec<Pee
             })
             .collect()
     };
-    match placement::plan(&candidates, &[], size, need as u32) {
+    match placement::plan(&candidates, &[], true, size, need as u32) {
         Ok(plan) => plan.write_set,
         Err(_) => Vec::new(),
     }

@@ -126,6 +126,9 @@ pub struct ReadPlan {
     pub peers: Vec<PeerInfo>,
     /// The record's version (0 when unknown or absent); cache entries are tagged with it.
     pub version: u64,
+    /// Recorded holders of the current version that are not live now (down, stalled, cooling down, not
+    /// probed yet): when no live holder can answer, the object is unavailable, not absent.
+    pub down: usize,
 }
 
 /// A copy of an object found on a peer (discovery, inventory): its version and desired rf as the peer

@@ -6,7 +6,9 @@
 //! that replica record and moves on; `Disabled` moves on keeping the record; `Failed` moves on, and counts
 //! as a fault when it was a connect error, timeout or 5xx. When the known candidates are exhausted without
 //! a fault and discovery has not run yet, discovery runs once (excluding the peers already tried). The
-//! caller's attempt must not have sent anything to the client unless it returns `Done`.
+//! caller's attempt must not have sent anything to the client unless it returns `Done`. When nothing
+//! answered and the object's record names holders of its current version that are not live, the read
+//! fails as [`ReadFailure::Unavailable`] (the object exists), never as not found.
 //!
 //! [`read_hedged`] runs the same rules with hedging ([`super::hedge`]): a slow candidate gets the next one
 //! started beside it, several attempts may run at once, and the first `Done` cancels the others. An
@@ -71,6 +73,10 @@ pub enum ReadFailure {
     /// No candidate succeeded and at least one failed with a fault.
     #[error("every candidate failed: {}", super::fanout::join_failures(.0))]
     Faulted(Vec<ReplicaFailure>),
+    /// The object's record names holders of its current version, but none of them is live: the object
+    /// exists and cannot be read right now (the answer is 503 with `Retry-After`, never 404).
+    #[error("{down} recorded holder(s) of the current version are not live")]
+    Unavailable { down: usize },
     /// The replica manager failed (e.g. the cluster state is unreachable).
     #[error("{0}")]
     State(RmError),
@@ -223,10 +229,13 @@ where
 {
     let start = start.into();
     let pinned = matches!(start, Start::Pinned(_));
-    let known = match start {
-        Start::Pinned(peers) => peers,
-        Start::Known(plan) => plan.peers,
-        Start::Ask => rm.choose_read_replica(bucket, key).await?.peers,
+    let (known, down) = match start {
+        Start::Pinned(peers) => (peers, 0),
+        Start::Known(plan) => (plan.peers, plan.down),
+        Start::Ask => {
+            let plan = rm.choose_read_replica(bucket, key).await?;
+            (plan.peers, plan.down)
+        }
     };
     let mut queue: VecDeque<Candidate> = known
         .into_iter()
@@ -242,7 +251,11 @@ where
         queue = discover_holders(rm, client, bucket, key, &[]).await.into();
     }
     if queue.is_empty() {
-        return Err(ReadFailure::NoCandidates);
+        return Err(if down > 0 {
+            ReadFailure::Unavailable { down }
+        } else {
+            ReadFailure::NoCandidates
+        });
     }
     let delay = hedge.and_then(|h| h.hedger.delay(h.kind));
     if let (Some(h), Some(_)) = (hedge, delay) {
@@ -260,6 +273,7 @@ where
     let mut faults: Vec<ReplicaFailure> = Vec::new();
     let mut running = FuturesUnordered::new();
     let mut last_launch = Instant::now();
+    let mut disabled = false;
     loop {
         if running.is_empty() {
             if queue.is_empty() {
@@ -325,7 +339,7 @@ where
                     tracing::warn!(%peer_id, error = %e, "could not drop a stale replica record");
                 }
             }
-            Attempt::Disabled => {}
+            Attempt::Disabled => disabled = true,
             Attempt::Failed { fault, cause } => {
                 tracing::warn!(%peer_id, %cause, fault, "read candidate failed");
                 if fault {
@@ -344,9 +358,12 @@ where
             last_launch = Instant::now();
         }
     }
-    if faults.is_empty() {
-        Err(ReadFailure::NotFound)
-    } else {
+    if !faults.is_empty() {
         Err(ReadFailure::Faulted(faults))
+    } else if down > 0 && !disabled {
+        // The live holders were stale records; the holders of the current version are not live.
+        Err(ReadFailure::Unavailable { down })
+    } else {
+        Err(ReadFailure::NotFound)
     }
 }

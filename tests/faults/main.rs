@@ -2,6 +2,8 @@
 //! writes and fan-outs each name the invariant they hold. A target of its own, and one test at a time
 //! (`faults::serial`): they bound times in seconds, which neighbour tests loading the machine would blur.
 
+mod down_holders;
 mod fanouts;
 mod reads;
+mod restart;
 mod writes;

@@ -110,6 +110,11 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After: 1`: the object exists, but none of its current holders can serve it now.
+    pub fn retry_later(detail: impl Into<String>) -> Self {
+        Self::state_unavailable(detail)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

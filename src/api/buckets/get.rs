@@ -14,6 +14,7 @@ use super::download::{
 };
 use super::ranged::{self, Answer, Found};
 use crate::api::state::AppState;
+use crate::cluster::RmError;
 use crate::datapath::{
     read_hedged, relay_stream, CacheFill, Hedging, ReadFailure, ReadKind, Resume, Start, Upstream,
 };
@@ -22,6 +23,13 @@ use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
+
+/// 503 with `Retry-After`: the record names holders of the current version, none of them live now.
+pub(super) fn unavailable(b: &str, k: &str) -> ApiError {
+    ApiError::retry_later(format!(
+        "{b}@{k} is unavailable: its current holders are down, try again later"
+    ))
+}
 
 /// Download an object
 ///
@@ -54,7 +62,7 @@ const NO_CANDIDATE: &str = "No found available replica peer or data, try again l
         (status = 416, description = "The range selects nothing of the object (`Content-Range: bytes */size`)"),
         (status = 422, description = "A header or query parameter that cannot be read"),
         (status = 502, description = "Every replica failed"),
-        (status = 503, description = "The cluster state is unreachable (Redis backend); retry"),
+        (status = 503, description = "The object's current holders are all down, or the cluster state is unreachable (Redis backend); retry after `Retry-After`"),
     )
 )]
 pub async fn get_object(
@@ -118,6 +126,8 @@ pub async fn get_object(
                 };
                 (Start::Pinned(vec![peer]), version)
             }
+            // A registered peer that is down may well hold the object: unavailable, not absent.
+            Err(RmError::Unavailable(_)) => return Err(unavailable(b, k)),
             Err(_) => return Err(ApiError::not_found(NO_CANDIDATE)),
         },
         None => {
@@ -158,6 +168,7 @@ pub async fn get_object(
                 "All replicas of {b}@{k} failed"
             )))
         }
+        Err(ReadFailure::Unavailable { .. }) => return Err(unavailable(b, k)),
         Err(ReadFailure::State(e)) => return Err(e.into()),
     };
     let (resp, size, part) = match answer {

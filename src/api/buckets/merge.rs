@@ -97,6 +97,7 @@ async fn resolve(s: &AppState, b: &str, ball: &str, i: u64, forced: bool) -> Api
             stamp,
         }),
         Err(ReadFailure::State(e)) => Err(e.into()),
+        Err(ReadFailure::Unavailable { .. }) => Err(super::get::unavailable(b, &key)),
         Err(_) => Err(ApiError::not_found(format!("Chunk {key} not found"))),
     }
 }

@@ -208,6 +208,7 @@ pub async fn bucket_metadata(
         (status = 400, description = "An id that keeps no character in canonical form"),
         (status = 404, description = "No replica holds the object"),
         (status = 502, description = "Every replica failed"),
+        (status = 503, description = "The object's current holders are all down, or the cluster state is unreachable; retry after `Retry-After`"),
     )
 )]
 pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> ApiResult<Response> {
@@ -259,6 +260,7 @@ pub async fn object_metadata(State(s): State<AppState>, params: PathParams) -> A
         Err(ReadFailure::Faulted(_)) => Err(ApiError::bad_gateway(format!(
             "No metadata found for {b}@{k}: every replica failed"
         ))),
+        Err(ReadFailure::Unavailable { .. }) => Err(super::get::unavailable(b, k)),
         Err(ReadFailure::State(e)) => Err(e.into()),
     }
 }

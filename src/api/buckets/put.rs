@@ -3,10 +3,10 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::deadline::within_deadline;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use futures::StreamExt;
 
 use super::models::{no_available_peers, PutMetadata, PutMetadataDto, PutMetadataResponse};
 use crate::api::state::AppState;
@@ -135,14 +135,33 @@ pub async fn put_metadata(
                     (i, peer, r)
                 }
             });
-    let mut answers: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(s.config.peer_io.fanout_concurrency.max(1))
-        .collect()
-        .await;
+    // Bounded by the fan-out deadline like every fan-out: a peer stopped a moment ago (health has not
+    // marked it down yet) costs the deadline, not the peer timeout, and counts as a failed replica.
+    let mut answers: Vec<_> = within_deadline(
+        calls,
+        s.config.peer_io.fanout_concurrency,
+        s.config.peer_io.fanout_deadline,
+    )
+    .await;
     answers.sort_by_key(|(i, _, _)| *i);
 
     let mut tasks = Vec::new();
     let mut failures = Vec::new();
+    for (i, peer) in placement.write_set.iter().enumerate() {
+        if !answers.iter().any(|(j, _, _)| *j == i) {
+            tracing::warn!(peer_id = %peer.peer_id, "put metadata: no answer within the fan-out deadline");
+            s.metrics
+                .counter_with(
+                    "mictlanx_router_replica_write_failures_total",
+                    &[("phase", "metadata")],
+                )
+                .increment(1);
+            failures.push(ReplicaFailure {
+                peer_id: peer.peer_id.clone(),
+                cause: "no answer within the fan-out deadline".into(),
+            });
+        }
+    }
     for (_, peer, result) in answers {
         match result {
             Ok(resp) => tasks.push(TaskX {
