@@ -4,6 +4,7 @@
 
 mod down_holders;
 mod fanouts;
+mod model;
 mod reads;
 mod restart;
 mod writes;

@@ -513,7 +513,8 @@ fn temp_dir() -> TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
-fn tmpfs_dir() -> TempDir {
+/// A temp dir on tmpfs (`/dev/shm`) when there is one, else an ordinary one.
+pub fn tmpfs_dir() -> TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
         if let Ok(dir) = tempfile::Builder::new()

@@ -3,6 +3,7 @@
 //! the helpers the integration tests share.
 
 pub mod bins;
+pub mod chaos;
 pub mod client;
 pub mod cluster;
 pub mod datapath;

@@ -73,6 +73,26 @@ fn decide(
         return Attempt::Disabled;
     }
     let answer = match data {
+        // The metadata came from another request (discovery, or the metadata route after the data
+        // answer): an overwrite on the peer in between makes it another version's. The data answer's own
+        // `Content-Length` is the size of the bytes it streams; metadata of another size is not used
+        // (streaming the old size would cut the new bytes short and pass them off as whole).
+        Ok(DataAnswer::Whole {
+            resp,
+            size: Some(size),
+        }) if size != md.metadata.size => {
+            tracing::debug!(peer_id = %peer.peer_id, size, metadata_size = md.metadata.size,
+                "data and metadata of different versions: the metadata is left out");
+            return Attempt::Done(Found {
+                peer,
+                metadata: None,
+                answer: Answer::Bytes {
+                    resp,
+                    size,
+                    part: None,
+                },
+            });
+        }
         Ok(DataAnswer::Whole { resp, .. }) => Answer::Bytes {
             resp,
             size: md.metadata.size,
@@ -195,4 +215,65 @@ pub fn from_cache(
     set_headers(res.headers_mut(), len, content_type, disposition);
     set_range_headers(&mut res, part, size);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mictlanx_proto::model::Metadata;
+
+    fn metadata(size: u64) -> GetMetadataResponse {
+        let md: Metadata = serde_json::from_value(serde_json::json!({
+            "key": "k", "size": size, "checksum": "-", "bucket_id": "b", "ball_id": "k",
+        }))
+        .unwrap();
+        GetMetadataResponse {
+            service_time: 0,
+            peer_id: "p".into(),
+            local_peer_id: "p".into(),
+            metadata: md,
+        }
+    }
+
+    fn whole(len: usize) -> DataAnswer {
+        let resp = axum::http::Response::builder()
+            .header("content-length", len)
+            .body(vec![7u8; len])
+            .unwrap();
+        DataAnswer::Whole {
+            resp: reqwest::Response::from(resp),
+            size: Some(len as u64),
+        }
+    }
+
+    fn peer() -> PeerInfo {
+        PeerInfo {
+            peer_id: "p".into(),
+            ip_addr: "127.0.0.1".into(),
+            port: 1,
+            protocol: "http".into(),
+            api_version: 4,
+        }
+    }
+
+    /// Found by the model-based random test (seed 1024): a GET streamed the 267-byte size of one version
+    /// over the bytes of a 42107-byte overwrite that landed on the holder between the two requests.
+    #[test]
+    fn metadata_of_another_size_never_sets_the_length_of_the_bytes() {
+        let Attempt::Done(found) = decide(peer(), Ok(metadata(267)), Ok(whole(42_107))) else {
+            panic!("the data answer is served");
+        };
+        match found.answer {
+            Answer::Bytes { size, part, .. } => assert_eq!((size, part), (42_107, None)),
+            Answer::Unsatisfiable { .. } => panic!("whole answer expected"),
+        }
+        assert!(
+            found.metadata.is_none(),
+            "another version's metadata is left out"
+        );
+        let Attempt::Done(found) = decide(peer(), Ok(metadata(100)), Ok(whole(100))) else {
+            panic!("the data answer is served");
+        };
+        assert!(found.metadata.is_some());
+    }
 }

@@ -1,0 +1,320 @@
+//! The checker of a random run: judges the [`History`] against the promises the docs make.
+//!
+//! The model of one key is the sequence of its mutations: puts (the value they wrote), deletes and
+//! disables, and the initial "absent". A mutation is *possible* for a read R when it was invoked before R
+//! completed and it is not *superseded*: an acknowledged mutation is superseded once another acknowledged
+//! mutation of the key was invoked after it completed and completed before R was invoked. Failed mutations
+//! (a definite refusal) never happened; indeterminate ones may take effect at any time after their
+//! invocation, so they are never superseded. Where the model cannot decide, the outcome is allowed.
+//!
+//! Rules:
+//! 1. No acknowledged write is lost: a read answered 404 only when an absent state (the initial one, a
+//!    delete or a disable) is possible.
+//! 2. Read-after-ack: a read returns the bytes of a possible put (so, after an acknowledged write with no
+//!    other write in flight, that write's bytes or a newer write's), through any router.
+//! 3. A deleted key never comes back: bytes or metadata of a put that a delete superseded are a violation.
+//! 4. No read returns bytes that were never written (to that key, at that range).
+//! 5. A listing never shows a key whose every possible state is absent (disabled counts as either), and
+//!    shows every key whose every possible state is a put — the second part judged only when no fault was
+//!    active from 5 s before the listing until its end (a listing asks the live peers only).
+//! 6. Every operation completes within its bound.
+//! 7. (checked by the run once faults stop) every object gets back to its replication factor.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use super::history::{Fault, Kind, Op, Outcome, Seen};
+use crate::peer::object_bytes;
+
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub op: Op,
+    /// The operations on the same key around it.
+    pub context: Vec<Op>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "VIOLATION {}: {}", self.rule, self.op)?;
+        for op in &self.context {
+            writeln!(f, "    {op}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A mutation's effect on reads.
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Value {
+        seed: u64,
+        size: u64,
+        digest: String,
+    },
+    Absent,
+    Disabled,
+}
+
+#[derive(Debug, Clone)]
+struct Mutation {
+    state: State,
+    invoked: Duration,
+    completed: Duration,
+    acked: bool,
+}
+
+fn mutation(op: &Op) -> Option<Mutation> {
+    if op.outcome == Outcome::Failed {
+        return None;
+    }
+    let state = match &op.kind {
+        Kind::Put {
+            seed, size, digest, ..
+        } => State::Value {
+            seed: *seed,
+            size: *size,
+            digest: digest.clone(),
+        },
+        Kind::Delete => State::Absent,
+        Kind::Disable => State::Disabled,
+        _ => return None,
+    };
+    Some(Mutation {
+        state,
+        invoked: op.invoked,
+        completed: op.completed,
+        acked: op.outcome == Outcome::Ok,
+    })
+}
+
+/// One key's mutations, indexed for [`KeyModel::possible`]: acknowledged ones sorted by completion with the
+/// running maximum of their invocations, and the indeterminate ones.
+#[derive(Default)]
+struct KeyModel {
+    acked: Vec<Mutation>,
+    /// `max_invoked[i]` = the latest invocation among `acked[..=i]`.
+    max_invoked: Vec<Duration>,
+    indeterminate: Vec<Mutation>,
+}
+
+impl KeyModel {
+    fn new(mut ms: Vec<Mutation>) -> KeyModel {
+        let indeterminate = ms.iter().filter(|m| !m.acked).cloned().collect();
+        ms.retain(|m| m.acked);
+        ms.sort_by_key(|m| m.completed);
+        let mut max = Duration::ZERO;
+        let max_invoked = ms
+            .iter()
+            .map(|m| {
+                max = max.max(m.invoked);
+                max
+            })
+            .collect();
+        KeyModel {
+            acked: ms,
+            max_invoked,
+            indeterminate,
+        }
+    }
+
+    /// The mutations possible for a read invoked at `inv` and completed at `comp`. An acknowledged one is
+    /// superseded when another acknowledged one was invoked after it completed and completed before `inv`:
+    /// with `t` the latest invocation among those completed before `inv`, exactly those completed before
+    /// `t`.
+    fn possible(&self, inv: Duration, comp: Duration) -> Vec<&Mutation> {
+        let done = self.acked.partition_point(|m| m.completed < inv);
+        let t = if done == 0 {
+            Duration::ZERO
+        } else {
+            self.max_invoked[done - 1]
+        };
+        let from = self.acked.partition_point(|m| m.completed < t);
+        let horizon = comp + Duration::from_secs(300);
+        self.acked[from..]
+            .iter()
+            .take_while(|m| m.completed <= horizon)
+            .filter(|m| m.invoked < comp)
+            .chain(self.indeterminate.iter().filter(|m| m.invoked < comp))
+            .collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Mutation> {
+        self.acked.iter().chain(&self.indeterminate)
+    }
+}
+
+/// Check `ops` (the whole history) with `bound` as the longest allowed operation.
+pub fn check(ops: &[Op], faults: &[Fault], bound: Duration) -> Vec<Violation> {
+    let initial = Mutation {
+        state: State::Absent,
+        invoked: Duration::ZERO,
+        completed: Duration::ZERO,
+        acked: true,
+    };
+    let mut by_key: BTreeMap<String, Vec<Mutation>> = BTreeMap::new();
+    for op in ops {
+        if let Some(m) = mutation(op) {
+            by_key
+                .entry(op.object())
+                .or_insert_with(|| vec![initial.clone()])
+                .push(m);
+        }
+    }
+    let models: BTreeMap<String, KeyModel> = by_key
+        .into_iter()
+        .map(|(k, ms)| (k, KeyModel::new(ms)))
+        .collect();
+    let never_written = KeyModel::new(vec![initial]);
+    let model = |key: &str| models.get(key).unwrap_or(&never_written);
+    let mut slices: HashMap<(u64, u64, u64, u64), String> = HashMap::new();
+    let mut out = Vec::new();
+    for op in ops {
+        // Enough to show a failure; a planted bug can break thousands of reads.
+        if out.len() >= 100 {
+            break;
+        }
+        if op.took() > bound {
+            out.push(violation("6 operation exceeded its bound", op, ops));
+        }
+        if op.outcome != Outcome::Ok {
+            continue;
+        }
+        match (&op.kind, &op.seen) {
+            (Kind::List, Seen::Keys(keys)) => {
+                check_listing(op, keys, &models, faults, ops, &mut out)
+            }
+            (_, Seen::Nothing)
+            | (Kind::Put { .. } | Kind::Delete | Kind::Disable | Kind::Update, _) => {}
+            (kind, seen) => {
+                let m = model(&op.object());
+                let p = m.possible(op.invoked, op.completed);
+                if let Some(rule) = judge_read(kind, seen, &p, m, &mut slices) {
+                    out.push(violation(rule, op, ops));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `None` when the read is allowed, else the rule it breaks.
+fn judge_read(
+    kind: &Kind,
+    seen: &Seen,
+    p: &[&Mutation],
+    all: &KeyModel,
+    slices: &mut HashMap<(u64, u64, u64, u64), String>,
+) -> Option<&'static str> {
+    let absent_possible = p
+        .iter()
+        .any(|m| matches!(m.state, State::Absent | State::Disabled));
+    let values: Vec<(u64, u64, &str)> = p
+        .iter()
+        .filter_map(|m| match &m.state {
+            State::Value { seed, size, digest } => Some((*seed, *size, digest.as_str())),
+            _ => None,
+        })
+        .collect();
+    let matches =
+        |seed: u64, size: u64, digest: &str, got: &str, slices: &mut HashMap<_, _>| match kind {
+            Kind::Range { start, end } => {
+                if *start >= size {
+                    return false;
+                }
+                let end = (*end).min(size.saturating_sub(1));
+                let key = (seed, size, *start, end);
+                let want = slices.entry(key).or_insert_with(|| {
+                    use sha2::Digest;
+                    let bytes = object_bytes(seed, size);
+                    hex::encode(sha2::Sha256::digest(&bytes[*start as usize..=end as usize]))
+                });
+                want == got
+            }
+            _ => digest == got,
+        };
+    match seen {
+        Seen::Absent => (!absent_possible).then_some("1 acknowledged write lost (404)"),
+        // The metadata of a disabled object is answered (with `is_disabled: true`).
+        Seen::Present => {
+            let disabled = p.iter().any(|m| m.state == State::Disabled);
+            (values.is_empty() && !disabled).then_some("3 deleted key came back (metadata)")
+        }
+        Seen::Value { digest, .. } => {
+            if values
+                .iter()
+                .any(|(seed, size, d)| matches(*seed, *size, d, digest, slices))
+            {
+                return None;
+            }
+            let older = all.all().any(|m| match &m.state {
+                State::Value {
+                    seed,
+                    size,
+                    digest: d,
+                } => matches(*seed, *size, d, digest, slices),
+                _ => false,
+            });
+            Some(match (older, values.is_empty()) {
+                (true, true) => "3 deleted key came back",
+                (true, false) => "2 stale read: a superseded write",
+                (false, _) => "4 bytes that were never written",
+            })
+        }
+        _ => None,
+    }
+}
+
+fn check_listing(
+    op: &Op,
+    keys: &[String],
+    models: &BTreeMap<String, KeyModel>,
+    faults: &[Fault],
+    ops: &[Op],
+    out: &mut Vec<Violation>,
+) {
+    let quiet = !faults
+        .iter()
+        .any(|f| f.started < op.completed && f.healed + Duration::from_secs(5) > op.invoked);
+    let prefix = format!("{}@", op.bucket);
+    for (key, model) in models.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+        let name = &key[prefix.len()..];
+        let p = model.possible(op.invoked, op.completed);
+        let listed = keys.iter().any(|k| k == name);
+        let all_absent = p.iter().all(|m| m.state == State::Absent);
+        let all_values = p
+            .iter()
+            .all(|m| matches!(m.state, State::Value { .. }) && m.acked);
+        if listed && all_absent {
+            out.push(violation_on("5 listing shows a deleted key", op, key, ops));
+        }
+        if !listed && all_values && quiet {
+            out.push(violation_on(
+                "5 listing misses an acknowledged key",
+                op,
+                key,
+                ops,
+            ));
+        }
+    }
+}
+
+fn violation(rule: &'static str, op: &Op, ops: &[Op]) -> Violation {
+    violation_on(rule, op, &op.object(), ops)
+}
+
+/// The operations on `key` from 15 s before `op` until it completed.
+fn violation_on(rule: &'static str, op: &Op, key: &str, ops: &[Op]) -> Violation {
+    let from = op.invoked.saturating_sub(Duration::from_secs(15));
+    let context = ops
+        .iter()
+        .filter(|o| o.object() == key && o.completed >= from && o.invoked <= op.completed)
+        .filter(|o| o.id != op.id)
+        .cloned()
+        .collect();
+    Violation {
+        rule,
+        op: op.clone(),
+        context,
+    }
+}

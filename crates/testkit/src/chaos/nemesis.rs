@@ -1,0 +1,94 @@
+//! The nemesis of a random run: one fault at a time, chosen from its own seeded generator, held for a
+//! random while, then healed: SIGSTOP/SIGCONT of a peer, SIGKILL of a peer and a restart on its data dir,
+//! SIGKILL of a router and a restart on its port and state dir, SIGSTOP of Redis, and (once per run, when
+//! enabled) a peer drained and removed. Every fault goes into the [`History`] with its start and heal times.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+
+use super::history::{Fault, History};
+use super::space::Space;
+
+/// What the nemesis may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Nemesis {
+    /// Quiet time between two faults (a random part is added).
+    pub pause: Duration,
+    /// Drain and remove one peer during the run (kept to runs long enough for a drain).
+    pub drain: bool,
+}
+
+/// Inject faults until `until`; the space is healed when this returns.
+pub async fn run_nemesis(
+    seed: u64,
+    n: Nemesis,
+    space: Arc<Mutex<Space>>,
+    history: History,
+    until: Instant,
+) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_0F_FA17);
+    let mut drained = !n.drain;
+    // Let the clients write something first.
+    tokio::time::sleep(n.pause).await;
+    while Instant::now() < until {
+        let hold = Duration::from_millis(rng.random_range(300..3000));
+        let started = history.now();
+        let mut s = space.lock().await;
+        let peers = s.active_peers();
+        let what = match rng.random_range(0..100) {
+            0..=29 => {
+                let i = peers[rng.random_range(0..peers.len())];
+                s.peers[i].pause();
+                tokio::time::sleep(hold).await;
+                s.peers[i].resume();
+                format!("SIGSTOP peer {} for {hold:?}", s.peers[i].id)
+            }
+            30..=54 => {
+                let i = peers[rng.random_range(0..peers.len())];
+                s.peers[i].kill().await;
+                tokio::time::sleep(hold).await;
+                s.peers[i].restart().await;
+                format!("SIGKILL peer {}, restarted after {hold:?}", s.peers[i].id)
+            }
+            55..=79 => {
+                let r = rng.random_range(0..s.routers.len());
+                s.routers[r].kill();
+                tokio::time::sleep(hold / 3).await;
+                s.routers[r].restart().await;
+                format!("SIGKILL router r{r}, restarted after {:?}", hold / 3)
+            }
+            80..=91 => {
+                let hold = hold.min(Duration::from_millis(1500));
+                s.redis.stop();
+                tokio::time::sleep(hold).await;
+                s.redis.cont();
+                format!("SIGSTOP redis for {hold:?}")
+            }
+            _ if !drained && peers.len() > 3 => {
+                drained = true;
+                let i = peers[rng.random_range(0..peers.len())];
+                s.drain_and_remove(i).await
+            }
+            _ => {
+                let i = peers[rng.random_range(0..peers.len())];
+                s.peers[i].pause();
+                tokio::time::sleep(hold / 2).await;
+                s.peers[i].resume();
+                format!("SIGSTOP peer {} for {:?}", s.peers[i].id, hold / 2)
+            }
+        };
+        drop(s);
+        history.fault(Fault {
+            what,
+            started,
+            healed: history.now(),
+        });
+        let quiet = n.pause + Duration::from_millis(rng.random_range(0..1500));
+        tokio::time::sleep(quiet).await;
+    }
+    space.lock().await.heal().await;
+}
