@@ -30,7 +30,7 @@ pub async fn run_nemesis(
     history: History,
     until: Instant,
 ) {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_0F_FA17);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005E_ED0F_FA17);
     let mut drained = !n.drain;
     // Let the clients write something first.
     tokio::time::sleep(n.pause).await;
