@@ -7,6 +7,7 @@
 pub mod checker;
 pub mod history;
 pub mod nemesis;
+mod requests;
 pub mod space;
 pub mod summary;
 pub mod workload;

@@ -318,3 +318,119 @@ fn violation_on(rule: &'static str, op: &Op, key: &str, ops: &[Op]) -> Violation
         context,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(id: u64, kind: Kind, span: (u64, u64), outcome: Outcome, seen: Seen) -> Op {
+        Op {
+            id,
+            client: 0,
+            router: 0,
+            bucket: "b".into(),
+            key: "k".into(),
+            kind,
+            invoked: Duration::from_millis(span.0),
+            completed: Duration::from_millis(span.1),
+            outcome,
+            status: 200,
+            seen,
+            note: String::new(),
+        }
+    }
+
+    fn put(id: u64, digest: &str, span: (u64, u64), outcome: Outcome) -> Op {
+        let kind = Kind::Put {
+            seed: id,
+            size: 10,
+            rf: 1,
+            digest: digest.into(),
+            phase2_router: 0,
+        };
+        op(id, kind, span, outcome, Seen::Nothing)
+    }
+
+    fn get(id: u64, span: (u64, u64), seen: Seen) -> Op {
+        op(id, Kind::Get, span, Outcome::Ok, seen)
+    }
+
+    fn value(d: &str) -> Seen {
+        Seen::Value {
+            digest: d.into(),
+            len: 10,
+        }
+    }
+
+    fn rules(ops: &[Op]) -> Vec<&'static str> {
+        check(ops, &[], Duration::from_secs(30))
+            .into_iter()
+            .map(|v| v.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_read_after_an_acknowledged_overwrite_must_not_see_the_old_value() {
+        let a = put(1, "a", (5, 10), Outcome::Ok);
+        let b = put(2, "b", (20, 30), Outcome::Ok);
+        assert_eq!(
+            rules(&[a.clone(), b.clone(), get(3, (40, 50), value("b"))]),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            rules(&[a.clone(), b.clone(), get(3, (40, 50), value("a"))]),
+            ["2 stale read: a superseded write"]
+        );
+        // Concurrent with the overwrite: either value.
+        assert!(rules(&[a.clone(), b.clone(), get(3, (25, 50), value("a"))]).is_empty());
+        // An indeterminate overwrite may land at any time: both stay possible.
+        let c = put(4, "c", (20, 30), Outcome::Indeterminate);
+        assert!(rules(&[a.clone(), c.clone(), get(5, (40, 50), value("a"))]).is_empty());
+        assert!(rules(&[a, c, get(5, (40, 50), value("c"))]).is_empty());
+    }
+
+    #[test]
+    fn lost_writes_resurrected_deletes_and_invented_bytes_are_reported() {
+        let a = put(1, "a", (5, 10), Outcome::Ok);
+        assert_eq!(
+            rules(&[a.clone(), get(2, (20, 30), Seen::Absent)]),
+            ["1 acknowledged write lost (404)"]
+        );
+        let del = op(3, Kind::Delete, (20, 30), Outcome::Ok, Seen::Nothing);
+        assert_eq!(
+            rules(&[a.clone(), del.clone(), get(4, (40, 50), value("a"))]),
+            ["3 deleted key came back"]
+        );
+        assert!(rules(&[a.clone(), del, get(4, (40, 50), Seen::Absent)]).is_empty());
+        assert_eq!(
+            rules(&[a, get(5, (20, 30), value("zz"))]),
+            ["4 bytes that were never written"]
+        );
+        // A failed put never happened; a key never written reads as absent.
+        let failed = put(6, "f", (5, 10), Outcome::Failed);
+        assert_eq!(
+            rules(&[failed, get(7, (20, 30), value("f"))]),
+            ["4 bytes that were never written"]
+        );
+    }
+
+    #[test]
+    fn a_listing_must_not_show_a_deleted_key() {
+        let a = put(1, "a", (5, 10), Outcome::Ok);
+        let del = op(2, Kind::Delete, (20, 30), Outcome::Ok, Seen::Nothing);
+        let mut list = op(
+            3,
+            Kind::List,
+            (40, 50),
+            Outcome::Ok,
+            Seen::Keys(vec!["k".into()]),
+        );
+        list.key = String::new();
+        assert_eq!(
+            rules(&[a.clone(), del, list.clone()]),
+            ["5 listing shows a deleted key"]
+        );
+        list.seen = Seen::Keys(Vec::new());
+        assert_eq!(rules(&[a, list]), ["5 listing misses an acknowledged key"]);
+    }
+}
