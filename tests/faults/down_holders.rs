@@ -54,7 +54,10 @@ async fn a_read_whose_current_holders_are_all_stopped_is_unavailable_never_404()
     c.signal(&first[0], "CONT");
     wait_live(&c, 4).await;
     let current = second[0].clone();
-    assert_eq!(c.read_order("fu", "k").await, [current.clone()]);
+    assert_eq!(
+        c.read_order("fu", "k").await,
+        std::slice::from_ref(&current)
+    );
     c.signal(&current, "STOP");
     wait_live(&c, 3).await;
 
