@@ -361,10 +361,7 @@ impl ReplicaManager for Manager {
             size,
             expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
         };
-        inner
-            .state
-            .st(inner.state.store.apply(vec![Write::Reserve(reservation)]))
-            .await?;
+        inner.state.apply(vec![Write::Reserve(reservation)]).await?;
         let under_replicated = plan.write_set.len() < rf as usize;
         if under_replicated {
             let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
@@ -386,10 +383,7 @@ impl ReplicaManager for Manager {
 
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {
         let w = Write::Release(reservation_id.to_string());
-        self.inner
-            .state
-            .st(self.inner.state.store.apply(vec![w]))
-            .await?;
+        self.inner.state.apply(vec![w]).await?;
         Ok(())
     }
 
