@@ -1,6 +1,6 @@
 //! Inventory passes cost work proportional to change, on every state backend: concurrent passes of three
 //! peers over the same objects stay batched, a pass over unchanged peers writes nothing to the state store,
-//! and one new object costs one record write. Asserted on the store's write counters (`/metrics`).
+//! one new object costs one record write, and forgetting a removed peer writes its records in batches. Asserted on the store's write counters (`/metrics`).
 
 use std::time::Duration;
 
@@ -114,6 +114,22 @@ async fn a_pass_over_unchanged_peers_writes_nothing() {
             "{}: one change, one write",
             be.name
         );
+
+        // Forgetting a removed peer changes its records a page at a time.
+        let (w2, b2) = (writes(&metrics), batches(&metrics));
+        rm.remove_peers(vec!["p2".into()]).await.unwrap();
+        assert_eq!(
+            writes(&metrics) - w2,
+            KEYS as u64,
+            "one write per record of p2"
+        );
+        let forget_batches = batches(&metrics) - b2;
+        assert!(
+            forget_batches <= 5,
+            "{forget_batches} batches for {KEYS} records"
+        );
+        let r = rm.get_replicas("inv", "k0000").await.unwrap();
+        assert_eq!(r.replicas.len(), 2);
         rm.shutdown().await;
     }
 }
