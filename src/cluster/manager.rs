@@ -510,13 +510,13 @@ impl ReplicaManager for Manager {
         let mut deleted = Vec::new();
         for chunk in keys.chunks(500) {
             let combined: Vec<String> = chunk.iter().map(|k| combined(bucket, k)).collect();
-            let records = self
+            let dead = self
                 .inner
                 .state
-                .st(self.inner.state.store.objects(&combined))
+                .st(self.inner.state.store.tombstones(&combined))
                 .await?;
-            for (key, rec) in chunk.iter().zip(records) {
-                if rec.is_some_and(|r| r.value.deleted_at_ns.is_some()) {
+            for (key, dead) in chunk.iter().zip(dead) {
+                if dead {
                     deleted.push(key.clone());
                 }
             }
