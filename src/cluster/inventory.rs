@@ -91,7 +91,12 @@ pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
     if !lock(&inner.work.passes).insert(peer.peer_id.clone()) {
         return;
     }
+    let started = std::time::Instant::now();
     let outcome = run_pass(inner, &peer).await;
+    inner
+        .metrics
+        .histogram("mictlanx_router_inventory_pass_seconds")
+        .record(started.elapsed().as_secs_f64());
     lock(&inner.work.passes).remove(&peer.peer_id);
     let label = if outcome.is_ok() {
         "complete"
