@@ -179,6 +179,35 @@ impl PeerClient {
         decode(self.call(peer, req, Some(self.peer_timeout)).await?)
     }
 
+    /// `GET /api/v4/xballs?after_bucket_id&after_key&limit`: one keyset inventory page, the objects strictly
+    /// after `after` in `(bucket_id, key)` order.
+    pub async fn xballs_after(
+        &self,
+        peer: &PeerInfo,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<XBall>, PeerError> {
+        let req = self
+            .http
+            .get(self.url(peer, &paths::xballs_after(after, limit)));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
+    /// `GET /api/v4/buckets/{b}/metadata?prefix&start_after&limit`: one page of the bucket's objects on this
+    /// peer, sorted by key.
+    pub async fn bucket_metadata_page(
+        &self,
+        peer: &PeerInfo,
+        b: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<PeerBucketMetadata, PeerError> {
+        let path = paths::bucket_metadata_page(b, prefix, start_after, limit);
+        let req = self.http.get(self.url(peer, &path));
+        decode(self.call(peer, req, Some(self.peer_timeout)).await?)
+    }
+
     /// `GET /api/v4/buckets/{b}/metadata/{k}`.
     pub async fn get_metadata(
         &self,

@@ -6,6 +6,8 @@ pub mod data_meta;
 pub mod delete;
 pub mod download;
 pub mod get;
+pub mod list_page;
+pub mod listing;
 pub mod merge;
 pub mod meta;
 pub mod models;
@@ -39,7 +41,7 @@ pub fn bucket_routes(t: RouteTable, s: &AppState) -> RouteTable {
         .route(
             Method::GET,
             BUCKET_METADATA,
-            meta::bucket_metadata,
+            listing::bucket_metadata,
             s.clone(),
         )
         .route(
@@ -86,7 +88,7 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
 #[openapi(
     paths(
         meta::size,
-        meta::bucket_metadata,
+        listing::bucket_metadata,
         meta::object_metadata,
         delete::update_metadata,
         put::put_metadata,
@@ -106,7 +108,7 @@ pub fn routes(t: RouteTable, s: &AppState) -> RouteTable {
         models::RouterPutChunkedResponse,
         models::GetMetadataOut,
         models::GetSizeByKey,
-        models::BucketListing,
+        models::BucketPage,
         models::BallMetadata,
         models::DeletedByKeyResponse,
         models::DeletedByBallIdResponse,

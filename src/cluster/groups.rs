@@ -39,7 +39,7 @@ pub(super) async fn put(inner: &Arc<Inner>, mut group: TaskGroup) -> Result<(), 
             next: Some(group.clone()),
             ttl,
         };
-        if inner.state.st(inner.state.store.apply(vec![write])).await? {
+        if inner.state.apply(vec![write]).await? {
             return Ok(());
         }
     }
@@ -77,7 +77,7 @@ pub(super) async fn claim(inner: &Arc<Inner>, id: &str) -> Result<Claim, RmError
             next: Some(next.clone()),
             ttl: claims::store_ttl(&next, now),
         };
-        if inner.state.st(inner.state.store.apply(vec![write])).await? {
+        if inner.state.apply(vec![write]).await? {
             let token = next.claim_token;
             return Ok(Claim {
                 group: next,
@@ -114,7 +114,7 @@ where
             prev: Some(prev),
             next: Some(next),
         };
-        if inner.state.st(inner.state.store.apply(vec![write])).await? {
+        if inner.state.apply(vec![write]).await? {
             return Ok(());
         }
     }
@@ -174,7 +174,7 @@ pub(super) async fn commit(
         if let Some(r) = &group.value.reservation_id {
             writes.push(Write::Release(r.clone()));
         }
-        if inner.state.st(inner.state.store.apply(writes)).await? {
+        if inner.state.apply(writes).await? {
             return Ok(());
         }
     }
@@ -198,7 +198,7 @@ pub(super) async fn delete(inner: &Arc<Inner>, id: &str) -> Result<bool, RmError
             next: None,
             ttl: Default::default(),
         });
-        if inner.state.st(inner.state.store.apply(writes)).await? {
+        if inner.state.apply(writes).await? {
             return Ok(true);
         }
     }

@@ -16,21 +16,36 @@ use super::types::PeerInfo;
 use crate::ids::is_canonical;
 use crate::peer_client::{PeerError, XBall};
 
-/// How the peer lists its objects: `/api/v4/xballs`, or `/api/v4/stats` `balls` when the former is 404.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// How the peer lists its objects: keyset pages of `/api/v4/xballs` (each page costs the peer O(page));
+/// offset windows of the same endpoint for a peer that ignores the keyset parameters; `/api/v4/stats`
+/// `balls` when the former is 404.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Source {
+    Keyset,
     XBalls,
     Stats,
+}
+
+/// Where the next page starts: after the last listed object (keyset) and at its offset (windows).
+#[derive(Default)]
+struct Cursor {
+    after: Option<(String, String)>,
+    offset: u64,
 }
 
 async fn page(
     inner: &Inner,
     peer: &PeerInfo,
     source: Source,
-    start: u64,
+    at: &Cursor,
     size: u64,
 ) -> Result<Vec<XBall>, PeerError> {
+    let start = at.offset;
     match source {
+        Source::Keyset => {
+            let after = at.after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
+            inner.client.xballs_after(peer, after, size as usize).await
+        }
         Source::XBalls => inner.client.xballs(peer, start, start + size).await,
         Source::Stats => {
             let (s, e) = (start as i64, (start + size) as i64);
@@ -50,6 +65,18 @@ async fn page(
     }
 }
 
+/// Whether a keyset answer shows a peer that ignored the keyset parameters (it answered a window from
+/// the start): more than asked, or not after the cursor.
+fn ignores_keyset(items: &[XBall], at: &Cursor, size: u64) -> bool {
+    items.len() as u64 > size
+        || match (&at.after, items.first()) {
+            (Some((b, k)), Some(first)) => {
+                (first.bucket_id.as_str(), first.key.as_str()) <= (b.as_str(), k.as_str())
+            }
+            _ => false,
+        }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum PassError {
     #[error("{0}")]
@@ -64,8 +91,25 @@ pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
     if !lock(&inner.work.passes).insert(peer.peer_id.clone()) {
         return;
     }
+    let started = std::time::Instant::now();
     let outcome = run_pass(inner, &peer).await;
+    inner
+        .metrics
+        .histogram("mictlanx_router_inventory_pass_seconds")
+        .record(started.elapsed().as_secs_f64());
     lock(&inner.work.passes).remove(&peer.peer_id);
+    let label = if outcome.is_ok() {
+        "complete"
+    } else {
+        "incomplete"
+    };
+    inner
+        .metrics
+        .counter_with(
+            "mictlanx_router_inventory_passes_total",
+            &[("outcome", label)],
+        )
+        .increment(1);
     match outcome {
         Ok((seen, removed)) => {
             tracing::debug!(peer_id = %peer.peer_id, seen, removed, "inventory pass done")
@@ -80,18 +124,26 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
     let pass_start = now_ns();
     let size = inner.cfg.rebuild_page_size.max(1);
     let mut seen: HashSet<String> = HashSet::new();
-    let mut source = Source::XBalls;
-    let mut start = 0u64;
+    let mut source = Source::Keyset;
+    let mut at = Cursor::default();
     loop {
-        let items = match page(inner, peer, source, start, size).await {
+        let items = match page(inner, peer, source, &at, size).await {
+            Ok(items) if source == Source::Keyset && ignores_keyset(&items, &at, size) => {
+                source = Source::XBalls;
+                at = Cursor::default();
+                continue;
+            }
             Ok(items) => items,
-            Err(PeerError::NotFound(_)) if start == 0 && source == Source::XBalls => {
+            Err(PeerError::NotFound(_)) if at.offset == 0 && source != Source::Stats => {
                 source = Source::Stats;
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
         let n = items.len() as u64;
+        if let Some(last) = items.last() {
+            at.after = Some((last.bucket_id.clone(), last.key.clone()));
+        }
         if !lock(&inner.table.peers).contains_key(&peer.peer_id) {
             return Ok((seen.len(), 0));
         }
@@ -119,7 +171,7 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
         if n < size {
             break;
         }
-        start += size;
+        at.offset += size;
     }
     let removed = remove_unseen(inner, &peer.peer_id, &seen, pass_start).await?;
     Ok((seen.len(), removed))

@@ -379,10 +379,7 @@ impl ReplicaManager for Manager {
             size,
             expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
         };
-        inner
-            .state
-            .st(inner.state.store.apply(vec![Write::Reserve(reservation)]))
-            .await?;
+        inner.state.apply(vec![Write::Reserve(reservation)]).await?;
         let under_replicated = plan.write_set.len() < rf as usize;
         if under_replicated {
             let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
@@ -404,10 +401,7 @@ impl ReplicaManager for Manager {
 
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {
         let w = Write::Release(reservation_id.to_string());
-        self.inner
-            .state
-            .st(self.inner.state.store.apply(vec![w]))
-            .await?;
+        self.inner.state.apply(vec![w]).await?;
         Ok(())
     }
 
@@ -536,13 +530,13 @@ impl ReplicaManager for Manager {
         let mut deleted = Vec::new();
         for chunk in keys.chunks(500) {
             let combined: Vec<String> = chunk.iter().map(|k| combined(bucket, k)).collect();
-            let records = self
+            let dead = self
                 .inner
                 .state
-                .st(self.inner.state.store.objects(&combined))
+                .st(self.inner.state.store.tombstones(&combined))
                 .await?;
-            for (key, rec) in chunk.iter().zip(records) {
-                if rec.is_some_and(|r| r.value.deleted_at_ns.is_some()) {
+            for (key, dead) in chunk.iter().zip(dead) {
+                if dead {
                     deleted.push(key.clone());
                 }
             }

@@ -57,32 +57,36 @@ pub(super) async fn remove_peers(
     Ok(ids.len())
 }
 
-/// Drop every record and pending delete of a removed peer, through its index.
+/// Drop every record and pending delete of a removed peer, through its index: a page of the index at a
+/// time, each page changed in one batch ([`objects::modify_many`]), so the router holds one page and the
+/// store takes one atomic write per page instead of one per key.
 async fn forget_peer_records(
     inner: &Arc<Inner>,
     peer_id: &str,
     gone: &BTreeSet<String>,
 ) -> Result<(), RmError> {
-    let mut keys = Vec::new();
     let mut cursor = None;
     loop {
         let page = inner
             .state
-            .st(inner.state.store.peer_objects(peer_id, cursor, 500))
+            .st(inner.state.store.peer_objects(peer_id, cursor, FORGET_PAGE))
             .await?;
-        keys.extend(page.keys);
+        let mut keys = page.keys;
+        keys.sort();
+        keys.dedup();
+        objects::modify_many(inner, &keys, |_, rec: &mut ObjectRecord| {
+            rec.forget_peers(gone)
+        })
+        .await?;
         cursor = page.next;
         if cursor.is_none() {
-            break;
+            return Ok(());
         }
     }
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        objects::modify(inner, &key, |rec: &mut ObjectRecord| rec.forget_peers(gone)).await?;
-    }
-    Ok(())
 }
+
+/// Keys of a removed peer's index changed per batch.
+const FORGET_PAGE: usize = 500;
 
 /// Re-read the registry from the store and apply it to this router's view.
 pub(super) async fn refresh(inner: &Arc<Inner>) -> Result<(), RmError> {

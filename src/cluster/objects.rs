@@ -43,10 +43,7 @@ where
         }
         if inner
             .state
-            .st(inner
-                .state
-                .store
-                .apply(vec![write_of(key, prev, rec.clone())]))
+            .apply(vec![write_of(key, prev, rec.clone())])
             .await?
         {
             return Ok(rec);
@@ -57,8 +54,13 @@ where
     )))
 }
 
-/// [`modify`] for many keys: one read and one atomic write for the whole batch, falling back to one key
-/// at a time when another router changed one of them meanwhile.
+/// Attempts of a whole batch before [`modify_many`] splits it.
+const BATCH_ATTEMPTS: usize = 3;
+
+/// [`modify`] for many keys: one read and one atomic write for the whole batch. When another router or
+/// another peer's pass changed one of the keys meanwhile, the batch is read and tried again; after
+/// [`BATCH_ATTEMPTS`] lost races it is split in halves, each retried the same way (a batch of one is
+/// [`modify`]). Concurrent passes over the same keys thus stay batched: every round one of them wins.
 pub(super) async fn modify_many<F>(
     inner: &Arc<Inner>,
     keys: &[String],
@@ -67,24 +69,45 @@ pub(super) async fn modify_many<F>(
 where
     F: FnMut(&str, &mut ObjectRecord) -> bool,
 {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let prevs = inner.state.st(inner.state.store.objects(keys)).await?;
-    let mut writes = Vec::new();
-    for (key, prev) in keys.iter().zip(prevs) {
-        let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
-        if change(key, &mut rec) {
-            writes.push(write_of(key, prev, rec));
+    let mut pending: Vec<&[String]> = vec![keys];
+    while let Some(batch) = pending.pop() {
+        match batch {
+            [] => {}
+            [key] => {
+                modify(inner, key, |rec| change(key, rec)).await?;
+            }
+            _ => {
+                if !try_batch(inner, batch, &mut change).await? {
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    pending.push(b);
+                    pending.push(a);
+                }
+            }
         }
     }
-    if writes.is_empty() || inner.state.st(inner.state.store.apply(writes)).await? {
-        return Ok(());
-    }
-    for key in keys {
-        modify(inner, key, |rec| change(key, rec)).await?;
-    }
     Ok(())
+}
+
+/// Up to [`BATCH_ATTEMPTS`] read-change-write rounds of `keys` as one batch; `false` when every round
+/// lost a race.
+async fn try_batch<F>(inner: &Arc<Inner>, keys: &[String], change: &mut F) -> Result<bool, RmError>
+where
+    F: FnMut(&str, &mut ObjectRecord) -> bool,
+{
+    for _ in 0..BATCH_ATTEMPTS {
+        let prevs = inner.state.st(inner.state.store.objects(keys)).await?;
+        let mut writes = Vec::new();
+        for (key, prev) in keys.iter().zip(prevs) {
+            let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+            if change(key, &mut rec) {
+                writes.push(write_of(key, prev, rec));
+            }
+        }
+        if writes.is_empty() || inner.state.apply(writes).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The record of `key`, if any.

@@ -129,7 +129,9 @@ impl ObjectRecord {
             return Adoption::Newer;
         }
         if version == self.version && self.deleted_at_ns.is_none() {
-            self.holders.insert(peer.to_string(), now_ns);
+            // A known holder keeps the time its record was made: finding the same copy again changes
+            // nothing, so a pass over an unchanged peer writes nothing.
+            self.holders.entry(peer.to_string()).or_insert(now_ns);
             self.cleanup.remove(peer);
             return Adoption::Holder;
         }
@@ -259,6 +261,10 @@ mod tests {
         let mut r = ObjectRecord::default();
         r.commit(&s(&["a"]), 10, 2, 1);
         assert_eq!(r.adopt("b", 10, 2, 2), Adoption::Holder);
+        // finding a known holder again changes nothing (its record keeps when it was made)
+        let before = r.clone();
+        assert_eq!(r.adopt("b", 10, 2, 9), Adoption::Holder);
+        assert_eq!(r, before);
         assert_eq!(r.adopt("c", 9, 2, 2), Adoption::Stale);
         assert!(!r.holders.contains_key("c"));
         assert_eq!(r.cleanup["c"], 9);

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::liveness::PeerLiveness;
 use super::registry::PeersDoc;
 use super::repair::RepairState;
-use super::store::{StateStore, StoreError};
+use super::store::{StateStore, StoreError, Write};
 use super::throttle::Throttle;
 use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
@@ -123,6 +123,27 @@ impl StateLink {
             Err(StoreError::Backend(_)) => {}
         }
         result.map_err(RmError::from)
+    }
+
+    /// [`StateStore::apply`] through [`Self::st`], counting what the store was given: every successful
+    /// batch adds its object-record writes to `mictlanx_router_state_object_writes_total` and one to
+    /// `mictlanx_router_state_batches_total` (the work a background pass costs the store, whatever the
+    /// backend).
+    pub async fn apply(&self, writes: Vec<Write>) -> Result<bool, RmError> {
+        let objects = writes
+            .iter()
+            .filter(|w| matches!(w, Write::Object { .. }))
+            .count() as u64;
+        let applied = self.st(self.store.apply(writes)).await?;
+        if applied {
+            self.metrics
+                .counter("mictlanx_router_state_object_writes_total")
+                .increment(objects);
+            self.metrics
+                .counter("mictlanx_router_state_batches_total")
+                .increment(1);
+        }
+        Ok(applied)
     }
 
     fn mark_store(&self, up: bool, why: Option<&str>) {

@@ -154,4 +154,9 @@ pub trait StateStore: Send + Sync + 'static {
     async fn startup_warnings(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// For each of `keys` (combined keys), whether its record is a tombstone: the check a listing page makes
+    /// for every key it lists, cheaper than reading every record (only records in the attention set can
+    /// be tombstones).
+    async fn tombstones(&self, keys: &[String]) -> Result<Vec<bool>, StoreError>;
 }

@@ -4,6 +4,7 @@
 mod cache_coherence;
 mod healing;
 mod healing_drain;
+mod inventory_passes;
 mod multi_router;
 mod multi_router_process;
 mod replica_manager;

@@ -18,13 +18,13 @@ use mictlanx_router::telemetry::Metrics;
 use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
 
 /// One state backend the suite runs on.
-struct Backend {
-    name: &'static str,
+pub(crate) struct Backend {
+    pub(crate) name: &'static str,
     redis: Option<RedisServer>,
 }
 
 /// The embedded backend, and Redis when `redis-server` is installed (required in CI).
-fn backends() -> Vec<Backend> {
+pub(crate) fn backends() -> Vec<Backend> {
     let mut out = vec![Backend {
         name: "embedded",
         redis: None,
@@ -38,7 +38,7 @@ fn backends() -> Vec<Backend> {
     out
 }
 
-fn config(be: &Backend, state: &Path, seed: Vec<PeerInfo>) -> Config {
+pub(crate) fn config(be: &Backend, state: &Path, seed: Vec<PeerInfo>) -> Config {
     let mut cfg = Config::for_tests(state.to_path_buf());
     if let Some(redis) = &be.redis {
         cfg.replica.backend = StateBackend::Redis {
@@ -54,7 +54,7 @@ fn config(be: &Backend, state: &Path, seed: Vec<PeerInfo>) -> Config {
     cfg
 }
 
-fn client(cfg: &Config) -> PeerClient {
+pub(crate) fn client(cfg: &Config) -> PeerClient {
     PeerClient::new(&cfg.peer_io, cfg.test_mode).expect("peer client")
 }
 
@@ -74,7 +74,13 @@ async fn available(rm: &dyn ReplicaManager) -> Vec<String> {
 
 /// Writes `b/k` directly to one peer (phase 1 + phase 2), bypassing any router, at one fixed version (the
 /// copies of one write share a version).
-async fn put_direct(c: &PeerClient, peer: &PeerInfo, b: &str, k: &str, data: &'static [u8]) {
+pub(crate) async fn put_direct(
+    c: &PeerClient,
+    peer: &PeerInfo,
+    b: &str,
+    k: &str,
+    data: &'static [u8],
+) {
     let meta = PeerPutMetadata {
         bucket_id: b.into(),
         key: k.into(),

@@ -487,3 +487,30 @@ async fn a_redis_that_may_evict_keys_is_reported_at_start_up() {
         "{warnings:?}"
     );
 }
+
+#[tokio::test]
+async fn tombstones_are_told_apart_from_live_and_unknown_records() {
+    for (name, store, _guard) in backends().await {
+        let live = record(&["a"], 10, 1);
+        let mut dead = record(&["a"], 10, 1);
+        dead.delete(&["a".to_string()], 20, now_ns());
+        let mut under = record(&["a"], 10, 3);
+        under.rf = 3;
+        let writes = vec![
+            put("b@live", None, live),
+            put("b@dead", None, dead),
+            put("b@under", None, under),
+        ];
+        assert!(store.apply(writes).await.unwrap(), "{name}");
+        let keys: Vec<String> = ["b@dead", "b@live", "b@none", "b@under", "b@dead"]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(
+            store.tombstones(&keys).await.unwrap(),
+            [true, false, false, false, true],
+            "{name}"
+        );
+        assert!(store.tombstones(&[]).await.unwrap().is_empty(), "{name}");
+    }
+}

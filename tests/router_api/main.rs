@@ -5,5 +5,6 @@ mod api_docs;
 mod cache_api;
 mod config_cli;
 mod foundation;
+mod listing_pages;
 mod process;
 mod replica_api;

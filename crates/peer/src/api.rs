@@ -4,6 +4,7 @@ pub mod download;
 pub mod metadata;
 pub mod metrics;
 pub mod objects;
+pub mod paging;
 pub mod put_metadata;
 pub mod replicate;
 pub mod reply;

@@ -1,5 +1,6 @@
-//! Read-only metadata endpoints (`docs/router-api.md` #11 size, #12 bucket listing, #13 object metadata, #22
-//! chunks of a ball) and the "newest wins" merge of per-peer listings. Fan-outs answer within
+//! Read-only metadata endpoints (`docs/router-api.md` #11 size, #13 object metadata, #22 chunks of a ball;
+//! the bucket listing #12 is [`super::listing`]) and the "newest wins" merge of per-peer listings. Fan-outs
+//! answer within
 //! `MICTLANX_ROUTER_FANOUT_DEADLINE` with what the live peers said; the metadata GET is hedged.
 
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::models::{BallMetadata, BucketListing, GetMetadataOut, GetSizeByKey};
+use super::models::{BallMetadata, GetMetadataOut, GetSizeByKey};
 use crate::api::state::AppState;
 use crate::cluster::PeerInfo;
 use crate::datapath::{live_holders, read_hedged, Attempt, Hedging, ReadFailure, ReadKind};
@@ -138,51 +139,6 @@ pub async fn size(
     }
     sizes.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
     Ok(Json(sizes))
-}
-
-/// List the objects of a bucket
-///
-/// Asks every available peer for its objects in the bucket and lists each key once (the newest copy by
-/// `tags.updated_at`), sorted by key.
-#[utoipa::path(
-    get,
-    path = "/api/v4/buckets/{bucket_id}/metadata",
-    tag = "buckets",
-    params(("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo")),
-    responses(
-        (status = 200, description = "The bucket's objects and the peers that answered", body = BucketListing),
-        (status = 400, description = "An id that keeps no character in canonical form"),
-    )
-)]
-pub async fn bucket_metadata(
-    State(s): State<AppState>,
-    params: PathParams,
-) -> ApiResult<Json<BucketListing>> {
-    let b = BucketId::parse(params.required("bucket_id")?)?;
-    let b = b.as_str();
-    let peers = live_peers(&s).await?;
-    let calls = peers.into_iter().map(|peer| {
-        let client = s.peers.clone();
-        async move { (peer.peer_id.clone(), client.bucket_metadata(&peer, b).await) }
-    });
-    // A peer that does not answer within the fan-out deadline is left out, like one that failed.
-    let answers = within_deadline(calls, fanout(&s), s.config.peer_io.fanout_deadline).await;
-    let mut listings = Vec::new();
-    for (peer_id, answer) in answers {
-        match answer {
-            Ok(listing) => listings.push((peer_id, listing.balls)),
-            Err(e) => tracing::warn!(%peer_id, error = %e, "bucket listing failed on a peer"),
-        }
-    }
-    let mut peer_ids: Vec<String> = listings.iter().map(|(p, _)| p.clone()).collect();
-    peer_ids.sort();
-    let balls = without_deleted(&s, b, newest_per_key(listings)).await?;
-    Ok(Json(BucketListing {
-        bucket_id: b.to_string(),
-        peers_ids: peer_ids.clone(),
-        peer_ids,
-        balls,
-    }))
 }
 
 /// Metadata of an object

@@ -198,17 +198,20 @@ pub struct GetSizeByKey {
     pub size: u64,
 }
 
-/// The objects of a bucket; `peers_ids` (the original spelling) and `peer_ids` list the same peers.
+/// The objects of a bucket (one page, or the complete listing); `peers_ids` (the original spelling) and
+/// `peer_ids` list the same peers; `next_start_after` is the `start_after` of the next page (`null` on the
+/// last page and on the complete listing).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"bucket_id": "demo", "peers_ids": ["mictlanx-peer-0"], "peer_ids": ["mictlanx-peer-0"],
     "balls": [{"key": "hello", "size": 12, "checksum": "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447",
         "tags": {}, "content_type": "text/plain", "producer_id": "client-0", "ball_id": "hello",
-        "bucket_id": "demo", "is_disabled": false}]}))]
-pub struct BucketListing {
+        "bucket_id": "demo", "is_disabled": false}], "next_start_after": null}))]
+pub struct BucketPage {
     pub bucket_id: String,
     pub peers_ids: Vec<String>,
     pub peer_ids: Vec<String>,
     pub balls: Vec<Metadata>,
+    pub next_start_after: Option<String>,
 }
 
 /// The chunks of a chunked object, sorted by index; `size` is `size_bytes` in words (`"600 KB"`).

@@ -423,4 +423,16 @@ impl StateStore for MemoryStore {
         st.docs.retain(|_, (_, exp)| exp.is_none_or(|e| now_ns < e));
         Ok(expired.len() as u64)
     }
+
+    async fn tombstones(&self, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        let st = lock(&self.state);
+        Ok(keys
+            .iter()
+            .map(|k| {
+                st.objects
+                    .get(k)
+                    .is_some_and(|(_, r)| r.deleted_at_ns.is_some())
+            })
+            .collect())
+    }
 }

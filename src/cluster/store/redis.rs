@@ -407,4 +407,32 @@ impl StateStore for RedisStore {
             _ => Vec::new(),
         }
     }
+
+    /// One `SMISMEMBER` of the attention set (tombstones are always in it), then the records of the few
+    /// keys in it.
+    async fn tombstones(&self, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let member: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(self.keys.attention())
+            .arg(keys)
+            .query_async(&mut self.con())
+            .await
+            .map_err(err)?;
+        let candidates: Vec<String> = keys
+            .iter()
+            .zip(&member)
+            .filter(|(_, m)| **m)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let records = self.objects(&candidates).await?;
+        let dead: std::collections::HashSet<String> = candidates
+            .into_iter()
+            .zip(records)
+            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.value.deleted_at_ns.is_some()))
+            .map(|(k, _)| k)
+            .collect();
+        Ok(keys.iter().map(|k| dead.contains(k)).collect())
+    }
 }

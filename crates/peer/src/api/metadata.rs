@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
+use super::paging::BucketPage;
 use super::reply::{id_param, json, not_found, with_version_headers};
 use crate::state::PeerState;
 use mictlanx_http::error::ApiError;
@@ -16,10 +17,19 @@ use mictlanx_proto::peer::{GetMetadataResponse, PeerBallGroup, PeerBucketMetadat
 
 type St = State<Arc<PeerState>>;
 
-/// #10 `GET /api/v4/buckets/{bucket_id}/metadata`: the bucket's objects sorted by key.
-pub async fn bucket_metadata(State(s): St, p: PathParams) -> Result<Response, ApiError> {
+/// #10 `GET /api/v4/buckets/{bucket_id}/metadata`: the bucket's objects sorted by key; optionally only keys
+/// starting with `prefix`, strictly after `start_after`, at most `limit` (a keyset page from the sorted
+/// index: O(log n + page)).
+pub async fn bucket_metadata(State(s): St, p: PathParams, uri: Uri) -> Result<Response, ApiError> {
     let b = id_param(&p, "bucket_id")?;
-    let balls: Vec<Metadata> = s.store.index().bucket(b).map(|e| e.meta.clone()).collect();
+    let page = BucketPage::parse(&uri)?;
+    let balls: Vec<Metadata> = s
+        .store
+        .index()
+        .bucket_page(b, &page.prefix, page.start_after.as_deref())
+        .take(page.limit.unwrap_or(usize::MAX))
+        .map(|e| e.meta.clone())
+        .collect();
     Ok(json(
         StatusCode::OK,
         &PeerBucketMetadata {

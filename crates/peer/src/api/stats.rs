@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use super::paging::{InventoryPage, MAX_LIMIT};
 use super::reply::json;
 use crate::state::PeerState;
 use crate::store::Entry;
@@ -109,15 +110,25 @@ pub async fn xballs_size(State(s): St, uri: Uri) -> Result<Response, ApiError> {
 }
 
 /// #5 `GET /api/v4/xballs`: `[{bucket_id, key, size, version, replication_factor}, …]` in stable
-/// `(bucket_id, key)` order (the last two keys are a peer API extension).
+/// `(bucket_id, key)` order (the last two keys are a peer API extension). A keyset page
+/// (`after_bucket_id` + `after_key`, `limit`) starts strictly after that object; otherwise the offset
+/// window `start`/`end` applies.
 pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
-    let rows = listed(&s, &uri, |e| XBall {
+    let row = |e: &Entry| XBall {
         bucket_id: e.meta.bucket_id.clone(),
         key: e.meta.key.clone(),
         size: e.meta.size,
         version: e.version,
         replication_factor: e.replication_factor,
-    })?;
+    };
+    let rows = match InventoryPage::parse(&uri)? {
+        Some(page) => {
+            let after = page.after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
+            let limit = page.limit.unwrap_or(MAX_LIMIT);
+            s.store.index().after(after).take(limit).map(row).collect()
+        }
+        None => listed(&s, &uri, row)?,
+    };
     Ok(json(StatusCode::OK, &rows))
 }
 

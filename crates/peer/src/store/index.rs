@@ -180,6 +180,36 @@ impl Index {
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.map.values()
     }
+
+    /// Entries strictly after `after` (`(bucket_id, key)`; `None` = from the first) in `(bucket_id, key)`
+    /// order: a keyset page costs O(log n + page), whatever its position.
+    pub fn after(&self, after: Option<(&str, &str)>) -> impl Iterator<Item = &Entry> {
+        let from = match after {
+            Some((b, k)) => Bound::Excluded((b.to_string(), k.to_string())),
+            None => Bound::Unbounded,
+        };
+        self.map.range((from, Bound::Unbounded)).map(|(_, e)| e)
+    }
+
+    /// The entries of one bucket whose key starts with `prefix` and sorts after `start_after`, by key:
+    /// O(log n + page).
+    pub fn bucket_page<'a>(
+        &'a self,
+        bucket_id: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        let b = bucket_id.to_string();
+        let p = prefix.to_string();
+        let from = match start_after.filter(|s| *s >= prefix) {
+            Some(k) => Bound::Excluded((b.clone(), k.to_string())),
+            None => Bound::Included((b.clone(), p.clone())),
+        };
+        self.map
+            .range((from, Bound::Unbounded))
+            .take_while(move |((eb, ek), _)| *eb == b && ek.starts_with(p.as_str()))
+            .map(|(_, e)| e)
+    }
 }
 
 #[cfg(test)]
@@ -227,5 +257,33 @@ mod tests {
         let b: Vec<_> = ix.bucket("b").map(|e| e.meta.key.as_str()).collect();
         assert_eq!(b, ["a", "z"]);
         assert_eq!(ix.window(9, None).count(), 0);
+        let after: Vec<_> = ix
+            .after(Some(("a", "y")))
+            .map(|e| e.meta.combined_key())
+            .collect();
+        assert_eq!(after, ["b@a", "b@z", "ba@a"]);
+        assert_eq!(ix.after(None).count(), 5);
+        assert_eq!(ix.after(Some(("ba", "a"))).count(), 0);
+    }
+
+    #[test]
+    fn bucket_pages_follow_prefix_and_start_after() {
+        let mut ix = Index::default();
+        for k in ["a1", "a2", "a3", "b1", "b2"] {
+            ix.insert(entry("x", k, 1));
+        }
+        ix.insert(entry("w", "a0", 1));
+        ix.insert(entry("y", "a9", 1));
+        let page = |prefix, after| -> Vec<String> {
+            ix.bucket_page("x", prefix, after)
+                .map(|e| e.meta.key.clone())
+                .collect()
+        };
+        assert_eq!(page("a", None), ["a1", "a2", "a3"]);
+        assert_eq!(page("a", Some("a1")), ["a2", "a3"]);
+        assert_eq!(page("a", Some("0")), ["a1", "a2", "a3"]);
+        assert_eq!(page("", Some("a3")), ["b1", "b2"]);
+        assert_eq!(page("b", Some("zz")), Vec::<String>::new());
+        assert_eq!(page("", None).len(), 5);
     }
 }

@@ -13,7 +13,7 @@ pub const STATS_UFS: &str = "/api/v4/stats/ufs";
 pub const STATS: &str = "/api/v4/stats";
 /// #4 `GET ?start&end`: `[[bucket_id, key, size], …]`.
 pub const XBALLS_SIZE: &str = "/api/v4/xballs/size";
-/// #5 `GET ?start&end`: the inventory page.
+/// #5 `GET ?start&end` (offset window) or `?after_bucket_id&after_key&limit` (keyset page): the inventory.
 pub const XBALLS: &str = "/api/v4/xballs";
 /// #6 `GET`: count of committed objects.
 pub const BALLS_LEN: &str = "/api/v4/balls/len";
@@ -23,7 +23,8 @@ pub const TASKS: &str = "/api/v4/tasks";
 pub const NODES: &str = "/api/v4/nodes";
 /// #9 `GET ?start&end`: local objects with their locations.
 pub const PEERS_STATE: &str = "/api/v4/peers/state";
-/// #10 `GET` (the bucket's metadata) and #11 `POST` (phase 1 of a write).
+/// #10 `GET ?prefix&start_after&limit` (the bucket's metadata, all optional) and #11 `POST` (phase 1 of a
+/// write).
 pub const BUCKET_METADATA: &str = "/api/v4/buckets/{bucket_id}/metadata";
 /// #12 `GET`: one object's metadata.
 pub const OBJECT_METADATA: &str = "/api/v4/buckets/{bucket_id}/metadata/{key}";
@@ -78,6 +79,38 @@ pub fn window(path: &str, start: impl std::fmt::Display, end: impl std::fmt::Dis
 
 pub fn bucket_metadata(bucket_id: &str) -> String {
     fill(BUCKET_METADATA, &[bucket_id])
+}
+
+/// `#5 ?after_bucket_id&after_key&limit`: the keyset inventory page after `after` (`None` = the first).
+pub fn xballs_after(after: Option<(&str, &str)>, limit: usize) -> String {
+    match after {
+        Some((b, k)) => format!(
+            "{XBALLS}?after_bucket_id={}&after_key={}&limit={limit}",
+            utf8_percent_encode(b, SEGMENT),
+            utf8_percent_encode(k, SEGMENT)
+        ),
+        None => format!("{XBALLS}?limit={limit}"),
+    }
+}
+
+/// `#10 ?prefix&start_after&limit`: a page of a bucket listing (keys starting with `prefix`, after
+/// `start_after`).
+pub fn bucket_metadata_page(
+    bucket_id: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> String {
+    let mut out = format!("{}?limit={limit}", bucket_metadata(bucket_id));
+    if !prefix.is_empty() {
+        out.push_str("&prefix=");
+        out.extend(utf8_percent_encode(prefix, SEGMENT));
+    }
+    if let Some(k) = start_after {
+        out.push_str("&start_after=");
+        out.extend(utf8_percent_encode(k, SEGMENT));
+    }
+    out
 }
 
 pub fn object_metadata(bucket_id: &str, key: &str) -> String {
@@ -144,5 +177,18 @@ mod tests {
         assert_eq!(ball("b", "x"), "/api/v4/buckets/b/bid/x");
         assert_eq!(bucket_metadata("b"), "/api/v4/buckets/b/metadata");
         assert_eq!(window(STATS, 0, -1), "/api/v4/stats?start=0&end=-1");
+        assert_eq!(
+            xballs_after(Some(("b", "k 1")), 5),
+            "/api/v4/xballs?after_bucket_id=b&after_key=k%201&limit=5"
+        );
+        assert_eq!(xballs_after(None, 5), "/api/v4/xballs?limit=5");
+        assert_eq!(
+            bucket_metadata_page("b", "p/", Some("p/1"), 10),
+            "/api/v4/buckets/b/metadata?limit=10&prefix=p%2F&start_after=p%2F1"
+        );
+        assert_eq!(
+            bucket_metadata_page("b", "", None, 10),
+            "/api/v4/buckets/b/metadata?limit=10"
+        );
     }
 }
