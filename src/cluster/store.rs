@@ -13,8 +13,10 @@
 
 pub mod memory;
 pub mod redis;
+mod redis_conn;
 mod redis_keys;
 mod redis_script;
+mod redis_shards;
 
 use std::time::Duration;
 

@@ -6,5 +6,6 @@ mod healing;
 mod healing_drain;
 mod multi_router;
 mod multi_router_process;
+mod redis_cluster;
 mod replica_manager;
 mod state_store;

@@ -1,33 +1,40 @@
-//! The Redis store: the cluster state shared by every router of one storage space (redis-rs with a
-//! `ConnectionManager`, which multiplexes concurrent calls on one connection and reconnects on its own).
-//! Every change is the `APPLY` script ([`super::redis_script`]); reads are plain commands. Key layout in
+//! The Redis store: the cluster state shared by every router of one storage space, on one Redis server
+//! or spread over a Redis Cluster ([`super::redis_conn`]). Every record and group change is the `APPLY`
+//! script, one atomic step per shard ([`super::redis_script`]); reads are plain commands. Key layout in
 //! [`super::redis_keys`]. Each call is bounded by the state timeout, so a stalled Redis costs that long at
 //! most; the manager turns the error into a 503.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures::future::try_join_all;
 use redis::{AsyncCommands, Script};
 use serde_json::Value;
 
+use super::redis_conn::{Applier, Con};
 use super::redis_keys::Keys;
-use super::redis_script::{Batch, APPLY, LEASE, RESERVATIONS};
+use super::redis_script::{Plan, LEASE, RESERVATIONS};
 use super::{Page, StateStore, StoreError, Versioned, Write};
 use crate::cluster::record::ObjectRecord;
 use crate::cluster::registry::PeersDoc;
 use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
 
 pub struct RedisStore {
-    con: ConnectionManager,
+    con: Con,
     keys: Keys,
-    apply: Script,
+    applier: Arc<Applier>,
     reservations: Script,
     lease: Script,
 }
 
-fn err(e: redis::RedisError) -> StoreError {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+pub(super) fn err(e: redis::RedisError) -> StoreError {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+    {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Backend(e.to_string())
@@ -56,59 +63,89 @@ fn versioned<T: serde::de::DeserializeOwned>(
 }
 
 impl RedisStore {
-    /// Connects (bounded by `timeout`) and checks the server answers.
+    /// Connects to one Redis server (bounded by `timeout`) and checks it answers.
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<RedisStore> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let mut con = tokio::time::timeout(
-            timeout + Duration::from_secs(1),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {timeout:?}"))??;
-        let _: String = redis::cmd("PING").query_async(&mut con).await?;
+        Self::with(Con::single(url, timeout).await?, prefix).await
+    }
+
+    /// Connects to a Redis Cluster through any of its `seeds` (bounded by `timeout`) and checks it answers.
+    pub async fn connect_cluster(
+        seeds: &[String],
+        prefix: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<RedisStore> {
+        Self::with(Con::cluster(seeds, timeout).await?, prefix).await
+    }
+
+    async fn with(mut con: Con, prefix: &str) -> anyhow::Result<RedisStore> {
+        let keys = Keys::new(prefix);
+        // a keyed read, so a cluster answers from the master of the space-wide slot
+        let _: Option<String> = redis::cmd("GET")
+            .arg(keys.epoch())
+            .query_async(&mut con)
+            .await?;
         Ok(RedisStore {
             con,
-            keys: Keys::new(prefix),
-            apply: Script::new(APPLY),
+            keys,
+            applier: Applier::new(),
             reservations: Script::new(RESERVATIONS),
             lease: Script::new(LEASE),
         })
     }
 
-    fn con(&self) -> ConnectionManager {
+    pub(super) fn con(&self) -> Con {
         self.con.clone()
     }
 
-    async fn scan(
+    async fn read_group(
         &self,
-        set: String,
-        cursor: Option<String>,
-        count: usize,
-    ) -> Result<Page, StoreError> {
-        let (next, keys): (String, Vec<String>) = redis::cmd("SSCAN")
-            .arg(&set)
-            .arg(cursor.as_deref().unwrap_or("0"))
-            .arg("COUNT")
-            .arg(count.max(1))
+        shard: u16,
+        id: &str,
+    ) -> Result<Option<Versioned<TaskGroup>>, StoreError> {
+        let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.group(shard, id))
+            .arg("v")
+            .arg("rev")
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        Ok(Page {
-            keys,
-            next: (next != "0").then_some(next),
-        })
+        versioned("task group", fields)
+    }
+
+    /// Reserve and release, in the space-wide slot (after the object changes of the same batch).
+    async fn reservations_change(
+        &self,
+        reserve: &[Reservation],
+        release: &[String],
+    ) -> Result<(), StoreError> {
+        if reserve.is_empty() && release.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for r in reserve {
+            let json = serde_json::to_string(r).map_err(|e| bad("reservation", e))?;
+            pipe.zadd(self.keys.reservations(), &r.id, r.expires_at_ns / 1_000_000)
+                .ignore();
+            pipe.hset(self.keys.reservation_data(), &r.id, json)
+                .ignore();
+        }
+        for id in release {
+            pipe.zrem(self.keys.reservations(), id).ignore();
+            pipe.hdel(self.keys.reservation_data(), id).ignore();
+        }
+        pipe.query_async::<()>(&mut self.con()).await.map_err(err)
     }
 }
 
 #[async_trait]
 impl StateStore for RedisStore {
     fn backend(&self) -> &'static str {
-        "redis"
+        if self.con.is_cluster() {
+            "redis-cluster"
+        } else {
+            "redis"
+        }
     }
 
     async fn registry(&self) -> Result<PeersDoc, StoreError> {
@@ -163,21 +200,13 @@ impl StateStore for RedisStore {
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<Versioned<ObjectRecord>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        // one read per key (a cluster cannot pipeline keys of different slots); the connection
+        // multiplexes them, so they still go out together
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(64) {
+            out.extend(try_join_all(chunk.iter().map(|k| self.object(k))).await?);
         }
-        let mut pipe = redis::pipe();
-        for k in keys {
-            pipe.cmd("HMGET")
-                .arg(self.keys.object(k))
-                .arg("v")
-                .arg("rev");
-        }
-        let all: Vec<(Option<String>, Option<String>)> =
-            pipe.query_async(&mut self.con()).await.map_err(err)?;
-        all.into_iter()
-            .map(|f| versioned("object record", f))
-            .collect()
+        Ok(out)
     }
 
     async fn object_version(&self, key: &str) -> Result<Option<u64>, StoreError> {
@@ -196,57 +225,44 @@ impl StateStore for RedisStore {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError> {
-        self.scan(self.keys.peer_index(peer_id), cursor, count)
+        self.scan_shards(|s| self.keys.peer_index(s, peer_id), cursor, count)
             .await
     }
 
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
-        self.scan(self.keys.attention(), cursor, count).await
+        self.scan_shards(|s| self.keys.attention(s), cursor, count)
+            .await
     }
 
     async fn attention_len(&self) -> Result<u64, StoreError> {
-        self.con().scard(self.keys.attention()).await.map_err(err)
+        self.sum_shards(|s| redis::cmd("SCARD").arg(self.keys.attention(s)).clone())
+            .await
     }
 
     async fn object_count(&self) -> Result<u64, StoreError> {
-        let n: Option<i64> = self
-            .con()
-            .get(self.keys.object_count())
+        self.sum_shards(|s| redis::cmd("GET").arg(self.keys.object_count(s)).clone())
             .await
-            .map_err(err)?;
-        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     async fn group(&self, id: &str) -> Result<Option<Versioned<TaskGroup>>, StoreError> {
-        let read = |key: String| async move {
-            let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
-                .arg(key)
-                .arg("v")
-                .arg("rev")
-                .query_async(&mut self.con())
-                .await
-                .map_err(err)?;
-            versioned::<TaskGroup>("task group", fields)
+        let at: Option<String> = self.con().get(self.keys.locator(id)).await.map_err(err)?;
+        let Some((shard, gid)) = at.as_deref().and_then(|a| a.split_once(' ')) else {
+            return Ok(None);
         };
-        if let Some(g) = read(self.keys.group(id)).await? {
-            return Ok(Some(g));
-        }
-        let gid: Option<String> = self.con().get(self.keys.task(id)).await.map_err(err)?;
-        match gid {
-            Some(gid) => read(self.keys.group(&gid)).await,
-            None => Ok(None),
-        }
+        let shard: u16 = shard.parse().map_err(|e| bad("group locator", e))?;
+        self.read_group(shard, gid).await
     }
 
     async fn group_count(&self) -> Result<u64, StoreError> {
         let now_ms = crate::cluster::state::now_ns() / 1_000_000;
-        redis::cmd("ZCOUNT")
-            .arg(self.keys.groups())
-            .arg(format!("({now_ms}"))
-            .arg("+inf")
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)
+        self.sum_shards(|s| {
+            redis::cmd("ZCOUNT")
+                .arg(self.keys.groups(s))
+                .arg(format!("({now_ms}"))
+                .arg("+inf")
+                .clone()
+        })
+        .await
     }
 
     async fn reservations(&self, now_ns: u64) -> Result<Vec<Reservation>, StoreError> {
@@ -266,19 +282,35 @@ impl StateStore for RedisStore {
     }
 
     async fn apply(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        if writes.is_empty() {
-            return Ok(true);
+        let plan = Plan::encode(&self.keys, writes).map_err(|e| bad("change", e))?;
+        // 1. the locators of the groups written: a crash after this step leaves only them, and they expire
+        try_join_all(plan.locators.iter().map(|(key, at, ttl_ms)| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(at)
+                .arg("PX")
+                .arg(*ttl_ms)
+                .query_async::<()>(&mut self.con())
+                .await
+                .map_err(err)
+        }))
+        .await?;
+        // 2. each shard's part in one atomic step; the shards are independent
+        let applied = try_join_all(plan.shards.iter().map(|call| async move {
+            self.applier
+                .apply(&mut self.con(), call.shard, &call.keys, &call.args)
+                .await
+                .map_err(err)
+        }))
+        .await?;
+        if applied.iter().any(|a| *a != 1) {
+            return Ok(false);
         }
-        let batch = Batch::encode(&self.keys, &writes).map_err(|e| bad("change", e))?;
-        let mut call = self.apply.prepare_invoke();
-        for k in &batch.keys {
-            call.key(k);
-        }
-        for a in &batch.args {
-            call.arg(a);
-        }
-        let applied: i64 = call.invoke_async(&mut self.con()).await.map_err(err)?;
-        Ok(applied == 1)
+        // 3. reservations once the changes they belong to are in: a crash before this step leaves a
+        // reservation that expires (the sweep removes it)
+        self.reservations_change(&plan.reserve, &plan.release)
+            .await?;
+        Ok(true)
     }
 
     async fn lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -373,24 +405,15 @@ impl StateStore for RedisStore {
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(self.keys.groups())
-            .arg("-inf")
-            .arg(now_ms);
-        if !expired.is_empty() {
-            pipe.cmd("ZREM")
-                .arg(self.keys.reservations())
-                .arg(&expired)
-                .ignore();
-            pipe.cmd("HDEL")
-                .arg(self.keys.reservation_data())
-                .arg(&expired)
-                .ignore();
-        }
-        let (groups,): (u64,) = pipe.query_async(&mut self.con()).await.map_err(err)?;
-        Ok(groups)
+        self.reservations_change(&[], &expired).await?;
+        self.sum_shards(|s| {
+            redis::cmd("ZREMRANGEBYSCORE")
+                .arg(self.keys.groups(s))
+                .arg("-inf")
+                .arg(now_ms)
+                .clone()
+        })
+        .await
     }
 
     async fn startup_warnings(&self) -> Vec<String> {

@@ -1,0 +1,79 @@
+//! Reads and upkeep that span the shards of a space ([`super::redis_keys`]): paging through a per-shard
+//! set (the per-peer index, the attention set) shard after shard, totals summed over the shards, and the
+//! per-shard sweep of expired groups. Each shard is a separate call (on a cluster the shards live on
+//! different masters), run a few at a time.
+
+use futures::{stream, StreamExt, TryStreamExt};
+
+use super::redis::{err, RedisStore};
+use super::redis_keys::SHARDS;
+use super::{Page, StoreError};
+
+/// Shards read at once by the totals and the sweep.
+const SHARD_CONCURRENCY: usize = 32;
+
+impl RedisStore {
+    /// A page of the per-shard set `set(shard)`, shard after shard. The cursor is `shard:sscan-cursor`.
+    pub(super) async fn scan_shards(
+        &self,
+        set: impl Fn(u16) -> String,
+        cursor: Option<String>,
+        count: usize,
+    ) -> Result<Page, StoreError> {
+        let (mut shard, mut cur) = match cursor.as_deref() {
+            None => (0, "0".to_string()),
+            Some(c) => {
+                let (s, rest) = c
+                    .split_once(':')
+                    .ok_or_else(|| StoreError::Backend(format!("bad cursor {c}")))?;
+                let s = s
+                    .parse::<u16>()
+                    .map_err(|_| StoreError::Backend(format!("bad cursor {c}")))?;
+                (s, rest.to_string())
+            }
+        };
+        let count = count.max(1);
+        let mut keys = Vec::new();
+        while shard < SHARDS {
+            let (next, got): (String, Vec<String>) = redis::cmd("SSCAN")
+                .arg(set(shard))
+                .arg(&cur)
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut self.con())
+                .await
+                .map_err(err)?;
+            keys.extend(got);
+            if next == "0" {
+                shard += 1;
+                cur = "0".into();
+            } else {
+                cur = next;
+            }
+            if keys.len() >= count && shard < SHARDS {
+                return Ok(Page {
+                    keys,
+                    next: Some(format!("{shard}:{cur}")),
+                });
+            }
+        }
+        Ok(Page { keys, next: None })
+    }
+
+    /// The sum over the shards of the integer `cmd(shard)` answers.
+    pub(super) async fn sum_shards(
+        &self,
+        cmd: impl Fn(u16) -> redis::Cmd,
+    ) -> Result<u64, StoreError> {
+        let counts: Vec<Option<i64>> = stream::iter(0..SHARDS)
+            .map(|s| {
+                let c = cmd(s);
+                let mut con = self.con();
+                async move { c.query_async::<Option<i64>>(&mut con).await.map_err(err) }
+            })
+            .buffer_unordered(SHARD_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().flatten().map(|n| n.max(0) as u64).sum())
+    }
+}
