@@ -701,7 +701,10 @@ fn a_redis_cluster_backend_takes_a_list_of_seed_nodes() {
     );
     let e = error(&[
         ("MICTLANX_ROUTER_STATE_BACKEND", "redis-cluster"),
-        ("MICTLANX_ROUTER_REDIS_URL", "redis://10.0.0.1:6379,http://x"),
+        (
+            "MICTLANX_ROUTER_REDIS_URL",
+            "redis://10.0.0.1:6379,http://x",
+        ),
     ]);
     assert!(e.contains("MICTLANX_ROUTER_REDIS_URL"), "{e}");
 }
