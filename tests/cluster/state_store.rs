@@ -514,3 +514,75 @@ async fn a_redis_that_may_evict_keys_is_reported_at_start_up() {
         "{warnings:?}"
     );
 }
+
+/// Finished tombstones (no pending delete) are kept by expiry, out of the attention set, so they never
+/// delay repairs; a tombstone with a pending delete needs attention until the delete went through.
+#[tokio::test]
+async fn finished_tombstones_are_kept_by_expiry_out_of_the_attention_set() {
+    use mictlanx_router::cluster::record::TOMBSTONE_RETENTION_NS;
+    for (name, store, _guard) in backends().await {
+        let now = now_ns();
+        let tombstone = |at: u64, pending: &[&str]| {
+            let mut r = record(&["a", "b"], 5, 2);
+            let confirmed: Vec<String> = ["a", "b"]
+                .iter()
+                .filter(|p| !pending.contains(p))
+                .map(|p| p.to_string())
+                .collect();
+            r.delete(&confirmed, 6, at);
+            r
+        };
+        let old = now - TOMBSTONE_RETENTION_NS - 60_000_000_000;
+        for (key, rec) in [
+            ("b@old", tombstone(old, &[])),
+            ("b@older", tombstone(old - 1_000_000_000, &[])),
+            ("b@recent", tombstone(now, &[])),
+            ("b@pending", tombstone(old, &["b"])),
+        ] {
+            assert!(store.apply(vec![put(key, None, rec)]).await.unwrap());
+        }
+        assert_eq!(
+            store.attention(None, 100).await.unwrap().keys,
+            ["b@pending"],
+            "{name}: only the tombstone with a pending delete needs attention"
+        );
+        let mut expired = store.expired_tombstones(now, 100).await.unwrap();
+        expired.sort();
+        assert_eq!(expired, ["b@old", "b@older"], "{name}");
+        assert_eq!(store.expired_tombstones(now, 1).await.unwrap().len(), 1);
+
+        // the pending delete goes through: the tombstone leaves the attention set for the expiry order
+        let cur = store.object("b@pending").await.unwrap().unwrap();
+        let mut done = cur.value.clone();
+        done.cleanup_done("b");
+        assert!(store
+            .apply(vec![put("b@pending", Some(cur), done)])
+            .await
+            .unwrap());
+        assert_eq!(store.attention_len().await.unwrap(), 0, "{name}");
+        assert_eq!(store.expired_tombstones(now, 100).await.unwrap().len(), 3);
+
+        // a dropped tombstone, or a write after the delete, leaves the expiry order
+        let cur = store.object("b@old").await.unwrap().unwrap();
+        assert!(store
+            .apply(vec![Write::Object {
+                key: "b@old".into(),
+                prev: Some(cur),
+                next: None
+            }])
+            .await
+            .unwrap());
+        let cur = store.object("b@older").await.unwrap().unwrap();
+        let mut again = cur.value.clone();
+        again.commit(&["a".to_string()], 9, 1, now);
+        assert!(store
+            .apply(vec![put("b@older", Some(cur), again)])
+            .await
+            .unwrap());
+        assert_eq!(
+            store.expired_tombstones(now, 100).await.unwrap(),
+            ["b@pending"],
+            "{name}"
+        );
+    }
+}

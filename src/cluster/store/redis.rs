@@ -239,6 +239,24 @@ impl StateStore for RedisStore {
             .await
     }
 
+    async fn expired_tombstones(
+        &self,
+        now_ns: u64,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.collect_shards(count, |s| {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.keys.tombstones(s))
+                .arg("-inf")
+                .arg(now_ns / 1_000_000)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(count)
+                .clone()
+        })
+        .await
+    }
+
     async fn object_count(&self) -> Result<u64, StoreError> {
         self.sum_shards(|s| redis::cmd("GET").arg(self.keys.object_count(s)).clone())
             .await

@@ -17,7 +17,8 @@
 //! | `{p}:epoch:s1024` | string | identity of the data set (named after the layout); a Redis that restarted empty has none, so a new one |
 //! | `{p:N}:o:{bucket@key}` | hash | `v` = `ObjectRecord` JSON, `rev` = revision, `ver` = version (decimal) |
 //! | `{p:N}:op:{peer}` | set | the shard's keys the peer holds (the per-peer index) |
-//! | `{p:N}:attn` | set | the shard's keys whose record needs attention (repair, pending deletes, tombstones) |
+//! | `{p:N}:attn` | set | the shard's keys whose record needs attention (repair, pending deletes) |
+//! | `{p:N}:tomb` | zset | the shard's finished tombstones (no pending delete) scored by expiry (ms) |
 //! | `{p:N}:count:o` | string | number of object records in the shard |
 //! | `{p:N}:rev` | string | the shard's revision counter (every write takes the next value: no ABA) |
 //! | `{p:N}:g:{group}` | hash | `v` = `TaskGroup` JSON, `rev`; in its object's shard, expires with the group |
@@ -104,6 +105,9 @@ impl Keys {
     pub fn groups(&self, shard: u16) -> String {
         self.s(shard, "groups")
     }
+    pub fn tombstones(&self, shard: u16) -> String {
+        self.s(shard, "tomb")
+    }
     /// The locator of a group or member task id, in the id's own shard.
     pub fn locator(&self, id: &str) -> String {
         self.s(shard_of(id), &format!("loc:{id}"))
@@ -127,6 +131,7 @@ mod tests {
             k.rev(n),
             k.group(n, "g"),
             k.groups(n),
+            k.tombstones(n),
         ] {
             assert!(key.starts_with(&tag), "{key}");
         }

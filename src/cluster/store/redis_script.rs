@@ -13,13 +13,14 @@ use super::Write;
 use crate::cluster::state::now_ns;
 use crate::cluster::types::{Reservation, TaskGroup};
 
-/// KEYS[1..4] = the shard's rev counter, attention set, object count and groups zset; then the keys
+/// KEYS[1..5] = the shard's rev counter, attention set, object count, groups zset and tombstones zset;
+/// then the keys
 /// the ops name by index. ARGV = now (ms), op count, then per op: `o` / `g` and its fields (see
 /// [`ShardCall::op`]).
 pub const APPLY: &str = r#"
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local REV, ATTN, COUNT, GROUPS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local REV, ATTN, COUNT, GROUPS, TOMBS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ops = {}
 local i = 3
 local function keys(count)
@@ -31,7 +32,8 @@ for o = 1, n do
   local op = {t = ARGV[i]}
   op.key = KEYS[tonumber(ARGV[i + 1])]; op.expect = ARGV[i + 2]; op.has = ARGV[i + 3] == '1'
   op.json = ARGV[i + 4]; op.extra = ARGV[i + 5]; op.flag = ARGV[i + 6]; op.member = ARGV[i + 7]
-  i = i + 8
+  op.tomb = ARGV[i + 8]
+  i = i + 9
   local old = tonumber(ARGV[i]); i = i + 1
   op.old = keys(old)
   local new = tonumber(ARGV[i]); i = i + 1
@@ -52,10 +54,12 @@ for _, op in ipairs(ops) do
       redis.call('HSET', op.key, 'v', op.json, 'rev', rev, 'ver', op.extra)
       for _, k in ipairs(op.new) do redis.call('SADD', k, op.member) end
       if op.flag == '1' then redis.call('SADD', ATTN, op.member) else redis.call('SREM', ATTN, op.member) end
+      if op.tomb ~= '' then redis.call('ZADD', TOMBS, op.tomb, op.member) else redis.call('ZREM', TOMBS, op.member) end
       if not existed then redis.call('INCR', COUNT) end
     else
       redis.call('DEL', op.key)
       redis.call('SREM', ATTN, op.member)
+      redis.call('ZREM', TOMBS, op.member)
       if existed then redis.call('DECR', COUNT) end
     end
   else
@@ -139,6 +143,10 @@ impl Plan {
                     };
                     let version = next.as_ref().map_or(0, |r| r.version).to_string();
                     let attention = next.as_ref().is_some_and(|r| r.needs_attention());
+                    let tomb = next
+                        .as_ref()
+                        .and_then(|r| r.tombstone_expiry_ns())
+                        .map_or(String::new(), |at| (at / 1_000_000).to_string());
                     call(&mut shards, k, shard, &now_ms).op(Op {
                         kind: "o",
                         key: &k.object(&key),
@@ -147,6 +155,7 @@ impl Plan {
                         json,
                         extra: version,
                         flag: attention,
+                        tomb,
                         member: &key,
                         old: &old,
                         new: &new,
@@ -183,6 +192,7 @@ impl Plan {
                         json,
                         extra: ttl_ms.to_string(),
                         flag: false,
+                        tomb: String::new(),
                         member: &id,
                         old: &[],
                         new: &[],
@@ -212,6 +222,7 @@ fn call<'a>(
                 k.attention(shard),
                 k.object_count(shard),
                 k.groups(shard),
+                k.tombstones(shard),
             ],
             now_ms,
         )
@@ -227,6 +238,8 @@ pub struct Op<'a> {
     pub json: String,
     pub extra: String,
     pub flag: bool,
+    /// A finished tombstone's expiry (ms), or empty.
+    pub tomb: String,
     pub member: &'a str,
     pub old: &'a [String],
     pub new: &'a [String],
@@ -256,7 +269,7 @@ impl ShardCall {
     }
 
     /// ARGV per op: kind, key index, expected rev, has next, JSON, extra (version or TTL ms), attention
-    /// flag, member, then the counts and indexes of the index sets to leave and to join.
+    /// flag, member, tombstone expiry (ms or empty), then the counts and indexes of the index sets to leave and to join.
     fn op(&mut self, op: Op<'_>) {
         let count: u64 = self.args[1].parse().unwrap_or(0);
         self.args[1] = (count + 1).to_string();
@@ -270,6 +283,7 @@ impl ShardCall {
             op.extra,
             if op.flag { "1" } else { "0" }.to_string(),
             op.member.to_string(),
+            op.tomb,
             op.old.len().to_string(),
         ]);
         for o in op.old {

@@ -76,4 +76,29 @@ impl RedisStore {
             .await?;
         Ok(counts.into_iter().flatten().map(|n| n.max(0) as u64).sum())
     }
+
+    /// Up to `count` members from the per-shard lists `cmd(shard)` answers, shard after shard (a few
+    /// at a time), stopping once `count` are found.
+    pub(super) async fn collect_shards(
+        &self,
+        count: usize,
+        cmd: impl Fn(u16) -> redis::Cmd,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut shards = stream::iter(0..SHARDS)
+            .map(|s| {
+                let c = cmd(s);
+                let mut con = self.con();
+                async move { c.query_async::<Vec<String>>(&mut con).await.map_err(err) }
+            })
+            .buffered(SHARD_CONCURRENCY);
+        while let Some(found) = shards.next().await {
+            out.extend(found?);
+            if out.len() >= count {
+                out.truncate(count);
+                break;
+            }
+        }
+        Ok(out)
+    }
 }
