@@ -13,6 +13,7 @@
 //! ([`ObjectRecord::tombstone_expiry_ns`]); and the member-task index of task groups.
 
 pub mod memory;
+mod record_codec;
 pub mod redis;
 mod redis_conn;
 mod redis_keys;

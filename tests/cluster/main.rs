@@ -8,4 +8,5 @@ mod multi_router;
 mod multi_router_process;
 mod redis_cluster;
 mod replica_manager;
+mod state_memory;
 mod state_store;

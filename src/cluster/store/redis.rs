@@ -12,6 +12,7 @@ use futures::future::try_join_all;
 use redis::{AsyncCommands, Script};
 use serde_json::Value;
 
+use super::record_codec;
 use super::redis_conn::{Applier, Con};
 use super::redis_keys::Keys;
 use super::redis_script::{Plan, LEASE, RESERVATIONS};
@@ -49,17 +50,22 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, St
     serde_json::from_str(json).map_err(|e| bad(what, e))
 }
 
-fn versioned<T: serde::de::DeserializeOwned>(
+fn versioned<T>(
     what: &str,
-    fields: (Option<String>, Option<String>),
+    fields: (Option<Vec<u8>>, Option<String>),
+    read: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Result<Option<Versioned<T>>, StoreError> {
     match fields {
         (Some(v), Some(rev)) if !v.is_empty() => Ok(Some(Versioned {
             rev: rev.parse().map_err(|e| bad(what, e))?,
-            value: parse(what, &v)?,
+            value: read(&v).map_err(|e| bad(what, e))?,
         })),
         _ => Ok(None),
     }
+}
+
+fn json<T: serde::de::DeserializeOwned>(v: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(v).map_err(|e| e.to_string())
 }
 
 impl RedisStore {
@@ -102,14 +108,14 @@ impl RedisStore {
         shard: u16,
         id: &str,
     ) -> Result<Option<Versioned<TaskGroup>>, StoreError> {
-        let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
+        let fields: (Option<Vec<u8>>, Option<String>) = redis::cmd("HMGET")
             .arg(self.keys.group(shard, id))
             .arg("v")
             .arg("rev")
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        versioned("task group", fields)
+        versioned("task group", fields, json)
     }
 
     /// Reserve and release, in the space-wide slot (after the object changes of the same batch).
@@ -186,14 +192,14 @@ impl StateStore for RedisStore {
     }
 
     async fn object(&self, key: &str) -> Result<Option<Versioned<ObjectRecord>>, StoreError> {
-        let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
+        let fields: (Option<Vec<u8>>, Option<String>) = redis::cmd("HMGET")
             .arg(self.keys.object(key))
             .arg("v")
             .arg("rev")
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        versioned("object record", fields)
+        versioned("object record", fields, record_codec::decode)
     }
 
     async fn objects(
@@ -225,12 +231,12 @@ impl StateStore for RedisStore {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError> {
-        self.scan_shards(|s| self.keys.peer_index(s, peer_id), cursor, count)
+        self.scan_shards(true, |s| self.keys.peer_index(s, peer_id), cursor, count)
             .await
     }
 
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
-        self.scan_shards(|s| self.keys.attention(s), cursor, count)
+        self.scan_shards(false, |s| self.keys.attention(s), cursor, count)
             .await
     }
 

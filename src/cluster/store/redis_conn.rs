@@ -120,7 +120,7 @@ impl Applier {
         con: &mut Con,
         shard: u16,
         keys: &[String],
-        args: &[String],
+        args: &[Vec<u8>],
     ) -> redis::RedisResult<i64> {
         let wait = con.is_cluster() && !self.paused(shard);
         let answer = match self.pipeline(con, keys, args, wait, false).await {
@@ -145,7 +145,7 @@ impl Applier {
         &self,
         con: &mut Con,
         keys: &[String],
-        args: &[String],
+        args: &[Vec<u8>],
         wait: bool,
         with_body: bool,
     ) -> redis::RedisResult<Vec<Value>> {

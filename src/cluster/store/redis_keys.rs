@@ -16,7 +16,7 @@
 //! | `{p}:doc:{name}`, `{p}:docs` | string, set | JSON documents (drain and repair status); their names |
 //! | `{p}:epoch:s1024` | string | identity of the data set (named after the layout); a Redis that restarted empty has none, so a new one |
 //! | `{p:N}:o:{bucket@key}` | hash | `v` = `ObjectRecord` JSON, `rev` = revision, `ver` = version (decimal) |
-//! | `{p:N}:op:{peer}` | set | the shard's keys the peer holds (the per-peer index) |
+//! | `{p:N}:op:{peer}` | hash | the shard's keys the peer holds (the per-peer index), as fields with empty values: a small hash stays a compact listpack (`hash-max-listpack-entries`) |
 //! | `{p:N}:attn` | set | the shard's keys whose record needs attention (repair, pending deletes) |
 //! | `{p:N}:tomb` | zset | the shard's finished tombstones (no pending delete) scored by expiry (ms) |
 //! | `{p:N}:count:o` | string | number of object records in the shard |

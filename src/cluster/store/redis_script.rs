@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
+use super::record_codec;
 use super::redis_keys::{shard_of, Keys};
 use super::Write;
 use crate::cluster::state::now_ns;
@@ -48,11 +49,11 @@ end
 for _, op in ipairs(ops) do
   if op.t == 'o' then
     local existed = redis.call('EXISTS', op.key) == 1
-    for _, k in ipairs(op.old) do redis.call('SREM', k, op.member) end
+    for _, k in ipairs(op.old) do redis.call('HDEL', k, op.member) end
     if op.has then
       local rev = redis.call('INCR', REV)
       redis.call('HSET', op.key, 'v', op.json, 'rev', rev, 'ver', op.extra)
-      for _, k in ipairs(op.new) do redis.call('SADD', k, op.member) end
+      for _, k in ipairs(op.new) do redis.call('HSET', k, op.member, '') end
       if op.flag == '1' then redis.call('SADD', ATTN, op.member) else redis.call('SREM', ATTN, op.member) end
       if op.tomb ~= '' then redis.call('ZADD', TOMBS, op.tomb, op.member) else redis.call('ZREM', TOMBS, op.member) end
       if not existed then redis.call('INCR', COUNT) end
@@ -99,8 +100,10 @@ return 0
 pub struct ShardCall {
     pub shard: u16,
     pub keys: Vec<String>,
-    pub args: Vec<String>,
+    /// Binary-safe: records go in their compact encoding.
+    pub args: Vec<Vec<u8>>,
     index: HashMap<String, usize>,
+    ops: usize,
 }
 
 /// A locator: key, value (`shard group`), TTL (ms).
@@ -137,10 +140,7 @@ impl Plan {
                     };
                     let old = index(prev.iter().flat_map(|p| p.value.holders.keys()).collect());
                     let new = index(next.iter().flat_map(|r| r.holders.keys()).collect());
-                    let json = match &next {
-                        Some(r) => serde_json::to_string(r)?,
-                        None => String::new(),
-                    };
+                    let json = next.as_ref().map_or(Vec::new(), record_codec::encode);
                     let version = next.as_ref().map_or(0, |r| r.version).to_string();
                     let attention = next.as_ref().is_some_and(|r| r.needs_attention());
                     let tomb = next
@@ -180,9 +180,9 @@ impl Plan {
                                 plan.locators
                                     .push((k.locator(&t.task_id), at.clone(), ttl_ms));
                             }
-                            serde_json::to_string(g)?
+                            serde_json::to_vec(g)?
                         }
-                        None => String::new(),
+                        None => Vec::new(),
                     };
                     call(&mut shards, k, shard, &now_ms).op(Op {
                         kind: "g",
@@ -235,7 +235,8 @@ pub struct Op<'a> {
     pub key: &'a str,
     pub expect: u64,
     pub has_next: bool,
-    pub json: String,
+    /// The stored value (a compact record or a group's JSON); empty when deleted.
+    pub json: Vec<u8>,
     pub extra: String,
     pub flag: bool,
     /// A finished tombstone's expiry (ms), or empty.
@@ -255,42 +256,44 @@ impl ShardCall {
                 .map(|(i, k)| (k.clone(), i))
                 .collect(),
             keys,
-            args: vec![now_ms.to_string(), "0".into()],
+            ops: 0,
+            args: vec![now_ms.as_bytes().to_vec(), b"0".to_vec()],
         }
     }
 
-    fn key_index(&mut self, key: &str) -> String {
+    fn key_index(&mut self, key: &str) -> Vec<u8> {
         let next = self.keys.len();
         let i = *self.index.entry(key.to_string()).or_insert(next);
         if i == next {
             self.keys.push(key.to_string());
         }
-        (i + 1).to_string()
+        (i + 1).to_string().into_bytes()
     }
 
     /// ARGV per op: kind, key index, expected rev, has next, JSON, extra (version or TTL ms), attention
     /// flag, member, tombstone expiry (ms or empty), then the counts and indexes of the index sets to leave and to join.
     fn op(&mut self, op: Op<'_>) {
-        let count: u64 = self.args[1].parse().unwrap_or(0);
-        self.args[1] = (count + 1).to_string();
+        self.ops += 1;
+        self.args[1] = self.ops.to_string().into_bytes();
         let key_i = self.key_index(op.key);
+        let flag = |b: bool| if b { b"1".to_vec() } else { b"0".to_vec() };
         self.args.extend([
-            op.kind.to_string(),
+            op.kind.as_bytes().to_vec(),
             key_i,
-            op.expect.to_string(),
-            if op.has_next { "1" } else { "0" }.to_string(),
+            op.expect.to_string().into_bytes(),
+            flag(op.has_next),
             op.json,
-            op.extra,
-            if op.flag { "1" } else { "0" }.to_string(),
-            op.member.to_string(),
-            op.tomb,
-            op.old.len().to_string(),
+            op.extra.into_bytes(),
+            flag(op.flag),
+            op.member.as_bytes().to_vec(),
+            op.tomb.into_bytes(),
+            op.old.len().to_string().into_bytes(),
         ]);
         for o in op.old {
             let i = self.key_index(o);
             self.args.push(i);
         }
-        self.args.push(op.new.len().to_string());
+        self.args.push(op.new.len().to_string().into_bytes());
         for n in op.new {
             let i = self.key_index(n);
             self.args.push(i);

@@ -13,9 +13,11 @@ use super::{Page, StoreError};
 const SHARD_CONCURRENCY: usize = 32;
 
 impl RedisStore {
-    /// A page of the per-shard set `set(shard)`, shard after shard. The cursor is `shard:sscan-cursor`.
+    /// A page of the members of the per-shard set (or the fields of the per-shard hash, with `hash`)
+    /// `set(shard)`, shard after shard. The cursor is `shard:scan-cursor`.
     pub(super) async fn scan_shards(
         &self,
+        hash: bool,
         set: impl Fn(u16) -> String,
         cursor: Option<String>,
         count: usize,
@@ -35,15 +37,20 @@ impl RedisStore {
         let count = count.max(1);
         let mut keys = Vec::new();
         while shard < SHARDS {
-            let (next, got): (String, Vec<String>) = redis::cmd("SSCAN")
-                .arg(set(shard))
-                .arg(&cur)
-                .arg("COUNT")
-                .arg(count)
-                .query_async(&mut self.con())
-                .await
-                .map_err(err)?;
-            keys.extend(got);
+            let (next, got): (String, Vec<String>) =
+                redis::cmd(if hash { "HSCAN" } else { "SSCAN" })
+                    .arg(set(shard))
+                    .arg(&cur)
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut self.con())
+                    .await
+                    .map_err(err)?;
+            if hash {
+                keys.extend(got.into_iter().step_by(2));
+            } else {
+                keys.extend(got);
+            }
             if next == "0" {
                 shard += 1;
                 cur = "0".into();
