@@ -16,6 +16,7 @@ pub mod memory;
 mod record_codec;
 pub mod redis;
 mod redis_conn;
+mod redis_docs;
 mod redis_keys;
 mod redis_script;
 mod redis_shards;

@@ -23,7 +23,7 @@ use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
 
 pub struct RedisStore {
     con: Con,
-    keys: Keys,
+    pub(super) keys: Keys,
     applier: Arc<Applier>,
     reservations: Script,
     lease: Script,
@@ -46,7 +46,10 @@ fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("unreadable {what} in Redis: {e}"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    json: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(json).map_err(|e| bad(what, e))
 }
 
@@ -206,8 +209,23 @@ impl StateStore for RedisStore {
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<Versioned<ObjectRecord>>>, StoreError> {
-        // one read per key (a cluster cannot pipeline keys of different slots); the connection
-        // multiplexes them, so they still go out together
+        if !self.con.is_cluster() {
+            let mut pipe = redis::pipe();
+            for k in keys {
+                pipe.cmd("HMGET")
+                    .arg(self.keys.object(k))
+                    .arg("v")
+                    .arg("rev");
+            }
+            let all: Vec<(Option<Vec<u8>>, Option<String>)> =
+                pipe.query_async(&mut self.con()).await.map_err(err)?;
+            return all
+                .into_iter()
+                .map(|f| versioned("object record", f, record_codec::decode))
+                .collect();
+        }
+        // a cluster cannot pipeline keys of different slots: one read per key, which the connection
+        // multiplexes, so they still go out together
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(64) {
             out.extend(try_join_all(chunk.iter().map(|k| self.object(k))).await?);
@@ -355,69 +373,19 @@ impl StateStore for RedisStore {
         value: Option<Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match value {
-            Some(v) => {
-                let mut set = redis::cmd("SET");
-                set.arg(self.keys.doc(name)).arg(v.to_string());
-                if let Some(t) = ttl {
-                    set.arg("PX").arg((t.as_millis() as u64).max(1));
-                }
-                pipe.add_command(set).ignore();
-                pipe.sadd(self.keys.docs(), name).ignore();
-            }
-            None => {
-                pipe.del(self.keys.doc(name)).ignore();
-                pipe.srem(self.keys.docs(), name).ignore();
-            }
-        }
-        pipe.query_async::<()>(&mut self.con()).await.map_err(err)
+        self.put_document(name, value, ttl).await
     }
 
     async fn doc(&self, name: &str) -> Result<Option<Value>, StoreError> {
-        let v: Option<String> = self.con().get(self.keys.doc(name)).await.map_err(err)?;
-        v.map(|j| parse("document", &j)).transpose()
+        self.document(name).await
     }
 
     async fn docs(&self, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        let mut names: Vec<String> = self.con().smembers(self.keys.docs()).await.map_err(err)?;
-        names.retain(|n| n.starts_with(prefix));
-        names.sort();
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = names.iter().map(|n| self.keys.doc(n)).collect();
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)?;
-        let mut out = Vec::new();
-        for (name, v) in names.into_iter().zip(values) {
-            if let Some(j) = v {
-                out.push((name, parse("document", &j)?));
-            }
-        }
-        Ok(out)
+        self.documents(prefix).await
     }
 
     async fn epoch(&self) -> Result<String, StoreError> {
-        let key = self.keys.epoch();
-        let current: Option<String> = self.con().get(&key).await.map_err(err)?;
-        if let Some(e) = current {
-            return Ok(e);
-        }
-        let fresh = nanoid::nanoid!();
-        let _: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&fresh)
-            .arg("NX")
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)?;
-        let now: Option<String> = self.con().get(&key).await.map_err(err)?;
-        Ok(now.unwrap_or(fresh))
+        self.data_epoch().await
     }
 
     async fn sweep(&self, now_ns: u64) -> Result<u64, StoreError> {
@@ -441,17 +409,6 @@ impl StateStore for RedisStore {
     }
 
     async fn startup_warnings(&self) -> Vec<String> {
-        let policy: Result<Vec<String>, _> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut self.con())
-            .await;
-        match policy {
-            Ok(v) if v.len() == 2 && v[1] != "noeviction" => vec![format!(
-                "Redis maxmemory-policy is {}: it may evict cluster state; set it to noeviction",
-                v[1]
-            )],
-            _ => Vec::new(),
-        }
+        self.config_warnings().await
     }
 }
