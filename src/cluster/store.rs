@@ -83,7 +83,7 @@ pub enum Write {
 }
 
 /// A page of a set (the per-peer index, the attention set): keys and the cursor of the next page
-/// (`None` = done).
+/// (`None` = done). A page may hold fewer keys than asked for, even none, and still have a next page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     pub keys: Vec<String>,

@@ -11,6 +11,9 @@ use super::{Page, StoreError};
 
 /// Shards read at once by the totals and the sweep.
 const SHARD_CONCURRENCY: usize = 32;
+/// Most shards one page visits, so a page of a sparse set stays one short call (it may then hold
+/// fewer keys than asked, or none, and still have a next page).
+const SHARDS_PER_PAGE: u16 = 64;
 
 impl RedisStore {
     /// A page of the members of the per-shard set (or the fields of the per-shard hash, with `hash`)
@@ -36,6 +39,7 @@ impl RedisStore {
         };
         let count = count.max(1);
         let mut keys = Vec::new();
+        let last = shard.saturating_add(SHARDS_PER_PAGE).min(SHARDS);
         while shard < SHARDS {
             let (next, got): (String, Vec<String>) =
                 redis::cmd(if hash { "HSCAN" } else { "SSCAN" })
@@ -57,7 +61,7 @@ impl RedisStore {
             } else {
                 cur = next;
             }
-            if keys.len() >= count && shard < SHARDS {
+            if (keys.len() >= count || shard >= last) && shard < SHARDS {
                 return Ok(Page {
                     keys,
                     next: Some(format!("{shard}:{cur}")),
