@@ -136,7 +136,8 @@ STATE_ENV=()
 if ((ROUTERS > 1)); then
   mkdir -p "$RUN_DIR/redis"
   start redis-server redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN_DIR/redis" \
-    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --save ""
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --save "" \
+    --hash-max-listpack-value 128 --hash-max-listpack-entries 512
   say "started redis-server on 127.0.0.1:$REDIS_PORT (pid $!, data $RUN_DIR/redis)"
   STATE_ENV=(MICTLANX_ROUTER_STATE_BACKEND=redis "MICTLANX_ROUTER_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0")
   for _ in $(seq 1 50); do

@@ -27,6 +27,7 @@ pub mod state_log;
 mod status;
 pub mod store;
 pub mod throttle;
+mod tombstones;
 pub mod types;
 
 use std::collections::BTreeMap;

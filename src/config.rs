@@ -276,6 +276,9 @@ pub enum StateBackend {
     Embedded,
     /// On Redis, shared by every router of the space; every key under the hash tag `{prefix}`.
     Redis { url: String, prefix: String },
+    /// On a Redis Cluster reached through any of its `seeds` (`redis://host:port`); the space is spread
+    /// over the masters by a hash of each object.
+    RedisCluster { seeds: Vec<String>, prefix: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -76,6 +76,17 @@ impl Manager {
                         ))
                     })?,
             ),
+            StateBackend::RedisCluster { seeds, prefix } => Arc::new(
+                RedisStore::connect_cluster(seeds, prefix, cfg.replica.state_timeout)
+                    .await
+                    .map_err(|e| {
+                        StateStoreUnreachable(format!(
+                            "cannot reach the Redis Cluster at MICTLANX_ROUTER_REDIS_URL={}: {}",
+                            seeds.join(","),
+                            one_line(&format!("{e:#}"))
+                        ))
+                    })?,
+            ),
         };
         Self::start_with_store(cfg, client, store, metrics).await
     }

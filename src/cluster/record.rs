@@ -73,12 +73,23 @@ impl ObjectRecord {
         self.holders.keys().cloned().collect()
     }
 
-    /// Whether the repair loop must look at this record: fewer holders than desired, copies to delete, or
-    /// a tombstone to expire.
+    /// Whether the repair loop must look at this record: fewer holders than desired, or copies to delete.
+    /// A tombstone whose deletes all went through needs nothing until it expires
+    /// ([`ObjectRecord::tombstone_expiry_ns`]), so it never delays repairs.
     pub fn needs_attention(&self) -> bool {
         (self.deleted_at_ns.is_none() && (self.holders.len() as u64) < u64::from(self.rf))
             || !self.cleanup.is_empty()
-            || self.deleted_at_ns.is_some()
+    }
+
+    /// When this tombstone, whose deletes all went through, may be dropped; `None` for any other
+    /// record. The stores keep these in their own structure ordered by this time.
+    pub fn tombstone_expiry_ns(&self) -> Option<u64> {
+        match self.deleted_at_ns {
+            Some(at) if self.holders.is_empty() && self.cleanup.is_empty() => {
+                Some(at.saturating_add(TOMBSTONE_RETENTION_NS))
+            }
+            _ => None,
+        }
     }
 
     /// A write of `version` stored on exactly `holders` (phase 2, repair excluded). Former holders that did
@@ -304,9 +315,16 @@ mod tests {
         r.commit(&s(&["a"]), 10, 1, 1);
         r.delete(&s(&[]), 20, 100);
         assert!(!r.tombstone_expired(100 + TOMBSTONE_RETENTION_NS));
+        assert!(r.needs_attention(), "a pending delete");
+        assert_eq!(r.tombstone_expiry_ns(), None);
         r.cleanup_done("a");
         assert!(!r.tombstone_expired(100));
         assert!(r.tombstone_expired(100 + TOMBSTONE_RETENTION_NS));
+        assert!(
+            !r.needs_attention(),
+            "a finished tombstone does not delay repairs"
+        );
+        assert_eq!(r.tombstone_expiry_ns(), Some(100 + TOMBSTONE_RETENTION_NS));
         assert!(!r.is_empty());
     }
 

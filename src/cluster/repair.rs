@@ -3,7 +3,8 @@
 //! longer than `MICTLANX_ROUTER_REPAIR_DELAY`, and at the objects of draining peers, and for each:
 //! * apply pending deletes on live peers (tombstones, stale copies) with a conditional delete, so a copy
 //!   newer than the delete survives;
-//! * expire tombstones whose deletes all went through, after their retention;
+//! * expire tombstones whose deletes all went through, after their retention ([`super::tombstones`]: they
+//!   are not in the attention set, the store keeps them by expiry);
 //! * copy an object that has fewer live current copies than its replication factor from a current holder
 //!   to peers chosen by placement ([`super::copy`]), then record the new holders if the object is still at
 //!   the copied version (else the new copies are stale and get deleted).
@@ -78,6 +79,7 @@ pub(super) async fn repair_loop(inner: Arc<Inner>) {
             continue;
         }
         let round = run_round(&inner).await;
+        super::tombstones::expire(&inner).await;
         drain::update_progress(&inner).await;
         publish(&inner, round).await;
     }

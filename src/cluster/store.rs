@@ -8,13 +8,19 @@
 //! Changes are compare-and-set: a reader gets a value with its revision ([`Versioned`]); a [`Write`]
 //! names the revision it read (`prev`), and [`StateStore::apply`] applies a batch of writes all together
 //! or not at all (when any revision moved on). The store keeps two derived indexes from what it is given:
-//! the per-peer index of object holders and the set of records that need attention
-//! ([`ObjectRecord::needs_attention`]); and the member-task index of task groups.
+//! the per-peer index of object holders, the set of records that need attention
+//! ([`ObjectRecord::needs_attention`]) and the finished tombstones by expiry
+//! ([`ObjectRecord::tombstone_expiry_ns`]); and the member-task index of task groups.
 
 pub mod memory;
+mod record_codec;
 pub mod redis;
+mod redis_conn;
+mod redis_docs;
 mod redis_keys;
 mod redis_script;
+mod redis_shards;
+mod redis_tombstones;
 
 use std::time::Duration;
 
@@ -78,7 +84,7 @@ pub enum Write {
 }
 
 /// A page of a set (the per-peer index, the attention set): keys and the cursor of the next page
-/// (`None` = done).
+/// (`None` = done). A page may hold fewer keys than asked for, even none, and still have a next page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     pub keys: Vec<String>,
@@ -117,6 +123,14 @@ pub trait StateStore: Send + Sync + 'static {
     /// The keys whose records need attention, a page at a time.
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError>;
     async fn attention_len(&self) -> Result<u64, StoreError>;
+    /// Up to `count` keys of tombstones past their expiry at `now_ns`
+    /// ([`ObjectRecord::tombstone_expiry_ns`]), oldest first within a shard. The store keeps them apart,
+    /// ordered by expiry, so finding them costs O(found), never a scan of the tombstones.
+    async fn expired_tombstones(
+        &self,
+        now_ns: u64,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError>;
     /// How many object records exist.
     async fn object_count(&self) -> Result<u64, StoreError>;
 

@@ -494,37 +494,66 @@ impl RawEnv {
             Some("redis") => {
                 let (url_name, url) = var!(self, mictlanx_router_redis_url);
                 let url = url.unwrap_or("redis://127.0.0.1:6379/0").trim().to_string();
-                let scheme_ok = ["redis://", "rediss://", "unix://", "redis+unix://"]
-                    .iter()
-                    .any(|s| url.starts_with(s));
-                if !scheme_ok || url.parse::<reqwest::Url>().is_err() {
+                check_redis_url(url_name, &url)?;
+                let prefix = self.redis_prefix()?;
+                Ok(StateBackend::Redis { url, prefix })
+            }
+            Some("redis-cluster") => {
+                let (url_name, urls) = var!(self, mictlanx_router_redis_url);
+                let seeds: Vec<String> = urls
+                    .unwrap_or("redis://127.0.0.1:6379")
+                    .split(',')
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                for url in &seeds {
+                    check_redis_url(url_name, url)?;
+                }
+                if seeds.is_empty() {
                     return Err(ConfigError::invalid(
                         url_name,
-                        &url,
-                        "a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0",
+                        urls.unwrap_or_default(),
+                        "a comma-separated list of cluster nodes such as redis://10.0.0.1:6379,redis://10.0.0.2:6379",
                     ));
                 }
-                let (prefix_name, prefix) = var!(self, mictlanx_router_redis_prefix);
-                let prefix = prefix.unwrap_or("mictlanx").trim().to_string();
-                if prefix.is_empty()
-                    || prefix.contains(['{', '}'])
-                    || prefix.contains(char::is_whitespace)
-                {
-                    return Err(ConfigError::invalid(
-                        prefix_name,
-                        &prefix,
-                        "a non-empty name without braces or spaces, such as mictlanx",
-                    ));
-                }
-                Ok(StateBackend::Redis { url, prefix })
+                let prefix = self.redis_prefix()?;
+                Ok(StateBackend::RedisCluster { seeds, prefix })
             }
             Some(_) => Err(ConfigError::invalid(
                 name,
                 raw.unwrap_or_default(),
-                "embedded or redis",
+                "embedded, redis or redis-cluster",
             )),
         }
     }
+
+    fn redis_prefix(&self) -> Result<String, ConfigError> {
+        let (prefix_name, prefix) = var!(self, mictlanx_router_redis_prefix);
+        let prefix = prefix.unwrap_or("mictlanx").trim().to_string();
+        if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
+        {
+            return Err(ConfigError::invalid(
+                prefix_name,
+                &prefix,
+                "a non-empty name without braces or spaces, such as mictlanx",
+            ));
+        }
+        Ok(prefix)
+    }
+}
+
+fn check_redis_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    let scheme_ok = ["redis://", "rediss://", "unix://", "redis+unix://"]
+        .iter()
+        .any(|s| url.starts_with(s));
+    if !scheme_ok || url.parse::<reqwest::Url>().is_err() {
+        return Err(ConfigError::invalid(
+            name,
+            url,
+            "a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0",
+        ));
+    }
+    Ok(())
 }
 
 // tail latency

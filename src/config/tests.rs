@@ -679,3 +679,32 @@ fn worker_threads_default_to_one_per_core_and_are_validated() {
         );
     }
 }
+
+#[test]
+fn a_redis_cluster_backend_takes_a_list_of_seed_nodes() {
+    let cfg = config(&[
+        ("MICTLANX_ROUTER_STATE_BACKEND", "redis-cluster"),
+        (
+            "MICTLANX_ROUTER_REDIS_URL",
+            "redis://10.0.0.1:6379, redis://10.0.0.2:6379",
+        ),
+    ]);
+    assert_eq!(
+        cfg.replica.backend,
+        StateBackend::RedisCluster {
+            seeds: vec![
+                "redis://10.0.0.1:6379".into(),
+                "redis://10.0.0.2:6379".into()
+            ],
+            prefix: "mictlanx".into(),
+        }
+    );
+    let e = error(&[
+        ("MICTLANX_ROUTER_STATE_BACKEND", "redis-cluster"),
+        (
+            "MICTLANX_ROUTER_REDIS_URL",
+            "redis://10.0.0.1:6379,http://x",
+        ),
+    ]);
+    assert!(e.contains("MICTLANX_ROUTER_REDIS_URL"), "{e}");
+}

@@ -7,5 +7,7 @@ mod healing_drain;
 mod inventory_passes;
 mod multi_router;
 mod multi_router_process;
+mod redis_cluster;
 mod replica_manager;
+mod state_memory;
 mod state_store;

@@ -1,6 +1,7 @@
 //! The state-store contract, one suite run against every backend: the embedded store (in process, state
-//! dir) and the Redis store (a real `redis-server` per test). Compare-and-set, all-or-nothing batches,
-//! the derived indexes, task groups by member id with their TTL, reservations, leases, documents.
+//! dir), the Redis store (a real `redis-server` per test) and the same store on a real Redis Cluster
+//! (three masters, three replicas per test). Compare-and-set, all-or-nothing changes of one object, the
+//! derived indexes, task groups by member id with their TTL, reservations, leases, documents.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,11 +14,13 @@ use mictlanx_router::cluster::store::redis::RedisStore;
 use mictlanx_router::cluster::store::{StateStore, Versioned, Write};
 use mictlanx_router::cluster::{PeerInfo, Reservation, TaskGroup, TaskX};
 use mictlanx_testkit::redis::RedisServer;
+use mictlanx_testkit::redis_cluster::RedisCluster;
 
 /// Keeps a backend's resources (temp dir, redis-server) alive for the test.
 type Guard = Box<dyn std::any::Any>;
 
-/// Every backend available here: the embedded one always, Redis when `redis-server` is installed.
+/// Every backend available here: the embedded one always, Redis and Redis Cluster when `redis-server`
+/// is installed.
 async fn backends() -> Vec<(&'static str, Arc<dyn StateStore>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let file = RegistryFile::open(&dir.path().join("state")).unwrap();
@@ -31,6 +34,12 @@ async fn backends() -> Vec<(&'static str, Arc<dyn StateStore>, Guard)> {
             .await
             .expect("redis store connects");
         out.push(("redis", Arc::new(store), Box::new(redis)));
+    }
+    if let Some(cluster) = RedisCluster::start() {
+        let store = RedisStore::connect_cluster(&cluster.seeds(), "test", Duration::from_secs(2))
+            .await
+            .expect("redis cluster store connects");
+        out.push(("redis-cluster", Arc::new(store), Box::new(cluster)));
     }
     out
 }
@@ -77,8 +86,8 @@ async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
 async fn object_records_are_compare_and_set_with_derived_indexes() {
     let all = backends().await;
     assert!(
-        all.len() == 2 || std::env::var("MICTLANX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "both backends run in CI"
+        all.len() == 3 || std::env::var("MICTLANX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "every backend runs in CI"
     );
     for (name, store, _guard) in all {
         let big = u64::MAX - 7;
@@ -156,16 +165,20 @@ async fn object_records_are_compare_and_set_with_derived_indexes() {
     }
 }
 
+/// A batch is all or nothing for each object (its record and its task group); the reservations of a
+/// batch are written only when every object change went through. Changes of different objects may
+/// live on different Redis Cluster masters, so a batch that fails on one object may have applied
+/// another object's change: callers re-read and redo per key.
 #[tokio::test]
 async fn batches_apply_all_or_nothing() {
     for (name, store, _guard) in backends().await {
         assert!(store
-            .apply(vec![put("b@1", None, record(&["p"], 1, 1))])
+            .apply(vec![put("b@k", None, record(&["p"], 1, 1))])
             .await
             .unwrap());
-        let stale = store.object("b@1").await.unwrap();
+        let stale = store.object("b@k").await.unwrap();
         assert!(store
-            .apply(vec![put("b@1", stale.clone(), record(&["q"], 2, 1))])
+            .apply(vec![put("b@k", stale.clone(), record(&["q"], 2, 1))])
             .await
             .unwrap());
         let res = Reservation {
@@ -174,13 +187,27 @@ async fn batches_apply_all_or_nothing() {
             size: 10,
             expires_at_ns: now_ns() + 60_000_000_000,
         };
+        let g = group("g-batch", &["g-batch"]);
         let batch = vec![
-            put("b@2", None, record(&["p"], 1, 1)),
+            Write::Group {
+                id: "g-batch".into(),
+                prev: None,
+                next: Some(g),
+                ttl: Duration::from_secs(60),
+            },
             Write::Reserve(res),
-            put("b@1", stale, record(&["z"], 3, 1)),
+            put("b@k", stale, record(&["z"], 3, 1)),
         ];
         assert!(!store.apply(batch).await.unwrap(), "{name}");
-        assert!(store.object("b@2").await.unwrap().is_none(), "{name}");
+        assert!(
+            store.group("g-batch").await.unwrap().is_none(),
+            "{name}: the object's group is not written when its record fails"
+        );
+        assert_eq!(
+            store.object("b@k").await.unwrap().unwrap().value,
+            record(&["q"], 2, 1),
+            "{name}"
+        );
         assert!(
             store.reservations(now_ns()).await.unwrap().is_empty(),
             "{name}: nothing of a failed batch is written"
@@ -313,7 +340,7 @@ async fn reservations_leases_documents_and_registry() {
         let ttl = Duration::from_millis(400);
         assert!(store.lease("leader", "A", ttl).await.unwrap());
         assert!(store.lease("leader", "A", ttl).await.unwrap(), "renewal");
-        if name == "redis" {
+        if name != "embedded" {
             assert!(!store.lease("leader", "B", ttl).await.unwrap());
             tokio::time::sleep(Duration::from_millis(600)).await;
             assert!(
@@ -512,5 +539,77 @@ async fn tombstones_are_told_apart_from_live_and_unknown_records() {
             "{name}"
         );
         assert!(store.tombstones(&[]).await.unwrap().is_empty(), "{name}");
+    }
+}
+
+/// Finished tombstones (no pending delete) are kept by expiry, out of the attention set, so they never
+/// delay repairs; a tombstone with a pending delete needs attention until the delete went through.
+#[tokio::test]
+async fn finished_tombstones_are_kept_by_expiry_out_of_the_attention_set() {
+    use mictlanx_router::cluster::record::TOMBSTONE_RETENTION_NS;
+    for (name, store, _guard) in backends().await {
+        let now = now_ns();
+        let tombstone = |at: u64, pending: &[&str]| {
+            let mut r = record(&["a", "b"], 5, 2);
+            let confirmed: Vec<String> = ["a", "b"]
+                .iter()
+                .filter(|p| !pending.contains(p))
+                .map(|p| p.to_string())
+                .collect();
+            r.delete(&confirmed, 6, at);
+            r
+        };
+        let old = now - TOMBSTONE_RETENTION_NS - 60_000_000_000;
+        for (key, rec) in [
+            ("b@old", tombstone(old, &[])),
+            ("b@older", tombstone(old - 1_000_000_000, &[])),
+            ("b@recent", tombstone(now, &[])),
+            ("b@pending", tombstone(old, &["b"])),
+        ] {
+            assert!(store.apply(vec![put(key, None, rec)]).await.unwrap());
+        }
+        assert_eq!(
+            store.attention(None, 100).await.unwrap().keys,
+            ["b@pending"],
+            "{name}: only the tombstone with a pending delete needs attention"
+        );
+        let mut expired = store.expired_tombstones(now, 100).await.unwrap();
+        expired.sort();
+        assert_eq!(expired, ["b@old", "b@older"], "{name}");
+        assert_eq!(store.expired_tombstones(now, 1).await.unwrap().len(), 1);
+
+        // the pending delete goes through: the tombstone leaves the attention set for the expiry order
+        let cur = store.object("b@pending").await.unwrap().unwrap();
+        let mut done = cur.value.clone();
+        done.cleanup_done("b");
+        assert!(store
+            .apply(vec![put("b@pending", Some(cur), done)])
+            .await
+            .unwrap());
+        assert_eq!(store.attention_len().await.unwrap(), 0, "{name}");
+        assert_eq!(store.expired_tombstones(now, 100).await.unwrap().len(), 3);
+
+        // a dropped tombstone, or a write after the delete, leaves the expiry order
+        let cur = store.object("b@old").await.unwrap().unwrap();
+        assert!(store
+            .apply(vec![Write::Object {
+                key: "b@old".into(),
+                prev: Some(cur),
+                next: None
+            }])
+            .await
+            .unwrap());
+        let cur = store.object("b@older").await.unwrap().unwrap();
+        let mut again = cur.value.clone();
+        again.commit(&["a".to_string()], 9, 1, now);
+        assert!(store
+            .apply(vec![put("b@older", Some(cur), again)])
+            .await
+            .unwrap());
+        assert_eq!(
+            store.expired_tombstones(now, 100).await.unwrap(),
+            ["b@pending"],
+            "{name}"
+        );
     }
 }

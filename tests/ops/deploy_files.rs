@@ -53,7 +53,12 @@ fn compose_services_run_and_healthcheck_binaries_of_this_package() {
     let redis = &services[REDIS_SERVICE];
     assert!(compose::healthcheck(redis).contains(&"ping".to_string()));
     let redis_cmd = compose::words(&redis["command"]).join(" ");
-    for setting in ["--appendonly yes", "--maxmemory-policy noeviction"] {
+    for setting in [
+        "--appendonly yes",
+        "--maxmemory-policy noeviction",
+        "--hash-max-listpack-value 128",
+        "--hash-max-listpack-entries 512",
+    ] {
         assert!(redis_cmd.contains(setting), "redis runs with {setting}");
     }
     for (name, service) in services.iter().filter(|(n, _)| *n != REDIS_SERVICE) {

@@ -16,6 +16,7 @@ pub mod log;
 pub mod peer;
 pub mod process;
 pub mod redis;
+pub mod redis_cluster;
 pub mod tools;
 pub mod wait;
 

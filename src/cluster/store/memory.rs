@@ -33,6 +33,8 @@ struct MemState {
     objects: HashMap<String, (Rev, ObjectRecord)>,
     by_peer: HashMap<String, BTreeSet<String>>,
     attention: BTreeSet<String>,
+    /// Finished tombstones: (expiry ns, key).
+    tombstones: BTreeSet<(u64, String)>,
     /// group id → (rev, group, expires at ns)
     groups: HashMap<String, (Rev, TaskGroup, u64)>,
     /// member task id → group id
@@ -120,6 +122,12 @@ impl MemState {
             self.attention.insert(key.to_string());
         } else {
             self.attention.remove(key);
+        }
+        if let Some(at) = old.and_then(ObjectRecord::tombstone_expiry_ns) {
+            self.tombstones.remove(&(at, key.to_string()));
+        }
+        if let Some(at) = new.and_then(ObjectRecord::tombstone_expiry_ns) {
+            self.tombstones.insert((at, key.to_string()));
         }
     }
 
@@ -265,6 +273,20 @@ impl StateStore for MemoryStore {
 
     async fn attention_len(&self) -> Result<u64, StoreError> {
         Ok(lock(&self.state).attention.len() as u64)
+    }
+
+    async fn expired_tombstones(
+        &self,
+        now_ns: u64,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(lock(&self.state)
+            .tombstones
+            .iter()
+            .take_while(|(at, _)| *at <= now_ns)
+            .take(count)
+            .map(|(_, k)| k.clone())
+            .collect())
     }
 
     async fn object_count(&self) -> Result<u64, StoreError> {

@@ -1,33 +1,41 @@
-//! The Redis store: the cluster state shared by every router of one storage space (redis-rs with a
-//! `ConnectionManager`, which multiplexes concurrent calls on one connection and reconnects on its own).
-//! Every change is the `APPLY` script ([`super::redis_script`]); reads are plain commands. Key layout in
+//! The Redis store: the cluster state shared by every router of one storage space, on one Redis server
+//! or spread over a Redis Cluster ([`super::redis_conn`]). Every record and group change is the `APPLY`
+//! script, one atomic step per shard ([`super::redis_script`]); reads are plain commands. Key layout in
 //! [`super::redis_keys`]. Each call is bounded by the state timeout, so a stalled Redis costs that long at
 //! most; the manager turns the error into a 503.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures::future::try_join_all;
 use redis::{AsyncCommands, Script};
 use serde_json::Value;
 
+use super::record_codec;
+use super::redis_conn::{Applier, Con};
 use super::redis_keys::Keys;
-use super::redis_script::{Batch, APPLY, LEASE, RESERVATIONS};
+use super::redis_script::{Plan, LEASE, RESERVATIONS};
 use super::{Page, StateStore, StoreError, Versioned, Write};
 use crate::cluster::record::ObjectRecord;
 use crate::cluster::registry::PeersDoc;
 use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
 
 pub struct RedisStore {
-    con: ConnectionManager,
-    keys: Keys,
-    apply: Script,
+    con: Con,
+    pub(super) keys: Keys,
+    applier: Arc<Applier>,
     reservations: Script,
     lease: Script,
 }
 
-fn err(e: redis::RedisError) -> StoreError {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+pub(super) fn err(e: redis::RedisError) -> StoreError {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+    {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Backend(e.to_string())
@@ -38,77 +46,115 @@ fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("unreadable {what} in Redis: {e}"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    json: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(json).map_err(|e| bad(what, e))
 }
 
-fn versioned<T: serde::de::DeserializeOwned>(
+fn versioned<T>(
     what: &str,
-    fields: (Option<String>, Option<String>),
+    fields: (Option<Vec<u8>>, Option<String>),
+    read: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Result<Option<Versioned<T>>, StoreError> {
     match fields {
         (Some(v), Some(rev)) if !v.is_empty() => Ok(Some(Versioned {
             rev: rev.parse().map_err(|e| bad(what, e))?,
-            value: parse(what, &v)?,
+            value: read(&v).map_err(|e| bad(what, e))?,
         })),
         _ => Ok(None),
     }
 }
 
+fn json<T: serde::de::DeserializeOwned>(v: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(v).map_err(|e| e.to_string())
+}
+
 impl RedisStore {
-    /// Connects (bounded by `timeout`) and checks the server answers.
+    /// Connects to one Redis server (bounded by `timeout`) and checks it answers.
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<RedisStore> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let mut con = tokio::time::timeout(
-            timeout + Duration::from_secs(1),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {timeout:?}"))??;
-        let _: String = redis::cmd("PING").query_async(&mut con).await?;
+        Self::with(Con::single(url, timeout).await?, prefix).await
+    }
+
+    /// Connects to a Redis Cluster through any of its `seeds` (bounded by `timeout`) and checks it answers.
+    pub async fn connect_cluster(
+        seeds: &[String],
+        prefix: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<RedisStore> {
+        Self::with(Con::cluster(seeds, timeout).await?, prefix).await
+    }
+
+    async fn with(mut con: Con, prefix: &str) -> anyhow::Result<RedisStore> {
+        let keys = Keys::new(prefix);
+        // a keyed read, so a cluster answers from the master of the space-wide slot
+        let _: Option<String> = redis::cmd("GET")
+            .arg(keys.epoch())
+            .query_async(&mut con)
+            .await?;
         Ok(RedisStore {
             con,
-            keys: Keys::new(prefix),
-            apply: Script::new(APPLY),
+            keys,
+            applier: Applier::new(),
             reservations: Script::new(RESERVATIONS),
             lease: Script::new(LEASE),
         })
     }
 
-    fn con(&self) -> ConnectionManager {
+    pub(super) fn con(&self) -> Con {
         self.con.clone()
     }
 
-    async fn scan(
+    async fn read_group(
         &self,
-        set: String,
-        cursor: Option<String>,
-        count: usize,
-    ) -> Result<Page, StoreError> {
-        let (next, keys): (String, Vec<String>) = redis::cmd("SSCAN")
-            .arg(&set)
-            .arg(cursor.as_deref().unwrap_or("0"))
-            .arg("COUNT")
-            .arg(count.max(1))
+        shard: u16,
+        id: &str,
+    ) -> Result<Option<Versioned<TaskGroup>>, StoreError> {
+        let fields: (Option<Vec<u8>>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.group(shard, id))
+            .arg("v")
+            .arg("rev")
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        Ok(Page {
-            keys,
-            next: (next != "0").then_some(next),
-        })
+        versioned("task group", fields, json)
+    }
+
+    /// Reserve and release, in the space-wide slot (after the object changes of the same batch).
+    async fn reservations_change(
+        &self,
+        reserve: &[Reservation],
+        release: &[String],
+    ) -> Result<(), StoreError> {
+        if reserve.is_empty() && release.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for r in reserve {
+            let json = serde_json::to_string(r).map_err(|e| bad("reservation", e))?;
+            pipe.zadd(self.keys.reservations(), &r.id, r.expires_at_ns / 1_000_000)
+                .ignore();
+            pipe.hset(self.keys.reservation_data(), &r.id, json)
+                .ignore();
+        }
+        for id in release {
+            pipe.zrem(self.keys.reservations(), id).ignore();
+            pipe.hdel(self.keys.reservation_data(), id).ignore();
+        }
+        pipe.query_async::<()>(&mut self.con()).await.map_err(err)
     }
 }
 
 #[async_trait]
 impl StateStore for RedisStore {
     fn backend(&self) -> &'static str {
-        "redis"
+        if self.con.is_cluster() {
+            "redis-cluster"
+        } else {
+            "redis"
+        }
     }
 
     async fn registry(&self) -> Result<PeersDoc, StoreError> {
@@ -149,35 +195,42 @@ impl StateStore for RedisStore {
     }
 
     async fn object(&self, key: &str) -> Result<Option<Versioned<ObjectRecord>>, StoreError> {
-        let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
+        let fields: (Option<Vec<u8>>, Option<String>) = redis::cmd("HMGET")
             .arg(self.keys.object(key))
             .arg("v")
             .arg("rev")
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        versioned("object record", fields)
+        versioned("object record", fields, record_codec::decode)
     }
 
     async fn objects(
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<Versioned<ObjectRecord>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        if !self.con.is_cluster() {
+            let mut pipe = redis::pipe();
+            for k in keys {
+                pipe.cmd("HMGET")
+                    .arg(self.keys.object(k))
+                    .arg("v")
+                    .arg("rev");
+            }
+            let all: Vec<(Option<Vec<u8>>, Option<String>)> =
+                pipe.query_async(&mut self.con()).await.map_err(err)?;
+            return all
+                .into_iter()
+                .map(|f| versioned("object record", f, record_codec::decode))
+                .collect();
         }
-        let mut pipe = redis::pipe();
-        for k in keys {
-            pipe.cmd("HMGET")
-                .arg(self.keys.object(k))
-                .arg("v")
-                .arg("rev");
+        // a cluster cannot pipeline keys of different slots: one read per key, which the connection
+        // multiplexes, so they still go out together
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(64) {
+            out.extend(try_join_all(chunk.iter().map(|k| self.object(k))).await?);
         }
-        let all: Vec<(Option<String>, Option<String>)> =
-            pipe.query_async(&mut self.con()).await.map_err(err)?;
-        all.into_iter()
-            .map(|f| versioned("object record", f))
-            .collect()
+        Ok(out)
     }
 
     async fn object_version(&self, key: &str) -> Result<Option<u64>, StoreError> {
@@ -196,57 +249,62 @@ impl StateStore for RedisStore {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError> {
-        self.scan(self.keys.peer_index(peer_id), cursor, count)
+        self.scan_shards(true, |s| self.keys.peer_index(s, peer_id), cursor, count)
             .await
     }
 
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
-        self.scan(self.keys.attention(), cursor, count).await
+        self.scan_shards(false, |s| self.keys.attention(s), cursor, count)
+            .await
     }
 
     async fn attention_len(&self) -> Result<u64, StoreError> {
-        self.con().scard(self.keys.attention()).await.map_err(err)
+        self.sum_shards(|s| redis::cmd("SCARD").arg(self.keys.attention(s)).clone())
+            .await
+    }
+
+    async fn expired_tombstones(
+        &self,
+        now_ns: u64,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.collect_shards(count, |s| {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.keys.tombstones(s))
+                .arg("-inf")
+                .arg(now_ns / 1_000_000)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(count)
+                .clone()
+        })
+        .await
     }
 
     async fn object_count(&self) -> Result<u64, StoreError> {
-        let n: Option<i64> = self
-            .con()
-            .get(self.keys.object_count())
+        self.sum_shards(|s| redis::cmd("GET").arg(self.keys.object_count(s)).clone())
             .await
-            .map_err(err)?;
-        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     async fn group(&self, id: &str) -> Result<Option<Versioned<TaskGroup>>, StoreError> {
-        let read = |key: String| async move {
-            let fields: (Option<String>, Option<String>) = redis::cmd("HMGET")
-                .arg(key)
-                .arg("v")
-                .arg("rev")
-                .query_async(&mut self.con())
-                .await
-                .map_err(err)?;
-            versioned::<TaskGroup>("task group", fields)
+        let at: Option<String> = self.con().get(self.keys.locator(id)).await.map_err(err)?;
+        let Some((shard, gid)) = at.as_deref().and_then(|a| a.split_once(' ')) else {
+            return Ok(None);
         };
-        if let Some(g) = read(self.keys.group(id)).await? {
-            return Ok(Some(g));
-        }
-        let gid: Option<String> = self.con().get(self.keys.task(id)).await.map_err(err)?;
-        match gid {
-            Some(gid) => read(self.keys.group(&gid)).await,
-            None => Ok(None),
-        }
+        let shard: u16 = shard.parse().map_err(|e| bad("group locator", e))?;
+        self.read_group(shard, gid).await
     }
 
     async fn group_count(&self) -> Result<u64, StoreError> {
         let now_ms = crate::cluster::state::now_ns() / 1_000_000;
-        redis::cmd("ZCOUNT")
-            .arg(self.keys.groups())
-            .arg(format!("({now_ms}"))
-            .arg("+inf")
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)
+        self.sum_shards(|s| {
+            redis::cmd("ZCOUNT")
+                .arg(self.keys.groups(s))
+                .arg(format!("({now_ms}"))
+                .arg("+inf")
+                .clone()
+        })
+        .await
     }
 
     async fn reservations(&self, now_ns: u64) -> Result<Vec<Reservation>, StoreError> {
@@ -266,19 +324,35 @@ impl StateStore for RedisStore {
     }
 
     async fn apply(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        if writes.is_empty() {
-            return Ok(true);
+        let plan = Plan::encode(&self.keys, writes).map_err(|e| bad("change", e))?;
+        // 1. the locators of the groups written: a crash after this step leaves only them, and they expire
+        try_join_all(plan.locators.iter().map(|(key, at, ttl_ms)| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(at)
+                .arg("PX")
+                .arg(*ttl_ms)
+                .query_async::<()>(&mut self.con())
+                .await
+                .map_err(err)
+        }))
+        .await?;
+        // 2. each shard's part in one atomic step; the shards are independent
+        let applied = try_join_all(plan.shards.iter().map(|call| async move {
+            self.applier
+                .apply(&mut self.con(), call.shard, &call.keys, &call.args)
+                .await
+                .map_err(err)
+        }))
+        .await?;
+        if applied.iter().any(|a| *a != 1) {
+            return Ok(false);
         }
-        let batch = Batch::encode(&self.keys, &writes).map_err(|e| bad("change", e))?;
-        let mut call = self.apply.prepare_invoke();
-        for k in &batch.keys {
-            call.key(k);
-        }
-        for a in &batch.args {
-            call.arg(a);
-        }
-        let applied: i64 = call.invoke_async(&mut self.con()).await.map_err(err)?;
-        Ok(applied == 1)
+        // 3. reservations once the changes they belong to are in: a crash before this step leaves a
+        // reservation that expires (the sweep removes it)
+        self.reservations_change(&plan.reserve, &plan.release)
+            .await?;
+        Ok(true)
     }
 
     async fn lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -299,69 +373,19 @@ impl StateStore for RedisStore {
         value: Option<Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match value {
-            Some(v) => {
-                let mut set = redis::cmd("SET");
-                set.arg(self.keys.doc(name)).arg(v.to_string());
-                if let Some(t) = ttl {
-                    set.arg("PX").arg((t.as_millis() as u64).max(1));
-                }
-                pipe.add_command(set).ignore();
-                pipe.sadd(self.keys.docs(), name).ignore();
-            }
-            None => {
-                pipe.del(self.keys.doc(name)).ignore();
-                pipe.srem(self.keys.docs(), name).ignore();
-            }
-        }
-        pipe.query_async::<()>(&mut self.con()).await.map_err(err)
+        self.put_document(name, value, ttl).await
     }
 
     async fn doc(&self, name: &str) -> Result<Option<Value>, StoreError> {
-        let v: Option<String> = self.con().get(self.keys.doc(name)).await.map_err(err)?;
-        v.map(|j| parse("document", &j)).transpose()
+        self.document(name).await
     }
 
     async fn docs(&self, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        let mut names: Vec<String> = self.con().smembers(self.keys.docs()).await.map_err(err)?;
-        names.retain(|n| n.starts_with(prefix));
-        names.sort();
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = names.iter().map(|n| self.keys.doc(n)).collect();
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)?;
-        let mut out = Vec::new();
-        for (name, v) in names.into_iter().zip(values) {
-            if let Some(j) = v {
-                out.push((name, parse("document", &j)?));
-            }
-        }
-        Ok(out)
+        self.documents(prefix).await
     }
 
     async fn epoch(&self) -> Result<String, StoreError> {
-        let key = self.keys.epoch();
-        let current: Option<String> = self.con().get(&key).await.map_err(err)?;
-        if let Some(e) = current {
-            return Ok(e);
-        }
-        let fresh = nanoid::nanoid!();
-        let _: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&fresh)
-            .arg("NX")
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)?;
-        let now: Option<String> = self.con().get(&key).await.map_err(err)?;
-        Ok(now.unwrap_or(fresh))
+        self.data_epoch().await
     }
 
     async fn sweep(&self, now_ns: u64) -> Result<u64, StoreError> {
@@ -373,66 +397,22 @@ impl StateStore for RedisStore {
             .query_async(&mut self.con())
             .await
             .map_err(err)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(self.keys.groups())
-            .arg("-inf")
-            .arg(now_ms);
-        if !expired.is_empty() {
-            pipe.cmd("ZREM")
-                .arg(self.keys.reservations())
-                .arg(&expired)
-                .ignore();
-            pipe.cmd("HDEL")
-                .arg(self.keys.reservation_data())
-                .arg(&expired)
-                .ignore();
-        }
-        let (groups,): (u64,) = pipe.query_async(&mut self.con()).await.map_err(err)?;
-        Ok(groups)
+        self.reservations_change(&[], &expired).await?;
+        self.sum_shards(|s| {
+            redis::cmd("ZREMRANGEBYSCORE")
+                .arg(self.keys.groups(s))
+                .arg("-inf")
+                .arg(now_ms)
+                .clone()
+        })
+        .await
     }
 
     async fn startup_warnings(&self) -> Vec<String> {
-        let policy: Result<Vec<String>, _> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut self.con())
-            .await;
-        match policy {
-            Ok(v) if v.len() == 2 && v[1] != "noeviction" => vec![format!(
-                "Redis maxmemory-policy is {}: it may evict cluster state; set it to noeviction",
-                v[1]
-            )],
-            _ => Vec::new(),
-        }
+        self.config_warnings().await
     }
 
-    /// One `SMISMEMBER` of the attention set (tombstones are always in it), then the records of the few
-    /// keys in it.
     async fn tombstones(&self, keys: &[String]) -> Result<Vec<bool>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let member: Vec<bool> = redis::cmd("SMISMEMBER")
-            .arg(self.keys.attention())
-            .arg(keys)
-            .query_async(&mut self.con())
-            .await
-            .map_err(err)?;
-        let candidates: Vec<String> = keys
-            .iter()
-            .zip(&member)
-            .filter(|(_, m)| **m)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let records = self.objects(&candidates).await?;
-        let dead: std::collections::HashSet<String> = candidates
-            .into_iter()
-            .zip(records)
-            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.value.deleted_at_ns.is_some()))
-            .map(|(k, _)| k)
-            .collect();
-        Ok(keys.iter().map(|k| dead.contains(k)).collect())
+        self.tombstone_flags(keys).await
     }
 }
