@@ -82,6 +82,23 @@ async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
     keys
 }
 
+/// Every key of the attention set, page after page (a page may be empty and still have a next one).
+async fn attention(store: &dyn StateStore) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.attention(cursor, 2).await.unwrap();
+        keys.extend(page.keys);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 #[tokio::test]
 async fn object_records_are_compare_and_set_with_derived_indexes() {
     let all = backends().await;
@@ -569,7 +586,7 @@ async fn finished_tombstones_are_kept_by_expiry_out_of_the_attention_set() {
             assert!(store.apply(vec![put(key, None, rec)]).await.unwrap());
         }
         assert_eq!(
-            store.attention(None, 100).await.unwrap().keys,
+            attention(store.as_ref()).await,
             ["b@pending"],
             "{name}: only the tombstone with a pending delete needs attention"
         );

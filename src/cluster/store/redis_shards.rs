@@ -3,6 +3,7 @@
 //! per-shard sweep of expired groups. Each shard is a separate call (on a cluster the shards live on
 //! different masters), run a few at a time.
 
+use futures::future::try_join_all;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::redis::{err, RedisStore};
@@ -39,36 +40,56 @@ impl RedisStore {
         };
         let count = count.max(1);
         let mut keys = Vec::new();
+        let first = shard;
         let last = shard.saturating_add(SHARDS_PER_PAGE).min(SHARDS);
-        while shard < SHARDS {
-            let (next, got): (String, Vec<String>) =
-                redis::cmd(if hash { "HSCAN" } else { "SSCAN" })
-                    .arg(set(shard))
-                    .arg(&cur)
-                    .arg("COUNT")
-                    .arg(count)
-                    .query_async(&mut self.con())
-                    .await
-                    .map_err(err)?;
-            if hash {
-                keys.extend(got.into_iter().step_by(2));
-            } else {
-                keys.extend(got);
+        // which of the page's shards hold anything, asked all at once: a sparse set costs one round
+        // trip per page, not one per shard
+        let sizes: Vec<i64> = try_join_all((first..last).map(|s| {
+            let mut con = self.con();
+            let probe = redis::cmd(if hash { "HLEN" } else { "SCARD" })
+                .arg(set(s))
+                .clone();
+            async move { probe.query_async::<i64>(&mut con).await.map_err(err) }
+        }))
+        .await?;
+        while shard < last {
+            let empty = cur == "0" && sizes[usize::from(shard - first)] == 0;
+            if !empty {
+                let (next, got): (String, Vec<String>) =
+                    redis::cmd(if hash { "HSCAN" } else { "SSCAN" })
+                        .arg(set(shard))
+                        .arg(&cur)
+                        .arg("COUNT")
+                        .arg(count)
+                        .query_async(&mut self.con())
+                        .await
+                        .map_err(err)?;
+                if hash {
+                    keys.extend(got.into_iter().step_by(2));
+                } else {
+                    keys.extend(got);
+                }
+                if next != "0" {
+                    cur = next;
+                    if keys.len() >= count {
+                        return Ok(Page {
+                            keys,
+                            next: Some(format!("{shard}:{cur}")),
+                        });
+                    }
+                    continue;
+                }
             }
-            if next == "0" {
-                shard += 1;
-                cur = "0".into();
-            } else {
-                cur = next;
-            }
-            if (keys.len() >= count || shard >= last) && shard < SHARDS {
-                return Ok(Page {
-                    keys,
-                    next: Some(format!("{shard}:{cur}")),
-                });
+            shard += 1;
+            cur = "0".into();
+            if keys.len() >= count {
+                break;
             }
         }
-        Ok(Page { keys, next: None })
+        Ok(Page {
+            keys,
+            next: (shard < SHARDS).then(|| format!("{shard}:0")),
+        })
     }
 
     /// The sum over the shards of the integer `cmd(shard)` answers.
