@@ -1,0 +1,391 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, over the
+//! MictlanX write and read paths ([`super::backend`]).
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
+
+use super::attrs;
+use super::backend::{BackendError, NewObject};
+use super::body::{Checked, Outcome};
+use super::errors::no_such_key;
+use super::names;
+use super::service::Facade;
+use mictlanx_proto::model::Metadata;
+
+type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Deletes of one DeleteObjects request run at once.
+const DELETE_CONCURRENCY: usize = 16;
+
+/// An object to write: where, how large, with which attributes.
+pub(super) struct Upload<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub size: u64,
+    pub content_type: String,
+    pub user: Option<&'a s3s::dto::Metadata>,
+    pub content_md5: Option<[u8; 16]>,
+}
+
+fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+    let Some(raw) = raw else { return Ok(None) };
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|v| <[u8; 16]>::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidDigest))
+}
+
+impl Facade {
+    /// Write one object (MictlanX ids) from `body`; answers the ETag once the write is committed. The body
+    /// is checked ([`Checked`]) so a bad or incomplete one leaves nothing visible.
+    pub(super) async fn store<S>(&self, up: Upload<'_>, body: S) -> S3Result<String>
+    where
+        S: Stream<Item = Result<Bytes, StdError>> + Unpin + Send + 'static,
+    {
+        if self.max_object_size > 0 && up.size > self.max_object_size {
+            return Err(S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                format!(
+                    "{} bytes is above the limit of {} bytes",
+                    up.size, self.max_object_size
+                ),
+            ));
+        }
+        let known = up.content_md5.map(hex::encode);
+        let new = NewObject {
+            bucket: up.bucket,
+            key: up.key,
+            size: up.size,
+            tags: attrs::new_tags(up.user, known.clone()),
+            content_type: up.content_type.clone(),
+            replication_factor: self.replication_factor,
+        };
+        let task = match self.backend.open_write(&new).await {
+            Err(BackendError::AllHold) => {
+                // Every live peer holds the key already: an overwrite replaces it.
+                self.backend.delete(up.bucket, up.key).await?;
+                self.backend.open_write(&new).await?
+            }
+            other => other?,
+        };
+        let (checked, outcome) = Checked::new(body, up.content_md5);
+        let written = self.backend.write_body(&task, up.size, checked).await;
+        let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
+        let digest = match (written, outcome) {
+            (_, Outcome::BadDigest) => return Err(S3Error::new(S3ErrorCode::BadDigest)),
+            (Ok(()), Outcome::Complete(d)) => d,
+            (Ok(()), Outcome::Pending) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InternalError,
+                    "the write committed before its body ended",
+                ))
+            }
+            (Err(BackendError::Body(detail)), _) => {
+                return Err(S3Error::with_message(S3ErrorCode::IncompleteBody, detail))
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
+        let etag = hex::encode(digest);
+        if known.is_none() {
+            // The MD5 is known only now: record it with the object (a metadata update on its holders).
+            let meta = Metadata {
+                key: up.key.to_string(),
+                size: up.size,
+                checksum: String::new(),
+                tags: attrs::new_tags(up.user, Some(etag.clone())),
+                content_type: up.content_type,
+                producer_id: "s3".into(),
+                ball_id: up.key.to_string(),
+                bucket_id: up.bucket.to_string(),
+                is_disabled: false,
+            };
+            if let Err(e) = self.backend.update_metadata(&meta).await {
+                tracing::warn!(error = %e, "the ETag of a written object could not be recorded");
+            }
+        }
+        Ok(etag)
+    }
+
+    pub(super) async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<PutObjectOutput> {
+        let input = req.input;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let k = names::to_mictlanx(&input.key);
+        let size = input
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+        let content_md5 = decode_md5(input.content_md5.as_deref())?;
+        let body = input.body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
+        });
+        let up = Upload {
+            bucket: &b,
+            key: &k,
+            size,
+            content_type: input
+                .content_type
+                .unwrap_or_else(|| "binary/octet-stream".into()),
+            user: input.metadata.as_ref(),
+            content_md5,
+        };
+        let etag = self.store(up, body).await?;
+        Ok(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ..Default::default()
+        })
+    }
+
+    /// The live object's metadata, or `NoSuchKey` (a missing key, a key that is only a prefix, a disabled
+    /// object).
+    async fn live_metadata(&self, bucket: &str, key: &str) -> S3Result<(String, String, Metadata)> {
+        let b = self.existing_bucket(bucket).await?;
+        let k = names::to_mictlanx(key);
+        match self.backend.metadata(&b, &k).await? {
+            Some(m) if !m.is_disabled => Ok((b, k, m)),
+            _ => Err(no_such_key(key)),
+        }
+    }
+
+    pub(super) async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<GetObjectOutput> {
+        let input = req.input;
+        let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+        preconditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let range = input.range.map(range_header);
+        let res = self.backend.read(&b, &k, range.as_deref()).await?;
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_range = header("content-range");
+        let content_length = header("content-length").and_then(|l| l.parse::<i64>().ok());
+        let body = s3s::Body::http_body_unsync(res.into_body());
+        Ok(GetObjectOutput {
+            body: Some(StreamingBlob::from(body)),
+            content_length,
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            content_type: Some(
+                input
+                    .response_content_type
+                    .unwrap_or(meta.content_type.clone()),
+            ),
+            e_tag: Some(attrs::etag(&meta)),
+            last_modified: Some(attrs::last_modified(&meta)),
+            metadata: attrs::user_metadata(&meta),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<HeadObjectOutput> {
+        let input = req.input;
+        let (_, _, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+        preconditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        Ok(HeadObjectOutput {
+            content_length: i64::try_from(meta.size).ok(),
+            accept_ranges: Some("bytes".into()),
+            content_type: Some(meta.content_type.clone()),
+            e_tag: Some(attrs::etag(&meta)),
+            last_modified: Some(attrs::last_modified(&meta)),
+            metadata: attrs::user_metadata(&meta),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<DeleteObjectOutput> {
+        let b = self.existing_bucket(&req.input.bucket).await?;
+        self.backend
+            .delete(&b, &names::to_mictlanx(&req.input.key))
+            .await?;
+        Ok(DeleteObjectOutput::default())
+    }
+
+    pub(super) async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<DeleteObjectsOutput> {
+        let input = req.input;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let results: Vec<(String, Result<bool, BackendError>)> =
+            futures::stream::iter(input.delete.objects.into_iter().map(|o| {
+                let b = b.clone();
+                async move {
+                    let r = self.backend.delete(&b, &names::to_mictlanx(&o.key)).await;
+                    (o.key, r)
+                }
+            }))
+            .buffered(DELETE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for (key, r) in results {
+            match r {
+                Ok(_) if quiet => {}
+                Ok(_) => deleted.push(DeletedObject {
+                    key: Some(key),
+                    ..Default::default()
+                }),
+                Err(e) => {
+                    let e = S3Error::from(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_string()),
+                        key: Some(key),
+                        message: e.message().map(str::to_string),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        Ok(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<CopyObjectOutput> {
+        let input = req.input;
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "copies from access points are not supported",
+            ));
+        };
+        let (sb, sk, source) = self.live_metadata(bucket, key).await?;
+        let db = self.existing_bucket(&input.bucket).await?;
+        let dk = names::to_mictlanx(&input.key);
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if sb == db && sk == dk && !replace {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "copying an object onto itself needs the REPLACE metadata directive",
+            ));
+        }
+        let source_user = attrs::user_metadata(&source);
+        let (content_type, user) = if replace {
+            (
+                input
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| source.content_type.clone()),
+                input.metadata.as_ref(),
+            )
+        } else {
+            (source.content_type.clone(), source_user.as_ref())
+        };
+        let etag = if sb == db && sk == dk {
+            // New metadata only: the bytes stay where they are.
+            let mut meta = source.clone();
+            meta.tags = attrs::new_tags(user, Some(attrs::etag_value(&source)));
+            meta.content_type = content_type;
+            self.backend.update_metadata(&meta).await?;
+            attrs::etag_value(&source)
+        } else {
+            let res = self.backend.read(&sb, &sk, None).await?;
+            let body = res
+                .into_body()
+                .into_data_stream()
+                .map(|r| r.map_err(|e| Box::new(e) as StdError));
+            let up = Upload {
+                bucket: &db,
+                key: &dk,
+                size: source.size,
+                content_type,
+                user,
+                content_md5: None,
+            };
+            self.store(up, Box::pin(body)).await?
+        };
+        Ok(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(std::time::SystemTime::now().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+fn range_header(r: Range) -> String {
+    match r {
+        Range::Int {
+            first,
+            last: Some(last),
+        } => format!("bytes={first}-{last}"),
+        Range::Int { first, last: None } => format!("bytes={first}-"),
+        Range::Suffix { length } => format!("bytes=-{length}"),
+    }
+}
+
+/// The conditional headers of GET and HEAD (RFC 9110 §13.2.2 order): 412 or 304.
+fn preconditions(
+    meta: &Metadata,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let etag = attrs::etag(meta);
+    let modified = attrs::last_modified(meta);
+    let matches =
+        |c: &ETagCondition| c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value());
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    } else if let Some(t) = if_unmodified_since {
+        if modified > *t {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    } else if let Some(t) = if_modified_since {
+        if modified <= *t {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    }
+    Ok(())
+}
