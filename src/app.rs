@@ -75,7 +75,7 @@ impl App {
         let s3 = if config.s3.enabled() {
             // the S3 facade calls the same API in process (its own table, no prefix)
             let api = http_service(api::table(&state), None, &config.cors, &metrics);
-            Some(crate::s3::S3Listener::bind(&state, &manager, api).await?)
+            Some(crate::s3::S3Listener::bind(&state, manager.clone(), api).await?)
         } else {
             None
         };

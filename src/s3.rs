@@ -14,10 +14,14 @@ mod list;
 mod list_ops;
 pub mod listener;
 pub mod listing;
+mod manifest;
+mod multipart;
 pub mod names;
 mod objects;
 mod operations;
 mod service;
+mod sweep;
+mod uploads;
 
 pub use listener::S3Listener;
 pub use service::{DURATION, REQUESTS};

@@ -4,7 +4,9 @@
 //! * `s3.etag`: the ETag without quotes — the MD5 hex of the bytes, or `md5(concat(part md5s))-N` for a
 //!   multipart object;
 //! * `s3.mtime`: the time of the write, in seconds since the epoch (S3 `Last-Modified`);
-//! * `x-amz-meta-{name}`: user metadata, names lowercased as S3 does.
+//! * `x-amz-meta-{name}`: user metadata, names lowercased as S3 does;
+//! * `s3.manifest` and `s3.size` on a completed multipart object: its MictlanX bytes are the manifest
+//!   ([`super::manifest`]) and `s3.size` is the size of the S3 object.
 //!
 //! An object MictlanX clients wrote has none of them: its ETag is its `checksum` (a SHA-256, 64 hex
 //! digits, which no S3 client mistakes for an MD5) and its Last-Modified the epoch.
@@ -19,6 +21,8 @@ use mictlanx_proto::model::Metadata;
 pub const ETAG: &str = "s3.etag";
 pub const MTIME: &str = "s3.mtime";
 pub const USER_PREFIX: &str = "x-amz-meta-";
+pub const MANIFEST: &str = "s3.manifest";
+pub const SIZE: &str = "s3.size";
 
 /// The ETag of an object (without quotes).
 pub fn etag_value(meta: &Metadata) -> String {
@@ -82,6 +86,30 @@ pub fn new_tags(
     tags
 }
 
+/// Whether the object is a completed multipart upload (its bytes are a manifest).
+pub fn is_manifest(meta: &Metadata) -> bool {
+    meta.tags.contains_key(MANIFEST)
+}
+
+/// The size of the S3 object.
+pub fn size(meta: &Metadata) -> u64 {
+    meta.tags
+        .get(SIZE)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(meta.size)
+}
+
+/// The ETag of a multipart object: the MD5 of the concatenated binary part MD5s, `-` the part count.
+pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for p in part_md5s {
+        h.update(p);
+    }
+    let digest: [u8; 16] = h.finalize().into();
+    format!("{}-{}", hex::encode(digest), part_md5s.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +155,16 @@ mod tests {
             Some("blue")
         );
         assert!(last_modified(&m) != Timestamp::from(UNIX_EPOCH));
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_part_md5s() {
+        use md5::{Digest, Md5};
+        let a: [u8; 16] = Md5::digest(b"a").into();
+        let b: [u8; 16] = Md5::digest(b"b").into();
+        let mut both = a.to_vec();
+        both.extend_from_slice(&b);
+        let want = format!("{}-2", hex::encode(Md5::digest(&both)));
+        assert_eq!(multipart_etag(&[a, b]), want);
     }
 }

@@ -50,7 +50,7 @@ impl Encoder {
 fn object(e: &Entry, enc: &Encoder) -> Object {
     Object {
         key: Some(enc.name(&e.key)),
-        size: i64::try_from(e.meta.size).ok(),
+        size: i64::try_from(attrs::size(&e.meta)).ok(),
         e_tag: Some(attrs::etag(&e.meta)),
         last_modified: Some(attrs::last_modified(&e.meta)),
         storage_class: Some(ObjectStorageClass::from_static(
@@ -191,7 +191,7 @@ impl Facade {
             .iter()
             .map(|e| ObjectVersion {
                 key: Some(enc.name(&e.key)),
-                size: i64::try_from(e.meta.size).ok(),
+                size: i64::try_from(attrs::size(&e.meta)).ok(),
                 e_tag: Some(attrs::etag(&e.meta)),
                 last_modified: Some(attrs::last_modified(&e.meta)),
                 is_latest: Some(true),

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use super::backend::Backend;
 use super::buckets::Buckets;
 use super::service::Facade;
+use super::uploads::Uploads;
 use crate::app::AppState;
 use crate::cluster::Manager;
 use crate::server;
@@ -27,6 +28,9 @@ use crate::server;
 pub struct S3Listener {
     listener: TcpListener,
     service: S3Service,
+    /// For the upload expiry sweep.
+    facade: Facade,
+    manager: Arc<Manager>,
 }
 
 /// Serves every request when anonymous access is configured.
@@ -43,7 +47,7 @@ impl S3Listener {
     /// Bind the port and assemble the facade over the router's own API (`api`, without prefix).
     pub async fn bind(
         state: &AppState,
-        manager: &Manager,
+        manager: Arc<Manager>,
         api: axum::Router,
     ) -> anyhow::Result<Self> {
         let config = &state.config;
@@ -54,12 +58,15 @@ impl S3Listener {
             .with_context(|| format!("binding the S3 listener {addr}"))?;
         let facade = Facade::new(
             Backend::new(api),
-            Buckets::new(manager.store(), config.replica.state_timeout),
+            (
+                Buckets::new(manager.store(), config.replica.state_timeout),
+                Uploads::new(manager.store(), config.replica.state_timeout),
+            ),
             s3.replication_factor,
             config.security.max_object_size,
             state.metrics.clone(),
         );
-        let mut builder = S3ServiceBuilder::new(facade);
+        let mut builder = S3ServiceBuilder::new(facade.clone());
         let mut auth = SimpleAuth::new();
         for c in &s3.credentials {
             auth.register(c.access_key.clone(), c.secret_key.expose().into());
@@ -74,6 +81,8 @@ impl S3Listener {
         Ok(S3Listener {
             listener,
             service: builder.build(),
+            facade,
+            manager,
         })
     }
 
@@ -95,6 +104,11 @@ impl S3Listener {
             None => None,
         };
         tracing::info!(addr = %self.listener.local_addr()?, tls = tls.is_some(), "S3 listener up");
+        let sweep = tokio::spawn(super::sweep::run(
+            self.facade,
+            self.manager,
+            config.s3.upload_expiry,
+        ));
         let router = axum::Router::new()
             .fallback(handle)
             .with_state(Arc::new(self.service));
@@ -108,6 +122,7 @@ impl S3Listener {
             &state.metrics,
         )
         .await;
+        sweep.abort();
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, over the
 //! MictlanX write and read paths ([`super::backend`]).
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -11,8 +13,10 @@ use super::attrs;
 use super::backend::{BackendError, NewObject};
 use super::body::{Checked, Outcome};
 use super::errors::no_such_key;
+use super::manifest;
 use super::names;
 use super::service::Facade;
+use super::uploads::PARTS_BUCKET;
 use mictlanx_proto::model::Metadata;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
@@ -28,9 +32,11 @@ pub(super) struct Upload<'a> {
     pub content_type: String,
     pub user: Option<&'a s3s::dto::Metadata>,
     pub content_md5: Option<[u8; 16]>,
+    /// The ETag to record instead of the MD5 of the bytes (a multipart manifest), with more tags.
+    pub fixed: Option<(String, BTreeMap<String, String>)>,
 }
 
-fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+pub(super) fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
     let Some(raw) = raw else { return Ok(None) };
     base64::engine::general_purpose::STANDARD
         .decode(raw.trim())
@@ -56,12 +62,19 @@ impl Facade {
                 ),
             ));
         }
-        let known = up.content_md5.map(hex::encode);
+        let known = match &up.fixed {
+            Some((etag, _)) => Some(etag.clone()),
+            None => up.content_md5.map(hex::encode),
+        };
+        let mut tags = attrs::new_tags(up.user, known.clone());
+        if let Some((_, extra)) = &up.fixed {
+            tags.extend(extra.clone());
+        }
         let new = NewObject {
             bucket: up.bucket,
             key: up.key,
             size: up.size,
-            tags: attrs::new_tags(up.user, known.clone()),
+            tags,
             content_type: up.content_type.clone(),
             replication_factor: self.replication_factor,
         };
@@ -90,8 +103,11 @@ impl Facade {
             }
             (Err(e), _) => return Err(e.into()),
         };
+        if let Some(etag) = known {
+            return Ok(etag);
+        }
         let etag = hex::encode(digest);
-        if known.is_none() {
+        {
             // The MD5 is known only now: record it with the object (a metadata update on its holders).
             let meta = Metadata {
                 key: up.key.to_string(),
@@ -109,6 +125,23 @@ impl Facade {
             }
         }
         Ok(etag)
+    }
+
+    /// Delete an object; a completed multipart object takes its parts with it.
+    pub(super) async fn remove(&self, b: &str, k: &str) -> S3Result<()> {
+        let parts = match self.backend.metadata(b, k).await? {
+            Some(meta) if attrs::is_manifest(&meta) => {
+                manifest::read_manifest(&self.backend, b, k).await?.parts
+            }
+            _ => Vec::new(),
+        };
+        self.backend.delete(b, k).await?;
+        for p in parts {
+            if let Err(e) = self.backend.delete(PARTS_BUCKET, &p.key).await {
+                tracing::warn!(error = %e, "a part of a deleted object was left behind");
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn put_object(
@@ -135,6 +168,7 @@ impl Facade {
                 .unwrap_or_else(|| "binary/octet-stream".into()),
             user: input.metadata.as_ref(),
             content_md5,
+            fixed: None,
         };
         let etag = self.store(up, body).await?;
         Ok(PutObjectOutput {
@@ -167,21 +201,12 @@ impl Facade {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
-        let range = input.range.map(range_header);
-        let res = self.backend.read(&b, &k, range.as_deref()).await?;
-        let header = |name: &str| {
-            res.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_range = header("content-range");
-        let content_length = header("content-length").and_then(|l| l.parse::<i64>().ok());
-        let body = s3s::Body::http_body_unsync(res.into_body());
+        let opened = manifest::open(&self.backend, &b, &k, &meta, input.range).await?;
+        let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
         Ok(GetObjectOutput {
             body: Some(StreamingBlob::from(body)),
-            content_length,
-            content_range,
+            content_length: i64::try_from(opened.content_length).ok(),
+            content_range: opened.content_range,
             accept_ranges: Some("bytes".into()),
             content_type: Some(
                 input
@@ -209,7 +234,7 @@ impl Facade {
             input.if_unmodified_since.as_ref(),
         )?;
         Ok(HeadObjectOutput {
-            content_length: i64::try_from(meta.size).ok(),
+            content_length: i64::try_from(attrs::size(&meta)).ok(),
             accept_ranges: Some("bytes".into()),
             content_type: Some(meta.content_type.clone()),
             e_tag: Some(attrs::etag(&meta)),
@@ -224,9 +249,7 @@ impl Facade {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<DeleteObjectOutput> {
         let b = self.existing_bucket(&req.input.bucket).await?;
-        self.backend
-            .delete(&b, &names::to_mictlanx(&req.input.key))
-            .await?;
+        self.remove(&b, &names::to_mictlanx(&req.input.key)).await?;
         Ok(DeleteObjectOutput::default())
     }
 
@@ -237,11 +260,11 @@ impl Facade {
         let input = req.input;
         let b = self.existing_bucket(&input.bucket).await?;
         let quiet = input.delete.quiet.unwrap_or(false);
-        let results: Vec<(String, Result<bool, BackendError>)> =
+        let results: Vec<(String, S3Result<()>)> =
             futures::stream::iter(input.delete.objects.into_iter().map(|o| {
                 let b = b.clone();
                 async move {
-                    let r = self.backend.delete(&b, &names::to_mictlanx(&o.key)).await;
+                    let r = self.remove(&b, &names::to_mictlanx(&o.key)).await;
                     (o.key, r)
                 }
             }))
@@ -258,7 +281,6 @@ impl Facade {
                     ..Default::default()
                 }),
                 Err(e) => {
-                    let e = S3Error::from(e);
                     errors.push(Error {
                         code: Some(e.code().as_str().to_string()),
                         key: Some(key),
@@ -319,20 +341,17 @@ impl Facade {
             self.backend.update_metadata(&meta).await?;
             attrs::etag_value(&source)
         } else {
-            let res = self.backend.read(&sb, &sk, None).await?;
-            let body = res
-                .into_body()
-                .into_data_stream()
-                .map(|r| r.map_err(|e| Box::new(e) as StdError));
+            let opened = manifest::open(&self.backend, &sb, &sk, &source, None).await?;
             let up = Upload {
                 bucket: &db,
                 key: &dk,
-                size: source.size,
+                size: opened.content_length,
                 content_type,
                 user,
                 content_md5: None,
+                fixed: None,
             };
-            self.store(up, Box::pin(body)).await?
+            self.store(up, opened.body).await?
         };
         Ok(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
@@ -342,18 +361,6 @@ impl Facade {
             }),
             ..Default::default()
         })
-    }
-}
-
-/// `bytes=a-b`, `bytes=a-` or `bytes=-n`.
-fn range_header(r: Range) -> String {
-    match r {
-        Range::Int {
-            first,
-            last: Some(last),
-        } => format!("bytes={first}-{last}"),
-        Range::Int { first, last: None } => format!("bytes={first}-"),
-        Range::Suffix { length } => format!("bytes=-{length}"),
     }
 }
 

@@ -146,4 +146,61 @@ impl S3 for Facade {
             .await
             .map(ok)
     }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.observe("CreateMultipartUpload", self.create_multipart_upload(req))
+            .await
+            .map(ok)
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.observe("UploadPart", self.upload_part(req))
+            .await
+            .map(ok)
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.observe("ListParts", self.list_parts(req))
+            .await
+            .map(ok)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.observe(
+            "CompleteMultipartUpload",
+            self.complete_multipart_upload(req),
+        )
+        .await
+        .map(ok)
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.observe("AbortMultipartUpload", self.abort_multipart_upload(req))
+            .await
+            .map(ok)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.observe("ListMultipartUploads", self.list_multipart_uploads(req))
+            .await
+            .map(ok)
+    }
 }

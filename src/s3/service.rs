@@ -12,6 +12,7 @@ use super::buckets::Buckets;
 use super::errors::no_such_bucket;
 use super::listing::fetch_page;
 use super::names;
+use super::uploads::Uploads;
 use crate::telemetry::Metrics;
 
 /// Requests by S3 operation and outcome (`ok` or the S3 error code).
@@ -19,9 +20,11 @@ pub const REQUESTS: &str = "mictlanx_router_s3_requests_total";
 /// Seconds per S3 operation, until the answer's head (bodies stream after).
 pub const DURATION: &str = "mictlanx_router_s3_request_duration_seconds";
 
+#[derive(Clone)]
 pub struct Facade {
     pub(super) backend: Backend,
     pub(super) buckets: Buckets,
+    pub(super) uploads: Uploads,
     /// Replicas of every object written through S3.
     pub(super) replication_factor: u32,
     /// Largest object (`MICTLANX_ROUTER_MAX_OBJECT_SIZE`); 0 = no limit.
@@ -32,7 +35,7 @@ pub struct Facade {
 impl Facade {
     pub fn new(
         backend: Backend,
-        buckets: Buckets,
+        (buckets, uploads): (Buckets, Uploads),
         replication_factor: u32,
         max_object_size: u64,
         metrics: Metrics,
@@ -40,6 +43,7 @@ impl Facade {
         Facade {
             backend,
             buckets,
+            uploads,
             replication_factor: replication_factor.max(1),
             max_object_size,
             metrics,

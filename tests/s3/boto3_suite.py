@@ -212,6 +212,53 @@ def check_wrong_signature():
         assert e.code == 403, e.code
 
 
+def check_multipart():
+    S3.create_bucket(Bucket="b-multipart")
+    mib = 1024 * 1024
+    parts = [bytes([i + 1]) * (5 * mib) for i in range(2)] + [b"tail" * (mib // 4)]
+    up = S3.create_multipart_upload(Bucket="b-multipart", Key="big/object.bin", Metadata={"kind": "mp"},
+                                    ContentType="application/x-parts")
+    uid = up["UploadId"]
+    listed = S3.list_multipart_uploads(Bucket="b-multipart")["Uploads"]
+    assert [u["UploadId"] for u in listed] == [uid], listed
+    etags = []
+    for n, body in enumerate(parts, start=1):
+        out = S3.upload_part(Bucket="b-multipart", Key="big/object.bin", UploadId=uid, PartNumber=n, Body=body)
+        assert out["ETag"] == f'"{md5(body)}"', out["ETag"]
+        etags.append(out["ETag"])
+    lp = S3.list_parts(Bucket="b-multipart", Key="big/object.bin", UploadId=uid)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in lp] == [(1, 5 * mib), (2, 5 * mib), (3, len(parts[2]))], lp
+    bad = [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]
+    assert error_code(lambda: S3.complete_multipart_upload(
+        Bucket="b-multipart", Key="big/object.bin", UploadId=uid, MultipartUpload={"Parts": bad}))[0] == "InvalidPart"
+    done = S3.complete_multipart_upload(
+        Bucket="b-multipart", Key="big/object.bin", UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]})
+    want = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
+    assert done["ETag"] == f'"{want}"', (done["ETag"], want)
+    whole = b"".join(parts)
+    head = S3.head_object(Bucket="b-multipart", Key="big/object.bin")
+    assert head["ContentLength"] == len(whole) and head["ETag"] == f'"{want}"', head
+    assert head["Metadata"] == {"kind": "mp"} and head["ContentType"] == "application/x-parts", head
+    assert S3.get_object(Bucket="b-multipart", Key="big/object.bin")["Body"].read() == whole
+    # a range across the boundary of parts 1 and 2, and one inside the last part
+    a, b = 5 * mib - 10, 5 * mib + 9
+    got = S3.get_object(Bucket="b-multipart", Key="big/object.bin", Range=f"bytes={a}-{b}")
+    assert got["ContentRange"] == f"bytes {a}-{b}/{len(whole)}" and got["Body"].read() == whole[a:b + 1]
+    tail = S3.get_object(Bucket="b-multipart", Key="big/object.bin", Range="bytes=-7")["Body"].read()
+    assert tail == whole[-7:]
+    listed = S3.list_objects_v2(Bucket="b-multipart")["Contents"]
+    assert [(o["Key"], o["Size"]) for o in listed] == [("big/object.bin", len(whole))], listed
+    assert S3.list_multipart_uploads(Bucket="b-multipart").get("Uploads", []) == []
+    # abort
+    other = S3.create_multipart_upload(Bucket="b-multipart", Key="gone")["UploadId"]
+    S3.upload_part(Bucket="b-multipart", Key="gone", UploadId=other, PartNumber=1, Body=b"x")
+    S3.abort_multipart_upload(Bucket="b-multipart", Key="gone", UploadId=other)
+    assert error_code(lambda: S3.list_parts(Bucket="b-multipart", Key="gone", UploadId=other))[0] == "NoSuchUpload"
+    S3.delete_object(Bucket="b-multipart", Key="big/object.bin")
+    assert error_code(lambda: S3.head_object(Bucket="b-multipart", Key="big/object.bin"))[1] == 404
+
+
 CHECKS = [(name[len("check_"):], fn) for name, fn in list(globals().items()) if name.startswith("check_")]
 
 failed = 0
