@@ -7,8 +7,11 @@ failed. Each check uses a bucket of its own.
 """
 import concurrent.futures
 import hashlib
+import http.client
 import sys
+import time
 import traceback
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -257,6 +260,27 @@ def check_multipart():
     assert error_code(lambda: S3.list_parts(Bucket="b-multipart", Key="gone", UploadId=other))[0] == "NoSuchUpload"
     S3.delete_object(Bucket="b-multipart", Key="big/object.bin")
     assert error_code(lambda: S3.head_object(Bucket="b-multipart", Key="big/object.bin"))[1] == 404
+
+
+def check_incomplete_uploads():
+    S3.create_bucket(Bucket="b-incomplete")
+    # a body that is not its Content-MD5 is refused, and nothing is visible
+    code, status = error_code(lambda: S3.put_object(Bucket="b-incomplete", Key="bad-md5", Body=b"hello",
+                                                    ContentMD5="XrY7u+Ae7tCTyyK7j1rNww=="))
+    assert (code, status) == ("BadDigest", 400), (code, status)
+    assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="bad-md5"))[1] == 404
+    # a client that disconnects mid-body leaves nothing visible
+    url = S3.generate_presigned_url("put_object", Params={"Bucket": "b-incomplete", "Key": "cut"}, ExpiresIn=300)
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.putrequest("PUT", parts.path + "?" + parts.query, skip_accept_encoding=True)
+    conn.putheader("Content-Length", str(4 * 1024 * 1024))
+    conn.endheaders()
+    conn.send(b"x" * (256 * 1024))
+    conn.sock.close()
+    time.sleep(1)
+    assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="cut"))[1] == 404
+    assert S3.list_objects_v2(Bucket="b-incomplete").get("KeyCount") == 0
 
 
 CHECKS = [(name[len("check_"):], fn) for name, fn in list(globals().items()) if name.startswith("check_")]

@@ -17,6 +17,8 @@ pub const SECRET: &str = "mictlanx-test-secret";
 /// `MICTLANX_TEST_REQUIRE_TOOLS=1`.
 pub struct Clients {
     pub python: PathBuf,
+    pub aws: PathBuf,
+    pub rclone: PathBuf,
 }
 
 pub fn clients() -> Option<Clients> {
@@ -27,6 +29,8 @@ pub fn clients() -> Option<Clients> {
     };
     Some(Clients {
         python: tool("python")?,
+        aws: tool("aws")?,
+        rclone: tool("rclone")?,
     })
 }
 
@@ -94,4 +98,37 @@ pub async fn s3cli(py: &Path, endpoint: &str, args: &[&str]) -> (bool, String) {
     let mut all = vec![script.to_str().expect("utf-8"), endpoint, ACCESS, SECRET];
     all.extend_from_slice(args);
     run(py, &all, &[], Duration::from_secs(120)).await
+}
+
+/// A tree of `n` small files in nested directories under `root` (names with spaces and dots).
+pub fn make_tree(root: &Path, n: usize) {
+    for i in 0..n {
+        let dir = root
+            .join(format!("d{}", i % 7))
+            .join(format!("sub {}", i % 3));
+        std::fs::create_dir_all(&dir).expect("tree dir");
+        let body = format!("file {i} ").repeat(1 + i % 50);
+        std::fs::write(dir.join(format!("f.{i}.txt")), body).expect("tree file");
+    }
+}
+
+/// Every file under `root`, by relative path, with its bytes.
+pub fn read_tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).expect("under root");
+                out.insert(
+                    rel.to_string_lossy().into_owned(),
+                    std::fs::read(&path).expect("read"),
+                );
+            }
+        }
+    }
+    out
 }
