@@ -9,6 +9,7 @@ mod backend;
 mod body;
 mod bucket_ops;
 mod buckets;
+mod checksum;
 mod errors;
 mod list;
 mod list_ops;

@@ -1,5 +1,5 @@
 //! An upload body on its way to the peers: hashed (MD5, the S3 ETag) as it streams, checked against the
-//! client's `Content-MD5`, and always one frame behind the client. The last frame is released only after the
+//! client's `Content-MD5` and SDK checksums ([`super::checksum`]), and always one frame behind the client. The last frame is released only after the
 //! client's stream ended without error (s3s checks a signed body's SHA-256 at its end) and the digest matched,
 //! so the peers never receive all the announced bytes of a body that turns out bad: they discard the partial
 //! object, and nothing becomes visible.
@@ -12,6 +12,8 @@ use bytes::Bytes;
 use futures::Stream;
 use md5::{Digest, Md5};
 
+use super::checksum::Expected;
+
 type StdError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The digest of a body once it ended.
@@ -22,12 +24,12 @@ pub enum Outcome {
     Pending,
     /// Complete; the MD5 of every byte.
     Complete([u8; 16]),
-    /// Complete, but not the `Content-MD5` the client announced.
+    /// Complete, but not the `Content-MD5` or SDK checksum the client announced.
     BadDigest,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the body does not match its Content-MD5")]
+#[error("the body does not match its Content-MD5 or checksum")]
 pub struct BadDigest;
 
 /// The wrapped body and a handle to read its [`Outcome`] afterwards.
@@ -36,18 +38,24 @@ pub struct Checked<S> {
     held: Option<Bytes>,
     md5: Md5,
     expected: Option<[u8; 16]>,
+    sdk: Option<Expected>,
     outcome: Arc<Mutex<Outcome>>,
     ended: bool,
 }
 
 impl<S> Checked<S> {
-    pub fn new(inner: S, expected: Option<[u8; 16]>) -> (Self, Arc<Mutex<Outcome>>) {
+    pub fn new(
+        inner: S,
+        expected: Option<[u8; 16]>,
+        sdk: Option<Expected>,
+    ) -> (Self, Arc<Mutex<Outcome>>) {
         let outcome = Arc::new(Mutex::new(Outcome::Pending));
         let body = Checked {
             inner,
             held: None,
             md5: Md5::new(),
             expected,
+            sdk,
             outcome: outcome.clone(),
             ended: false,
         };
@@ -80,6 +88,9 @@ where
                         continue;
                     }
                     this.md5.update(&frame);
+                    if let Some(sdk) = &mut this.sdk {
+                        sdk.update(&frame);
+                    }
                     if let Some(previous) = this.held.replace(frame) {
                         return Poll::Ready(Some(Ok(previous)));
                     }
@@ -92,7 +103,8 @@ where
                 Poll::Ready(None) => {
                     this.ended = true;
                     let digest: [u8; 16] = std::mem::take(&mut this.md5).finalize().into();
-                    if this.expected.is_some_and(|e| e != digest) {
+                    let sdk_ok = this.sdk.take().is_none_or(Expected::matches);
+                    if this.expected.is_some_and(|e| e != digest) || !sdk_ok {
                         this.held = None;
                         this.set(Outcome::BadDigest);
                         return Poll::Ready(Some(Err(Box::new(BadDigest))));
@@ -121,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn passes_every_byte_and_records_the_md5() {
-        let (body, outcome) = Checked::new(frames(&["hel", "", "lo"]), None);
+        let (body, outcome) = Checked::new(frames(&["hel", "", "lo"]), None, None);
         let out: Vec<_> = body.map(|r| r.unwrap()).collect().await;
         assert_eq!(out.concat(), b"hello");
         let want: [u8; 16] = Md5::digest(b"hello").into();
@@ -130,7 +142,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_digest_withholds_the_last_frame() {
-        let (body, outcome) = Checked::new(frames(&["hel", "lo"]), Some([0; 16]));
+        let (body, outcome) = Checked::new(frames(&["hel", "lo"]), Some([0; 16]), None);
         let out: Vec<_> = body.collect().await;
         assert_eq!(
             out.len(),
@@ -148,7 +160,7 @@ mod tests {
             Ok(Bytes::from_static(b"abc")),
             Err::<Bytes, StdError>("signature mismatch".into()),
         ]);
-        let (body, outcome) = Checked::new(failing, None);
+        let (body, outcome) = Checked::new(failing, None, None);
         let out: Vec<_> = body.collect().await;
         assert_eq!(out.len(), 1);
         assert!(out[0].is_err());

@@ -9,6 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
 use super::bucket_ops::owner;
+use super::checksum::Expected;
 use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
 use super::names;
@@ -70,6 +71,18 @@ impl Facade {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<UploadPartOutput> {
+        let checksums = Expected::of(
+            &req.headers,
+            Checksum {
+                checksum_crc32: req.input.checksum_crc32.clone(),
+                checksum_crc32c: req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: req.input.checksum_sha1.clone(),
+                checksum_sha256: req.input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            req.trailing_headers.clone(),
+        );
         let input = req.input;
         self.upload(&input.upload_id, &input.bucket, &input.key)
             .await?;
@@ -95,6 +108,7 @@ impl Facade {
             content_type: "application/octet-stream".into(),
             user: None,
             content_md5,
+            checksums,
             fixed: None,
         };
         let etag = self.store(up, body).await?;
@@ -214,6 +228,7 @@ impl Facade {
             content_type: doc.content_type.clone(),
             user: user.as_ref(),
             content_md5: None,
+            checksums: None,
             fixed: Some((etag.clone(), extra)),
         };
         let body = futures::stream::iter([Ok::<_, Box<dyn std::error::Error + Send + Sync>>(

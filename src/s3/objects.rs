@@ -12,6 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 use super::attrs;
 use super::backend::{BackendError, NewObject};
 use super::body::{Checked, Outcome};
+use super::checksum::Expected;
 use super::errors::no_such_key;
 use super::manifest;
 use super::names;
@@ -32,6 +33,8 @@ pub(super) struct Upload<'a> {
     pub content_type: String,
     pub user: Option<&'a s3s::dto::Metadata>,
     pub content_md5: Option<[u8; 16]>,
+    /// SDK checksums the body must match.
+    pub checksums: Option<Expected>,
     /// The ETag to record instead of the MD5 of the bytes (a multipart manifest), with more tags.
     pub fixed: Option<(String, BTreeMap<String, String>)>,
 }
@@ -86,7 +89,7 @@ impl Facade {
             }
             other => other?,
         };
-        let (checked, outcome) = Checked::new(body, up.content_md5);
+        let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums);
         let written = self.backend.write_body(&task, up.size, checked).await;
         let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
         let digest = match (written, outcome) {
@@ -148,6 +151,18 @@ impl Facade {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<PutObjectOutput> {
+        let checksums = Expected::of(
+            &req.headers,
+            Checksum {
+                checksum_crc32: req.input.checksum_crc32.clone(),
+                checksum_crc32c: req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: req.input.checksum_sha1.clone(),
+                checksum_sha256: req.input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            req.trailing_headers.clone(),
+        );
         let input = req.input;
         let b = self.existing_bucket(&input.bucket).await?;
         let k = names::to_mictlanx(&input.key);
@@ -168,6 +183,7 @@ impl Facade {
                 .unwrap_or_else(|| "binary/octet-stream".into()),
             user: input.metadata.as_ref(),
             content_md5,
+            checksums,
             fixed: None,
         };
         let etag = self.store(up, body).await?;
@@ -349,6 +365,7 @@ impl Facade {
                 content_type,
                 user,
                 content_md5: None,
+                checksums: None,
                 fixed: None,
             };
             self.store(up, opened.body).await?

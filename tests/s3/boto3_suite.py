@@ -269,6 +269,15 @@ def check_incomplete_uploads():
                                                     ContentMD5="XrY7u+Ae7tCTyyK7j1rNww=="))
     assert (code, status) == ("BadDigest", 400), (code, status)
     assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="bad-md5"))[1] == 404
+    # SDK checksums: a wrong one is refused, the ones boto3 computes (header or trailer) pass
+    code, status = error_code(lambda: S3.put_object(Bucket="b-incomplete", Key="bad-crc", Body=b"hello",
+                                                    ChecksumCRC32="AAAAAA=="))
+    assert (code, status) == ("BadDigest", 400), (code, status)
+    assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="bad-crc"))[1] == 404
+    for algorithm in ["CRC32", "SHA1", "SHA256"]:
+        S3.put_object(Bucket="b-incomplete", Key=f"sum-{algorithm}", Body=b"checked " * 1000,
+                      ChecksumAlgorithm=algorithm)
+        S3.delete_object(Bucket="b-incomplete", Key=f"sum-{algorithm}")
     # a client that disconnects mid-body leaves nothing visible
     url = S3.generate_presigned_url("put_object", Params={"Bucket": "b-incomplete", "Key": "cut"}, ExpiresIn=300)
     parts = urllib.parse.urlsplit(url)
