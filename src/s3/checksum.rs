@@ -99,9 +99,11 @@ mod tests {
 
     #[test]
     fn a_declared_crc32_is_checked() {
-        let mut right = Checksum::default();
         // CRC32 of "hello", base64
-        right.checksum_crc32 = Some("NhCmhg==".into());
+        let right = Checksum {
+            checksum_crc32: Some("NhCmhg==".into()),
+            ..Default::default()
+        };
         let mut e = Expected::of(&HeaderMap::new(), right.clone(), None).expect("announced");
         e.update(b"hello");
         assert!(e.matches());
