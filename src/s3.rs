@@ -23,6 +23,7 @@ mod operations;
 mod service;
 mod sweep;
 mod uploads;
+mod write;
 
 pub use listener::S3Listener;
 pub use service::{DURATION, REQUESTS};

@@ -13,9 +13,9 @@ use super::checksum::Expected;
 use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
 use super::names;
-use super::objects::Upload;
 use super::service::Facade;
 use super::uploads::{now_secs, part_key, UploadDoc, Uploads, PARTS_BUCKET};
+use super::write::Upload;
 
 /// Smallest part but the last, as S3.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -96,7 +96,7 @@ impl Facade {
             .content_length
             .and_then(|l| u64::try_from(l).ok())
             .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
-        let content_md5 = super::objects::decode_md5(input.content_md5.as_deref())?;
+        let content_md5 = super::write::decode_md5(input.content_md5.as_deref())?;
         let key = part_key(&input.upload_id, input.part_number);
         let body = input.body.unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
