@@ -3,6 +3,7 @@
 //! bucket and object operations, listings, ranges, copies, presigned URLs, signatures, and the same
 //! objects seen through the MictlanX API and through a second router on the same Redis.
 
+mod access;
 mod aws_cli;
 mod boto3;
 mod cross_api;
