@@ -44,8 +44,9 @@ ENV MICTLANX_ROUTER_STATE_DIR=/var/lib/mictlanx-router \
 USER mictlanx:mictlanx
 WORKDIR /app
 
-# 60666: router; 25000: peer (when started as `mictlanx-peer`).
-EXPOSE 60666 25000
+# 60666: router; 9000: the router's S3 listener (on when S3 keys are set); 25000: peer (when started as
+# `mictlanx-peer`).
+EXPOSE 60666 9000 25000
 # The binaries probe their own /health, so the image needs no curl. Peers override this in compose with
 # `mictlanx-peer --healthcheck`.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \

@@ -7,6 +7,9 @@
 #   RUN_LOCAL_NO_BUILD=1 (skip `cargo build --release --bins`), RUN_LOCAL_BIN_DIR (dir of the binaries;
 #   default $CARGO_TARGET_DIR/release or ./target/release), RUN_LOCAL_READY_TIMEOUT (60 seconds),
 #   PEER_DISK_CAPACITY (10GB), and any router variable (MICTLANX_*, see docs/config.md).
+#   The S3 API is on (docs/s3.md): S3_PORT (9000; more routers use +1, ...), development keys
+#   MICTLANX_S3_ACCESS_KEY (mictlanx-dev) and MICTLANX_S3_SECRET_KEY (mictlanx-dev-secret), printed at start;
+#   with aws-cli or boto3 installed the demo also does an S3 round trip.
 #   RUN_LOCAL_ROUTERS=2 (or more) runs several routers on one space (ports ROUTER_PORT, +1, ...) sharing their
 #   state on a local redis-server (it must be installed; REDIS_PORT, default 6390, data under RUN_LOCAL_DIR);
 #   the demo then writes phase 1 through the first router, phase 2 through the second, reads through the last.
@@ -20,6 +23,9 @@ READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-60}"
 PEER_DISK_CAPACITY="${PEER_DISK_CAPACITY:-10GB}"
 ROUTERS="${RUN_LOCAL_ROUTERS:-1}"
 REDIS_PORT="${REDIS_PORT:-6390}"
+S3_PORT="${S3_PORT:-9000}"
+S3_ACCESS_KEY="${MICTLANX_S3_ACCESS_KEY:-mictlanx-dev}"
+S3_SECRET_KEY="${MICTLANX_S3_SECRET_KEY:-mictlanx-dev-secret}"
 BUCKET="run-local"
 
 say() { printf '[run_local] %s\n' "$*"; }
@@ -162,9 +168,12 @@ for ((r = 0; r < ROUTERS; r++)); do
     MICTLANX_ROUTER_LOG_PATH="${MICTLANX_ROUTER_LOG_PATH:-$RUN_DIR/log}" \
     MICTLANX_ROUTER_LOG_NAME="${MICTLANX_ROUTER_LOG_NAME:-$name}" \
     MICTLANX_ROUTER_OPENTELEMETRY="${MICTLANX_ROUTER_OPENTELEMETRY:-0}" \
+    MICTLANX_S3_PORT="$((S3_PORT + r))" \
+    MICTLANX_S3_ACCESS_KEY="$S3_ACCESS_KEY" \
+    MICTLANX_S3_SECRET_KEY="$S3_SECRET_KEY" \
     "${STATE_ENV[@]}" \
     "$BIN_DIR/mictlanx-router"
-  say "started $name on port $port (pid $!, peers $PEERS_URI)"
+  say "started $name on port $port, S3 on port $((S3_PORT + r)) (pid $!, peers $PEERS_URI)"
   ROUTER_URLS+=("http://127.0.0.1:$port")
 done
 say "pids: ${PIDS[*]}"
@@ -228,12 +237,43 @@ status=$(curl -sS -o "$FETCHED" -w '%{http_code}' "$ROUTER_READ/api/v4/buckets/$
 cmp -s "$SAMPLE" "$FETCHED" || die "GET returned different bytes: compare $SAMPLE and $FETCHED"
 say "GET ok: $BUCKET/$KEY returned the same $SIZE bytes (cmp) from $ROUTER_READ"
 
+# --------------------------------------------------------------------------------------------- S3 demo
+S3_URL="http://127.0.0.1:$S3_PORT"
+say "S3 on $S3_URL with development keys: access key $S3_ACCESS_KEY, secret key $S3_SECRET_KEY"
+export AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" AWS_DEFAULT_REGION=us-east-1
+S3_BACK="$RUN_DIR/demo/$KEY.s3"
+if command -v aws >/dev/null 2>&1; then
+  aws --endpoint-url "$S3_URL" s3 mb "s3://$BUCKET" >/dev/null 2>&1 || true
+  aws --endpoint-url "$S3_URL" s3 cp "$SAMPLE" "s3://$BUCKET/demo/$KEY.txt" >/dev/null || die "aws s3 cp up failed"
+  aws --endpoint-url "$S3_URL" s3 cp "s3://$BUCKET/demo/$KEY.txt" "$S3_BACK" >/dev/null || die "aws s3 cp down failed"
+  cmp -s "$SAMPLE" "$S3_BACK" || die "the S3 round trip returned different bytes"
+  say "S3 ok: aws s3 cp up and down of s3://$BUCKET/demo/$KEY.txt returned the same $SIZE bytes"
+elif command -v python3 >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null; then
+  python3 - "$S3_URL" "$BUCKET" "demo/$KEY.txt" "$SAMPLE" <<'PY' || die "the boto3 round trip failed"
+import sys, boto3
+url, bucket, key, path = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=url)
+try:
+    s3.create_bucket(Bucket=bucket)
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+data = open(path, "rb").read()
+s3.put_object(Bucket=bucket, Key=key, Body=data)
+assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data
+PY
+  say "S3 ok: boto3 put and get of s3://$BUCKET/demo/$KEY.txt returned the same $SIZE bytes"
+else
+  say "S3: install aws-cli (pip install awscli) to try: aws --endpoint-url $S3_URL s3 ls"
+fi
+
 cat <<TXT
 [run_local] The system is running. Look next at:
   API docs (Swagger UI)   http://localhost:$ROUTER_PORT/docs
   Prometheus metrics      http://localhost:$ROUTER_PORT/metrics
   Registered peers        http://localhost:$ROUTER_PORT/api/v4/peers
   Fetch the demo object   curl -o out.txt http://localhost:$ROUTER_PORT/api/v4/buckets/$BUCKET/$KEY
+  The S3 API              AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \\
+                            aws --endpoint-url $S3_URL s3 ls s3://$BUCKET/ --recursive
   Process output          $OUT_DIR/*.out   (router log files in ${MICTLANX_ROUTER_LOG_PATH:-$RUN_DIR/log})
   Traces and dashboards   ./run_opentelemetry.sh, then rerun with MICTLANX_ROUTER_OPENTELEMETRY=1
 [run_local] Press Ctrl-C to stop.

@@ -34,6 +34,8 @@ pub struct App {
     state: AppState,
     manager: Arc<Manager>,
     table: RouteTable,
+    /// The S3 listener, when S3 is configured (`MICTLANX_S3_*`).
+    s3: Option<crate::s3::S3Listener>,
 }
 
 impl App {
@@ -70,11 +72,19 @@ impl App {
         flush_cache_on_resets(&manager, state.cache.clone());
         api::buckets::data_meta::register_metrics(&metrics);
         let table = api::table(&state);
+        let s3 = if config.s3.enabled() {
+            // the S3 facade calls the same API in process (its own table, no prefix)
+            let api = http_service(api::table(&state), None, &config.cors, &metrics);
+            Some(crate::s3::S3Listener::bind(&state, manager.clone(), api).await?)
+        } else {
+            None
+        };
         Ok(App {
             listener,
             state,
             manager,
             table,
+            s3,
         })
     }
 
@@ -86,6 +96,11 @@ impl App {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The S3 listener's address, when S3 is on.
+    pub fn s3_addr(&self) -> Option<SocketAddr> {
+        self.s3.as_ref().map(|l| l.local_addr())
     }
 
     /// Serve until `shutdown` resolves, then drain in-flight requests for up to the configured deadline,
@@ -106,6 +121,19 @@ impl App {
             None => None,
         };
         tracing::info!(addr = %self.listener.local_addr()?, tls = tls.is_some(), "mictlanx-router listening");
+        // one shutdown for both listeners
+        let stop = tokio_util::sync::CancellationToken::new();
+        let s3 = self.s3.map(|l| {
+            let stopped = stop.clone();
+            tokio::spawn(l.run_until(self.state.clone(), async move { stopped.cancelled().await }))
+        });
+        let shutdown = {
+            let stop = stop.clone();
+            async move {
+                shutdown.await;
+                stop.cancel();
+            }
+        };
         server::serve(
             self.listener,
             router,
@@ -116,6 +144,12 @@ impl App {
             &self.state.metrics,
         )
         .await;
+        stop.cancel();
+        if let Some(s3) = s3 {
+            if let Ok(Err(e)) = s3.await {
+                tracing::error!(error = %e, "the S3 listener failed");
+            }
+        }
         self.manager.shutdown().await;
         Ok(())
     }
@@ -124,6 +158,7 @@ impl App {
     pub async fn spawn(config: Config) -> anyhow::Result<TestApp> {
         let app = App::build(config).await?;
         let addr = app.local_addr();
+        let s3_addr = app.s3_addr();
         let state = app.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async move {
@@ -131,6 +166,7 @@ impl App {
         }));
         Ok(TestApp {
             addr,
+            s3_addr,
             state,
             stop: Some(tx),
             handle,
@@ -153,6 +189,8 @@ fn flush_cache_on_resets(manager: &Manager, cache: BallCache) {
 /// A router running in the background of a test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The S3 listener, when S3 is on.
+    pub s3_addr: Option<SocketAddr>,
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,

@@ -8,6 +8,7 @@ use crate::peer::PeerInfo;
 
 mod env;
 // security
+mod s3;
 mod security;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ mod values;
 mod variables;
 
 // security
+pub use s3::{S3Config, S3Credential, DEFAULT_S3_PORT};
 pub use security::{SecurityConfig, DEFAULT_MAX_CONNECTIONS};
 pub use variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 
@@ -104,6 +106,8 @@ pub struct Config {
     pub security: SecurityConfig,
     // tail latency
     pub tail: TailConfig,
+    /// The S3 listener (`MICTLANX_S3_*`); off unless credentials or anonymous access are configured.
+    pub s3: S3Config,
     /// §2.2 variables that were set: accepted, without effect; log them with `log_ignored_variables`.
     pub ignored_variables: Vec<String>,
 }
@@ -422,6 +426,7 @@ impl Config {
                 straggler_timeout: Duration::from_secs(2),
                 write_quorum: WriteQuorum::One,
             },
+            s3: S3Config::default(),
             ignored_variables: Vec::new(),
         }
     }

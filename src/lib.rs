@@ -18,6 +18,7 @@ pub mod ids;
 pub mod peer;
 pub mod peer_client;
 pub mod peers_uri;
+pub mod s3;
 pub mod security;
 pub mod server;
 pub mod telemetry;

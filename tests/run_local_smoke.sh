@@ -20,8 +20,8 @@ if [[ "${SMOKE_NO_BUILD:-0}" != 1 ]]; then
   cargo build --bins --quiet
 fi
 
-# A router port and three consecutive peer ports that are free right now.
-read -r ROUTER_PORT PEER_BASE_PORT < <(python3 - <<'PY'
+# A router port, three consecutive peer ports and an S3 port that are free right now.
+read -r ROUTER_PORT PEER_BASE_PORT S3_PORT < <(python3 - <<'PY'
 import random, socket
 def free(port):
     with socket.socket() as s:
@@ -32,8 +32,8 @@ def free(port):
             return False
 while True:
     base = random.randrange(10000, 19990)  # below the ephemeral range: no outgoing connection takes them
-    if all(free(base + i) for i in range(4)):
-        print(base + 3, base)
+    if all(free(base + i) for i in range(5)):
+        print(base + 3, base, base + 4)
         break
 PY
 )
@@ -61,7 +61,7 @@ round() {
   local name=$1 signal=$2 out="$WORK/round.out" deadline pids status pid
   say "$name: ./run_local.sh on router port $ROUTER_PORT, peers $PEER_BASE_PORT-$((PEER_BASE_PORT + 2))"
   RUN_LOCAL_NO_BUILD=1 RUN_LOCAL_BIN_DIR="$BIN_DIR" RUN_LOCAL_DIR="$WORK/local" \
-    ROUTER_PORT="$ROUTER_PORT" PEER_BASE_PORT="$PEER_BASE_PORT" MICTLANX_ROUTER_OPENTELEMETRY=0 \
+    ROUTER_PORT="$ROUTER_PORT" PEER_BASE_PORT="$PEER_BASE_PORT" S3_PORT="$S3_PORT" MICTLANX_ROUTER_OPENTELEMETRY=0 \
     ./run_local.sh >"$out" 2>&1 &
   RUN_PID=$!
 
@@ -73,6 +73,7 @@ round() {
   done
   grep -q '^\[run_local\] ready: ' "$out" || fail "$name: no ready line"
   grep -q '^\[run_local\] GET ok: ' "$out" || fail "$name: no 'GET ok' line"
+  grep -q '^\[run_local\] S3 on ' "$out" || fail "$name: no 'S3 on' line"
   pids=$(sed -n 's/^\[run_local\] pids: //p' "$out")
   [[ $(wc -w <<<"$pids") -eq 4 ]] || fail "$name: expected 4 pids, got '$pids'"
   for pid in $pids; do

@@ -199,6 +199,12 @@ impl Manager {
         self.inner.work.is_leader()
     }
 
+    /// The shared state store itself, for the small documents other facades keep next to the cluster
+    /// state (the S3 bucket registry and multipart uploads).
+    pub fn store(&self) -> Arc<dyn StateStore> {
+        self.inner.state.store.clone()
+    }
+
     /// This router's name in leases and claims.
     pub fn router_id(&self) -> &str {
         &self.inner.router_id

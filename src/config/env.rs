@@ -14,6 +14,7 @@ use super::values::{
 use super::variables::{DEFAULT_ENV_FILE, KNOWN_VARIABLES, NO_EFFECT_VARIABLES};
 use super::*;
 // security
+use super::s3;
 use super::security;
 use crate::peers_uri::parse_peers_uri;
 use mictlanx_http::normalize_prefix;
@@ -95,6 +96,16 @@ pub(super) struct RawEnv {
     mictlanx_router_header_timeout: Option<String>,
     mictlanx_router_max_connections: Option<String>,
     mictlanx_router_max_object_size: Option<String>,
+    mictlanx_s3_port: Option<String>,
+    mictlanx_s3_access_key: Option<String>,
+    mictlanx_s3_access_key_file: Option<String>,
+    mictlanx_s3_secret_key: Option<String>,
+    mictlanx_s3_secret_key_file: Option<String>,
+    mictlanx_s3_credentials_file: Option<String>,
+    mictlanx_s3_anonymous: Option<String>,
+    mictlanx_s3_domain: Option<String>,
+    mictlanx_s3_replication_factor: Option<String>,
+    mictlanx_s3_upload_expiry: Option<String>,
     // tail latency
     mictlanx_router_hedge_delay_max: Option<String>,
     mictlanx_router_hedge_delay_min: Option<String>,
@@ -280,6 +291,18 @@ impl RawEnv {
                 max_object_size: var!(self, mictlanx_router_max_object_size),
             })?,
             tail: self.tail()?,
+            s3: s3::s3(s3::S3Vars {
+                port: var!(self, mictlanx_s3_port),
+                access_key: var!(self, mictlanx_s3_access_key),
+                access_key_file: var!(self, mictlanx_s3_access_key_file),
+                secret_key: var!(self, mictlanx_s3_secret_key),
+                secret_key_file: var!(self, mictlanx_s3_secret_key_file),
+                credentials_file: var!(self, mictlanx_s3_credentials_file),
+                anonymous: var!(self, mictlanx_s3_anonymous),
+                domain: var!(self, mictlanx_s3_domain),
+                replication_factor: var!(self, mictlanx_s3_replication_factor),
+                upload_expiry: var!(self, mictlanx_s3_upload_expiry),
+            })?,
             ignored_variables: Vec::new(),
         })
     }

@@ -102,6 +102,17 @@ router_variables! {
         "MICTLANX_ROUTER_WRITE_QUORUM",
         // performance
         "MICTLANX_ROUTER_WORKER_THREADS",
+        // S3 facade
+        "MICTLANX_S3_PORT",
+        "MICTLANX_S3_ACCESS_KEY",
+        "MICTLANX_S3_ACCESS_KEY_FILE",
+        "MICTLANX_S3_SECRET_KEY",
+        "MICTLANX_S3_SECRET_KEY_FILE",
+        "MICTLANX_S3_CREDENTIALS_FILE",
+        "MICTLANX_S3_ANONYMOUS",
+        "MICTLANX_S3_DOMAIN",
+        "MICTLANX_S3_REPLICATION_FACTOR",
+        "MICTLANX_S3_UPLOAD_EXPIRY",
     ],
     no_effect: [
         "MICTLANX_DAEMON_HOSTNAME",
@@ -167,7 +178,7 @@ mod tests {
         let mut union: BTreeSet<&str> = effect.union(&no_effect).copied().collect();
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
-        // 110 + MICTLANX_ROUTER_WORKER_THREADS + MICTLANX_ZIPKIN_ENDPOINT
-        assert_eq!(KNOWN_VARIABLES.len(), 112);
+        // 110 + MICTLANX_ROUTER_WORKER_THREADS + MICTLANX_ZIPKIN_ENDPOINT + ten MICTLANX_S3_*
+        assert_eq!(KNOWN_VARIABLES.len(), 122);
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mictlanx_router::config::DEFAULT_S3_PORT;
 use mictlanx_router::peers_uri::parse_peers_uri;
 use mictlanx_testkit::deploy::{
     cargo_bins, compose, peer_variables, read_repo_file, repo_file, router_variables,
@@ -126,6 +127,31 @@ fn peer_services_set_only_peer_variables() {
             );
         }
     }
+}
+
+/// Each router turns S3 on (keys set) and publishes the S3 port it listens on; the image exposes the
+/// default one.
+#[test]
+fn s3_port_agrees_in_env_published_ports_and_dockerfile() {
+    let mut ports = BTreeSet::new();
+    for (name, router) in &router_services() {
+        let env = compose::environment(router);
+        for var in ["MICTLANX_S3_ACCESS_KEY", "MICTLANX_S3_SECRET_KEY"] {
+            assert!(env.contains_key(var), "{name} sets {var}, so S3 is on");
+        }
+        let port: u16 = env["MICTLANX_S3_PORT"].parse().expect("a port");
+        assert!(
+            compose::container_ports(router).contains(&port),
+            "{name} publishes its S3 port {port}"
+        );
+        ports.insert(port);
+    }
+    assert!(
+        ports.contains(&DEFAULT_S3_PORT),
+        "one router on the default S3 port"
+    );
+    assert_eq!(ports.len(), 2, "each router on its own S3 port");
+    assert!(dockerfile_exposed_ports().contains(&DEFAULT_S3_PORT));
 }
 
 #[test]
@@ -354,7 +380,7 @@ fn dockerfile_ships_both_binaries_as_non_root_with_a_curl_free_healthcheck() {
 
     assert_eq!(
         dockerfile_exposed_ports(),
-        BTreeSet::from([ROUTER_PORT, 25000])
+        BTreeSet::from([ROUTER_PORT, DEFAULT_S3_PORT, 25000])
     );
 
     let known: BTreeSet<String> = router_variables()

@@ -1,0 +1,169 @@
+//! An upload body on its way to the peers: hashed (MD5, the S3 ETag) as it streams, checked against the
+//! client's `Content-MD5` and SDK checksums ([`super::checksum`]), and always one frame behind the client. The last frame is released only after the
+//! client's stream ended without error (s3s checks a signed body's SHA-256 at its end) and the digest matched,
+//! so the peers never receive all the announced bytes of a body that turns out bad: they discard the partial
+//! object, and nothing becomes visible.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use md5::{Digest, Md5};
+
+use super::checksum::Expected;
+
+type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The digest of a body once it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// Not finished (yet).
+    #[default]
+    Pending,
+    /// Complete; the MD5 of every byte.
+    Complete([u8; 16]),
+    /// Complete, but not the `Content-MD5` or SDK checksum the client announced.
+    BadDigest,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the body does not match its Content-MD5 or checksum")]
+pub struct BadDigest;
+
+/// The wrapped body and a handle to read its [`Outcome`] afterwards.
+pub struct Checked<S> {
+    inner: S,
+    held: Option<Bytes>,
+    md5: Md5,
+    expected: Option<[u8; 16]>,
+    sdk: Option<Expected>,
+    outcome: Arc<Mutex<Outcome>>,
+    ended: bool,
+}
+
+impl<S> Checked<S> {
+    pub fn new(
+        inner: S,
+        expected: Option<[u8; 16]>,
+        sdk: Option<Expected>,
+    ) -> (Self, Arc<Mutex<Outcome>>) {
+        let outcome = Arc::new(Mutex::new(Outcome::Pending));
+        let body = Checked {
+            inner,
+            held: None,
+            md5: Md5::new(),
+            expected,
+            sdk,
+            outcome: outcome.clone(),
+            ended: false,
+        };
+        (body, outcome)
+    }
+
+    fn set(&self, o: Outcome) {
+        if let Ok(mut slot) = self.outcome.lock() {
+            *slot = o;
+        }
+    }
+}
+
+impl<S> Stream for Checked<S>
+where
+    S: Stream<Item = Result<Bytes, StdError>> + Unpin,
+{
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(this.held.take().map(Ok));
+        }
+        loop {
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    if frame.is_empty() {
+                        continue;
+                    }
+                    this.md5.update(&frame);
+                    if let Some(sdk) = &mut this.sdk {
+                        sdk.update(&frame);
+                    }
+                    if let Some(previous) = this.held.replace(frame) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.ended = true;
+                    this.held = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    let digest: [u8; 16] = std::mem::take(&mut this.md5).finalize().into();
+                    let sdk_ok = this.sdk.take().is_none_or(Expected::matches);
+                    if this.expected.is_some_and(|e| e != digest) || !sdk_ok {
+                        this.held = None;
+                        this.set(Outcome::BadDigest);
+                        return Poll::Ready(Some(Err(Box::new(BadDigest))));
+                    }
+                    this.set(Outcome::Complete(digest));
+                    return Poll::Ready(this.held.take().map(Ok));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn frames(parts: &[&'static str]) -> impl Stream<Item = Result<Bytes, StdError>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn passes_every_byte_and_records_the_md5() {
+        let (body, outcome) = Checked::new(frames(&["hel", "", "lo"]), None, None);
+        let out: Vec<_> = body.map(|r| r.unwrap()).collect().await;
+        assert_eq!(out.concat(), b"hello");
+        let want: [u8; 16] = Md5::digest(b"hello").into();
+        assert_eq!(*outcome.lock().unwrap(), Outcome::Complete(want));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_withholds_the_last_frame() {
+        let (body, outcome) = Checked::new(frames(&["hel", "lo"]), Some([0; 16]), None);
+        let out: Vec<_> = body.collect().await;
+        assert_eq!(
+            out.len(),
+            2,
+            "first frame, then the error instead of the last"
+        );
+        assert_eq!(out[0].as_ref().unwrap().as_ref(), b"hel");
+        assert!(out[1].is_err());
+        assert_eq!(*outcome.lock().unwrap(), Outcome::BadDigest);
+    }
+
+    #[tokio::test]
+    async fn a_failing_client_stream_withholds_the_held_frame() {
+        let failing = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err::<Bytes, StdError>("signature mismatch".into()),
+        ]);
+        let (body, outcome) = Checked::new(failing, None, None);
+        let out: Vec<_> = body.collect().await;
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_err());
+        assert_eq!(*outcome.lock().unwrap(), Outcome::Pending);
+    }
+}

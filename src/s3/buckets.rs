@@ -1,0 +1,102 @@
+//! The S3 bucket registry: one small document per bucket (`s3/bucket/{mictlanx bucket id}`) in the shared
+//! state store, so every router of the space sees the same buckets. A bucket MictlanX clients wrote into
+//! without creating it exists for S3 as soon as it holds an object ([`Buckets::exists`] falls back to the
+//! bucket's listing).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::store::{StateStore, StoreError};
+
+const PREFIX: &str = "s3/bucket/";
+
+/// One registered bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketDoc {
+    /// The S3 name.
+    pub name: String,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+#[derive(Clone)]
+pub struct Buckets {
+    store: Arc<dyn StateStore>,
+    timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the state store did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("bad bucket document: {0}")]
+    Document(String),
+}
+
+impl Buckets {
+    pub fn new(store: Arc<dyn StateStore>, timeout: Duration) -> Self {
+        Buckets { store, timeout }
+    }
+
+    async fn bounded<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, RegistryError> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(RegistryError::Timeout(self.timeout)),
+        }
+    }
+
+    /// The registered bucket `id` (a MictlanX bucket id).
+    pub async fn get(&self, id: &str) -> Result<Option<BucketDoc>, RegistryError> {
+        let doc = self
+            .bounded(self.store.doc(&format!("{PREFIX}{id}")))
+            .await?;
+        doc.map(|v| serde_json::from_value(v).map_err(|e| RegistryError::Document(e.to_string())))
+            .transpose()
+    }
+
+    /// Register `id`; `false` when it was registered already.
+    pub async fn create(&self, id: &str, name: &str) -> Result<bool, RegistryError> {
+        if self.get(id).await?.is_some() {
+            return Ok(false);
+        }
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let doc = BucketDoc {
+            name: name.to_string(),
+            created,
+        };
+        let value =
+            serde_json::to_value(&doc).map_err(|e| RegistryError::Document(e.to_string()))?;
+        self.bounded(
+            self.store
+                .put_doc(&format!("{PREFIX}{id}"), Some(value), None),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), RegistryError> {
+        self.bounded(self.store.put_doc(&format!("{PREFIX}{id}"), None, None))
+            .await
+    }
+
+    /// Every registered bucket, by S3 name.
+    pub async fn list(&self) -> Result<Vec<BucketDoc>, RegistryError> {
+        let docs = self.bounded(self.store.docs(PREFIX)).await?;
+        let mut out: Vec<BucketDoc> = docs
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_value(v).ok())
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}

@@ -1,0 +1,221 @@
+//! ListObjectsV2, ListObjects (v1) and ListObjectVersions (every object is version `null`, the latest):
+//! request parameters → [`super::list::list`] → the S3 answer, with `encoding-type=url` applied.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
+
+use super::attrs;
+use super::bucket_ops::owner;
+use super::list::{list, Listed, Query, MAX_KEYS};
+use super::listing::Entry;
+use super::service::Facade;
+
+/// What `encoding-type=url` leaves as is: unreserved characters and `/`.
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Applies `encoding-type=url` to a name of the answer.
+struct Encoder(bool);
+
+impl Encoder {
+    fn new(encoding: Option<&EncodingType>) -> S3Result<Self> {
+        match encoding.map(|e| e.as_str()) {
+            None => Ok(Encoder(false)),
+            Some(EncodingType::URL) => Ok(Encoder(true)),
+            Some(other) => Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("Invalid Encoding Method specified in Request: {other}"),
+            )),
+        }
+    }
+
+    fn name(&self, s: &str) -> String {
+        if self.0 {
+            utf8_percent_encode(s, KEEP).to_string()
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn opt(&self, s: Option<&str>) -> Option<String> {
+        s.map(|s| self.name(s))
+    }
+}
+
+fn object(e: &Entry, enc: &Encoder) -> Object {
+    Object {
+        key: Some(enc.name(&e.key)),
+        size: i64::try_from(attrs::size(&e.meta)).ok(),
+        e_tag: Some(attrs::etag(&e.meta)),
+        last_modified: Some(attrs::last_modified(&e.meta)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
+        owner: Some(owner()),
+        ..Default::default()
+    }
+}
+
+fn prefixes(l: &Listed, enc: &Encoder) -> Vec<CommonPrefix> {
+    l.prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc.name(p)),
+        })
+        .collect()
+}
+
+fn max_keys(m: Option<i32>) -> usize {
+    m.map_or(MAX_KEYS, |m| usize::try_from(m).unwrap_or(0))
+}
+
+/// The continuation token: the hex of the S3 name to resume after (opaque to clients).
+fn token_to_name(t: &str) -> S3Result<String> {
+    hex::decode(t)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+        })
+}
+
+impl Facade {
+    pub(super) async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<ListObjectsV2Output> {
+        let input = req.input;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let after = match &input.continuation_token {
+            Some(t) => Some(token_to_name(t)?),
+            None => input.start_after.clone().filter(|s| !s.is_empty()),
+        };
+        let max = max_keys(input.max_keys);
+        let listed = list(
+            &self.backend,
+            Query {
+                bucket: &b,
+                prefix: &prefix,
+                delimiter: input.delimiter.as_deref(),
+                after,
+                max_keys: max,
+            },
+        )
+        .await?;
+        let contents: Vec<Object> = listed.contents.iter().map(|e| object(e, &enc)).collect();
+        let common = prefixes(&listed, &enc);
+        Ok(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc.name(&prefix)),
+            max_keys: Some(i32::try_from(max).unwrap_or(i32::MAX)),
+            key_count: Some(i32::try_from(contents.len() + common.len()).unwrap_or(i32::MAX)),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(listed.truncated),
+            next_continuation_token: listed.next.as_ref().map(hex::encode),
+            contents: Some(contents),
+            common_prefixes: Some(common),
+            delimiter: enc.opt(input.delimiter.as_deref()),
+            encoding_type: input.encoding_type,
+            start_after: enc.opt(input.start_after.as_deref()),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<ListObjectsOutput> {
+        let input = req.input;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max = max_keys(input.max_keys);
+        let listed = list(
+            &self.backend,
+            Query {
+                bucket: &b,
+                prefix: &prefix,
+                delimiter: input.delimiter.as_deref(),
+                after: input.marker.clone().filter(|m| !m.is_empty()),
+                max_keys: max,
+            },
+        )
+        .await?;
+        Ok(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc.name(&prefix)),
+            marker: enc.opt(input.marker.as_deref()),
+            max_keys: Some(i32::try_from(max).unwrap_or(i32::MAX)),
+            is_truncated: Some(listed.truncated),
+            contents: Some(listed.contents.iter().map(|e| object(e, &enc)).collect()),
+            common_prefixes: Some(prefixes(&listed, &enc)),
+            delimiter: enc.opt(input.delimiter.as_deref()),
+            next_marker: enc.opt(listed.next.as_deref()),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<ListObjectVersionsOutput> {
+        let input = req.input;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max = max_keys(input.max_keys);
+        let listed = list(
+            &self.backend,
+            Query {
+                bucket: &b,
+                prefix: &prefix,
+                delimiter: input.delimiter.as_deref(),
+                after: input.key_marker.clone().filter(|m| !m.is_empty()),
+                max_keys: max,
+            },
+        )
+        .await?;
+        let versions = listed
+            .contents
+            .iter()
+            .map(|e| ObjectVersion {
+                key: Some(enc.name(&e.key)),
+                size: i64::try_from(attrs::size(&e.meta)).ok(),
+                e_tag: Some(attrs::etag(&e.meta)),
+                last_modified: Some(attrs::last_modified(&e.meta)),
+                is_latest: Some(true),
+                version_id: Some("null".into()),
+                owner: Some(owner()),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                ..Default::default()
+            })
+            .collect();
+        Ok(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc.name(&prefix)),
+            key_marker: enc.opt(input.key_marker.as_deref()),
+            max_keys: Some(i32::try_from(max).unwrap_or(i32::MAX)),
+            is_truncated: Some(listed.truncated),
+            versions: Some(versions),
+            common_prefixes: Some(prefixes(&listed, &enc)),
+            delimiter: enc.opt(input.delimiter.as_deref()),
+            next_key_marker: enc.opt(listed.next.as_deref()),
+            next_version_id_marker: listed.next.as_ref().map(|_| "null".to_string()),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,305 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, over the
+//! MictlanX write path ([`super::write`]) and read path ([`super::manifest`]).
+
+use bytes::Bytes;
+use futures::StreamExt;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
+
+use super::attrs;
+use super::checksum::Expected;
+use super::errors::no_such_key;
+use super::manifest;
+use super::names;
+use super::service::Facade;
+use super::uploads::PARTS_BUCKET;
+use super::write::{decode_md5, Upload};
+use mictlanx_proto::model::Metadata;
+
+/// Deletes of one DeleteObjects request run at once.
+const DELETE_CONCURRENCY: usize = 16;
+
+impl Facade {
+    /// Delete an object; a completed multipart object takes its parts with it.
+    pub(super) async fn remove(&self, b: &str, k: &str) -> S3Result<()> {
+        let parts = match self.backend.metadata(b, k).await? {
+            Some(meta) if attrs::is_manifest(&meta) => {
+                manifest::read_manifest(&self.backend, b, k).await?.parts
+            }
+            _ => Vec::new(),
+        };
+        self.backend.delete(b, k).await?;
+        for p in parts {
+            if let Err(e) = self.backend.delete(PARTS_BUCKET, &p.key).await {
+                tracing::warn!(error = %e, "a part of a deleted object was left behind");
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<PutObjectOutput> {
+        let checksums = Expected::of(
+            &req.headers,
+            Checksum {
+                checksum_crc32: req.input.checksum_crc32.clone(),
+                checksum_crc32c: req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: req.input.checksum_sha1.clone(),
+                checksum_sha256: req.input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            req.trailing_headers.clone(),
+        );
+        let input = req.input;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let k = names::to_mictlanx(&input.key);
+        let size = input
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+        let content_md5 = decode_md5(input.content_md5.as_deref())?;
+        let body = input.body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
+        });
+        let up = Upload {
+            bucket: &b,
+            key: &k,
+            size,
+            content_type: input
+                .content_type
+                .unwrap_or_else(|| "binary/octet-stream".into()),
+            user: input.metadata.as_ref(),
+            content_md5,
+            checksums,
+            fixed: None,
+        };
+        let etag = self.store(up, body).await?;
+        Ok(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ..Default::default()
+        })
+    }
+
+    /// The live object's metadata, or `NoSuchKey` (a missing key, a key that is only a prefix, a disabled
+    /// object).
+    async fn live_metadata(&self, bucket: &str, key: &str) -> S3Result<(String, String, Metadata)> {
+        let b = self.existing_bucket(bucket).await?;
+        let k = names::to_mictlanx(key);
+        match self.backend.metadata(&b, &k).await? {
+            Some(m) if !m.is_disabled => Ok((b, k, m)),
+            _ => Err(no_such_key(key)),
+        }
+    }
+
+    pub(super) async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<GetObjectOutput> {
+        let input = req.input;
+        let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+        preconditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let opened = manifest::open(&self.backend, &b, &k, &meta, input.range).await?;
+        let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
+        Ok(GetObjectOutput {
+            body: Some(StreamingBlob::from(body)),
+            content_length: i64::try_from(opened.content_length).ok(),
+            content_range: opened.content_range,
+            accept_ranges: Some("bytes".into()),
+            content_type: Some(
+                input
+                    .response_content_type
+                    .unwrap_or(meta.content_type.clone()),
+            ),
+            e_tag: Some(attrs::etag(&meta)),
+            last_modified: Some(attrs::last_modified(&meta)),
+            metadata: attrs::user_metadata(&meta),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<HeadObjectOutput> {
+        let input = req.input;
+        let (_, _, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+        preconditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        Ok(HeadObjectOutput {
+            content_length: i64::try_from(attrs::size(&meta)).ok(),
+            accept_ranges: Some("bytes".into()),
+            content_type: Some(meta.content_type.clone()),
+            e_tag: Some(attrs::etag(&meta)),
+            last_modified: Some(attrs::last_modified(&meta)),
+            metadata: attrs::user_metadata(&meta),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<DeleteObjectOutput> {
+        let b = self.existing_bucket(&req.input.bucket).await?;
+        self.remove(&b, &names::to_mictlanx(&req.input.key)).await?;
+        Ok(DeleteObjectOutput::default())
+    }
+
+    pub(super) async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<DeleteObjectsOutput> {
+        let input = req.input;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let results: Vec<(String, S3Result<()>)> =
+            futures::stream::iter(input.delete.objects.into_iter().map(|o| {
+                let b = b.clone();
+                async move {
+                    let r = self.remove(&b, &names::to_mictlanx(&o.key)).await;
+                    (o.key, r)
+                }
+            }))
+            .buffered(DELETE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for (key, r) in results {
+            match r {
+                Ok(_) if quiet => {}
+                Ok(_) => deleted.push(DeletedObject {
+                    key: Some(key),
+                    ..Default::default()
+                }),
+                Err(e) => {
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_string()),
+                        key: Some(key),
+                        message: e.message().map(str::to_string),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        Ok(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<CopyObjectOutput> {
+        let input = req.input;
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "copies from access points are not supported",
+            ));
+        };
+        let (sb, sk, source) = self.live_metadata(bucket, key).await?;
+        let db = self.existing_bucket(&input.bucket).await?;
+        let dk = names::to_mictlanx(&input.key);
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if sb == db && sk == dk && !replace {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "copying an object onto itself needs the REPLACE metadata directive",
+            ));
+        }
+        let source_user = attrs::user_metadata(&source);
+        let (content_type, user) = if replace {
+            (
+                input
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| source.content_type.clone()),
+                input.metadata.as_ref(),
+            )
+        } else {
+            (source.content_type.clone(), source_user.as_ref())
+        };
+        let etag = if sb == db && sk == dk {
+            // New metadata only: the bytes stay where they are.
+            let mut meta = source.clone();
+            meta.tags = attrs::new_tags(user, Some(attrs::etag_value(&source)));
+            meta.content_type = content_type;
+            self.backend.update_metadata(&meta).await?;
+            attrs::etag_value(&source)
+        } else {
+            let opened = manifest::open(&self.backend, &sb, &sk, &source, None).await?;
+            let up = Upload {
+                bucket: &db,
+                key: &dk,
+                size: opened.content_length,
+                content_type,
+                user,
+                content_md5: None,
+                checksums: None,
+                fixed: None,
+            };
+            self.store(up, opened.body).await?
+        };
+        Ok(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(std::time::SystemTime::now().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+}
+
+/// The conditional headers of GET and HEAD (RFC 9110 §13.2.2 order): 412 or 304.
+fn preconditions(
+    meta: &Metadata,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let etag = attrs::etag(meta);
+    let modified = attrs::last_modified(meta);
+    let matches =
+        |c: &ETagCondition| c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value());
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    } else if let Some(t) = if_unmodified_since {
+        if modified > *t {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    } else if let Some(t) = if_modified_since {
+        if modified <= *t {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    }
+    Ok(())
+}

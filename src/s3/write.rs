@@ -1,0 +1,128 @@
+//! The S3 write path: one object (or part) from a streamed body into the MictlanX write (phase 1 with the
+//! S3 attributes as tags, phase 2 with the [`Checked`] body), an overwrite of a key every live peer holds,
+//! and the ETag recorded once known.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::Stream;
+use s3s::{S3Error, S3ErrorCode, S3Result};
+
+use super::attrs;
+use super::backend::{BackendError, NewObject};
+use super::body::{Checked, Outcome};
+use super::checksum::Expected;
+use super::service::Facade;
+use mictlanx_proto::model::Metadata;
+
+type StdError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An object to write: where, how large, with which attributes.
+pub(super) struct Upload<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub size: u64,
+    pub content_type: String,
+    pub user: Option<&'a s3s::dto::Metadata>,
+    pub content_md5: Option<[u8; 16]>,
+    /// SDK checksums the body must match.
+    pub checksums: Option<Expected>,
+    /// The ETag to record instead of the MD5 of the bytes (a multipart manifest), with more tags.
+    pub fixed: Option<(String, BTreeMap<String, String>)>,
+}
+
+pub(super) fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+    let Some(raw) = raw else { return Ok(None) };
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|v| <[u8; 16]>::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidDigest))
+}
+
+impl Facade {
+    /// Write one object (MictlanX ids) from `body`; answers the ETag once the write is committed. The body
+    /// is checked ([`Checked`]) so a bad or incomplete one leaves nothing visible.
+    pub(super) async fn store<S>(&self, mut up: Upload<'_>, body: S) -> S3Result<String>
+    where
+        S: Stream<Item = Result<Bytes, StdError>> + Unpin + Send + 'static,
+    {
+        if self.max_object_size > 0 && up.size > self.max_object_size {
+            return Err(S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                format!(
+                    "{} bytes is above the limit of {} bytes",
+                    up.size, self.max_object_size
+                ),
+            ));
+        }
+        let known = match &up.fixed {
+            Some((etag, _)) => Some(etag.clone()),
+            None => up.content_md5.map(hex::encode),
+        };
+        let mut tags = attrs::new_tags(up.user, known.clone());
+        if let Some((_, extra)) = &up.fixed {
+            tags.extend(extra.clone());
+        }
+        let new = NewObject {
+            bucket: up.bucket,
+            key: up.key,
+            size: up.size,
+            tags,
+            content_type: up.content_type.clone(),
+            replication_factor: self.replication_factor,
+        };
+        let task = match self.backend.open_write(&new).await {
+            Err(BackendError::AllHold) => {
+                // Every live peer holds the key already: an overwrite replaces it.
+                self.backend.delete(up.bucket, up.key).await?;
+                self.backend.open_write(&new).await?
+            }
+            other => other?,
+        };
+        let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums.take());
+        let written = self.backend.write_body(&task, up.size, checked).await;
+        let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
+        let digest = match (written, outcome) {
+            (_, Outcome::BadDigest) => return Err(S3Error::new(S3ErrorCode::BadDigest)),
+            (Ok(()), Outcome::Complete(d)) => d,
+            (Ok(()), Outcome::Pending) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InternalError,
+                    "the write committed before its body ended",
+                ))
+            }
+            (Err(BackendError::Body(detail)), _) => {
+                return Err(S3Error::with_message(S3ErrorCode::IncompleteBody, detail))
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
+        if let Some(etag) = known {
+            return Ok(etag);
+        }
+        let etag = hex::encode(digest);
+        self.record_etag(&up, &etag).await;
+        Ok(etag)
+    }
+
+    /// The MD5 is known only after the body: record it with the object (a metadata update on its holders).
+    /// A failure leaves the object with its fallback ETag, so it is logged, not answered.
+    async fn record_etag(&self, up: &Upload<'_>, etag: &str) {
+        let meta = Metadata {
+            key: up.key.to_string(),
+            size: up.size,
+            checksum: String::new(),
+            tags: attrs::new_tags(up.user, Some(etag.to_string())),
+            content_type: up.content_type.clone(),
+            producer_id: "s3".into(),
+            ball_id: up.key.to_string(),
+            bucket_id: up.bucket.to_string(),
+            is_disabled: false,
+        };
+        if let Err(e) = self.backend.update_metadata(&meta).await {
+            tracing::warn!(error = %e, "the ETag of a written object could not be recorded");
+        }
+    }
+}

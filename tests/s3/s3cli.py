@@ -1,0 +1,49 @@
+"""Small S3 actions for the Rust tests (boto3): one action per run, bytes through files.
+
+    python s3cli.py ENDPOINT ACCESS SECRET put BUCKET KEY FILE
+    python s3cli.py ENDPOINT ACCESS SECRET get BUCKET KEY FILE
+    python s3cli.py ENDPOINT ACCESS SECRET mb BUCKET
+Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
+"""
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def client(endpoint, access, secret):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def main(argv):
+    endpoint, access, secret, action, *args = argv
+    s3 = client(endpoint, access, secret)
+    try:
+        if action == "put":
+            bucket, key, path = args
+            with open(path, "rb") as f:
+                out = s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+            print(out["ETag"])
+        elif action == "get":
+            bucket, key, path = args
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            with open(path, "wb") as f:
+                f.write(body)
+        elif action == "mb":
+            (bucket,) = args
+            s3.create_bucket(Bucket=bucket)
+        else:
+            raise SystemExit(f"unknown action {action}")
+    except ClientError as e:
+        print(e.response["Error"]["Code"])
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
