@@ -10,3 +10,4 @@ mod redis_cluster;
 mod replica_manager;
 mod state_memory;
 mod state_store;
+mod tombstones;
