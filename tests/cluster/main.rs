@@ -11,3 +11,4 @@ mod redis_cluster;
 mod replica_manager;
 mod state_memory;
 mod state_store;
+mod tombstones;
