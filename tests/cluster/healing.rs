@@ -178,10 +178,12 @@ async fn a_holder_that_missed_an_overwrite_is_never_served_and_its_copy_is_repla
     let stored = put(&http, &r, "ow", "k", &new, 3).await;
     assert!(!stored.contains(&holders[0]));
     peers[down].restart().await;
-    assert_eq!(
-        peers[down].get_direct("ow", "k").await,
-        (200, old.clone()),
-        "a stale copy on its disk"
+    // The restarted peer holds the stale copy on its disk, unless the router's first probe of it already
+    // removed or replaced it (the router races this check; either way nothing else may be there).
+    let (status, body) = peers[down].get_direct("ow", "k").await;
+    assert!(
+        (status == 200 && (body == old || body == new)) || status == 404,
+        "the restarted holder has the old copy, the new one or none, got {status}"
     );
     wait_available(&r, 4).await;
     for i in 0..50 {
