@@ -2,8 +2,8 @@
 //! [`MAX_ANSWER_BYTES`], so a broken or hostile peer cannot make the router buffer without bound; then it is
 //! decoded.
 //!
-//! The limit is 64 MiB. The largest answers the router asks for are a bucket listing on one peer (about
-//! 300–500 bytes of JSON per object, so some 130 000 objects of one bucket on one peer) and `stats` with its
+//! The limit is 64 MiB. The largest answers the router asks for are keyset pages of a peer's bucket listing
+//! (at most 10 000 objects of 300–500 bytes of JSON each, a few MiB) and `stats` with its
 //! `balls` window (100 by default); inventory pages hold `MICTLANX_ROUTER_REBUILD_PAGE_SIZE` (1000) items.
 //! Error bodies are only read for their `detail` and are cut at [`MAX_ERROR_BYTES`].
 
