@@ -57,28 +57,35 @@ pub(super) async fn remove_peers(
     Ok(ids.len())
 }
 
-/// Drop every record and pending delete of a removed peer, through its index: a page of the index at a
-/// time, each page changed in one batch ([`objects::modify_many`]), so the router holds one page and the
-/// store takes one atomic write per page instead of one per key.
+/// Drop every record and pending delete of a removed peer, through its index: pages of the index are
+/// gathered up to [`FORGET_PAGE`] keys (a page of a sharded index may hold few) and each batch is changed
+/// at once ([`objects::modify_many`]), so the router holds one batch and the store takes one atomic write
+/// per batch instead of one per key.
 async fn forget_peer_records(
     inner: &Arc<Inner>,
     peer_id: &str,
     gone: &BTreeSet<String>,
 ) -> Result<(), RmError> {
     let mut cursor = None;
+    let mut keys = Vec::new();
     loop {
         let page = inner
             .state
             .st(inner.state.store.peer_objects(peer_id, cursor, FORGET_PAGE))
             .await?;
-        let mut keys = page.keys;
-        keys.sort();
-        keys.dedup();
-        objects::modify_many(inner, &keys, |_, rec: &mut ObjectRecord| {
-            rec.forget_peers(gone)
-        })
-        .await?;
+        keys.extend(page.keys);
         cursor = page.next;
+        if keys.len() >= FORGET_PAGE || cursor.is_none() {
+            keys.sort();
+            keys.dedup();
+            if !keys.is_empty() {
+                objects::modify_many(inner, &keys, |_, rec: &mut ObjectRecord| {
+                    rec.forget_peers(gone)
+                })
+                .await?;
+            }
+            keys.clear();
+        }
         if cursor.is_none() {
             return Ok(());
         }

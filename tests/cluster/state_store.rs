@@ -556,6 +556,15 @@ async fn tombstones_are_told_apart_from_live_and_unknown_records() {
             "{name}"
         );
         assert!(store.tombstones(&[]).await.unwrap().is_empty(), "{name}");
+        // a page without any tombstone or pending delete reads no record at all
+        assert_eq!(
+            store
+                .tombstones(&["b@live".to_string(), "b@none".to_string()])
+                .await
+                .unwrap(),
+            [false, false],
+            "{name}"
+        );
     }
 }
 

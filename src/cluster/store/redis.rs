@@ -209,6 +209,10 @@ impl StateStore for RedisStore {
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<Versioned<ObjectRecord>>>, StoreError> {
+        // an empty pipeline is an error in Redis
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         if !self.con.is_cluster() {
             let mut pipe = redis::pipe();
             for k in keys {
