@@ -34,6 +34,9 @@ pub struct Listed {
 pub async fn list(backend: &Backend, q: Query<'_>) -> Result<Listed, BackendError> {
     let mut out = Listed::default();
     let max = q.max_keys.min(MAX_KEYS);
+    if max == 0 {
+        return Ok(out);
+    }
     let mut cursor = q.after.clone();
     let mut last: Option<String> = None;
     let mut count = 0usize;
