@@ -34,7 +34,8 @@ pub struct S3Config {
     pub domain: Option<String>,
     /// `MICTLANX_S3_REPLICATION_FACTOR`: replicas of every object and part written through S3.
     pub replication_factor: u32,
-    /// `MICTLANX_S3_UPLOAD_EXPIRY`: a multipart upload untouched this long is aborted by the sweep.
+    /// `MICTLANX_S3_UPLOAD_EXPIRY`: a multipart upload created this long ago and not completed is aborted by
+    /// the sweep.
     pub upload_expiry: Duration,
 }
 

@@ -47,6 +47,9 @@ fn past(cp: &str) -> String {
 pub async fn list(backend: &Backend, q: Query<'_>) -> Result<Listed, BackendError> {
     let mut out = Listed::default();
     let max = q.max_keys.min(MAX_KEYS);
+    if max == 0 {
+        return Ok(out);
+    }
     // resuming after a common prefix skips its keys at once
     let mut cursor = match q.after.as_deref() {
         Some(a) if group_of(&q, a).as_deref() == Some(a) => Some(past(a)),

@@ -154,7 +154,7 @@ impl Facade {
         Ok(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.name(&prefix)),
-            marker: enc.opt(input.marker.as_deref()),
+            marker: Some(enc.name(input.marker.as_deref().unwrap_or_default())),
             max_keys: Some(i32::try_from(max).unwrap_or(i32::MAX)),
             is_truncated: Some(listed.truncated),
             contents: Some(listed.contents.iter().map(|e| object(e, &enc)).collect()),

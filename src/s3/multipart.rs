@@ -31,12 +31,21 @@ impl Facade {
         &self.uploads
     }
 
-    /// The upload `id` of `bucket`/`key`, or `NoSuchUpload`.
-    async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
+    /// The upload `id` of `bucket`/`key` (completed or not), or `NoSuchUpload`.
+    async fn any_upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
         match self.uploads().get(id).await? {
             Some(doc) if doc.bucket == names::to_mictlanx(bucket) && doc.s3_key == key => Ok(doc),
             _ => Err(no_such_upload()),
         }
+    }
+
+    /// The upload `id` of `bucket`/`key` in progress, or `NoSuchUpload`.
+    async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
+        let doc = self.any_upload(id, bucket, key).await?;
+        if doc.completed.is_some() {
+            return Err(no_such_upload());
+        }
+        Ok(doc)
     }
 
     pub(super) async fn create_multipart_upload(
@@ -57,6 +66,7 @@ impl Facade {
                 .unwrap_or_else(|| "binary/octet-stream".into()),
             tags,
             created: now_secs(),
+            completed: None,
         };
         self.uploads().put(&id, &doc).await?;
         Ok(CreateMultipartUploadOutput {
@@ -166,7 +176,16 @@ impl Facade {
     ) -> S3Result<CompleteMultipartUploadOutput> {
         let input = req.input;
         let id = &input.upload_id;
-        let doc = self.upload(id, &input.bucket, &input.key).await?;
+        let mut doc = self.any_upload(id, &input.bucket, &input.key).await?;
+        if let Some(etag) = doc.completed {
+            // completed already: the same answer again
+            return Ok(CompleteMultipartUploadOutput {
+                bucket: Some(input.bucket),
+                key: Some(input.key),
+                e_tag: Some(ETag::Strong(etag)),
+                ..Default::default()
+            });
+        }
         let asked = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -235,7 +254,8 @@ impl Facade {
             bytes::Bytes::from(manifest),
         )]);
         self.store(up, body).await?;
-        self.uploads().remove(id).await?;
+        doc.completed = Some(etag.clone());
+        self.uploads().put(id, &doc).await?;
         Ok(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -285,7 +305,9 @@ impl Facade {
             .list()
             .await?
             .into_iter()
-            .filter(|(_, d)| d.bucket == b && d.s3_key.starts_with(&prefix))
+            .filter(|(_, d)| {
+                d.completed.is_none() && d.bucket == b && d.s3_key.starts_with(&prefix)
+            })
             .collect();
         uploads.sort_by(|a, b| (a.1.s3_key.as_bytes(), &a.0).cmp(&(b.1.s3_key.as_bytes(), &b.0)));
         let list = uploads

@@ -1,6 +1,7 @@
 //! The expiry sweep of multipart uploads: on the router that holds the background lease (one per space),
 //! every pass aborts the uploads created longer than `MICTLANX_S3_UPLOAD_EXPIRY` ago (their parts are
-//! deleted, then their document). A pass reads the upload documents only, never the objects.
+//! deleted, then their document) and forgets completed ones as old (their parts stay with the object). A
+//! pass reads the upload documents only, never the objects.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +37,13 @@ pub async fn pass(facade: &Facade, expiry: Duration) -> Result<usize, s3s::S3Err
     let now = now_secs();
     let mut aborted = 0;
     for (id, doc) in facade.uploads.list().await? {
-        if now.saturating_sub(doc.created) >= expiry.as_secs() {
+        if now.saturating_sub(doc.created) < expiry.as_secs() {
+            continue;
+        }
+        if doc.completed.is_some() {
+            // the parts belong to the completed object: only the document goes
+            facade.uploads.remove(&id).await?;
+        } else {
             facade.abort(&id).await?;
             aborted += 1;
         }

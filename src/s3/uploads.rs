@@ -1,8 +1,9 @@
 //! Multipart uploads in progress: one small document per upload (`s3/upload/{id}`) in the shared state
 //! store, so any router of the space can take the parts, complete or abort it. The parts themselves are
 //! MictlanX objects of the bucket [`PARTS_BUCKET`] under [`part_key`], stored and replicated like any
-//! object. A completed or aborted upload's document is removed; the sweep aborts uploads untouched for
-//! `MICTLANX_S3_UPLOAD_EXPIRY`.
+//! object. An aborted upload's document is removed; a completed one is kept, marked completed, so a repeated
+//! complete answers the same; the sweep removes both kinds once older than `MICTLANX_S3_UPLOAD_EXPIRY`
+//! (deleting the parts of uncompleted ones only).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +38,10 @@ pub struct UploadDoc {
     pub tags: BTreeMap<String, String>,
     /// Seconds since the epoch.
     pub created: u64,
+    /// The ETag, once completed: a repeated CompleteMultipartUpload answers it again. The document stays
+    /// until the sweep removes it (the parts belong to the object by then).
+    #[serde(default)]
+    pub completed: Option<String>,
 }
 
 #[derive(Clone)]

@@ -135,6 +135,7 @@ def check_listing():
     assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["tree/a/", "tree/b/"], out
     assert [o["Key"] for o in out["Contents"]] == ["tree/c"], out
     # v1 with a marker, and start-after
+    assert S3.list_objects_v2(Bucket="b-list", MaxKeys=0)["IsTruncated"] is False
     v1 = S3.list_objects(Bucket="b-list", Marker="tree/a/2")
     assert [o["Key"] for o in v1["Contents"]] == ["tree/b/1", "tree/c"], v1
     sa = S3.list_objects_v2(Bucket="b-list", StartAfter="tree/b/1")
@@ -239,6 +240,12 @@ def check_multipart():
         MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]})
     want = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
     assert done["ETag"] == f'"{want}"', (done["ETag"], want)
+    again = S3.complete_multipart_upload(
+        Bucket="b-multipart", Key="big/object.bin", UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]})
+    assert again["ETag"] == done["ETag"], "a repeated complete answers the same"
+    assert error_code(lambda: S3.upload_part(Bucket="b-multipart", Key="big/object.bin", UploadId=uid,
+                                             PartNumber=4, Body=b"late"))[0] == "NoSuchUpload"
     whole = b"".join(parts)
     head = S3.head_object(Bucket="b-multipart", Key="big/object.bin")
     assert head["ContentLength"] == len(whole) and head["ETag"] == f'"{want}"', head

@@ -9,3 +9,4 @@ mod boto3;
 mod cross_api;
 mod rclone;
 mod support;
+mod sweep;

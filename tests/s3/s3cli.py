@@ -3,6 +3,8 @@
     python s3cli.py ENDPOINT ACCESS SECRET put BUCKET KEY FILE
     python s3cli.py ENDPOINT ACCESS SECRET get BUCKET KEY FILE
     python s3cli.py ENDPOINT ACCESS SECRET mb BUCKET
+    python s3cli.py ENDPOINT ACCESS SECRET mpu-start BUCKET KEY   (prints the upload id)
+    python s3cli.py ENDPOINT ACCESS SECRET mpu-list BUCKET        (prints the open upload ids)
 Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
 """
 import sys
@@ -37,6 +39,16 @@ def main(argv):
         elif action == "mb":
             (bucket,) = args
             s3.create_bucket(Bucket=bucket)
+        elif action == "mpu-start":
+            # an upload with one part, left open
+            bucket, key = args
+            uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+            s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=1, Body=b"part one")
+            print(uid)
+        elif action == "mpu-list":
+            (bucket,) = args
+            for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+                print(u["UploadId"])
         else:
             raise SystemExit(f"unknown action {action}")
     except ClientError as e:
