@@ -37,6 +37,17 @@ pub enum RegistryError {
     Document(String),
 }
 
+/// A state store call bounded by `timeout`: a stalled store costs the timeout, never a hung request.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    f: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, RegistryError> {
+    match tokio::time::timeout(timeout, f).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(RegistryError::Timeout(timeout)),
+    }
+}
+
 impl Buckets {
     pub fn new(store: Arc<dyn StateStore>, timeout: Duration) -> Self {
         Buckets { store, timeout }
@@ -46,10 +57,7 @@ impl Buckets {
         &self,
         f: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, RegistryError> {
-        match tokio::time::timeout(self.timeout, f).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(RegistryError::Timeout(self.timeout)),
-        }
+        bounded(self.timeout, f).await
     }
 
     /// The registered bucket `id` (a MictlanX bucket id).

@@ -16,6 +16,21 @@ const NAMES: [&str; 5] = [
     "x-amz-checksum-sha256",
 ];
 
+/// The SDK checksums an input declares: PutObject and UploadPart carry the same five fields.
+macro_rules! declared_checksums {
+    ($input:expr) => {
+        s3s::dto::Checksum {
+            checksum_crc32: $input.checksum_crc32.clone(),
+            checksum_crc32c: $input.checksum_crc32c.clone(),
+            checksum_crc64nvme: $input.checksum_crc64nvme.clone(),
+            checksum_sha1: $input.checksum_sha1.clone(),
+            checksum_sha256: $input.checksum_sha256.clone(),
+            ..Default::default()
+        }
+    };
+}
+pub(super) use declared_checksums;
+
 /// The checksums a body must match.
 pub struct Expected {
     hasher: ChecksumHasher,

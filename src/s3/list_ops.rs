@@ -88,30 +88,48 @@ fn token_to_name(t: &str) -> S3Result<String> {
 }
 
 impl Facade {
+    /// Resolves the bucket and runs one listing of it as asked: the prefix, max-keys and the answer.
+    async fn run_list(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+        delimiter: Option<&str>,
+        after: Option<String>,
+        asked: Option<i32>,
+    ) -> S3Result<(String, usize, Listed)> {
+        let b = self.existing_bucket(bucket).await?;
+        let prefix = prefix.unwrap_or_default().to_string();
+        let max = max_keys(asked);
+        let query = Query {
+            bucket: &b,
+            prefix: &prefix,
+            delimiter,
+            after,
+            max_keys: max,
+        };
+        let listed = list(&self.backend, query).await?;
+        Ok((prefix, max, listed))
+    }
+
     pub(super) async fn list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<ListObjectsV2Output> {
         let input = req.input;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let b = self.existing_bucket(&input.bucket).await?;
-        let prefix = input.prefix.clone().unwrap_or_default();
         let after = match &input.continuation_token {
             Some(t) => Some(token_to_name(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
-        let max = max_keys(input.max_keys);
-        let listed = list(
-            &self.backend,
-            Query {
-                bucket: &b,
-                prefix: &prefix,
-                delimiter: input.delimiter.as_deref(),
+        let (prefix, max, listed) = self
+            .run_list(
+                &input.bucket,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
                 after,
-                max_keys: max,
-            },
-        )
-        .await?;
+                input.max_keys,
+            )
+            .await?;
         let contents: Vec<Object> = listed.contents.iter().map(|e| object(e, &enc)).collect();
         let common = prefixes(&listed, &enc);
         Ok(ListObjectsV2Output {
@@ -137,20 +155,15 @@ impl Facade {
     ) -> S3Result<ListObjectsOutput> {
         let input = req.input;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let b = self.existing_bucket(&input.bucket).await?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let max = max_keys(input.max_keys);
-        let listed = list(
-            &self.backend,
-            Query {
-                bucket: &b,
-                prefix: &prefix,
-                delimiter: input.delimiter.as_deref(),
-                after: input.marker.clone().filter(|m| !m.is_empty()),
-                max_keys: max,
-            },
-        )
-        .await?;
+        let (prefix, max, listed) = self
+            .run_list(
+                &input.bucket,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
+                input.marker.clone().filter(|m| !m.is_empty()),
+                input.max_keys,
+            )
+            .await?;
         Ok(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.name(&prefix)),
@@ -172,20 +185,15 @@ impl Facade {
     ) -> S3Result<ListObjectVersionsOutput> {
         let input = req.input;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let b = self.existing_bucket(&input.bucket).await?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let max = max_keys(input.max_keys);
-        let listed = list(
-            &self.backend,
-            Query {
-                bucket: &b,
-                prefix: &prefix,
-                delimiter: input.delimiter.as_deref(),
-                after: input.key_marker.clone().filter(|m| !m.is_empty()),
-                max_keys: max,
-            },
-        )
-        .await?;
+        let (prefix, max, listed) = self
+            .run_list(
+                &input.bucket,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
+                input.key_marker.clone().filter(|m| !m.is_empty()),
+                input.max_keys,
+            )
+            .await?;
         let versions = listed
             .contents
             .iter()

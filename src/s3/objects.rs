@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
-use super::checksum::Expected;
+use super::checksum::{declared_checksums, Expected};
 use super::errors::no_such_key;
 use super::manifest;
 use super::names;
@@ -43,14 +43,7 @@ impl Facade {
     ) -> S3Result<PutObjectOutput> {
         let checksums = Expected::of(
             &req.headers,
-            Checksum {
-                checksum_crc32: req.input.checksum_crc32.clone(),
-                checksum_crc32c: req.input.checksum_crc32c.clone(),
-                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
-                checksum_sha1: req.input.checksum_sha1.clone(),
-                checksum_sha256: req.input.checksum_sha256.clone(),
-                ..Default::default()
-            },
+            declared_checksums!(req.input),
             req.trailing_headers.clone(),
         );
         let input = req.input;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::buckets::RegistryError;
+use super::buckets::{bounded, RegistryError};
 use crate::cluster::store::{StateStore, StoreError};
 
 const PREFIX: &str = "s3/upload/";
@@ -66,10 +66,7 @@ impl Uploads {
         &self,
         f: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, RegistryError> {
-        match tokio::time::timeout(self.timeout, f).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(RegistryError::Timeout(self.timeout)),
-        }
+        bounded(self.timeout, f).await
     }
 
     /// A new upload id: 32 hex digits (a canonical MictlanX id).

@@ -60,7 +60,7 @@ impl ListQuery {
     tag = "buckets",
     params(
         ("bucket_id" = String, Path, description = "Bucket (canonical form is used)", example = "demo"),
-        ("limit" = Option<u32>, Query, description = "At most this many objects (1 to 10000): one page. Absent = the complete listing"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many objects (1 to 10000): one page. Absent = the complete listing"),
         ("start_after" = Option<String>, Query, description = "Only keys after this one (the `next_start_after` of the previous page)"),
         ("prefix" = Option<String>, Query, description = "Only keys that start with this"),
     ),
