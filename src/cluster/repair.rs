@@ -1,6 +1,7 @@
 //! Healing (the repair loop): on the leader only, every `MICTLANX_ROUTER_REPAIR_INTERVAL` (and at once when a
 //! peer comes back), look at every record that needs attention, at the objects of holders unavailable for
-//! longer than `MICTLANX_ROUTER_REPAIR_DELAY`, and at the next keys of each running drain ([`drain`]), and for each:
+//! longer than `MICTLANX_ROUTER_REPAIR_DELAY`, and at the next keys of each running drain ([`drain`]),
+//! and for each:
 //! * apply pending deletes on live peers (tombstones, stale copies) with a conditional delete, so a copy
 //!   newer than the delete survives;
 //! * expire tombstones whose deletes all went through, after their retention ([`super::tombstones`]: they
