@@ -159,7 +159,7 @@ pub(super) async fn commit(
         if !claims::holds(&group.value, c.token) {
             return Err(claims::fenced(id));
         }
-        let prev = inner.state.st(inner.state.store.object(&key)).await?;
+        let prev = inner.state.object(&key).await?;
         let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         rec.commit(&holders, c.version, c.group.rf.max(1), now);
         let mut writes = vec![

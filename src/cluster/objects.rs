@@ -36,7 +36,7 @@ where
     F: FnMut(&mut ObjectRecord) -> bool,
 {
     for _ in 0..CAS_ATTEMPTS {
-        let prev = inner.state.st(inner.state.store.object(key)).await?;
+        let prev = inner.state.object(key).await?;
         let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         if !change(&mut rec) {
             return Ok(rec);
@@ -95,7 +95,7 @@ where
     F: FnMut(&str, &mut ObjectRecord) -> bool,
 {
     for _ in 0..BATCH_ATTEMPTS {
-        let prevs = inner.state.st(inner.state.store.objects(keys)).await?;
+        let prevs = inner.state.objects(keys).await?;
         let mut writes = Vec::new();
         for (key, prev) in keys.iter().zip(prevs) {
             let mut rec = prev.as_ref().map(|v| v.value.clone()).unwrap_or_default();
@@ -112,5 +112,5 @@ where
 
 /// The record of `key`, if any.
 pub(super) async fn get(state: &StateLink, key: &str) -> Result<Option<ObjectRecord>, RmError> {
-    Ok(state.st(state.store.object(key)).await?.map(|v| v.value))
+    Ok(state.object(key).await?.map(|v| v.value))
 }

@@ -1,6 +1,7 @@
 //! Healing (the repair loop): on the leader only, every `MICTLANX_ROUTER_REPAIR_INTERVAL` (and at once when a
 //! peer comes back), look at every record that needs attention, at the objects of holders unavailable for
-//! longer than `MICTLANX_ROUTER_REPAIR_DELAY`, and at the objects of draining peers, and for each:
+//! longer than `MICTLANX_ROUTER_REPAIR_DELAY`, and at the next keys of each running drain ([`drain`]),
+//! and for each:
 //! * apply pending deletes on live peers (tombstones, stale copies) with a conditional delete, so a copy
 //!   newer than the delete survives;
 //! * expire tombstones whose deletes all went through, after their retention ([`super::tombstones`]: they
@@ -11,9 +12,10 @@
 //!
 //! Copies run `MICTLANX_ROUTER_REPAIR_CONCURRENCY` at a time and share `MICTLANX_ROUTER_REPAIR_BANDWIDTH`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -42,6 +44,8 @@ pub struct RepairState {
     /// Where the next round goes on in the attention set, so a long queue is worked through round after
     /// round instead of its first pages only.
     pub attention_cursor: Option<String>,
+    /// Each running drain's walk over its peer's index.
+    pub drains: HashMap<String, drain::DrainPass>,
 }
 
 /// Register the repair metrics so they are exported before the first round.
@@ -78,9 +82,9 @@ pub(super) async fn repair_loop(inner: Arc<Inner>) {
         if !inner.work.is_leader() {
             continue;
         }
-        let round = run_round(&inner).await;
+        let (round, listed, settled) = run_round(&inner).await;
         super::tombstones::expire(&inner).await;
-        drain::update_progress(&inner).await;
+        drain::update_progress(&inner, listed, &settled).await;
         publish(&inner, round).await;
     }
 }
@@ -94,19 +98,26 @@ struct Tally {
     failed: AtomicU64,
     deletes: AtomicU64,
     bytes: AtomicU64,
+    /// Keys that need nothing more from a drain (their full factor is on peers that are not draining, or
+    /// they are not live), for the drains' progress.
+    settled: Mutex<HashSet<String>>,
 }
 
-async fn run_round(inner: &Arc<Inner>) -> RepairRound {
+async fn run_round(inner: &Arc<Inner>) -> (RepairRound, Vec<drain::Listed>, HashSet<String>) {
     let started_at_ns = now_ns();
-    let keys = candidates(inner).await;
+    let (keys, listed) = candidates(inner).await;
     let tally = Tally::default();
     futures::stream::iter(keys)
         .for_each_concurrent(inner.cfg.repair.concurrency.max(1), |key| {
             let tally = &tally;
             async move {
                 lock(&inner.work.repair).running.insert(key.clone());
-                if let Err(e) = repair_key(inner, &key, tally).await {
-                    tracing::debug!(%key, error = %e, "repair of a record deferred");
+                match repair_key(inner, &key, tally).await {
+                    Ok(true) => {
+                        lock(&tally.settled).insert(key.clone());
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!(%key, error = %e, "repair of a record deferred"),
                 }
                 lock(&inner.work.repair).running.remove(&key);
             }
@@ -117,7 +128,7 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
         .metrics
         .gauge("mictlanx_router_under_replicated_objects")
         .set(load(&tally.under) as f64);
-    RepairRound {
+    let round = RepairRound {
         started_at_ns,
         finished_at_ns: now_ns(),
         examined: load(&tally.examined),
@@ -126,11 +137,14 @@ async fn run_round(inner: &Arc<Inner>) -> RepairRound {
         failed: load(&tally.failed),
         deletes_applied: load(&tally.deletes),
         bytes_copied: load(&tally.bytes),
-    }
+    };
+    let settled = std::mem::take(&mut *lock(&tally.settled));
+    (round, listed, settled)
 }
 
-/// Every key the round must look at: the attention set, and the objects of dead and draining holders.
-async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
+/// Every key the round must look at: the attention set, the next keys of each running drain (see
+/// [`drain::list`]), and the objects of dead holders.
+async fn candidates(inner: &Arc<Inner>) -> (BTreeSet<String>, Vec<drain::Listed>) {
     let mut keys = BTreeSet::new();
     let mut cursor = lock(&inner.work.repair).attention_cursor.take();
     loop {
@@ -148,15 +162,17 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
         }
     }
     lock(&inner.work.repair).attention_cursor = cursor;
+    let listed = drain::list(inner, MAX_PER_ROUND.saturating_sub(keys.len()), 500).await;
+    for l in &listed {
+        keys.extend(l.keys.iter().cloned());
+    }
     let now = Instant::now();
     let watched: Vec<String> = {
         let peers = lock(&inner.table.peers);
-        let draining = lock(&inner.table.draining);
         peers
             .iter()
-            .filter(|(id, e)| {
-                draining.contains(*id)
-                    || (!e.liveness.is_live() && e.liveness.down_for(now) >= inner.cfg.repair.delay)
+            .filter(|(_, e)| {
+                !e.liveness.is_live() && e.liveness.down_for(now) >= inner.cfg.repair.delay
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -178,20 +194,22 @@ async fn candidates(inner: &Arc<Inner>) -> BTreeSet<String> {
             }
         }
     }
-    keys
+    (keys, listed)
 }
 
+/// Repair one record; `true` when it needs nothing more from a drain (no record, not live, or its full
+/// factor on peers that are not draining).
 async fn repair_key(
     inner: &Arc<Inner>,
     key: &str,
     tally: &Tally,
-) -> Result<(), crate::cluster::RmError> {
+) -> Result<bool, crate::cluster::RmError> {
     let Some(rec) = objects::get(&inner.state, key).await? else {
-        return Ok(());
+        return Ok(true);
     };
     tally.examined.fetch_add(1, Ordering::Relaxed);
     let Some((b, k)) = key.split_once('@') else {
-        return Ok(());
+        return Ok(true);
     };
     if rec.tombstone_expired(now_ns()) {
         objects::modify(inner, key, |r| {
@@ -202,16 +220,16 @@ async fn repair_key(
             expired
         })
         .await?;
-        return Ok(());
+        return Ok(true);
     }
     apply_deletes(inner, &rec, b, k, key, tally).await?;
     if !rec.is_live() {
-        return Ok(());
+        return Ok(true);
     }
     let copies = classify(&inner.table, inner.cfg.repair.delay, &rec, Instant::now());
     let want = desired(&rec, &copies);
     if copies.good.len() >= want {
-        return Ok(());
+        return Ok(copies.good.len() >= want.max(1));
     }
     tally.under.fetch_add(1, Ordering::Relaxed);
     restore(inner, &rec, &copies, want, b, k, key, tally).await
@@ -270,7 +288,7 @@ async fn apply_deletes(
     Ok(())
 }
 
-/// Copy the object to `want - good` new peers and record them.
+/// Copy the object to `want - good` new peers and record them; `true` when it has `want` copies now.
 #[allow(clippy::too_many_arguments)]
 async fn restore(
     inner: &Arc<Inner>,
@@ -281,10 +299,10 @@ async fn restore(
     k: &str,
     key: &str,
     tally: &Tally,
-) -> Result<(), crate::cluster::RmError> {
+) -> Result<bool, crate::cluster::RmError> {
     let Some(source) = copies.sources.first() else {
         tracing::warn!(%key, "under-replicated with no live copy to repair from");
-        return Ok(());
+        return Ok(false);
     };
     let size = match inner.client.get_metadata_copy(source, b, k).await {
         Ok((md, _)) => md.metadata.size,
@@ -300,7 +318,7 @@ async fn restore(
         // Common in a small space (rf above the number of peers); the gauge shows it, a log line each
         // round would not help.
         tracing::debug!(%key, want, have = copies.good.len(), "no peer can take another copy");
-        return Ok(());
+        return Ok(false);
     }
     let mut made = Vec::new();
     for target in targets {
@@ -333,7 +351,7 @@ async fn restore(
         }
     }
     if made.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let now = now_ns();
     let dead = copies.dead.clone();
@@ -351,7 +369,7 @@ async fn restore(
     })
     .await?;
     tracing::info!(%key, copies = made.len(), "object repaired");
-    Ok(())
+    Ok(copies.good.len() + made.len() >= want.max(1))
 }
 
 /// Up to `need` live, non-draining peers that do not hold the object, by placement order.

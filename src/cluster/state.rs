@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::liveness::PeerLiveness;
+use super::record::ObjectRecord;
 use super::registry::PeersDoc;
 use super::repair::RepairState;
-use super::store::{StateStore, StoreError, Write};
+use super::store::{StateStore, StoreError, Versioned, Write};
 use super::throttle::Throttle;
 use super::types::{PeerInfo, RmError};
 use crate::config::ReplicaConfig;
@@ -123,6 +124,30 @@ impl StateLink {
             Err(StoreError::Backend(_)) => {}
         }
         result.map_err(RmError::from)
+    }
+
+    /// [`StateStore::object`] through [`Self::st`], counted in `mictlanx_router_state_object_reads_total`.
+    pub async fn object(&self, key: &str) -> Result<Option<Versioned<ObjectRecord>>, RmError> {
+        let rec = self.st(self.store.object(key)).await?;
+        self.count_reads(1);
+        Ok(rec)
+    }
+
+    /// [`StateStore::objects`] through [`Self::st`], counted in `mictlanx_router_state_object_reads_total`
+    /// (one per key asked for).
+    pub async fn objects(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Versioned<ObjectRecord>>>, RmError> {
+        let recs = self.st(self.store.objects(keys)).await?;
+        self.count_reads(keys.len() as u64);
+        Ok(recs)
+    }
+
+    fn count_reads(&self, n: u64) {
+        self.metrics
+            .counter("mictlanx_router_state_object_reads_total")
+            .increment(n);
     }
 
     /// [`StateStore::apply`] through [`Self::st`], counting what the store was given: every successful

@@ -120,6 +120,9 @@ pub trait StateStore: Send + Sync + 'static {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError>;
+    /// How many keys the peer holds (the size of its per-peer index), without reading any record: the
+    /// total a drain starts with.
+    async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError>;
     /// The keys whose records need attention, a page at a time.
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError>;
     async fn attention_len(&self) -> Result<u64, StoreError>;

@@ -162,7 +162,7 @@ pub struct DrainStatus {
     /// `running` while objects still need copies elsewhere, then `done`; the peer takes no new placements
     /// until it is removed.
     pub state: String,
-    /// Objects the peer holds.
+    /// Objects the peer held when the drain started.
     pub objects_total: u64,
     /// Of those, objects whose full replication factor is on other peers.
     pub objects_done: u64,

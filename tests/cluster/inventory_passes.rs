@@ -11,7 +11,7 @@ use mictlanx_testkit::{wait::eventually, Peer};
 use crate::replica_manager::{backends, client, config, put_direct};
 
 /// The value of the series `name` (`name{labels}` when given) in the Prometheus text; 0 when absent.
-fn series(m: &Metrics, name: &str) -> u64 {
+pub(crate) fn series(m: &Metrics, name: &str) -> u64 {
     m.render()
         .lines()
         .find_map(|l| {

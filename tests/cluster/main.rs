@@ -2,6 +2,7 @@
 //! space (in process and as processes), cache coherence across writers, healing and draining.
 
 mod cache_coherence;
+mod drain_progress;
 mod healing;
 mod healing_drain;
 mod inventory_passes;

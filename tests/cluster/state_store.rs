@@ -66,6 +66,7 @@ fn put(key: &str, prev: Option<Versioned<ObjectRecord>>, next: ObjectRecord) -> 
     }
 }
 
+/// Every key of the peer's index, page after page; the store's count of the index agrees.
 async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut cursor = None;
@@ -79,6 +80,11 @@ async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
     }
     keys.sort();
     keys.dedup();
+    assert_eq!(
+        store.peer_object_count(peer).await.unwrap(),
+        keys.len() as u64,
+        "the index count of {peer} agrees with its pages"
+    );
     keys
 }
 

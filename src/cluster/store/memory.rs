@@ -267,6 +267,13 @@ impl StateStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError> {
+        Ok(lock(&self.state)
+            .by_peer
+            .get(peer_id)
+            .map_or(0, |set| set.len() as u64))
+    }
+
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
         Ok(page(&lock(&self.state).attention, cursor, count))
     }

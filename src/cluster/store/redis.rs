@@ -257,6 +257,16 @@ impl StateStore for RedisStore {
             .await
     }
 
+    /// One `HLEN` per shard (O(shards), whatever the number of objects).
+    async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError> {
+        self.sum_shards(|s| {
+            redis::cmd("HLEN")
+                .arg(self.keys.peer_index(s, peer_id))
+                .clone()
+        })
+        .await
+    }
+
     async fn attention(&self, cursor: Option<String>, count: usize) -> Result<Page, StoreError> {
         self.scan_shards(false, |s| self.keys.attention(s), cursor, count)
             .await
