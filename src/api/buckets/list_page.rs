@@ -137,10 +137,8 @@ impl BucketLister {
             match answer {
                 Ok(page) => {
                     let asked = self.batch;
-                    // A peer that ignores the paging parameters answers its whole bucket: keep only
-                    // what follows the cursor, and it has nothing more after that.
-                    src.exhausted = page.balls.len() < asked || page.balls.len() > asked;
                     let after = src.after.clone();
+                    src.exhausted = exhausted(&page.balls, asked, &self.prefix, after.as_deref());
                     let mut balls: Vec<Metadata> = page
                         .balls
                         .into_iter()
@@ -235,5 +233,53 @@ impl BucketLister {
             .filter(|s| !s.failed)
             .map(|s| s.peer.peer_id.clone())
             .collect()
+    }
+}
+
+/// Whether a peer's answer to a page call ends its part of the listing: a short page, or an answer of a peer
+/// that ignores the paging parameters (an older peer answers its whole bucket). The latter shows by more keys
+/// than asked, or by a key at or before the cursor or outside the prefix, which a paging peer never answers;
+/// its whole bucket may be exactly `asked` keys, and then the next call tells.
+fn exhausted(balls: &[Metadata], asked: usize, prefix: &str, after: Option<&str>) -> bool {
+    let ignored_paging = balls.iter().any(|m| {
+        !m.key.starts_with(prefix) || after.is_some_and(|a| m.key.as_str() <= a)
+    });
+    balls.len() != asked || ignored_paging
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exhausted;
+    use mictlanx_proto::model::Metadata;
+
+    fn balls(keys: &[&str]) -> Vec<Metadata> {
+        keys.iter()
+            .map(|k| {
+                serde_json::from_value(serde_json::json!({
+                    "key": k, "size": 1, "checksum": "-", "bucket_id": "b", "ball_id": k,
+                }))
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_page_of_a_paging_peer_asks_again_and_a_short_one_ends() {
+        assert!(!exhausted(&balls(&["k1", "k2"]), 2, "k", None));
+        assert!(!exhausted(&balls(&["k3", "k4"]), 2, "k", Some("k2")));
+        assert!(exhausted(&balls(&["k5"]), 2, "k", Some("k4")));
+        assert!(exhausted(&[], 2, "k", Some("k5")));
+    }
+
+    #[test]
+    fn a_peer_that_ignores_paging_ends_even_when_its_bucket_is_exactly_one_page() {
+        // an older peer with exactly `asked` keys answers them again after the cursor: that ends it (it
+        // used to be asked again forever, the listing answering no keys and the same cursor)
+        let whole = balls(&["k4", "k5"]);
+        assert!(!exhausted(&whole, 2, "", None));
+        assert!(exhausted(&whole, 2, "", Some("k5")));
+        // keys outside the prefix, or more keys than asked, show it too
+        assert!(exhausted(&balls(&["a1", "k1"]), 2, "k", None));
+        assert!(exhausted(&balls(&["k1", "k2", "k3"]), 2, "k", None));
     }
 }
