@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod history;
+mod listing;
 pub mod nemesis;
 mod requests;
 pub mod space;
