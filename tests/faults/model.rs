@@ -1,9 +1,11 @@
 //! The model-based random test: two routers on one real Redis, four real peers, four clients doing random
 //! operations (put and overwrite with rf 1–3 and 0 B to 3 MiB, phase 1 and phase 2 through different
-//! routers; get, ranged get, metadata, delete, update, disable, listing) on 2 × 16 contended keys through a
+//! routers; get, ranged get, metadata, delete, update, disable, listing, paged walks of a bucket within a prefix) on 2 × 16 contended keys through a
 //! router picked at random, while a nemesis stops and kills peers, kills and restarts routers, stops Redis
 //! and drains and removes a peer. A fixed list of seeds; `MICTLANX_MODEL_SEEDS` (comma-separated) and
-//! `MICTLANX_MODEL_SECONDS` replace them (`benches/soak.sh`).
+//! `MICTLANX_MODEL_SECONDS` replace them, and `MICTLANX_MODEL_BACKEND=redis-cluster` runs them on a Redis
+//! Cluster of three masters and three replicas, whose masters the nemesis also stops and kills
+//! (`benches/soak.sh`).
 //!
 //! The checker's rules (`mictlanx_testkit::chaos::checker`), where concurrent or indeterminate operations
 //! allow every outcome they could explain:
@@ -12,21 +14,24 @@
 //!    write in flight, that write's bytes or a newer write's, through any router;
 //! 3. a deleted key never comes back;
 //! 4. no read returns bytes that were never written;
-//! 5. a listing never shows a deleted key, and (with no fault near it) shows every acknowledged one;
+//! 5. a listing (complete, or walked in pages through random routers) never shows a deleted key, shows
+//!    its keys once, in order, within its prefix, and (with no fault near it) every acknowledged one;
 //! 6. no operation takes longer than 30 s;
-//! 7. once the faults stop, every object is back on `min(rf, peers)` peers within 60 s.
+//! 7. once the faults stop, every object is back on `min(rf, peers)` peers within 60 s;
+//! 8. a listing answered 200 has a body that parses (with no fault near it); one that does not is
+//!    indeterminate, never an empty listing.
 //!
 //! A failure prints the seed, the faults and the slice of history around each violation.
 
 use std::time::Duration;
 
-use mictlanx_testkit::chaos::{self, Run};
+use mictlanx_testkit::chaos::{self, Backend, Run};
 use mictlanx_testkit::faults::serial;
 
 const SEEDS: [u64; 2] = [1_024, 5];
 const SECONDS: u64 = 25;
 
-fn from_env() -> (Vec<u64>, Duration) {
+fn from_env() -> (Vec<u64>, Duration, Backend) {
     let seeds = std::env::var("MICTLANX_MODEL_SEEDS")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
@@ -35,15 +40,23 @@ fn from_env() -> (Vec<u64>, Duration) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(SECONDS);
-    (seeds, Duration::from_secs(secs))
+    let backend = std::env::var("MICTLANX_MODEL_BACKEND")
+        .ok()
+        .map(|b| Backend::parse(&b).expect("MICTLANX_MODEL_BACKEND is redis or redis-cluster"))
+        .unwrap_or(Backend::Redis);
+    (seeds, Duration::from_secs(secs), backend)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn random_operations_under_faults_keep_every_promise() {
     let _serial = serial().await;
-    let (seeds, duration) = from_env();
+    let (seeds, duration, backend) = from_env();
     for seed in seeds {
-        let Some(report) = chaos::run(Run::short(seed, duration)).await else {
+        let run = Run {
+            backend,
+            ..Run::short(seed, duration)
+        };
+        let Some(report) = chaos::run(run).await else {
             return;
         };
         println!("{}", report.summary());

@@ -1,7 +1,9 @@
 //! The nemesis of a random run: one fault at a time, chosen from its own seeded generator, held for a
 //! random while, then healed: SIGSTOP/SIGCONT of a peer, SIGKILL of a peer and a restart on its data dir,
-//! SIGKILL of a router and a restart on its port and state dir, SIGSTOP of Redis, and (once per run, when
-//! enabled) a peer drained and removed. Every fault goes into the [`History`] with its start and heal times.
+//! SIGKILL of a router and a restart on its port and state dir, SIGSTOP of Redis (on a cluster: of one
+//! master, shorter than its failure detection), on a Redis Cluster SIGKILL of a master (its replica takes
+//! over, then it is restarted on its dir and rejoins as a replica), and (once per run, when enabled) a
+//! peer drained and removed. Every fault goes into the [`History`] with its start and heal times.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,13 +63,23 @@ pub async fn run_nemesis(
                 s.routers[r].restart().await;
                 format!("SIGKILL router r{r}, restarted after {:?}", hold / 3)
             }
-            80..=91 => {
+            80..=87 => {
                 let hold = hold.min(Duration::from_millis(1500));
-                s.redis.stop();
+                let what = s.store.stop(rng.random_range(0..3));
                 tokio::time::sleep(hold).await;
-                s.redis.cont();
-                format!("SIGSTOP redis for {hold:?}")
+                s.store.cont();
+                format!("SIGSTOP {what} for {hold:?}")
             }
+            88..=91 => match s.store.kill_master(rng.random_range(0..3)).await {
+                Some(what) => what,
+                None => {
+                    let hold = hold.min(Duration::from_millis(1500));
+                    let what = s.store.stop(0);
+                    tokio::time::sleep(hold).await;
+                    s.store.cont();
+                    format!("SIGSTOP {what} for {hold:?}")
+                }
+            },
             _ if !drained && peers.len() > 3 => {
                 drained = true;
                 let i = peers[rng.random_range(0..peers.len())];

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use super::checker::Violation;
 use super::history::{Fault, Op, Outcome};
+use super::store::Backend;
 
 /// Everything a run produced.
 pub struct Report {
     pub seed: u64,
+    pub backend: Backend,
     pub ops: Vec<Op>,
     pub faults: Vec<Fault>,
     pub violations: Vec<Violation>,
@@ -33,8 +35,9 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {}: {} operations, {} faults, {} violations in {:.1} s",
+            "seed {} on {}: {} operations, {} faults, {} violations in {:.1} s",
             self.seed,
+            self.backend.name(),
             self.ops.len(),
             self.faults.len(),
             self.violations.len(),
