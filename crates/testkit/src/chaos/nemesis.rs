@@ -3,7 +3,7 @@
 //! SIGKILL of a router and a restart on its port and state dir, SIGSTOP of Redis (on a cluster: of one
 //! master, shorter than its failure detection), on a Redis Cluster SIGKILL of a master (its replica takes
 //! over, then it is restarted on its dir and rejoins as a replica), and (once per run, when enabled) a
-//! peer drained and removed. Every fault goes into the [`History`] with its start and heal times.
+//! peer drained and removed. On a cluster the first fault is always a master's SIGKILL. Every fault goes into the [`History`] with its start and heal times.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 
 use super::history::{Fault, History};
 use super::space::Space;
+use super::store::Backend;
 
 /// What the nemesis may do.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +35,8 @@ pub async fn run_nemesis(
 ) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x005E_ED0F_FA17);
     let mut drained = !n.drain;
+    // On a cluster the first fault is a master's SIGKILL, so even a short run fails one over.
+    let mut master_killed = space.lock().await.store.backend() != Backend::RedisCluster;
     // Let the clients write something first.
     tokio::time::sleep(n.pause).await;
     while Instant::now() < until {
@@ -41,7 +44,13 @@ pub async fn run_nemesis(
         let started = history.now();
         let mut s = space.lock().await;
         let peers = s.active_peers();
-        let what = match rng.random_range(0..100) {
+        let roll = if master_killed {
+            rng.random_range(0..100)
+        } else {
+            master_killed = true;
+            88
+        };
+        let what = match roll {
             0..=29 => {
                 let i = peers[rng.random_range(0..peers.len())];
                 s.peers[i].pause();
@@ -94,6 +103,7 @@ pub async fn run_nemesis(
             }
         };
         drop(s);
+        eprintln!("chaos fault: {what}");
         history.fault(Fault {
             what,
             started,

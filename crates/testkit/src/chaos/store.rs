@@ -41,7 +41,14 @@ impl Store {
     pub fn start(backend: Backend) -> Option<Store> {
         Some(match backend {
             Backend::Redis => Store::Redis(RedisServer::start()?),
-            Backend::RedisCluster => Store::Cluster(RedisCluster::start()?),
+            Backend::RedisCluster => {
+                let c = RedisCluster::start()?;
+                assert!(
+                    replicas_in_sync(&c),
+                    "the cluster's replicas did not sync within 30 s"
+                );
+                Store::Cluster(c)
+            }
         })
     }
 
@@ -96,6 +103,10 @@ impl Store {
         let Store::Cluster(c) = self else {
             return None;
         };
+        // A replica that never synced with its master is not promoted: kill only with every link up.
+        if !replicas_in_sync(c) {
+            return Some("no master killed: a replica not in sync within 30 s".into());
+        }
         let masters = c.masters();
         let port = masters[pick % masters.len()];
         let started = Instant::now();
@@ -134,6 +145,29 @@ impl Store {
                 "NOT in sync as a replica within 30 s"
             }
         ))
+    }
+}
+
+/// Wait (at most 30 s) until every live replica's link to its master is up: a replica syncs a few seconds
+/// after it joined (the master waits for more replicas before a diskless sync), and one that never synced
+/// is never promoted.
+fn replicas_in_sync(c: &RedisCluster) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let synced = c
+            .nodes
+            .iter()
+            .filter(|(_, p)| p.0.is_some())
+            .filter_map(|(port, _)| c.cli(*port, &["INFO", "replication"]))
+            .filter(|i| i.contains("role:slave"))
+            .all(|i| i.contains("master_link_status:up"));
+        if synced {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -84,6 +84,16 @@ impl Report {
             *kinds.entry(kind).or_default() += 1;
         }
         let _ = writeln!(s, "faults: {kinds:?}");
+        // The faults whose heal did not go as planned (a failover or a rejoin that did not happen).
+        for f in self.faults.iter().filter(|f| f.what.contains("NOT")) {
+            let _ = writeln!(
+                s,
+                "  [{:.1}s..{:.1}s] {}",
+                f.started.as_secs_f64(),
+                f.healed.as_secs_f64(),
+                f.what
+            );
+        }
         let _ = writeln!(
             s,
             "repairs done: {}, stale or deleted copies removed: {}",
