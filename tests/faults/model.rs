@@ -1,11 +1,12 @@
 //! The model-based random test: two routers on one real Redis, four real peers, four clients doing random
 //! operations (put and overwrite with rf 1–3 and 0 B to 3 MiB, phase 1 and phase 2 through different
-//! routers; get, ranged get, metadata, delete, update, disable, listing, paged walks of a bucket within a prefix) on 2 × 16 contended keys through a
-//! router picked at random, while a nemesis stops and kills peers, kills and restarts routers, stops Redis
-//! and drains and removes a peer. A fixed list of seeds; `MICTLANX_MODEL_SEEDS` (comma-separated) and
-//! `MICTLANX_MODEL_SECONDS` replace them, and `MICTLANX_MODEL_BACKEND=redis-cluster` runs them on a Redis
-//! Cluster of three masters and three replicas, whose masters the nemesis also stops and kills
-//! (`benches/soak.sh`).
+//! routers; get, ranged get, metadata, delete, update, disable, listing, paged walks of a bucket within a
+//! prefix) on 2 × 16 contended keys through a router picked at random, while a nemesis stops and kills peers, kills and restarts routers, stops Redis
+//! and drains and removes a peer; then one shorter run on a Redis Cluster of three masters and three
+//! replicas, whose masters the nemesis also stops and kills (the first fault: a master's SIGKILL, its
+//! replica takes over, the node is restarted and rejoins as a replica). A fixed list of seeds;
+//! `MICTLANX_MODEL_SEEDS` (comma-separated), `MICTLANX_MODEL_SECONDS` and `MICTLANX_MODEL_BACKEND`
+//! (`redis` or `redis-cluster`) replace them (`benches/soak.sh`).
 //!
 //! The checker's rules (`mictlanx_testkit::chaos::checker`), where concurrent or indeterminate operations
 //! allow every outcome they could explain:
@@ -30,34 +31,54 @@ use mictlanx_testkit::faults::serial;
 
 const SEEDS: [u64; 2] = [1_024, 5];
 const SECONDS: u64 = 25;
+/// One shorter run on a Redis Cluster (its first fault is a master's SIGKILL).
+const CLUSTER_SEED: u64 = 7;
+const CLUSTER_SECONDS: u64 = 12;
 
-fn from_env() -> (Vec<u64>, Duration, Backend) {
-    let seeds = std::env::var("MICTLANX_MODEL_SEEDS")
-        .ok()
+/// The fixed runs, or the seeds of `MICTLANX_MODEL_SEEDS` for `MICTLANX_MODEL_SECONDS` each on
+/// `MICTLANX_MODEL_BACKEND` (`redis` by default) when any of them is set.
+fn runs() -> Vec<Run> {
+    let env = |name| std::env::var(name).ok();
+    let (seeds, secs, backend) = (
+        env("MICTLANX_MODEL_SEEDS"),
+        env("MICTLANX_MODEL_SECONDS"),
+        env("MICTLANX_MODEL_BACKEND"),
+    );
+    if seeds.is_none() && secs.is_none() && backend.is_none() {
+        let mut runs: Vec<Run> = SEEDS
+            .iter()
+            .map(|&seed| Run::short(seed, Duration::from_secs(SECONDS)))
+            .collect();
+        runs.push(Run {
+            backend: Backend::RedisCluster,
+            ..Run::short(CLUSTER_SEED, Duration::from_secs(CLUSTER_SECONDS))
+        });
+        return runs;
+    }
+    let seeds: Vec<u64> = seeds
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| SEEDS.to_vec());
-    let secs = std::env::var("MICTLANX_MODEL_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(SECONDS);
-    let backend = std::env::var("MICTLANX_MODEL_BACKEND")
-        .ok()
+    let secs = secs.and_then(|s| s.parse().ok()).unwrap_or(SECONDS);
+    let backend = backend
         .map(|b| Backend::parse(&b).expect("MICTLANX_MODEL_BACKEND is redis or redis-cluster"))
         .unwrap_or(Backend::Redis);
-    (seeds, Duration::from_secs(secs), backend)
+    seeds
+        .into_iter()
+        .map(|seed| Run {
+            backend,
+            ..Run::short(seed, Duration::from_secs(secs))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn random_operations_under_faults_keep_every_promise() {
     let _serial = serial().await;
-    let (seeds, duration, backend) = from_env();
-    for seed in seeds {
-        let run = Run {
-            backend,
-            ..Run::short(seed, duration)
-        };
+    for run in runs() {
+        let backend = run.backend;
+        // `None`: the Redis tools are not installed.
         let Some(report) = chaos::run(run).await else {
-            return;
+            continue;
         };
         println!("{}", report.summary());
         assert!(
@@ -66,6 +87,17 @@ async fn random_operations_under_faults_keep_every_promise() {
             report.summary()
         );
         assert!(!report.faults.is_empty(), "the nemesis injected faults");
+        if backend == Backend::RedisCluster {
+            assert!(
+                report
+                    .faults
+                    .iter()
+                    .any(|f| f.what.contains("; failed over")
+                        && f.what.contains("rejoined as an in-sync replica")),
+                "a master was killed, failed over and rejoined: {}",
+                report.summary()
+            );
+        }
         assert!(report.violations.is_empty(), "{}", report.failure());
     }
 }
