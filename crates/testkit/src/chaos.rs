@@ -1,4 +1,5 @@
-//! A model-based random run with a nemesis, on real processes: routers on one Redis, peers, concurrent
+//! A model-based random run with a nemesis, on real processes: routers on one Redis (or one Redis
+//! Cluster), peers, concurrent
 //! clients doing random operations on a small contended key space, faults injected meanwhile, then the
 //! faults stop, every object must get back to its replication factor, and the checker judges the history.
 //! Seeded: the same seed gives the same operations and faults (timing still varies). Used by the fault
@@ -6,9 +7,11 @@
 
 pub mod checker;
 pub mod history;
+mod listing;
 pub mod nemesis;
 mod requests;
 pub mod space;
+pub mod store;
 pub mod summary;
 pub mod workload;
 
@@ -21,6 +24,7 @@ pub use checker::{check, Violation};
 pub use history::{History, Kind, Op, Outcome, Seen};
 pub use nemesis::Nemesis;
 pub use space::Space;
+pub use store::Backend;
 pub use summary::Report;
 pub use workload::Workload;
 
@@ -31,6 +35,8 @@ use crate::peer::sha256_stream;
 pub struct Run {
     pub seed: u64,
     pub duration: Duration,
+    /// The state store the routers share.
+    pub backend: Backend,
     pub peers: usize,
     pub routers: usize,
     pub workload: Workload,
@@ -47,6 +53,7 @@ impl Run {
         Run {
             seed,
             duration,
+            backend: Backend::Redis,
             peers: 4,
             routers: 2,
             workload: Workload {
@@ -68,7 +75,7 @@ impl Run {
 /// Run it; `None` without `redis-server`.
 pub async fn run(r: Run) -> Option<Report> {
     let started = Instant::now();
-    let space = Space::start(r.peers, r.routers).await?;
+    let space = Space::start(r.peers, r.routers, r.backend).await?;
     let urls = space.router_urls();
     let space = Arc::new(tokio::sync::Mutex::new(space));
     let history = History::default();
@@ -110,6 +117,7 @@ pub async fn run(r: Run) -> Option<Report> {
     let (repairs, deletes_applied) = repair_totals(&space).await;
     Some(Report {
         seed: r.seed,
+        backend: r.backend,
         ops,
         faults,
         violations: all,

@@ -102,6 +102,19 @@ impl RedisCluster {
         proc.0 = None;
     }
 
+    /// Start the killed node on `port` again on its dir: its `nodes.conf` makes it rejoin the cluster
+    /// (as a replica once its slots were failed over to its replica).
+    pub fn restart(&mut self, port: u16) {
+        let server = require_tool("redis-server").expect("redis-server");
+        let (_, proc) = self
+            .nodes
+            .iter_mut()
+            .find(|(p, _)| *p == port)
+            .expect("a node of this cluster");
+        assert!(proc.0.is_none(), "node {port} is running");
+        *proc = spawn(&server, &self.dir, port);
+    }
+
     /// Run one command on one node with `redis-cli`; its output, trimmed.
     pub fn cli(&self, port: u16, args: &[&str]) -> Option<String> {
         let out = Command::new(&self.cli)

@@ -14,17 +14,28 @@
 //!    other write in flight, that write's bytes or a newer write's), through any router.
 //! 3. A deleted key never comes back: bytes or metadata of a put that a delete superseded are a violation.
 //! 4. No read returns bytes that were never written (to that key, at that range).
-//! 5. A listing never shows a key whose every possible state is absent (disabled counts as either), and
-//!    shows every key whose every possible state is a put — the second part judged only when no fault was
-//!    active from 5 s before the listing until its end (a listing asks the live peers only).
+//! 5. A listing (complete, or a walk of pages within a prefix through random routers) never shows a key
+//!    whose every possible state is absent (disabled counts as either), and shows every key within its
+//!    prefix whose every possible state is a put — the second part judged only when no fault was active
+//!    from 5 s before the listing until its end (a listing asks the live peers only). Over the whole walk:
+//!    a key whose write was acknowledged before the walk began, with no delete or disable invoked since,
+//!    is on it; a key whose delete was acknowledged before it began, with no put invoked since, is not.
+//!    A listing shows keys in strictly increasing order (so each once) and only within its prefix; every
+//!    page of a walk but the last is full.
 //! 6. Every operation completes within its bound.
 //! 7. (checked by the run once faults stop) every object gets back to its replication factor.
+//! 8. A listing answered 200 has a body that parses as a listing, unless a fault was active from 5 s
+//!    before it until its end (a state store failure midway aborts the body by design). Such a body is
+//!    never read as a short listing: it is indeterminate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+mod listing;
+
 use super::history::{Fault, Kind, Op, Outcome, Seen};
 use crate::peer::object_bytes;
+use listing::{check_listing, quiet};
 
 #[derive(Debug, Clone)]
 pub struct Violation {
@@ -46,7 +57,7 @@ impl std::fmt::Display for Violation {
 
 /// A mutation's effect on reads.
 #[derive(Debug, Clone, PartialEq)]
-enum State {
+pub(super) enum State {
     Value {
         seed: u64,
         size: u64,
@@ -57,11 +68,11 @@ enum State {
 }
 
 #[derive(Debug, Clone)]
-struct Mutation {
-    state: State,
+pub(super) struct Mutation {
+    pub(super) state: State,
     invoked: Duration,
     completed: Duration,
-    acked: bool,
+    pub(super) acked: bool,
 }
 
 fn mutation(op: &Op) -> Option<Mutation> {
@@ -91,7 +102,7 @@ fn mutation(op: &Op) -> Option<Mutation> {
 /// One key's mutations, indexed for [`KeyModel::possible`]: acknowledged ones sorted by completion with the
 /// running maximum of their invocations, and the indeterminate ones.
 #[derive(Default)]
-struct KeyModel {
+pub(super) struct KeyModel {
     acked: Vec<Mutation>,
     /// `max_invoked[i]` = the latest invocation among `acked[..=i]`.
     max_invoked: Vec<Duration>,
@@ -122,7 +133,7 @@ impl KeyModel {
     /// superseded when another acknowledged one was invoked after it completed and completed before `inv`:
     /// with `t` the latest invocation among those completed before `inv`, exactly those completed before
     /// `t`.
-    fn possible(&self, inv: Duration, comp: Duration) -> Vec<&Mutation> {
+    pub(super) fn possible(&self, inv: Duration, comp: Duration) -> Vec<&Mutation> {
         let done = self.acked.partition_point(|m| m.completed < inv);
         let t = if done == 0 {
             Duration::ZERO
@@ -177,11 +188,19 @@ pub fn check(ops: &[Op], faults: &[Fault], bound: Duration) -> Vec<Violation> {
         if op.took() > bound {
             out.push(violation("6 operation exceeded its bound", op, ops));
         }
+        if op.seen == Seen::Unparsed && quiet(op, faults) {
+            out.push(violation_on(
+                "8 a 200 listing whose body is not a listing, no fault near",
+                op,
+                &op.object(),
+                ops,
+            ));
+        }
         if op.outcome != Outcome::Ok {
             continue;
         }
         match (&op.kind, &op.seen) {
-            (Kind::List, Seen::Keys(keys)) => {
+            (Kind::List | Kind::Walk { .. }, Seen::Keys(keys)) => {
                 check_listing(op, keys, &models, faults, ops, &mut out)
             }
             (_, Seen::Nothing)
@@ -265,46 +284,12 @@ fn judge_read(
     }
 }
 
-fn check_listing(
-    op: &Op,
-    keys: &[String],
-    models: &BTreeMap<String, KeyModel>,
-    faults: &[Fault],
-    ops: &[Op],
-    out: &mut Vec<Violation>,
-) {
-    let quiet = !faults
-        .iter()
-        .any(|f| f.started < op.completed && f.healed + Duration::from_secs(5) > op.invoked);
-    let prefix = format!("{}@", op.bucket);
-    for (key, model) in models.iter().filter(|(k, _)| k.starts_with(&prefix)) {
-        let name = &key[prefix.len()..];
-        let p = model.possible(op.invoked, op.completed);
-        let listed = keys.iter().any(|k| k == name);
-        let all_absent = p.iter().all(|m| m.state == State::Absent);
-        let all_values = p
-            .iter()
-            .all(|m| matches!(m.state, State::Value { .. }) && m.acked);
-        if listed && all_absent {
-            out.push(violation_on("5 listing shows a deleted key", op, key, ops));
-        }
-        if !listed && all_values && quiet {
-            out.push(violation_on(
-                "5 listing misses an acknowledged key",
-                op,
-                key,
-                ops,
-            ));
-        }
-    }
-}
-
 fn violation(rule: &'static str, op: &Op, ops: &[Op]) -> Violation {
     violation_on(rule, op, &op.object(), ops)
 }
 
 /// The operations on `key` from 15 s before `op` until it completed.
-fn violation_on(rule: &'static str, op: &Op, key: &str, ops: &[Op]) -> Violation {
+pub(super) fn violation_on(rule: &'static str, op: &Op, key: &str, ops: &[Op]) -> Violation {
     let from = op.invoked.saturating_sub(Duration::from_secs(15));
     let context = ops
         .iter()

@@ -27,7 +27,15 @@ pub enum Kind {
     Delete,
     Update,
     Disable,
+    /// The complete listing of the bucket.
     List,
+    /// A walk of the bucket in pages of at most `limit` keys within `prefix`, each page through a router
+    /// picked at random; `pages` pages were asked.
+    Walk {
+        prefix: String,
+        limit: u32,
+        pages: u32,
+    },
 }
 
 impl Kind {
@@ -41,7 +49,13 @@ impl Kind {
             Kind::Update => "update",
             Kind::Disable => "disable",
             Kind::List => "list",
+            Kind::Walk { .. } => "walk",
         }
+    }
+
+    /// A listing (complete or paged): about a bucket, not a key.
+    pub fn is_listing(&self) -> bool {
+        matches!(self, Kind::List | Kind::Walk { .. })
     }
 }
 
@@ -67,8 +81,11 @@ pub enum Seen {
     Present,
     /// 404: absent, deleted or disabled.
     Absent,
-    /// The keys a listing showed.
+    /// The keys a listing showed, in the order it showed them (a walk: its pages one after the other).
     Keys(Vec<String>),
+    /// A listing answered 200 whose body did not parse as the listing (a truncated or aborted stream):
+    /// never read as an empty listing.
+    Unparsed,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +133,11 @@ impl fmt::Display for Op {
                 short(digest)
             ),
             Kind::Range { start, end } => format!("range {start}-{end}"),
+            Kind::Walk {
+                prefix,
+                limit,
+                pages,
+            } => format!("walk prefix {prefix:?} limit {limit}, {pages} pages"),
             k => k.label().to_string(),
         };
         let seen = match &self.seen {
@@ -124,6 +146,7 @@ impl fmt::Display for Op {
             Seen::Present => " -> present".into(),
             Seen::Absent => " -> absent".into(),
             Seen::Keys(k) => format!(" -> {} keys", k.len()),
+            Seen::Unparsed => " -> body not a listing".into(),
         };
         write!(
             f,

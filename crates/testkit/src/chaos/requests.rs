@@ -1,4 +1,4 @@
-//! The workload's requests other than put and get: metadata, delete, disable, update and listing, each
+//! The workload's requests other than put, get and listings: metadata, delete, disable and update, each
 //! recorded with the outcome the model needs (a 4xx refusal changed nothing; no answer or a 5xx may have).
 
 use serde_json::{json, Value};
@@ -132,51 +132,5 @@ impl Client {
             .post(self.url(router, &format!("/api/v4/u/buckets/{b}/{k}")))
             .json(&body);
         self.mutation(req, Kind::Update, &[200, 204]).await
-    }
-
-    pub(super) async fn list(
-        &mut self,
-        router: usize,
-        b: &str,
-    ) -> (Kind, Outcome, u16, Seen, String) {
-        let url = self.url(router, &format!("/api/v4/buckets/{b}/metadata"));
-        match self.http.get(url).send().await {
-            Ok(res) if res.status() == 200 => {
-                let v: Value = res.json().await.unwrap_or_default();
-                let keys = v["balls"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|b| b["key"].as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (
-                    Kind::List,
-                    Outcome::Ok,
-                    200,
-                    Seen::Keys(keys),
-                    String::new(),
-                )
-            }
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let note = short(&res.text().await.unwrap_or_default());
-                (
-                    Kind::List,
-                    Outcome::Indeterminate,
-                    status,
-                    Seen::Nothing,
-                    note,
-                )
-            }
-            Err(e) => (
-                Kind::List,
-                Outcome::Indeterminate,
-                0,
-                Seen::Nothing,
-                short(&e.to_string()),
-            ),
-        }
     }
 }

@@ -1,6 +1,6 @@
-//! The space a random run works on: one real `redis-server`, `mictlanx-peer` processes on their own data
-//! dirs, and several `mictlanx-router` processes sharing that Redis, each restartable on its port and state
-//! dir. The nemesis owns it; the clients only know the routers' base URLs (stable across restarts).
+//! The space a random run works on: a real state store (one `redis-server`, or a Redis Cluster of three
+//! masters and three replicas), `mictlanx-peer` processes on their own data dirs, and several
+//! `mictlanx-router` processes sharing that store, each restartable on its port and state dir. The nemesis owns it; the clients only know the routers' base URLs (stable across restarts).
 
 use std::time::{Duration, Instant};
 
@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use crate::cluster::{seed_uri, Peer, RouterProc};
 use crate::peer::http_client;
-use crate::redis::RedisServer;
+
+use super::store::{Backend, Store};
 
 pub struct Space {
-    pub redis: RedisServer,
+    pub store: Store,
     pub peers: Vec<Peer>,
     /// `false` once a peer was drained and removed from the registry.
     pub active: Vec<bool>,
@@ -22,11 +23,14 @@ pub struct Space {
 
 /// The router settings of a random run: fast health and repair so faults are noticed and healed within a
 /// short run, the cache on (its version checks are under test), short leases.
-fn router_env(uri: &str, redis: &RedisServer) -> Vec<(String, String)> {
+fn router_env(uri: &str, store: &Store) -> Vec<(String, String)> {
     [
         ("MICTLANX_PEERS_URI", uri.to_string()),
-        ("MICTLANX_ROUTER_STATE_BACKEND", "redis".into()),
-        ("MICTLANX_ROUTER_REDIS_URL", redis.url()),
+        (
+            "MICTLANX_ROUTER_STATE_BACKEND",
+            store.backend().name().into(),
+        ),
+        ("MICTLANX_ROUTER_REDIS_URL", store.url()),
         ("MICTLANX_ROUTER_HEALTH_INTERVAL", "200ms".into()),
         ("MICTLANX_ROUTER_HEALTH_TIMEOUT", "1s".into()),
         ("MICTLANX_ROUTER_STATE_TIMEOUT", "1s".into()),
@@ -42,11 +46,11 @@ fn router_env(uri: &str, redis: &RedisServer) -> Vec<(String, String)> {
 }
 
 impl Space {
-    /// `peers` peer processes `m0..` and `routers` router processes on one Redis; `None` without
-    /// `redis-server`.
-    pub async fn start(peers: usize, routers: usize) -> Option<Space> {
+    /// `peers` peer processes `m0..` and `routers` router processes on one state store; `None` without
+    /// `redis-server` (and `redis-cli` for a cluster).
+    pub async fn start(peers: usize, routers: usize, backend: Backend) -> Option<Space> {
         crate::log::init();
-        let redis = RedisServer::start()?;
+        let store = Store::start(backend)?;
         let dir = crate::cluster::tmpfs_dir();
         let mut ps = Vec::new();
         for i in 0..peers {
@@ -57,10 +61,10 @@ impl Space {
         for i in 0..routers {
             let state = dir.path().join(format!("router-{i}"));
             std::fs::create_dir_all(&state).expect("router state dir");
-            rs.push(RouterProc::start(&state, router_env(&uri, &redis)).await);
+            rs.push(RouterProc::start(&state, router_env(&uri, &store)).await);
         }
         let space = Space {
-            redis,
+            store,
             active: vec![true; ps.len()],
             peers: ps,
             routers: rs,
@@ -160,7 +164,7 @@ impl Space {
 
     /// SIGCONT everything that may be stopped and restart every registered peer and router that is down.
     pub async fn heal(&mut self) {
-        self.redis.cont();
+        self.store.cont();
         for i in self.active_peers() {
             if self.peers[i].is_running() {
                 self.peers[i].resume();

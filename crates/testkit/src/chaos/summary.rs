@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use super::checker::Violation;
 use super::history::{Fault, Op, Outcome};
+use super::store::Backend;
 
 /// Everything a run produced.
 pub struct Report {
     pub seed: u64,
+    pub backend: Backend,
     pub ops: Vec<Op>,
     pub faults: Vec<Fault>,
     pub violations: Vec<Violation>,
@@ -33,8 +35,9 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {}: {} operations, {} faults, {} violations in {:.1} s",
+            "seed {} on {}: {} operations, {} faults, {} violations in {:.1} s",
             self.seed,
+            self.backend.name(),
             self.ops.len(),
             self.faults.len(),
             self.violations.len(),
@@ -81,6 +84,16 @@ impl Report {
             *kinds.entry(kind).or_default() += 1;
         }
         let _ = writeln!(s, "faults: {kinds:?}");
+        // The faults whose heal did not go as planned (a failover or a rejoin that did not happen).
+        for f in self.faults.iter().filter(|f| f.what.contains("NOT")) {
+            let _ = writeln!(
+                s,
+                "  [{:.1}s..{:.1}s] {}",
+                f.started.as_secs_f64(),
+                f.healed.as_secs_f64(),
+                f.what
+            );
+        }
         let _ = writeln!(
             s,
             "repairs done: {}, stale or deleted copies removed: {}",

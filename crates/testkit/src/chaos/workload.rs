@@ -43,7 +43,7 @@ pub fn update_key_size(key: &str) -> Option<u64> {
 pub(super) struct Client {
     id: usize,
     pub(super) rng: StdRng,
-    routers: Vec<String>,
+    pub(super) routers: Vec<String>,
     pub(super) http: reqwest::Client,
     history: History,
     w: Workload,
@@ -122,9 +122,10 @@ impl Client {
             70..=79 => self.delete(router, &bucket, &key).await,
             80..=84 => self.update(router, &bucket, &key).await,
             85..=88 => self.disable(router, &bucket, &key).await,
-            _ => self.list(router, &bucket).await,
+            89..=93 => self.list(router, &bucket).await,
+            _ => self.walk(&bucket).await,
         };
-        let key = if kind == Kind::List {
+        let key = if kind.is_listing() {
             String::new()
         } else {
             key
