@@ -14,7 +14,8 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "mictlanx-bench", version)]
 pub struct BenchArgs {
-    /// What `--url` points at: a router (API v4 with task groups) or a single storage peer.
+    /// What `--url` points at: a router (API v4 with task groups), a single storage peer, or an S3 endpoint
+    /// (path-style requests signed with SigV4: the router's S3 port, Garage, MinIO).
     #[arg(long, value_enum, default_value_t = Target::Router)]
     pub target: Target,
     /// Base URL of the router or peer, e.g. `http://127.0.0.1:60666`.
@@ -65,6 +66,15 @@ pub struct BenchArgs {
     /// Delete every object this run wrote (preload and PUTs) after the timed phase (untimed).
     #[arg(long)]
     pub cleanup: bool,
+    /// With `--target s3`: the access key id requests are signed with.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key: Option<String>,
+    /// With `--target s3`: its secret key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// With `--target s3`: the signing region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
     /// Idle read timeout of every request (connects give up after at most 10 s).
     #[arg(long, default_value = "120s", value_parser = parse_duration_arg)]
     pub timeout: Duration,
@@ -76,6 +86,7 @@ pub struct BenchArgs {
 pub enum Target {
     Router,
     Peer,
+    S3,
 }
 
 /// The timed operation.
@@ -85,6 +96,9 @@ pub enum Op {
     Put,
     Get,
     GetMetadata,
+    /// One listing page of at most 1000 keys over `--keys` preloaded objects (ListObjectsV2 on S3, the
+    /// paged bucket listing on a router).
+    List,
 }
 
 /// When the timed phase ends.
@@ -105,7 +119,28 @@ impl BenchArgs {
                 "--mirror needs --target peer (a router replicates by itself: use --rf)".into(),
             );
         }
+        if self.target == Target::S3 && (self.access_key.is_none() || self.secret_key.is_none()) {
+            return Err(
+                "--target s3 needs --access-key and --secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                    .into(),
+            );
+        }
+        if self.op == Op::List && self.target == Target::Peer {
+            return Err("--op list needs --target router or s3".into());
+        }
         Ok(())
+    }
+
+    /// The S3 signing keys and region, with `--target s3`.
+    pub fn s3_auth(&self) -> Option<crate::s3::S3Auth> {
+        match (self.target, &self.access_key, &self.secret_key) {
+            (Target::S3, Some(access_key), Some(secret_key)) => Some(crate::s3::S3Auth {
+                access_key: access_key.clone(),
+                secret_key: secret_key.clone(),
+                region: self.region.clone(),
+            }),
+            _ => None,
+        }
     }
 
     pub fn stop_rule(&self) -> StopRule {
@@ -122,6 +157,7 @@ impl Target {
         match self {
             Target::Router => "router",
             Target::Peer => "peer",
+            Target::S3 => "s3",
         }
     }
 }
@@ -132,6 +168,7 @@ impl Op {
             Op::Put => "put",
             Op::Get => "get",
             Op::GetMetadata => "get-metadata",
+            Op::List => "list",
         }
     }
 }

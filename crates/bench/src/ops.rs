@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::cli::Target;
+use super::s3::{encode, S3Endpoint, LIST_PAGE};
 
 /// Upload pieces, like the MictlanX client's 1 MB chunks: the body is streamed (chunked encoding).
 const PIECE: usize = 1 << 20;
@@ -66,6 +67,16 @@ impl Payload {
         self.bytes.is_empty()
     }
 
+    /// The SHA-256 of the bytes, lowercase hex.
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    /// The whole body as one zero-copy buffer (sent with a `Content-Length`).
+    pub fn bytes(&self) -> Bytes {
+        self.bytes.clone()
+    }
+
     /// The body as `PIECE`-sized zero-copy slices, in order.
     fn pieces(&self) -> impl Iterator<Item = Bytes> + Send + 'static {
         let bytes = self.bytes.clone();
@@ -93,6 +104,8 @@ pub struct Endpoint {
     force_get: bool,
     /// Peers every PUT also writes to, concurrently (`--mirror`); deletes go to them too.
     mirrors: Vec<Endpoint>,
+    /// `--target s3`: every operation goes through this S3 client instead.
+    s3: Option<S3Endpoint>,
 }
 
 /// One pooled client for the whole run: no total timeout (large bodies), idle and connect timeouts only.
@@ -114,7 +127,60 @@ impl Endpoint {
             bucket: bucket.to_string(),
             force_get,
             mirrors: Vec::new(),
+            s3: None,
         }
+    }
+
+    /// The same endpoint speaking S3 (`--target s3`).
+    pub fn with_s3(mut self, s3: S3Endpoint) -> Self {
+        self.s3 = Some(s3);
+        self
+    }
+
+    /// The S3 client of `--target s3`, if this is one.
+    pub fn s3(&self) -> Option<&S3Endpoint> {
+        self.s3.as_ref()
+    }
+
+    /// One listing page of at most 1000 keys under `prefix` (ListObjectsV2, or the router's paged bucket
+    /// listing); fails unless it holds `expected` keys. Returns the response size in bytes.
+    pub async fn list(&self, prefix: &str, expected: u64) -> Result<u64, OpError> {
+        let (keys, bytes) = match &self.s3 {
+            Some(s3) => {
+                let (page, bytes) = s3.list_page(prefix, None).await?;
+                (page.keys, bytes)
+            }
+            None => self.list_router(prefix).await?,
+        };
+        if keys != expected {
+            return Err(OpError::Length {
+                step: "list",
+                expected,
+                got: keys,
+            });
+        }
+        Ok(bytes)
+    }
+
+    async fn list_router(&self, prefix: &str) -> Result<(u64, u64), OpError> {
+        let step = "list";
+        let url = format!(
+            "{}/api/v4/buckets/{}/metadata?limit={LIST_PAGE}&prefix={}",
+            self.base,
+            self.bucket,
+            encode(prefix)
+        );
+        let resp = checked(step, self.client.get(url).send().await).await?;
+        let raw = resp.bytes().await.map_err(|e| transport(step, e))?;
+        let answer: Value = serde_json::from_slice(&raw).map_err(|e| OpError::Decode {
+            step,
+            detail: e.to_string(),
+        })?;
+        let keys = answer["balls"].as_array().ok_or_else(|| OpError::Decode {
+            step,
+            detail: "no balls in the listing".into(),
+        })?;
+        Ok((keys.len() as u64, raw.len() as u64))
     }
 
     /// The same endpoint, with every PUT also written to each of `urls` (same target kind and bucket).
@@ -129,6 +195,9 @@ impl Endpoint {
     /// Two-phase write of `payload` under `key` here and on every mirror at once (the direct rf-N PUT:
     /// the bytes go out N times in parallel, as a router's fan-out sends them); returns the object's size.
     pub async fn put(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
+        if let Some(s3) = &self.s3 {
+            return s3.put(key, payload).await;
+        }
         if self.mirrors.is_empty() {
             return self.put_one(key, payload, rf).await;
         }
@@ -143,7 +212,7 @@ impl Endpoint {
     async fn put_one(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
         let meta_url = format!("{}/api/v4/buckets/{}/metadata", self.base, self.bucket);
         let (body, id_field) = match self.target {
-            Target::Router => (
+            Target::Router | Target::S3 => (
                 json!({
                     "bucket_id": self.bucket, "key": key, "ball_id": key, "checksum": payload.checksum,
                     "size": payload.len(), "tags": {}, "producer_id": "bench",
@@ -201,6 +270,9 @@ impl Endpoint {
 
     /// Streams the object and counts its bytes (nothing is kept); fails unless exactly `expected` arrive.
     pub async fn get(&self, key: &str, expected: u64) -> Result<u64, OpError> {
+        if let Some(s3) = &self.s3 {
+            return s3.get(key, expected).await;
+        }
         let step = "get";
         let mut req = self.client.get(self.object_url(key));
         if self.force_get && self.target == Target::Router {
@@ -223,6 +295,9 @@ impl Endpoint {
 
     /// Fetches the object's metadata, checks its size, and returns the response length in bytes.
     pub async fn get_metadata(&self, key: &str, expected: u64) -> Result<u64, OpError> {
+        if let Some(s3) = &self.s3 {
+            return s3.head(key, expected).await;
+        }
         let step = "get metadata";
         let url = format!(
             "{}/api/v4/buckets/{}/metadata/{key}",
@@ -250,6 +325,9 @@ impl Endpoint {
 
     /// Deletes the object here and on every mirror; an already absent object counts as deleted.
     pub async fn delete(&self, key: &str) -> Result<(), OpError> {
+        if let Some(s3) = &self.s3 {
+            return s3.delete(key).await;
+        }
         for m in &self.mirrors {
             m.delete_one(key).await?;
         }
@@ -276,7 +354,7 @@ impl Endpoint {
     }
 }
 
-async fn checked(
+pub(crate) async fn checked(
     step: &'static str,
     resp: Result<Response, reqwest::Error>,
 ) -> Result<Response, OpError> {
@@ -288,7 +366,7 @@ async fn checked(
     }
 }
 
-async fn status_error(step: &'static str, resp: Response) -> OpError {
+pub(crate) async fn status_error(step: &'static str, resp: Response) -> OpError {
     let status = resp.status().as_u16();
     let mut body = resp.text().await.unwrap_or_default();
     if body.len() > ERROR_BODY_LIMIT {
@@ -310,7 +388,7 @@ async fn json_body(step: &'static str, resp: Response) -> Result<Value, OpError>
 }
 
 /// reqwest's own message hides the cause ("error sending request"); keep the whole source chain.
-fn transport(step: &'static str, e: reqwest::Error) -> OpError {
+pub(crate) fn transport(step: &'static str, e: reqwest::Error) -> OpError {
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
@@ -322,48 +400,5 @@ fn transport(step: &'static str, e: reqwest::Error) -> OpError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payload_pieces_cover_the_buffer_in_order() {
-        let p = Payload::generate(2 * PIECE as u64 + 5);
-        let pieces: Vec<Bytes> = p.pieces().collect();
-        assert_eq!(
-            pieces.iter().map(Bytes::len).collect::<Vec<_>>(),
-            vec![PIECE, PIECE, 5]
-        );
-        assert_eq!(pieces.concat(), p.bytes.to_vec());
-        assert_eq!(p.len(), 2 * PIECE as u64 + 5);
-    }
-
-    #[test]
-    fn payload_checksum_is_the_sha256_hex_of_the_bytes() {
-        let p = Payload::generate(1000);
-        assert_eq!(p.checksum, hex::encode(Sha256::digest(&p.bytes)));
-        assert_eq!(p.checksum.len(), 64);
-        let empty = Payload::generate(0);
-        assert!(empty.is_empty());
-        assert_eq!(empty.pieces().count(), 0);
-        assert_eq!(
-            empty.checksum,
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
-
-    #[test]
-    fn error_messages_name_the_step() {
-        let e = OpError::Length {
-            step: "get",
-            expected: 10,
-            got: 3,
-        };
-        assert_eq!(e.to_string(), "get: expected 10 bytes, got 3");
-        let e = OpError::Status {
-            step: "put data",
-            status: 502,
-            body: "{}".into(),
-        };
-        assert_eq!(e.to_string(), "put data: HTTP 502: {}");
-    }
-}
+#[path = "ops_tests.rs"]
+mod tests;

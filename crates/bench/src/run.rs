@@ -11,6 +11,7 @@ use rand::Rng;
 use super::cli::{BenchArgs, Op, StopRule};
 use super::ops::{build_client, Endpoint, OpError, Payload};
 use super::report::{new_histogram, LatencySummary, Measured, Report};
+use super::s3::{S3Endpoint, LIST_PAGE};
 
 /// Why a run could not produce a report.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +37,24 @@ pub enum BenchError {
 /// Runs the whole benchmark described by `args` and returns its report.
 pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let client = build_client(args.concurrency, args.timeout).map_err(BenchError::Client)?;
-    let ep = Endpoint::new(client, args.target, &args.url, &args.bucket, args.force_get)
-        .with_mirrors(&args.mirrors);
+    let mut ep = Endpoint::new(
+        client.clone(),
+        args.target,
+        &args.url,
+        &args.bucket,
+        args.force_get,
+    )
+    .with_mirrors(&args.mirrors);
+    if let Some(auth) = args.s3_auth() {
+        let s3 = S3Endpoint::new(client, &args.url, &args.bucket, &auth);
+        s3.create_bucket()
+            .await
+            .map_err(|source| BenchError::Preload {
+                key: format!("bucket {}", args.bucket),
+                source,
+            })?;
+        ep = ep.with_s3(s3);
+    }
     let size = args.size;
     let payload = tokio::task::spawn_blocking(move || Payload::generate(size)).await?;
     let run_id = run_id();
@@ -45,7 +62,9 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
 
     let keys: Vec<String> = match args.op {
         Op::Put => Vec::new(),
-        Op::Get | Op::GetMetadata => (0..args.keys).map(|i| format!("{run_id}-g{i}")).collect(),
+        Op::Get | Op::GetMetadata | Op::List => (0..args.keys)
+            .map(|i| format!("{}{i}", list_prefix(&run_id)))
+            .collect(),
     };
     futures::stream::iter(keys.iter().map(Ok))
         .try_for_each_concurrent(width, |key| {
@@ -67,7 +86,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             let ep = &ep;
             async move {
                 let read = match args.op {
-                    Op::GetMetadata => ep.get_metadata(key, size).await,
+                    Op::GetMetadata | Op::List => ep.get_metadata(key, size).await,
                     _ => ep.get(key, size).await,
                 };
                 read.map(drop).map_err(|source| BenchError::ReadBack {
@@ -216,6 +235,10 @@ async fn worker(shared: Arc<Shared>, deadline: Option<Instant>) -> Tally {
                 let key = round_robin(&shared.keys, i);
                 shared.ep.get_metadata(key, shared.size).await
             }
+            Op::List => {
+                let expected = (shared.keys.len() as u64).min(LIST_PAGE);
+                shared.ep.list(&list_prefix(&shared.run_id), expected).await
+            }
         };
         let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
         match result {
@@ -237,6 +260,11 @@ async fn worker(shared: Arc<Shared>, deadline: Option<Instant>) -> Tally {
 
 fn round_robin(keys: &[String], i: u64) -> &str {
     &keys[(i % keys.len() as u64) as usize]
+}
+
+/// Every preloaded key, and nothing else, starts with this.
+fn list_prefix(run_id: &str) -> String {
+    format!("{run_id}-g")
 }
 
 fn put_key(run_id: &str, i: u64) -> String {
