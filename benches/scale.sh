@@ -38,8 +38,10 @@ KEEP_WORK=${SCALE_KEEP:-0}
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 
+# the recommended Redis settings of docs/multi-router.md (compact hashes for records and per-peer indexes)
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
-    --maxmemory-policy noeviction --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+    --maxmemory-policy noeviction --hash-max-listpack-value 128 --hash-max-listpack-entries 512 \
+    --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 REDIS_PID=$!
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }

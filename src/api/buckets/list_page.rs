@@ -241,9 +241,9 @@ impl BucketLister {
 /// than asked, or by a key at or before the cursor or outside the prefix, which a paging peer never answers;
 /// its whole bucket may be exactly `asked` keys, and then the next call tells.
 fn exhausted(balls: &[Metadata], asked: usize, prefix: &str, after: Option<&str>) -> bool {
-    let ignored_paging = balls.iter().any(|m| {
-        !m.key.starts_with(prefix) || after.is_some_and(|a| m.key.as_str() <= a)
-    });
+    let ignored_paging = balls
+        .iter()
+        .any(|m| !m.key.starts_with(prefix) || after.is_some_and(|a| m.key.as_str() <= a));
     balls.len() != asked || ignored_paging
 }
 
