@@ -3,7 +3,10 @@
 //!
 //! * `s3.etag`: the ETag without quotes — the MD5 hex of the bytes, or `md5(concat(part md5s))-N` for a
 //!   multipart object;
-//! * `s3.mtime`: the time of the write, in seconds since the epoch (S3 `Last-Modified`);
+//! * `s3.mtime`: the time of the write since the epoch, as `seconds.millis` (S3 `Last-Modified`; older
+//!   objects carry whole seconds). Listings show the milliseconds, so a file written and uploaded within
+//!   the same second is not older than its copy and `aws s3 sync` does not upload it again; HTTP dates
+//!   drop them;
 //! * `x-amz-meta-{name}`: user metadata, names lowercased as S3 does;
 //! * `s3.manifest` and `s3.size` on a completed multipart object: its MictlanX bytes are the manifest
 //!   ([`super::manifest`]) and `s3.size` is the size of the S3 object.
@@ -39,14 +42,30 @@ pub fn etag(meta: &Metadata) -> ETag {
     ETag::Strong(etag_value(meta))
 }
 
-/// `Last-Modified`, to the second.
+/// `Last-Modified`, to the millisecond.
 pub fn last_modified(meta: &Metadata) -> Timestamp {
-    let secs = meta
-        .tags
-        .get(MTIME)
-        .and_then(|t| t.parse::<u64>().ok())
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(mtime_millis(meta)))
+}
+
+/// `Last-Modified` to the second, as the conditional headers' HTTP dates compare it.
+pub fn last_modified_second(meta: &Metadata) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_secs(mtime_millis(meta) / 1000))
+}
+
+/// The write time in milliseconds since the epoch: `seconds.millis`, or whole seconds; 0 when absent.
+fn mtime_millis(meta: &Metadata) -> u64 {
+    let Some(t) = meta.tags.get(MTIME) else {
+        return 0;
+    };
+    let (secs, frac) = t.split_once('.').unwrap_or((t, ""));
+    let Ok(secs) = secs.parse::<u64>() else {
+        return 0;
+    };
+    let millis = format!("{frac:0<3}")
+        .get(..3)
+        .and_then(|m| m.parse::<u64>().ok())
         .unwrap_or(0);
-    Timestamp::from(UNIX_EPOCH + Duration::from_secs(secs))
+    secs.saturating_mul(1000).saturating_add(millis)
 }
 
 /// The user metadata (`x-amz-meta-*` without the prefix).
@@ -77,9 +96,11 @@ pub fn new_tags(
         .collect();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    tags.insert(MTIME.into(), now.to_string());
+        .unwrap_or_default();
+    tags.insert(
+        MTIME.into(),
+        format!("{}.{:03}", now.as_secs(), now.subsec_millis()),
+    );
     if let Some(e) = etag {
         tags.insert(ETAG.into(), e);
     }
@@ -155,6 +176,36 @@ mod tests {
             Some("blue")
         );
         assert!(last_modified(&m) != Timestamp::from(UNIX_EPOCH));
+    }
+
+    #[test]
+    fn the_write_time_keeps_milliseconds_and_reads_whole_seconds() {
+        let at = |t: &str| {
+            let m = meta(&[(MTIME, t)], "");
+            (last_modified(&m), last_modified_second(&m))
+        };
+        let ms = |n: u64| Timestamp::from(UNIX_EPOCH + Duration::from_millis(n));
+        assert_eq!(
+            at("1765115473.512"),
+            (ms(1_765_115_473_512), ms(1_765_115_473_000))
+        );
+        assert_eq!(
+            at("1765115473.5"),
+            (ms(1_765_115_473_500), ms(1_765_115_473_000))
+        );
+        assert_eq!(
+            at("1765115473"),
+            (ms(1_765_115_473_000), ms(1_765_115_473_000))
+        );
+        assert_eq!(at("garbage"), (ms(0), ms(0)));
+        let fresh = meta(
+            &new_tags(None, None)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+            "",
+        );
+        assert!(fresh.tags[MTIME].contains('.'), "{:?}", fresh.tags);
     }
 
     #[test]

@@ -273,7 +273,7 @@ fn preconditions(
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<()> {
     let etag = attrs::etag(meta);
-    let modified = attrs::last_modified(meta);
+    let modified = attrs::last_modified_second(meta);
     let matches =
         |c: &ETagCondition| c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value());
     if let Some(c) = if_match {

@@ -9,6 +9,10 @@ use crate::support::{clients, make_tree, read_tree, run, s3_cluster, ACCESS, SEC
 async fn aws(tool: &Path, endpoint: &str, home: &str, args: &[&str]) -> (bool, String) {
     let mut all = vec!["--endpoint-url", endpoint];
     all.extend_from_slice(args);
+    // no progress meter on transfers: its carriage-return lines bury a failure's message in the output
+    if matches!(args.get(1), Some(&("cp" | "sync" | "mv"))) {
+        all.push("--no-progress");
+    }
     run(
         tool,
         &all,
