@@ -17,6 +17,7 @@ pub mod listener;
 pub mod listing;
 mod manifest;
 mod multipart;
+mod multipart_copy;
 pub mod names;
 mod objects;
 mod operations;

@@ -1,4 +1,5 @@
-//! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket (only when empty),
+//! Bucket operations: ListBuckets (paged by `max-buckets` and a continuation token), CreateBucket (S3's
+//! naming rules, the location constraint kept), HeadBucket, DeleteBucket (only when empty),
 //! GetBucketLocation, and the GetBucketVersioning stub (never versioned).
 
 use s3s::dto::*;
@@ -10,11 +11,38 @@ use super::names;
 use super::service::Facade;
 
 impl Facade {
-    pub(super) async fn list_buckets(&self) -> S3Result<ListBucketsOutput> {
-        let buckets = self
+    pub(super) async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<ListBucketsOutput> {
+        let input = req.input;
+        let after = input
+            .continuation_token
+            .as_deref()
+            .map(names::token_to_name)
+            .transpose()?;
+        let max = match input.max_buckets {
+            None => usize::MAX,
+            Some(m @ 1..=MAX_BUCKETS) => m as usize,
+            Some(_) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("max-buckets must be between 1 and {MAX_BUCKETS}"),
+                ))
+            }
+        };
+        let prefix = input.prefix.as_deref().unwrap_or_default();
+        let mut docs: Vec<_> = self
             .buckets
             .list()
             .await?
+            .into_iter()
+            .filter(|d| d.name.starts_with(prefix))
+            .filter(|d| after.as_ref().is_none_or(|a| d.name > *a))
+            .collect();
+        let next = (docs.len() > max).then(|| names::name_to_token(&docs[max - 1].name));
+        docs.truncate(max);
+        let buckets = docs
             .into_iter()
             .map(|d| Bucket {
                 name: Some(d.name),
@@ -27,7 +55,8 @@ impl Facade {
         Ok(ListBucketsOutput {
             buckets: Some(buckets),
             owner: Some(owner()),
-            ..Default::default()
+            continuation_token: next,
+            prefix: input.prefix,
         })
     }
 
@@ -36,8 +65,17 @@ impl Facade {
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<CreateBucketOutput> {
         let name = &req.input.bucket;
+        if let Some(why) = names::refused_bucket_name(name) {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidBucketName, why));
+        }
+        let location = req
+            .input
+            .create_bucket_configuration
+            .and_then(|c| c.location_constraint)
+            .map(|l| l.as_str().to_string())
+            .filter(|l| !l.is_empty());
         let id = names::to_mictlanx(name);
-        if !self.buckets.create(&id, name).await? {
+        if !self.buckets.create(&id, name, location).await? {
             return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou));
         }
         Ok(CreateBucketOutput {
@@ -75,8 +113,11 @@ impl Facade {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<GetBucketLocationOutput> {
-        self.existing_bucket(&req.input.bucket).await?;
-        Ok(GetBucketLocationOutput::default())
+        let id = self.existing_bucket(&req.input.bucket).await?;
+        let location = self.buckets.get(&id).await?.and_then(|d| d.location);
+        Ok(GetBucketLocationOutput {
+            location_constraint: location.map(BucketLocationConstraint::from),
+        })
     }
 
     pub(super) async fn get_bucket_versioning(
@@ -87,6 +128,9 @@ impl Facade {
         Ok(GetBucketVersioningOutput::default())
     }
 }
+
+/// Most buckets in one ListBuckets answer, as S3.
+const MAX_BUCKETS: i32 = 10_000;
 
 /// The one owner of everything in the space.
 pub(super) fn owner() -> Owner {

@@ -19,6 +19,9 @@ pub struct BucketDoc {
     pub name: String,
     /// Seconds since the epoch.
     pub created: u64,
+    /// The `LocationConstraint` it was created with (none: `us-east-1`), answered by GetBucketLocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 #[derive(Clone)]
@@ -70,7 +73,12 @@ impl Buckets {
     }
 
     /// Register `id`; `false` when it was registered already.
-    pub async fn create(&self, id: &str, name: &str) -> Result<bool, RegistryError> {
+    pub async fn create(
+        &self,
+        id: &str,
+        name: &str,
+        location: Option<String>,
+    ) -> Result<bool, RegistryError> {
         if self.get(id).await?.is_some() {
             return Ok(false);
         }
@@ -81,6 +89,7 @@ impl Buckets {
         let doc = BucketDoc {
             name: name.to_string(),
             created,
+            location,
         };
         let value =
             serde_json::to_value(&doc).map_err(|e| RegistryError::Document(e.to_string()))?;

@@ -6,9 +6,10 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
-use super::bucket_ops::owner;
+use super::bucket_ops::owner as bucket_owner;
 use super::list::{list, Listed, Query, MAX_KEYS};
 use super::listing::Entry;
+use super::names;
 use super::service::Facade;
 
 /// What `encoding-type=url` leaves as is: unreserved characters and `/`.
@@ -47,7 +48,9 @@ impl Encoder {
     }
 }
 
-fn object(e: &Entry, enc: &Encoder) -> Object {
+/// One object of an answer; `owner` only where the request asks for it (always in ListObjects, with
+/// `fetch-owner=true` in ListObjectsV2).
+fn object(e: &Entry, enc: &Encoder, owner: bool) -> Object {
     Object {
         key: Some(enc.name(&e.key)),
         size: i64::try_from(attrs::size(&e.meta)).ok(),
@@ -56,9 +59,14 @@ fn object(e: &Entry, enc: &Encoder) -> Object {
         storage_class: Some(ObjectStorageClass::from_static(
             ObjectStorageClass::STANDARD,
         )),
-        owner: Some(owner()),
+        owner: owner.then(bucket_owner),
         ..Default::default()
     }
+}
+
+/// The delimiter as answered: an empty one is no delimiter, and is not echoed.
+fn delimiter(d: Option<&str>, enc: &Encoder) -> Option<String> {
+    enc.opt(d.filter(|d| !d.is_empty()))
 }
 
 fn prefixes(l: &Listed, enc: &Encoder) -> Vec<CommonPrefix> {
@@ -72,19 +80,6 @@ fn prefixes(l: &Listed, enc: &Encoder) -> Vec<CommonPrefix> {
 
 fn max_keys(m: Option<i32>) -> usize {
     m.map_or(MAX_KEYS, |m| usize::try_from(m).unwrap_or(0))
-}
-
-/// The continuation token: the hex of the S3 name to resume after (opaque to clients).
-fn token_to_name(t: &str) -> S3Result<String> {
-    hex::decode(t)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "The continuation token provided is incorrect",
-            )
-        })
 }
 
 impl Facade {
@@ -118,7 +113,7 @@ impl Facade {
         let input = req.input;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
         let after = match &input.continuation_token {
-            Some(t) => Some(token_to_name(t)?),
+            Some(t) => Some(names::token_to_name(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
         let (prefix, max, listed) = self
@@ -130,7 +125,12 @@ impl Facade {
                 input.max_keys,
             )
             .await?;
-        let contents: Vec<Object> = listed.contents.iter().map(|e| object(e, &enc)).collect();
+        let fetch_owner = input.fetch_owner.unwrap_or(false);
+        let contents: Vec<Object> = listed
+            .contents
+            .iter()
+            .map(|e| object(e, &enc, fetch_owner))
+            .collect();
         let common = prefixes(&listed, &enc);
         Ok(ListObjectsV2Output {
             name: Some(input.bucket),
@@ -139,10 +139,10 @@ impl Facade {
             key_count: Some(i32::try_from(contents.len() + common.len()).unwrap_or(i32::MAX)),
             continuation_token: input.continuation_token,
             is_truncated: Some(listed.truncated),
-            next_continuation_token: listed.next.as_ref().map(hex::encode),
+            next_continuation_token: listed.next.as_deref().map(names::name_to_token),
             contents: Some(contents),
             common_prefixes: Some(common),
-            delimiter: enc.opt(input.delimiter.as_deref()),
+            delimiter: delimiter(input.delimiter.as_deref(), &enc),
             encoding_type: input.encoding_type,
             start_after: enc.opt(input.start_after.as_deref()),
             ..Default::default()
@@ -166,13 +166,20 @@ impl Facade {
             .await?;
         Ok(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(enc.name(&prefix)),
+            // as S3: ListObjects (v1) answers its Prefix as asked, not URL-encoded (clients do not decode it)
+            prefix: Some(prefix),
             marker: Some(enc.name(input.marker.as_deref().unwrap_or_default())),
             max_keys: Some(i32::try_from(max).unwrap_or(i32::MAX)),
             is_truncated: Some(listed.truncated),
-            contents: Some(listed.contents.iter().map(|e| object(e, &enc)).collect()),
+            contents: Some(
+                listed
+                    .contents
+                    .iter()
+                    .map(|e| object(e, &enc, true))
+                    .collect(),
+            ),
             common_prefixes: Some(prefixes(&listed, &enc)),
-            delimiter: enc.opt(input.delimiter.as_deref()),
+            delimiter: delimiter(input.delimiter.as_deref(), &enc),
             next_marker: enc.opt(listed.next.as_deref()),
             encoding_type: input.encoding_type,
             ..Default::default()
@@ -204,7 +211,7 @@ impl Facade {
                 last_modified: Some(attrs::last_modified(&e.meta)),
                 is_latest: Some(true),
                 version_id: Some("null".into()),
-                owner: Some(owner()),
+                owner: Some(bucket_owner()),
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),
@@ -219,7 +226,7 @@ impl Facade {
             is_truncated: Some(listed.truncated),
             versions: Some(versions),
             common_prefixes: Some(prefixes(&listed, &enc)),
-            delimiter: enc.opt(input.delimiter.as_deref()),
+            delimiter: delimiter(input.delimiter.as_deref(), &enc),
             next_key_marker: enc.opt(listed.next.as_deref()),
             next_version_id_marker: listed.next.as_ref().map(|_| "null".to_string()),
             encoding_type: input.encoding_type,

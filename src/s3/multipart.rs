@@ -20,7 +20,7 @@ use super::write::Upload;
 /// Smallest part but the last, as S3.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Most parts of one upload, as S3.
-const MAX_PARTS: i32 = 10_000;
+pub(super) const MAX_PARTS: i32 = 10_000;
 
 fn no_such_upload() -> S3Error {
     S3Error::new(S3ErrorCode::NoSuchUpload)
@@ -40,7 +40,7 @@ impl Facade {
     }
 
     /// The upload `id` of `bucket`/`key` in progress, or `NoSuchUpload`.
-    async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
+    pub(super) async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
         let doc = self.any_upload(id, bucket, key).await?;
         if doc.completed.is_some() {
             return Err(no_such_upload());

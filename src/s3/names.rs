@@ -9,6 +9,8 @@
 //! A MictlanX id that starts with the prefix and is valid hex of UTF-8 is shown to S3 decoded; any other
 //! MictlanX id is shown as is.
 
+use s3s::{S3Error, S3ErrorCode, S3Result};
+
 use crate::ids::is_canonical;
 
 /// Starts every encoded name.
@@ -21,6 +23,38 @@ pub fn to_mictlanx(name: &str) -> String {
     } else {
         format!("{ENCODED_PREFIX}{}", hex::encode(name.as_bytes()))
     }
+}
+
+/// Why S3 refuses to create a bucket of this name, beyond the syntax s3s checks on every request (3–63
+/// characters of `[a-z0-9.-]`, a letter or digit at both ends, no `..`, not an IP address, no `xn--`): a
+/// period next to a hyphen, or a prefix or suffix S3 reserves. Buckets named otherwise before stay usable.
+pub fn refused_bucket_name(name: &str) -> Option<&'static str> {
+    if name.contains(".-") || name.contains("-.") {
+        return Some("Bucket name must not have a period next to a hyphen");
+    }
+    if name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        return Some("Bucket name uses a prefix or suffix reserved by S3");
+    }
+    None
+}
+
+/// A continuation token (ListObjectsV2, ListBuckets): the hex of the name to resume after, opaque to
+/// clients.
+pub fn name_to_token(name: &str) -> String {
+    hex::encode(name)
+}
+
+/// The name a continuation token resumes after, or `InvalidArgument`.
+pub fn token_to_name(token: &str) -> S3Result<String> {
+    hex::decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+        })
 }
 
 /// The S3 name of a MictlanX id.
@@ -54,6 +88,15 @@ mod tests {
         assert_eq!(to_s3(&to_mictlanx(tricky)), tricky);
         // a MictlanX id with the prefix but not hex stays as is
         assert_eq!(to_s3("s3x-zz"), "s3x-zz");
+    }
+
+    #[test]
+    fn bucket_names_s3_refuses_to_create() {
+        assert!(refused_bucket_name("foo.-bar").is_some());
+        assert!(refused_bucket_name("foo-.bar").is_some());
+        assert!(refused_bucket_name("data-s3alias").is_some());
+        assert!(refused_bucket_name("my.dotted.bucket").is_none());
+        assert!(refused_bucket_name("a-b-c").is_none());
     }
 
     proptest! {

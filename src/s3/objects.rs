@@ -18,6 +18,8 @@ use mictlanx_proto::model::Metadata;
 
 /// Deletes of one DeleteObjects request run at once.
 const DELETE_CONCURRENCY: usize = 16;
+/// Most keys of one DeleteObjects request, as S3.
+const MAX_DELETE_KEYS: usize = 1000;
 
 impl Facade {
     /// Delete an object; a completed multipart object takes its parts with it.
@@ -78,7 +80,11 @@ impl Facade {
 
     /// The live object's metadata, or `NoSuchKey` (a missing key, a key that is only a prefix, a disabled
     /// object).
-    async fn live_metadata(&self, bucket: &str, key: &str) -> S3Result<(String, String, Metadata)> {
+    pub(super) async fn live_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<(String, String, Metadata)> {
         let b = self.existing_bucket(bucket).await?;
         let k = names::to_mictlanx(key);
         match self.backend.metadata(&b, &k).await? {
@@ -157,6 +163,12 @@ impl Facade {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<DeleteObjectsOutput> {
         let input = req.input;
+        if input.delete.objects.len() > MAX_DELETE_KEYS {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                format!("A DeleteObjects request names at most {MAX_DELETE_KEYS} keys"),
+            ));
+        }
         let b = self.existing_bucket(&input.bucket).await?;
         let quiet = input.delete.quiet.unwrap_or(false);
         let results: Vec<(String, S3Result<()>)> =
@@ -208,6 +220,13 @@ impl Facade {
             ));
         };
         let (sb, sk, source) = self.live_metadata(bucket, key).await?;
+        super::multipart_copy::copy_preconditions(
+            &source,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        )?;
         let db = self.existing_bucket(&input.bucket).await?;
         let dk = names::to_mictlanx(&input.key);
         let replace = input

@@ -14,9 +14,9 @@ fn ok<T>(output: T) -> S3Response<T> {
 impl S3 for Facade {
     async fn list_buckets(
         &self,
-        _req: S3Request<ListBucketsInput>,
+        req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        self.observe("ListBuckets", self.list_buckets())
+        self.observe("ListBuckets", self.list_buckets(req))
             .await
             .map(ok)
     }
@@ -161,6 +161,15 @@ impl S3 for Facade {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         self.observe("UploadPart", self.upload_part(req))
+            .await
+            .map(ok)
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.observe("UploadPartCopy", self.upload_part_copy(req))
             .await
             .map(ok)
     }
