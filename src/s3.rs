@@ -10,6 +10,7 @@ mod body;
 mod bucket_ops;
 mod buckets;
 mod checksum;
+mod conditional;
 mod errors;
 mod list;
 mod list_ops;

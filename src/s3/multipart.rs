@@ -179,6 +179,12 @@ impl Facade {
                 ..Default::default()
             });
         }
+        self.check_write(
+            (&doc.bucket, &doc.key, &input.key),
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )
+        .await?;
         let asked = input
             .multipart_upload
             .and_then(|m| m.parts)

@@ -1,16 +1,16 @@
-//! UploadPartCopy (a part streamed from an existing object, whole or a `x-amz-copy-source-range`), and the
-//! `x-amz-copy-source-if-*` conditions that it and CopyObject check on the source.
+//! UploadPartCopy: a part streamed from an existing object, whole or a `x-amz-copy-source-range`, under
+//! the `x-amz-copy-source-if-*` conditions ([`super::conditional::copy_preconditions`]).
 
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
+use super::conditional::copy_preconditions;
 use super::manifest;
 use super::multipart::MAX_PARTS;
 use super::service::Facade;
 use super::uploads::{part_key, PARTS_BUCKET};
 use super::write::Upload;
-use mictlanx_proto::model::Metadata;
 
 /// The inclusive span of `x-amz-copy-source-range` over a source of `size` bytes. S3 takes only
 /// `bytes=first-last` (`InvalidArgument` otherwise), inside the source (`InvalidRange` otherwise).
@@ -41,36 +41,6 @@ pub fn copy_range(raw: &str, size: u64) -> S3Result<(u64, u64)> {
         ));
     }
     Ok((first, last))
-}
-
-/// The `x-amz-copy-source-if-*` conditions on the source (`source` its metadata): each one that fails is
-/// `PreconditionFailed` (412), as S3 answers for copies. As S3, a true `if-match` overrides a false
-/// `if-unmodified-since`, and a true `if-none-match` a false `if-modified-since`.
-pub fn copy_preconditions(
-    source: &Metadata,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<()> {
-    let etag = attrs::etag(source);
-    let modified = attrs::last_modified_second(source);
-    let matches =
-        |c: &ETagCondition| c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value());
-    let failed = match (if_match, if_none_match) {
-        (Some(c), _) if !matches(c) => true,
-        (None, _) if if_unmodified_since.is_some_and(|t| modified > *t) => true,
-        (_, Some(c)) if matches(c) => true,
-        (_, None) if if_modified_since.is_some_and(|t| modified <= *t) => true,
-        _ => false,
-    };
-    if failed {
-        return Err(S3Error::with_message(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        ));
-    }
-    Ok(())
 }
 
 impl Facade {

@@ -51,6 +51,12 @@ impl Facade {
         let input = req.input;
         let b = self.existing_bucket(&input.bucket).await?;
         let k = names::to_mictlanx(&input.key);
+        self.check_write(
+            (&b, &k, &input.key),
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )
+        .await?;
         let size = input
             .content_length
             .and_then(|l| u64::try_from(l).ok())
@@ -153,8 +159,17 @@ impl Facade {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<DeleteObjectOutput> {
-        let b = self.existing_bucket(&req.input.bucket).await?;
-        self.remove(&b, &names::to_mictlanx(&req.input.key)).await?;
+        let input = req.input;
+        let b = self.existing_bucket(&input.bucket).await?;
+        let k = names::to_mictlanx(&input.key);
+        self.check_delete(
+            (&b, &k),
+            input.if_match.as_ref(),
+            input.if_match_last_modified_time.as_ref(),
+            input.if_match_size,
+        )
+        .await?;
+        self.remove(&b, &k).await?;
         Ok(DeleteObjectOutput::default())
     }
 
@@ -175,7 +190,20 @@ impl Facade {
             futures::stream::iter(input.delete.objects.into_iter().map(|o| {
                 let b = b.clone();
                 async move {
-                    let r = self.remove(&b, &names::to_mictlanx(&o.key)).await;
+                    let k = names::to_mictlanx(&o.key);
+                    let if_match = o.e_tag.clone().map(ETagCondition::ETag);
+                    let checked = self
+                        .check_delete(
+                            (&b, &k),
+                            if_match.as_ref(),
+                            o.last_modified_time.as_ref(),
+                            o.size,
+                        )
+                        .await;
+                    let r = match checked {
+                        Ok(()) => self.remove(&b, &k).await,
+                        Err(e) => Err(e),
+                    };
                     (o.key, r)
                 }
             }))
@@ -220,7 +248,7 @@ impl Facade {
             ));
         };
         let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        super::multipart_copy::copy_preconditions(
+        super::conditional::copy_preconditions(
             &source,
             input.copy_source_if_match.as_ref(),
             input.copy_source_if_none_match.as_ref(),
