@@ -19,6 +19,7 @@ pub mod listing;
 mod manifest;
 mod multipart;
 mod multipart_copy;
+mod multipart_part;
 pub mod names;
 mod objects;
 mod operations;

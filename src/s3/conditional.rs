@@ -7,7 +7,9 @@
 //! compare-and-swap: two writes that both pass their check at the same time both go on, the later commit
 //! winning, as for any two writes of one key.
 
-use s3s::dto::{ETag, ETagCondition, Timestamp};
+use axum::http::header::{ETAG, LAST_MODIFIED};
+use axum::http::{HeaderMap, HeaderValue};
+use s3s::dto::{ETag, ETagCondition, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use super::attrs;
@@ -24,6 +26,26 @@ fn precondition_failed() -> S3Error {
 
 fn matches(c: &ETagCondition, etag: &ETag) -> bool {
     c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value())
+}
+
+/// 304 Not Modified of a conditional read of `meta`, with its `ETag` and `Last-Modified` as S3 sends.
+pub fn not_modified(meta: &Metadata) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", attrs::etag_value(meta))) {
+        headers.insert(ETAG, v);
+    }
+    let mut date = Vec::new();
+    if attrs::last_modified_second(meta)
+        .format(TimestampFormat::HttpDate, &mut date)
+        .is_ok()
+    {
+        if let Ok(v) = HeaderValue::from_bytes(&date) {
+            headers.insert(LAST_MODIFIED, v);
+        }
+    }
+    e.set_headers(headers);
+    e
 }
 
 /// The conditions of a write over the current object (`None`: there is none): `If-None-Match` (`*` or

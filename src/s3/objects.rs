@@ -112,7 +112,10 @@ impl Facade {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
-        let opened = manifest::open(&self.backend, &b, &k, &meta, input.range).await?;
+        let part = self
+            .part_read((&b, &k, &meta), input.part_number, input.range)
+            .await?;
+        let opened = manifest::open(&self.backend, &b, &k, &meta, part.range).await?;
         let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
         Ok(GetObjectOutput {
             body: Some(StreamingBlob::from(body)),
@@ -127,6 +130,7 @@ impl Facade {
             e_tag: Some(attrs::etag(&meta)),
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
+            parts_count: part.parts_count,
             ..Default::default()
         })
     }
@@ -136,7 +140,7 @@ impl Facade {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<HeadObjectOutput> {
         let input = req.input;
-        let (_, _, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+        let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
         preconditions(
             &meta,
             input.if_match.as_ref(),
@@ -144,8 +148,12 @@ impl Facade {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        let part = self
+            .part_read((&b, &k, &meta), input.part_number, None)
+            .await?;
         Ok(HeadObjectOutput {
-            content_length: i64::try_from(attrs::size(&meta)).ok(),
+            content_length: i64::try_from(part.length.unwrap_or(attrs::size(&meta))).ok(),
+            parts_count: part.parts_count,
             accept_ranges: Some("bytes".into()),
             content_type: Some(meta.content_type.clone()),
             e_tag: Some(attrs::etag(&meta)),
@@ -334,11 +342,11 @@ fn preconditions(
     }
     if let Some(c) = if_none_match {
         if matches(c) {
-            return Err(S3Error::new(S3ErrorCode::NotModified));
+            return Err(super::conditional::not_modified(meta));
         }
     } else if let Some(t) = if_modified_since {
         if modified <= *t {
-            return Err(S3Error::new(S3ErrorCode::NotModified));
+            return Err(super::conditional::not_modified(meta));
         }
     }
     Ok(())

@@ -6,46 +6,34 @@ use s3s::{S3Request, S3Response, S3Result, S3};
 
 use super::service::Facade;
 
-fn ok<T>(output: T) -> S3Response<T> {
-    S3Response::new(output)
-}
-
 #[async_trait::async_trait]
 impl S3 for Facade {
     async fn list_buckets(
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        self.observe("ListBuckets", self.list_buckets(req))
-            .await
-            .map(ok)
+        self.observe("ListBuckets", self.list_buckets(req)).await
     }
 
     async fn create_bucket(
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        self.observe("CreateBucket", self.create_bucket(req))
-            .await
-            .map(ok)
+        self.observe("CreateBucket", self.create_bucket(req)).await
     }
 
     async fn head_bucket(
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.observe("HeadBucket", self.head_bucket(req))
-            .await
-            .map(ok)
+        self.observe("HeadBucket", self.head_bucket(req)).await
     }
 
     async fn delete_bucket(
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.observe("DeleteBucket", self.delete_bucket(req))
-            .await
-            .map(ok)
+        self.observe("DeleteBucket", self.delete_bucket(req)).await
     }
 
     async fn get_bucket_location(
@@ -54,7 +42,6 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         self.observe("GetBucketLocation", self.get_bucket_location(req))
             .await
-            .map(ok)
     }
 
     async fn get_bucket_versioning(
@@ -63,43 +50,34 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         self.observe("GetBucketVersioning", self.get_bucket_versioning(req))
             .await
-            .map(ok)
     }
 
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        self.observe("PutObject", self.put_object(req))
-            .await
-            .map(ok)
+        self.observe("PutObject", self.put_object(req)).await
     }
 
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        self.observe("GetObject", self.get_object(req))
-            .await
-            .map(ok)
+        self.observe("GetObject", self.get_object(req)).await
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.observe("HeadObject", self.head_object(req))
-            .await
-            .map(ok)
+        self.observe("HeadObject", self.head_object(req)).await
     }
 
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.observe("DeleteObject", self.delete_object(req))
-            .await
-            .map(ok)
+        self.observe("DeleteObject", self.delete_object(req)).await
     }
 
     async fn delete_objects(
@@ -108,25 +86,20 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         self.observe("DeleteObjects", self.delete_objects(req))
             .await
-            .map(ok)
     }
 
     async fn copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.observe("CopyObject", self.copy_object(req))
-            .await
-            .map(ok)
+        self.observe("CopyObject", self.copy_object(req)).await
     }
 
     async fn list_objects(
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        self.observe("ListObjects", self.list_objects(req))
-            .await
-            .map(ok)
+        self.observe("ListObjects", self.list_objects(req)).await
     }
 
     async fn list_objects_v2(
@@ -135,7 +108,6 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         self.observe("ListObjectsV2", self.list_objects_v2(req))
             .await
-            .map(ok)
     }
 
     async fn list_object_versions(
@@ -144,7 +116,6 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         self.observe("ListObjectVersions", self.list_object_versions(req))
             .await
-            .map(ok)
     }
 
     async fn create_multipart_upload(
@@ -153,16 +124,13 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         self.observe("CreateMultipartUpload", self.create_multipart_upload(req))
             .await
-            .map(ok)
     }
 
     async fn upload_part(
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        self.observe("UploadPart", self.upload_part(req))
-            .await
-            .map(ok)
+        self.observe("UploadPart", self.upload_part(req)).await
     }
 
     async fn upload_part_copy(
@@ -171,16 +139,13 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         self.observe("UploadPartCopy", self.upload_part_copy(req))
             .await
-            .map(ok)
     }
 
     async fn list_parts(
         &self,
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
-        self.observe("ListParts", self.list_parts(req))
-            .await
-            .map(ok)
+        self.observe("ListParts", self.list_parts(req)).await
     }
 
     async fn complete_multipart_upload(
@@ -192,7 +157,6 @@ impl S3 for Facade {
             self.complete_multipart_upload(req),
         )
         .await
-        .map(ok)
     }
 
     async fn abort_multipart_upload(
@@ -201,7 +165,6 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         self.observe("AbortMultipartUpload", self.abort_multipart_upload(req))
             .await
-            .map(ok)
     }
 
     async fn list_multipart_uploads(
@@ -210,6 +173,5 @@ impl S3 for Facade {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         self.observe("ListMultipartUploads", self.list_multipart_uploads(req))
             .await
-            .map(ok)
     }
 }

@@ -4,7 +4,10 @@
 use std::future::Future;
 use std::time::Instant;
 
-use s3s::{S3ErrorCode, S3Result};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use s3s::header::X_AMZ_REQUEST_ID;
+use s3s::{S3ErrorCode, S3Response, S3Result};
 use tracing::Instrument;
 
 use super::backend::Backend;
@@ -51,11 +54,12 @@ impl Facade {
     }
 
     /// Run one operation inside its span, counting it by operation and outcome (never by bucket or key).
+    /// The answer carries a request id in `x-amz-request-id`, and an error also in its XML `RequestId`.
     pub(super) async fn observe<T>(
         &self,
         op: &'static str,
         f: impl Future<Output = S3Result<T>>,
-    ) -> S3Result<T> {
+    ) -> S3Result<S3Response<T>> {
         let span = tracing::info_span!(
             "s3",
             otel.name = op,
@@ -75,7 +79,7 @@ impl Facade {
         self.metrics
             .histogram_with(DURATION, &[("operation", op)])
             .record(started.elapsed().as_secs_f64());
-        result
+        with_request_id(result)
     }
 
     /// The MictlanX id of an S3 bucket that exists: registered, or holding objects written through the
@@ -90,6 +94,28 @@ impl Facade {
             return Err(no_such_bucket(bucket));
         }
         Ok(id)
+    }
+}
+
+/// A new request id (24 hex digits) on the answer: in `x-amz-request-id`, and in an error's XML.
+fn with_request_id<T>(result: S3Result<T>) -> S3Result<S3Response<T>> {
+    let id = hex::encode(rand::random::<[u8; 12]>());
+    let value = HeaderValue::from_str(&id).expect("hex is a header value");
+    match result {
+        Ok(output) => {
+            let mut res = S3Response::new(output);
+            res.headers.insert(X_AMZ_REQUEST_ID, value);
+            Ok(res)
+        }
+        Err(mut e) => {
+            // the headers of an error replace the answer's: keep the XML content type
+            let mut headers = e.headers().cloned().unwrap_or_default();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            headers.insert(X_AMZ_REQUEST_ID, value);
+            e.set_headers(headers);
+            e.set_request_id(id);
+            Err(e)
+        }
     }
 }
 
