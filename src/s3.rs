@@ -23,6 +23,7 @@ mod multipart_part;
 pub mod names;
 mod objects;
 mod operations;
+mod presign;
 mod service;
 mod sweep;
 mod uploads;

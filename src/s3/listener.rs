@@ -128,7 +128,8 @@ impl S3Listener {
 }
 
 /// One S3 request inside a server span (parent from `traceparent`); browser-form POST uploads are refused
-/// before s3s would collect them in memory.
+/// before s3s would collect them in memory, presigned URLs of a lifetime S3 does not allow before s3s
+/// checks them.
 async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response {
     let span = tracing::info_span!("s3_request", otel.kind = "server",
         http.request.method = %req.method(), http.response.status_code = tracing::field::Empty);
@@ -139,6 +140,9 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
             "NotImplemented",
             "Browser-form POST uploads are not supported; use PUT or a presigned PUT URL",
         );
+    }
+    if let Some(why) = super::presign::refused_expiry(req.uri().query()) {
+        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", &why);
     }
     let req = req.map(s3s::Body::http_body_unsync);
     let res = match service.call(req).instrument(span.clone()).await {

@@ -207,6 +207,22 @@ def check_request_id_and_not_modified():
     assert status == 304 and res["ResponseMetadata"]["HTTPHeaders"]["etag"] == etag, res
 
 
+def check_presigned_lifetime():
+    S3.create_bucket(Bucket="c-presign")
+    S3.put_object(Bucket="c-presign", Key="foo", Body=b"bar")
+    params = {"Bucket": "c-presign", "Key": "foo"}
+    with urllib.request.urlopen(S3.generate_presigned_url("get_object", Params=params, ExpiresIn=60)) as r:
+        assert r.read() == b"bar"
+    # longer than 7 days, or negative: refused
+    for expires in [7 * 24 * 3600 + 1, -7]:
+        url = S3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        try:
+            urllib.request.urlopen(url)
+            raise AssertionError(f"a presigned URL of {expires} s was served")
+        except urllib.error.HTTPError as e:
+            assert e.code == 403 and b"<Code>AccessDenied</Code>" in e.read(), (expires, e.code)
+
+
 def check_not_implemented():
     """What the space does not have answers S3's NotImplemented (501 XML), never another 5xx."""
     S3.create_bucket(Bucket="c-features")
