@@ -144,8 +144,9 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
     if let Some(why) = super::presign::refused_expiry(req.uri().query()) {
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", &why);
     }
+    let has_body = declares_body(&req);
     let req = req.map(s3s::Body::http_body_unsync);
-    let res = match service.call(req).instrument(span.clone()).await {
+    let mut res = match service.call(req).instrument(span.clone()).await {
         Ok(res) => res.map(axum::body::Body::new),
         Err(e) => {
             span.in_scope(|| tracing::error!(error = ?e, "S3 request failed"));
@@ -156,8 +157,27 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
             )
         }
     };
+    // An error answered before the body was read (a failed condition, a missing bucket, a refused
+    // `Expect: 100-continue`) leaves the body's bytes in the connection, where they would be taken for
+    // the start of the next request: the connection ends with this answer.
+    if has_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     span.record("http.response.status_code", res.status().as_u16());
     res
+}
+
+/// Whether the request announces a body (a non-zero `Content-Length`, or `Transfer-Encoding`).
+fn declares_body(req: &Request) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }
 
 fn is_form(req: &Request) -> bool {

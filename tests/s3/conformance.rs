@@ -1,7 +1,7 @@
 //! The S3 edge cases ceph/s3-tests checks, with boto3 (`conformance_suite.py`): listings (empty delimiter,
 //! fetch-owner, v1 prefix), ListBuckets paging, bucket naming and location, UploadPartCopy and its ranges,
 //! copy-source conditions, conditional writes and deletes, the DeleteObjects limit, GET/HEAD of one part,
-//! request ids and 304 headers, presigned URL lifetimes, and `NotImplemented` (501) for what the space does not have.
+//! request ids and 304 headers, presigned URL lifetimes, the connection ending after an early error, and `NotImplemented` (501) for what the space does not have.
 
 use std::time::Duration;
 

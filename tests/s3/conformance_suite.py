@@ -7,8 +7,10 @@ failed. Each check uses buckets of its own (names starting with `c-`).
 """
 import datetime
 import hashlib
+import http.client
 import sys
 import traceback
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -221,6 +223,23 @@ def check_presigned_lifetime():
             raise AssertionError(f"a presigned URL of {expires} s was served")
         except urllib.error.HTTPError as e:
             assert e.code == 403 and b"<Code>AccessDenied</Code>" in e.read(), (expires, e.code)
+
+
+def check_early_error_closes_the_connection():
+    """An error answered before the body was read ends the connection: the unread bytes of the body must
+    not be taken for the next request."""
+    url = S3.generate_presigned_url("put_object", Params={"Bucket": "c-no-such-bucket", "Key": "k"}, ExpiresIn=60)
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.putrequest("PUT", parts.path + "?" + parts.query, skip_accept_encoding=True)
+    conn.putheader("Content-Length", "1000")
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    res = conn.getresponse()
+    body = res.read()
+    assert res.status == 404 and b"<Code>NoSuchBucket</Code>" in body, (res.status, body)
+    assert (res.getheader("Connection") or "").lower() == "close", res.getheaders()
+    conn.close()
 
 
 def check_not_implemented():
