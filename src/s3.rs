@@ -20,6 +20,7 @@ mod multipart;
 pub mod names;
 mod objects;
 mod operations;
+mod read;
 mod service;
 mod sweep;
 mod uploads;

@@ -6,6 +6,7 @@
 mod access;
 mod aws_cli;
 mod boto3;
+mod calls;
 mod cross_api;
 mod rclone;
 mod support;

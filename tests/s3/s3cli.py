@@ -2,6 +2,7 @@
 
     python s3cli.py ENDPOINT ACCESS SECRET put BUCKET KEY FILE
     python s3cli.py ENDPOINT ACCESS SECRET get BUCKET KEY FILE
+    python s3cli.py ENDPOINT ACCESS SECRET head BUCKET KEY        (prints the ETag)
     python s3cli.py ENDPOINT ACCESS SECRET mb BUCKET
     python s3cli.py ENDPOINT ACCESS SECRET mpu-start BUCKET KEY   (prints the upload id)
     python s3cli.py ENDPOINT ACCESS SECRET mpu-list BUCKET        (prints the open upload ids)
@@ -36,6 +37,9 @@ def main(argv):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             with open(path, "wb") as f:
                 f.write(body)
+        elif action == "head":
+            bucket, key = args
+            print(s3.head_object(Bucket=bucket, Key=key)["ETag"])
         elif action == "mb":
             (bucket,) = args
             s3.create_bucket(Bucket=bucket)
