@@ -7,10 +7,9 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use md5::{Digest, Md5};
 
 use super::checksum::Expected;
@@ -118,64 +117,10 @@ where
     }
 }
 
-/// The start of a body, read before the write is placed ([`read_ahead`]).
-pub struct Ahead<S> {
-    /// The frames read (none empty).
-    pub frames: Vec<Bytes>,
-    /// The rest of the body; `None` when it ended within the frames.
-    pub rest: Option<S>,
-}
-
-/// Read `body` until it ends, `limit` bytes are held, or `wait` has passed, whichever comes first; a
-/// failing body fails here. Memory stays bounded by `limit` plus one frame.
-pub async fn read_ahead<S>(mut body: S, limit: usize, wait: Duration) -> Result<Ahead<S>, StdError>
-where
-    S: Stream<Item = Result<Bytes, StdError>> + Unpin,
-{
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut frames = Vec::new();
-    let mut held = 0usize;
-    while held < limit {
-        match tokio::time::timeout_at(deadline, body.next()).await {
-            Ok(Some(Ok(frame))) => {
-                held += frame.len();
-                if !frame.is_empty() {
-                    frames.push(frame);
-                }
-            }
-            Ok(Some(Err(e))) => return Err(e),
-            Ok(None) => return Ok(Ahead { frames, rest: None }),
-            Err(_elapsed) => break,
-        }
-    }
-    Ok(Ahead {
-        frames,
-        rest: Some(body),
-    })
-}
-
-/// The [`Outcome`] of a whole body held in `frames`: its MD5, or `BadDigest` against `expected` (the
-/// `Content-MD5`) or the SDK checksums.
-pub fn digest_of(frames: &[Bytes], expected: Option<[u8; 16]>, sdk: Option<Expected>) -> Outcome {
-    let mut md5 = Md5::new();
-    let mut sdk = sdk;
-    for f in frames {
-        md5.update(f);
-        if let Some(s) = &mut sdk {
-            s.update(f);
-        }
-    }
-    let digest: [u8; 16] = md5.finalize().into();
-    let sdk_ok = sdk.is_none_or(Expected::matches);
-    if expected.is_some_and(|e| e != digest) || !sdk_ok {
-        return Outcome::BadDigest;
-    }
-    Outcome::Complete(digest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     fn frames(parts: &[&'static str]) -> impl Stream<Item = Result<Bytes, StdError>> + Unpin {
         futures::stream::iter(
@@ -207,44 +152,6 @@ mod tests {
         assert_eq!(out[0].as_ref().unwrap().as_ref(), b"hel");
         assert!(out[1].is_err());
         assert_eq!(*outcome.lock().unwrap(), Outcome::BadDigest);
-    }
-
-    #[tokio::test]
-    async fn read_ahead_holds_a_small_body_whole_and_stops_at_its_limit() {
-        let wait = Duration::from_secs(5);
-        let small = read_ahead(frames(&["hel", "lo"]), 64, wait).await.unwrap();
-        assert_eq!(small.frames.concat(), b"hello");
-        assert!(small.rest.is_none(), "the body ended within the limit");
-        let want: [u8; 16] = Md5::digest(b"hello").into();
-        assert_eq!(
-            digest_of(&small.frames, None, None),
-            Outcome::Complete(want)
-        );
-        assert_eq!(
-            digest_of(&small.frames, Some([0; 16]), None),
-            Outcome::BadDigest
-        );
-
-        let large = read_ahead(frames(&["abcd", "efgh", "ij"]), 5, wait)
-            .await
-            .unwrap();
-        assert_eq!(
-            large.frames.concat(),
-            b"abcdefgh",
-            "two frames reach 5 bytes"
-        );
-        let rest: Vec<_> = large.rest.unwrap().map(|r| r.unwrap()).collect().await;
-        assert_eq!(rest.concat(), b"ij");
-    }
-
-    #[tokio::test]
-    async fn read_ahead_stops_waiting_for_a_stalled_body() {
-        let stalled = frames(&["abc"]).chain(futures::stream::pending());
-        let ahead = read_ahead(stalled, 1024, Duration::from_millis(50))
-            .await
-            .unwrap();
-        assert_eq!(ahead.frames.concat(), b"abc");
-        assert!(ahead.rest.is_some(), "the rest streams after placement");
     }
 
     #[tokio::test]

@@ -1,21 +1,19 @@
 //! The S3 write path: one object (or part) from a streamed body into the MictlanX write (phase 1 with the
 //! S3 attributes as tags, phase 2 with the [`Checked`] body), an overwrite of a key every live peer holds,
-//! and the ETag: written with the object when it is known before placement (`Content-MD5`, a manifest, or
-//! a body of at most [`READ_AHEAD`] bytes read first), else recorded by a metadata update once the body
-//! ended.
+//! and the ETag: written with the object when it is known before placement (`Content-MD5`, a manifest),
+//! else recorded by a metadata update once the body ended (the body is streamed, never held whole).
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use super::attrs;
 use super::backend::{BackendError, NewObject};
-use super::body::{digest_of, read_ahead, Ahead, Checked, Outcome};
+use super::body::{Checked, Outcome};
 use super::checksum::Expected;
 use super::service::Facade;
 use mictlanx_proto::model::Metadata;
@@ -46,12 +44,6 @@ pub(super) fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
         .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidDigest))
 }
 
-/// A body of at most this many bytes whose ETag is not known beforehand is read whole before the write is
-/// placed, so its MD5 is written with the object (the bound is one Garage block: it holds as much).
-pub(super) const READ_AHEAD: usize = 1024 * 1024;
-/// How long placement waits for such a body; a slower one streams as a larger body does.
-const READ_AHEAD_WAIT: Duration = Duration::from_secs(1);
-
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StdError>> + Send>>;
 
 /// `IncompleteBody` for a body that failed or was not the announced size, else the backend's error.
@@ -78,33 +70,9 @@ impl Facade {
                 ),
             ));
         }
-        let mut known = match &up.fixed {
+        let known = match &up.fixed {
             Some((etag, _)) => Some(etag.clone()),
             None => up.content_md5.map(hex::encode),
-        };
-        // A small body whose ETag is not known yet is read before placement: its MD5 goes with the object
-        // and a bad digest is refused before anything is placed.
-        let mut whole = None;
-        let body: ByteStream = if known.is_none() && up.size <= READ_AHEAD as u64 {
-            let Ahead { frames, rest } = read_ahead(body, READ_AHEAD, READ_AHEAD_WAIT)
-                .await
-                .map_err(|e| S3Error::with_message(S3ErrorCode::IncompleteBody, e.to_string()))?;
-            if rest.is_none() {
-                match digest_of(&frames, up.content_md5, up.checksums.take()) {
-                    Outcome::Complete(d) => {
-                        known = Some(hex::encode(d));
-                        whole = Some(d);
-                    }
-                    _ => return Err(S3Error::new(S3ErrorCode::BadDigest)),
-                }
-            }
-            let held = futures::stream::iter(frames.into_iter().map(Ok));
-            match rest {
-                None => Box::pin(held),
-                Some(rest) => Box::pin(held.chain(rest)),
-            }
-        } else {
-            Box::pin(body)
         };
         let mut tags = attrs::new_tags(up.user, known.clone());
         if let Some((_, extra)) = &up.fixed {
@@ -126,17 +94,7 @@ impl Facade {
             }
             other => other?,
         };
-        let digest = match whole {
-            // Checked already, whole.
-            Some(d) => {
-                self.backend
-                    .write_body(&task, up.size, body)
-                    .await
-                    .map_err(write_error)?;
-                d
-            }
-            None => self.write_checked(&task, &mut up, body).await?,
-        };
+        let digest = self.write_checked(&task, &mut up, Box::pin(body)).await?;
         if let Some(etag) = known {
             return Ok(etag);
         }

@@ -116,8 +116,8 @@ def check_ranges():
 
 
 def check_read_after_write():
-    # around the read-ahead bound (1 MiB): below it the ETag is written with the object, above it by a
-    # metadata update after the commit; GET is one call that brings the metadata with the bytes
+    # sizes from empty to several MiB: the ETag (recorded by a metadata update after the commit when no
+    # Content-MD5 came) reads back at once; GET is one call that brings the metadata with the bytes
     S3.create_bucket(Bucket="b-raw")
     mib = 1024 * 1024
     for size in [0, 1, 64 * 1024, mib, mib + 1, 3 * mib]:

@@ -1,8 +1,8 @@
 //! What one S3 request costs in MictlanX requests, counted on the router's HTTP metrics (the facade's
 //! inner calls go through the router's own route table): a GetObject is one MictlanX GET and no metadata
-//! request; a PutObject of a small body writes its ETag with the object (no metadata update after the
-//! commit); a body above the read-ahead bound records its ETag with one metadata update. Either way the
-//! ETag (the MD5 of the bytes) reads back at once.
+//! request; a PutObject with `Content-MD5` writes its ETag with the object, one without records it with
+//! one metadata update after the commit (the body is streamed, never held whole). Either way the ETag (the
+//! MD5 of the bytes) reads back at once.
 
 use md5::{Digest, Md5};
 use mictlanx_testkit::cluster::Cluster;
@@ -54,16 +54,21 @@ fn delta(after: Calls, before: Calls) -> Calls {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_get_is_one_mictlanx_call_and_a_small_put_needs_no_etag_update() {
+async fn a_get_is_one_mictlanx_call_and_a_put_with_content_md5_needs_no_etag_update() {
     let Some(tools) = clients() else { return };
     let (c, s3) = s3_cluster().await;
     let py = &tools.python;
     let dir = tempfile::tempdir().expect("temp dir");
     assert!(s3cli(py, &s3, &["mb", "calls"]).await.0);
 
-    // (key, size, MictlanX metadata updates its PUT makes)
-    let cases = [("small", 100_000usize, 0.0), ("large", 1_100_000, 1.0)];
-    for (key, size, updates) in cases {
+    // (key, size, s3cli action, MictlanX metadata updates its PUT makes)
+    let cases = [
+        ("small", 100_000usize, "put", 1.0),
+        ("small-md5", 100_000, "put-md5", 0.0),
+        ("large", 1_100_000, "put", 1.0),
+        ("large-md5", 1_100_000, "put-md5", 0.0),
+    ];
+    for (key, size, put, updates) in cases {
         let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let md5 = format!("\"{}\"", hex::encode(Md5::digest(&data)));
         let file = dir.path().join(key);
@@ -71,7 +76,7 @@ async fn a_get_is_one_mictlanx_call_and_a_small_put_needs_no_etag_update() {
         let f = file.to_str().expect("utf-8");
 
         let before = calls(&c).await;
-        let (ok, out) = s3cli(py, &s3, &["put", "calls", key, f]).await;
+        let (ok, out) = s3cli(py, &s3, &[put, "calls", key, f]).await;
         assert!(ok && out.contains(&md5), "{key}: {out}");
         let put = delta(calls(&c).await, before);
         let want = Calls {
