@@ -25,6 +25,10 @@
 #   SCALE_N            objects to load (default 1000000)
 #   SCALE_LOAD         `peers` (default) or `router`: how the N objects are loaded (above)
 #   SCALE_KEY_LEN      every key zero-padded to this many characters (default: `{run}-p{i}`, 10-17 characters)
+#   SCALE_LISTPACK_ENTRIES  Redis `hash-max-listpack-entries` (default 512, the recommended setting). A
+#                      per-peer index hash holds one shard's keys of one peer (about N/1024 at rf 3 on 3
+#                      peers) and stays a compact listpack up to this many: a lower value measures, at a
+#                      small N, what an index entry costs beyond 512 per shard (over ~500 000 objects a peer)
 #   SCALE_CONCURRENCY  PUTs in flight while loading (default 32)
 #   SCALE_PORT_BASE    first peer port (default 29000; peers +0..+2, router +100, redis +200)
 #   SCALE_KEEP         1 keeps the temporary directory
@@ -35,6 +39,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${SCALE_N:-1000000}
 LOAD=${SCALE_LOAD:-peers}
 KEY_LEN=${SCALE_KEY_LEN:-}
+LISTPACK_ENTRIES=${SCALE_LISTPACK_ENTRIES:-512}
 CONC=${SCALE_CONCURRENCY:-32}
 PORT_BASE=${SCALE_PORT_BASE:-29000}
 BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
@@ -48,6 +53,14 @@ command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2
 KEY_ARGS=()
 if [[ -n $KEY_LEN ]]; then KEY_ARGS=(--key-len "$KEY_LEN"); fi
 
+# another run (of this or another bench) on these ports would answer in place of this run's processes
+for port in $PORT_BASE $((PORT_BASE + 1)) $((PORT_BASE + 2)) $ROUTER_PORT $REDIS_PORT; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is in use: stop what listens there or pick another SCALE_PORT_BASE" >&2
+        exit 1
+    fi
+done
+
 echo "==> cargo build --release --bins" >&2
 (cd "$ROOT" && cargo build --release --bins)
 
@@ -60,7 +73,7 @@ source "$ROOT/benches/lib.sh"
 
 # the recommended Redis settings of docs/multi-router.md (compact hashes for records and per-peer indexes)
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
-    --maxmemory-policy noeviction --hash-max-listpack-value 128 --hash-max-listpack-entries 512 \
+    --maxmemory-policy noeviction --hash-max-listpack-value 128 --hash-max-listpack-entries "$LISTPACK_ENTRIES" \
     --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 REDIS_PID=$!
@@ -125,6 +138,16 @@ peer_load() {
 # the record count is kept per shard ({s:N}:count:o, 1024 shards: docs/replica-manager.md)
 records() { for i in $(seq 0 1023); do echo "GET {s:$i}:count:o"; done | rcli | awk '{n += $1} END {print n + 0}'; }
 
+# listings: pages of 1000 over the whole bucket, then its complete listing in one answer, on the router of
+# the load (rebuild interval 0: no pass running), so they are measured alone; then the router's RSS.
+listings() {
+    python3 "$ROOT/benches/scale_listing.py" paged "$ROUTER" "$BUCKET" >"$WORK/pages.txt"
+    read -r PAGES LISTED P50 P99 <"$WORK/pages.txt"
+    python3 "$ROOT/benches/scale_listing.py" unpaged "$ROUTER" "$BUCKET" >"$WORK/unpaged.txt"
+    read -r UNPAGED_S UNPAGED_KEYS UNPAGED_DONE <"$WORK/unpaged.txt"
+    ROUTER_RSS=$(rss_kib "$ROUTER_PID")
+}
+
 # --- load N objects (passes at start-up only, so the load is measured alone) ---
 # The router starts on the empty peers first, so the memory baseline holds what a running router keeps in
 # Redis with no object (registry, leader lease, counters).
@@ -138,6 +161,7 @@ if [[ $LOAD == router ]]; then
         --concurrency "$CONC" --bucket "$BUCKET" "${KEY_ARGS[@]}" >"$WORK/load.txt" 2>&1 \
         || { cat "$WORK/load.txt" >&2; exit 1; }
     T1=$(date +%s.%N)
+    listings
     stop_router
 else
     peer_load "$N" "$WORK/load.txt"
@@ -154,6 +178,7 @@ else
     ADOPT+=" $(metric mictlanx_router_state_object_writes_total | cut -d. -f1)"
     ADOPT+=" $(metric mictlanx_router_inventory_pass_seconds_sum)"
     ADOPT+=" $(metric mictlanx_router_repairs_total | cut -d. -f1) $(metric mictlanx_router_repair_deletes_total | cut -d. -f1)"
+    listings
     stop_router
 fi
 MEM1=$(redis_mem)
@@ -173,13 +198,6 @@ read -r C2 W2 S2 K2 _ <<<"$(snapshot)"
 wait_passes 6
 read -r C3 W3 S3 K3 _ <<<"$(snapshot)"
 
-# --- listing pages of 1000 over the whole bucket, then its complete listing in one answer ---
-python3 "$ROOT/benches/scale_listing.py" paged "$ROUTER" "$BUCKET" >"$WORK/pages.txt"
-read -r PAGES LISTED P50 P99 <"$WORK/pages.txt"
-python3 "$ROOT/benches/scale_listing.py" unpaged "$ROUTER" "$BUCKET" >"$WORK/unpaged.txt"
-read -r UNPAGED_S UNPAGED_KEYS UNPAGED_DONE <"$WORK/unpaged.txt"
-
-ROUTER_RSS=$(rss_kib "$ROUTER_PID")
 PEER_RSS=$(rss_kib "${PEER_PIDS[0]}")
 
 # --- restart of peer p0 with its objects ---
@@ -206,18 +224,18 @@ if adopt:
     print(f"start-up pass adopting them:     {float(wall):.1f} s from router start to 3 complete peer passes "
           f"({float(pass_s) / 3:.1f} s per peer pass, concurrent), {int(writes)} records written, redis cpu "
           f"{float(cpu):.3f} s = {float(cpu) * 1e6 / n:.2f} us/object; repairs {repairs}, repair deletes {deletes}")
-print(f"redis bytes per object:          {($MEM1 - $MEM0) / n:.0f}")
+print(f"redis bytes per object:          {($MEM1 - $MEM0) / n:.0f} (hash-max-listpack-entries $LISTPACK_ENTRIES)")
 print(f"peer p0 files on tmpfs:          {$PEER_FILES_KIB / n:.2f} KiB per copy (du)")
 print(f"steady pass (3 peers):           redis cpu {steady_cpu:.3f} s = {us(steady_cpu):.2f} us/object, "
       f"{$W1 - $W0:.0f} records written, {($S1 - $S0) / max($K1 - $K0, 1):.2f} s per single-peer pass")
 print(f"2 passes after {changed} changed:   redis cpu {change_cpu:.3f} s = {us(change_cpu):.2f} us/object, "
       f"{$W3 - $W2:.0f} records written, {($S3 - $S2) / max($K3 - $K2, 1):.2f} s per single-peer pass")
-print(f"listing pages of 1000:           {$PAGES} pages, {$LISTED} keys of {total}, p50 {$P50} ms, p99 {$P99} ms")
-complete = "complete" if $UNPAGED_DONE == 1 and $UNPAGED_KEYS == total else "INCOMPLETE"
-print(f"unpaged listing:                 {$UNPAGED_KEYS} keys of {total} in {$UNPAGED_S} s ({complete})")
-print(f"rss:                             router {$ROUTER_RSS / 1024:.0f} MiB, peer p0 {$PEER_RSS / 1024:.0f} MiB")
+print(f"listing pages of 1000:           {$PAGES} pages, {$LISTED} keys of {n}, p50 {$P50} ms, p99 {$P99} ms")
+complete = "complete" if $UNPAGED_DONE == 1 and $UNPAGED_KEYS == n else "INCOMPLETE"
+print(f"unpaged listing:                 {$UNPAGED_KEYS} keys of {n} in {$UNPAGED_S} s ({complete})")
+print(f"rss:                             router {$ROUTER_RSS / 1024:.0f} MiB (after the listings), peer p0 {$PEER_RSS / 1024:.0f} MiB")
 print(f"peer restart with {total} objects: {$R1 - $R0:.2f} s to /health")
 PY
 # a listing that missed objects fails the run (CI smoke-runs this script)
-[[ $LISTED == $((N + CHANGED)) && $UNPAGED_KEYS == $((N + CHANGED)) && $UNPAGED_DONE == 1 ]] \
+[[ $LISTED == "$N" && $UNPAGED_KEYS == "$N" && $UNPAGED_DONE == 1 ]] \
     || { echo "the bucket's listings are incomplete" >&2; exit 1; }
