@@ -78,6 +78,10 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
 PIDS+=($!)
 REDIS_PID=$!
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+# on a failed run, say whether Redis was gone (killed from outside: its figures would be meaningless)
+before_stop() {
+    kill -0 "$REDIS_PID" 2>/dev/null || echo "redis-server (pid $REDIS_PID) was no longer running" >&2
+}
 for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 start_peers 3
@@ -112,13 +116,18 @@ metric() {
 }
 passes() { metric 'mictlanx_router_inventory_passes_total{outcome="complete"}' | cut -d. -f1; }
 incomplete() { metric 'mictlanx_router_inventory_passes_total{outcome="incomplete"}' | cut -d. -f1; }
-# wait_passes_until TARGET: until this router process has run TARGET complete single-peer passes (a pass
-# that ends incomplete fails the run: its figures would not be those of a whole pass).
+# wait_passes_until TARGET [strict]: until this router process has run TARGET complete single-peer passes.
+# `strict` (the start-up passes) fails the run when a pass ends incomplete: the figures would not be those of
+# whole passes. Otherwise an incomplete pass (a peer or Redis too slow on a loaded machine) is waited past
+# and counted in the output.
 wait_passes_until() {
     local i
     for i in $(seq 1 36000); do
         [[ $(passes) -ge $1 ]] && return 0
-        [[ $(incomplete) -eq 0 ]] || { echo "an inventory pass ended incomplete" >&2; exit 1; }
+        if [[ ${2:-} == strict && $(incomplete) -ne 0 ]]; then
+            echo "an inventory pass ended incomplete" >&2
+            exit 1
+        fi
         sleep 0.1
     done
     echo "inventory passes did not complete" >&2
@@ -152,7 +161,7 @@ listings() {
 # The router starts on the empty peers first, so the memory baseline holds what a running router keeps in
 # Redis with no object (registry, leader lease, counters).
 start_router 0
-wait_passes_until 3
+wait_passes_until 3 strict
 MEM0=$(redis_mem)
 T0=$(date +%s.%N)
 ADOPT=
@@ -171,7 +180,7 @@ else
     AC0=$(redis_cpu)
     A0=$(date +%s.%N)
     start_router 0
-    wait_passes_until 3
+    wait_passes_until 3 strict
     A1=$(date +%s.%N)
     AC1=$(redis_cpu)
     ADOPT="$(python3 -c "print(f'{$A1 - $A0:.1f}')") $(python3 -c "print(f'{$AC1 - $AC0:.3f}')")"
@@ -197,6 +206,7 @@ peer_load "$CHANGED" "$WORK/change.txt"
 read -r C2 W2 S2 K2 _ <<<"$(snapshot)"
 wait_passes 6
 read -r C3 W3 S3 K3 _ <<<"$(snapshot)"
+INCOMPLETE=$(incomplete)
 
 PEER_RSS=$(rss_kib "${PEER_PIDS[0]}")
 
@@ -230,6 +240,8 @@ print(f"steady pass (3 peers):           redis cpu {steady_cpu:.3f} s = {us(stea
       f"{$W1 - $W0:.0f} records written, {($S1 - $S0) / max($K1 - $K0, 1):.2f} s per single-peer pass")
 print(f"2 passes after {changed} changed:   redis cpu {change_cpu:.3f} s = {us(change_cpu):.2f} us/object, "
       f"{$W3 - $W2:.0f} records written, {($S3 - $S2) / max($K3 - $K2, 1):.2f} s per single-peer pass")
+if $INCOMPLETE:
+    print(f"incomplete single-peer passes:   $INCOMPLETE (the pass figures above include them)")
 print(f"listing pages of 1000:           {$PAGES} pages, {$LISTED} keys of {n}, p50 {$P50} ms, p99 {$P99} ms")
 complete = "complete" if $UNPAGED_DONE == 1 and $UNPAGED_KEYS == n else "INCOMPLETE"
 print(f"unpaged listing:                 {$UNPAGED_KEYS} keys of {n} in {$UNPAGED_S} s ({complete})")
