@@ -18,8 +18,9 @@
 # Both leave the same records (one per object, three holders). The 1% change is always written straight to
 # the three peers (the router learns it from its next pass). Every process it started is stopped on exit.
 #
-# Memory: each copy costs a peer about 2.1 KiB of RAM (its index) and two small files on tmpfs (a page each,
-# plus inodes; the script prints the measured KiB per copy): budget about 15 KiB of RAM per object (3 copies).
+# Memory: each copy costs a peer about 2.1 KiB of RAM (its index) and two small files on tmpfs (a 4 KiB page
+# each, plus an inode and a dentry, about 1 KiB; the script prints the measured KiB per copy): budget about
+# 12 KiB of RAM per copy, 36 KiB per object (three copies), so N = 10^6 needs about 34 GiB.
 #
 # Environment:
 #   SCALE_N            objects to load (default 1000000)
