@@ -9,14 +9,16 @@
 # `mictlanx-peer`s and one `mictlanx-router` on the Redis backend. N objects of 16 bytes at rf 3 go into
 # bucket `scale`, by one of two loading modes:
 #   peers  (default) `mictlanx-bench --target peer --mirror …` writes every object straight to the three peers
-#          (one version and factor 3 on all three copies, as a router's fan-out writes them; about 4x faster
+#          (one version and factor 3 on all three copies, as a router's fan-out writes them; 4-5x faster
 #          than through the router), then the router is restarted and its start-up pass adopts them: that
 #          pass writes the N records, and its wall time, Redis CPU and record writes are printed. What the
 #          router's PUT path costs is not measured in this mode.
 #   router `mictlanx-bench --target router --rf 3` PUTs every object through the router (its write path:
 #          task groups, claims, commits), which records them as it goes.
-# Both leave the same records (one per object, three holders). The 1% change is always written straight to
-# the three peers (the router learns it from its next pass). Every process it started is stopped on exit.
+# Both leave the same records (one per object, three holders); the router mode also leaves its PUTs' task-id
+# locators in Redis until MICTLANX_ROUTER_TASK_TTL (1 h), which its bytes per object include. The 1% change
+# is always written straight to the three peers (the router learns it from its next pass). Every process it
+# started is stopped on exit.
 #
 # Memory: each copy costs a peer about 2.1 KiB of RAM (its index) and two small files on tmpfs (a 4 KiB page
 # each, plus an inode and a dentry, about 1 KiB; the script prints the measured KiB per copy): budget about
