@@ -26,11 +26,12 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# wait_for URL NAME: poll until URL answers 200 (60 s), else show NAME's log and fail.
+# wait_for URL NAME [SECONDS]: poll until URL answers 200 (within SECONDS, default 60), else show NAME's log
+# and fail.
 wait_for() {
     local url=$1 name=$2 i
-    for i in $(seq 1 600); do
-        if curl -fsS -o /dev/null --max-time 2 "$url"; then return 0; fi
+    for i in $(seq 1 $((${3:-60} * 10))); do
+        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
         sleep 0.1
     done
     echo "$name did not answer 200 on $url; its log:" >&2

@@ -3,7 +3,8 @@
 
 Usage: s3_table.py RESULTS.jsonl. Each line is a `mictlanx-bench --json` report labelled `row-id|s3|title`
 (the router's S3 API), `row-id|mx|title` (its MictlanX API) or `row-id|garage|title`, with "cpu_s" (CPU
-seconds of the router, the peers and the Garage nodes during the run), or `{"label", "run_error"}`.
+seconds of the router, the peers and the Garage nodes during the run, and of the load generator itself when
+measured), or `{"label", "run_error"}`.
 """
 import sys
 
@@ -27,6 +28,13 @@ def cells(r, servers):
     per_op = f"{cpu / r['ops'] * 1e6:.0f}" if r["ops"] else "-"
     return [f"{r['ops_per_s']:.1f}", f"{r['mb_per_s']:.2f}", f"{lat['p50_ms']:.3f}",
             f"{lat['p99_ms']:.3f}", str(r["errors"]), per_op]
+
+
+def client_cpu(r):
+    """The load generator's CPU µs per operation of one run (or a dash)."""
+    if not good(r) or not r["ops"] or r.get("cpu_s", {}).get("client") is None:
+        return "-"
+    return f"{r['cpu_s']['client'] / r['ops'] * 1e6:.0f}"
 
 
 def ratio(a, b):
@@ -59,6 +67,14 @@ def main():
     print_table(table)
     print("CPU µs/op: user+system CPU of the router and the three peers (S3, MX) or of the Garage nodes "
           "during the run, preload and cleanup included, over the timed operations")
+    clients = [[row["title"], client_cpu(row.get("s3")), client_cpu(row.get("mx")),
+                client_cpu(row.get("garage"))] for row in (rows[i] for i in order)]
+    if any(c != "-" for r in clients for c in r[1:]):
+        print()
+        print_table([["row", "S3 client CPU µs/op", "MX client CPU µs/op", "garage client CPU µs/op"]]
+                    + clients)
+        print("client CPU µs/op: user+system CPU of mictlanx-bench itself (on the same cores), preload and "
+              "cleanup included, over the timed operations")
     print()
     print(f"target S3/MictlanX throughput ≥ {TARGET}")
     for title, got in checks:

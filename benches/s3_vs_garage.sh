@@ -8,7 +8,8 @@
 # requests), once against the router's MictlanX API with the same parameters (`--rf 3`), and once against
 # Garage. It prints ops/s, MB/s, p50/p99 and errors of each, the S3/MictlanX throughput ratio (target ≥ 0.85),
 # and the CPU µs per operation of the server processes (router + peers, or the Garage nodes; from
-# /proc/PID/stat, preload and cleanup included). Every process it started is stopped on exit.
+# /proc/PID/stat, preload and cleanup included), and the load generator's own CPU µs per operation (with GNU
+# time). Every process it started is stopped on exit.
 #
 # Rows: PUT and GET of 4 KiB (c16), 1 MiB (c4), 64 MiB (c2), and listing pages of 1000 keys (ListObjectsV2
 # on S3, the paged bucket listing on the MictlanX API) over 1000 objects.
@@ -85,6 +86,11 @@ cpu_ticks() {
     echo "$total"
 }
 
+# The load generator's own user+system CPU seconds (SigV4 signing and hashing on the S3 side), when GNU time is
+# installed: it runs on the same cores as the servers.
+TIMER=()
+if [[ -x /usr/bin/time ]]; then TIMER=(/usr/bin/time -f "%U+%S" -o "$WORK/client.cpu.raw"); fi
+
 # bench LABEL ARGS...: one mictlanx-bench run; its JSON report (or the failure) goes to RESULTS, with the CPU
 # seconds the router, the peers and the Garage nodes used during the run added as "cpu_s".
 bench() {
@@ -94,13 +100,20 @@ bench() {
     r0=$(cpu_ticks "$ROUTER_PID")
     p0=$(cpu_ticks "${PEER_PIDS[@]}")
     g0=$(cpu_ticks "${GARAGE_PIDS[@]}")
-    out=$("$BIN_DIR/mictlanx-bench" --json --label "$label" "$@" 2>"$WORK/bench.err") || rc=$?
+    : >"$WORK/client.cpu"
+    rm -f "$WORK/client.cpu.raw"
+    out=$("${TIMER[@]}" "$BIN_DIR/mictlanx-bench" --json --label "$label" "$@" 2>"$WORK/bench.err") || rc=$?
+    if [[ -s "$WORK/client.cpu.raw" ]]; then
+        python3 -c 'import sys; print(sum(float(x) for x in open(sys.argv[1]).read().split()[-1].split("+")))' \
+            "$WORK/client.cpu.raw" >"$WORK/client.cpu" || true
+    fi
     if [[ -n "$out" ]]; then
-        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); hz=float(sys.argv[2]); r["cpu_s"]={"router": int(sys.argv[3])/hz, "peers": int(sys.argv[4])/hz, "garage": int(sys.argv[5])/hz}; print(json.dumps(r))' \
+        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); hz=float(sys.argv[2]); r["cpu_s"]={"router": int(sys.argv[3])/hz, "peers": int(sys.argv[4])/hz, "garage": int(sys.argv[5])/hz}; c=open(sys.argv[6]).read().split(); r["cpu_s"]["client"]=float(c[-1]) if c else None; print(json.dumps(r))' \
             "$out" "$(getconf CLK_TCK)" \
             "$(($(cpu_ticks "$ROUTER_PID") - r0))" \
             "$(($(cpu_ticks "${PEER_PIDS[@]}") - p0))" \
             "$(($(cpu_ticks "${GARAGE_PIDS[@]}") - g0))" \
+            "$WORK/client.cpu" \
             >>"$RESULTS"
     else
         python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "run_error": sys.argv[2]}))' \

@@ -24,6 +24,7 @@ pub mod names;
 mod objects;
 mod operations;
 mod presign;
+mod read;
 mod service;
 mod sweep;
 mod uploads;

@@ -11,8 +11,9 @@
 //!   copy of one version (a cache fill fed by them stays correct). `read_failovers_total{stage="mid_stream"}`
 //!   counts each switch; a stalled holder is reported as a timeout to error limiting.
 //! * When no holder can continue, a failed read ends with `Err` (the caller aborts the client response,
-//!   never ending a truncated body cleanly) and a stalled one keeps waiting on its holder, now bounded by
-//!   the idle timeout only.
+//!   never ending a truncated body cleanly) and a stalled one keeps waiting on its holder (bounded by the
+//!   idle timeout), asking the other holders again after every further stall timeout: a holder that was
+//!   too slow to answer the first time (a loaded machine) can still take over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +49,8 @@ pub struct Upstream {
     offset: u64,
     end: u64,
     resume: Option<Resume>,
-    /// A stall found no other holder: wait for this one without the stall timer until it sends again.
+    /// A stall found no other holder: keep waiting for this one, retrying the others at every stall
+    /// timeout (the stall is reported and logged once).
     patient: bool,
 }
 
@@ -84,7 +86,7 @@ impl Upstream {
     pub async fn next(&mut self) -> Result<Bytes, String> {
         loop {
             let stall = self.resume.as_ref().and_then(|r| r.stall);
-            let polled = match stall.filter(|_| !self.patient) {
+            let polled = match stall {
                 Some(d) => tokio::time::timeout(d, self.body.next()).await.ok(),
                 None => Some(self.body.next().await),
             };
@@ -113,10 +115,12 @@ impl Upstream {
                     true,
                 ),
             };
-            tracing::warn!(peer_id = %self.peer.peer_id, offset = self.offset, %cause, "read stopped mid-stream");
-            if stalled {
-                if let Some(r) = &self.resume {
-                    r.client.report_stalled(&self.peer).await;
+            if !(self.patient && stalled) {
+                tracing::warn!(peer_id = %self.peer.peer_id, offset = self.offset, %cause, "read stopped mid-stream");
+                if stalled {
+                    if let Some(r) = &self.resume {
+                        r.client.report_stalled(&self.peer).await;
+                    }
                 }
             }
             if self.continue_elsewhere().await {

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tower::ServiceExt;
 
+use crate::api::buckets::get::{ReadMetadata, WithMetadata};
 use mictlanx_proto::model::Metadata;
 
 /// Largest JSON answer read from the API (a bucket listing of many objects is the large one).
@@ -55,6 +56,17 @@ struct MetadataOut {
 struct Listing {
     balls: Vec<Metadata>,
     next_start_after: Option<String>,
+}
+
+/// The answer of a read that asked for the object's metadata too ([`Backend::read_object`]).
+pub enum ObjectRead {
+    /// 200 or 206, streaming; with the metadata of the version it streams when the router could tell it.
+    Bytes {
+        res: Response,
+        meta: Option<Metadata>,
+    },
+    /// 416: the range selects nothing of the object (with its metadata when known).
+    Unsatisfiable { meta: Option<Metadata> },
 }
 
 /// What a new object is written with.
@@ -234,6 +246,37 @@ impl Backend {
                 status: res.status(),
                 detail: "range not satisfiable".into(),
             });
+        }
+        Err(Self::error(res).await)
+    }
+
+    /// One request for the bytes (or the `range` header's part) and the metadata of the version they are:
+    /// the router's GET asked [`WithMetadata`] answers it in its extensions ([`ReadMetadata`]).
+    pub async fn read_object(
+        &self,
+        b: &str,
+        k: &str,
+        range: Option<&str>,
+    ) -> Result<ObjectRead, BackendError> {
+        let mut req = Self::get(format!("/api/v4/buckets/{b}/{k}"));
+        req.extensions_mut().insert(WithMetadata);
+        if let Some(r) = range {
+            req.headers_mut().insert(
+                header::RANGE,
+                r.parse()
+                    .map_err(|_| BackendError::Body("bad range".into()))?,
+            );
+        }
+        let mut res = self.call(req).await;
+        let meta = res
+            .extensions_mut()
+            .remove::<ReadMetadata>()
+            .map(|ReadMetadata(m)| m);
+        if res.status().is_success() {
+            return Ok(ObjectRead::Bytes { res, meta });
+        }
+        if res.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            return Ok(ObjectRead::Unsatisfiable { meta });
         }
         Err(Self::error(res).await)
     }

@@ -88,6 +88,11 @@ pub fn plan(parts: &[PartRef], first: u64, last: u64) -> Vec<(String, Option<(u6
 
 pub async fn read_manifest(backend: &Backend, b: &str, k: &str) -> S3Result<Manifest> {
     let res = backend.read(b, k, None).await?;
+    manifest_of(res).await
+}
+
+/// The manifest an answer of the MictlanX GET streams.
+pub async fn manifest_of(res: axum::response::Response) -> S3Result<Manifest> {
     let bytes = axum::body::to_bytes(res.into_body(), MANIFEST_LIMIT)
         .await
         .map_err(|e| S3Error::with_message(S3ErrorCode::ServiceUnavailable, e.to_string()))?;
@@ -109,56 +114,72 @@ pub async fn open(
 ) -> S3Result<Opened> {
     let size = attrs::size(meta);
     let selected = span(range, size)?;
+    if attrs::is_manifest(meta) {
+        let manifest = read_manifest(backend, b, k).await?;
+        return Ok(open_parts(backend, &manifest, size, selected));
+    }
     let content_range = selected.map(|(f, l)| format!("bytes {f}-{l}/{size}"));
     let content_length = selected.map_or(size, |(f, l)| l - f + 1);
-    let body: ByteStream = if attrs::is_manifest(meta) {
-        let manifest = read_manifest(backend, b, k).await?;
-        let (first, last) = selected.unwrap_or((0, size.saturating_sub(1)));
-        let reads = if size == 0 {
-            Vec::new()
-        } else {
-            plan(&manifest.parts, first, last)
-        };
-        let backend = backend.clone();
-        let parts = futures::stream::iter(reads)
-            .then(move |(key, r)| {
-                let backend = backend.clone();
-                async move {
-                    let header = r.map(|(f, l)| format!("bytes={f}-{l}"));
-                    backend.read(PARTS_BUCKET, &key, header.as_deref()).await
-                }
-            })
-            .map(|res| match res {
-                Ok(res) => res
-                    .into_body()
-                    .into_data_stream()
-                    .map_err(|e| Box::new(e) as StdError)
-                    .left_stream(),
-                Err(e) => futures::stream::once(async move { Err(Box::new(e) as StdError) })
-                    .right_stream(),
-            })
-            .flatten();
-        Box::pin(parts)
-    } else {
-        let header = selected.map(|(f, l)| format!("bytes={f}-{l}"));
-        let res = backend
-            .read(b, k, header.as_deref())
-            .await
-            .map_err(|e| match e {
-                BackendError::NotFound => S3Error::new(S3ErrorCode::NoSuchKey),
-                e => e.into(),
-            })?;
-        Box::pin(
-            res.into_body()
-                .into_data_stream()
-                .map_err(|e| Box::new(e) as StdError),
-        )
-    };
+    let header = selected.map(|(f, l)| format!("bytes={f}-{l}"));
+    let res = backend
+        .read(b, k, header.as_deref())
+        .await
+        .map_err(|e| match e {
+            BackendError::NotFound => S3Error::new(S3ErrorCode::NoSuchKey),
+            e => e.into(),
+        })?;
     Ok(Opened {
-        body,
+        body: body_of(res),
         content_length,
         content_range,
     })
+}
+
+/// The bytes an answer of the MictlanX GET streams.
+pub fn body_of(res: axum::response::Response) -> ByteStream {
+    Box::pin(
+        res.into_body()
+            .into_data_stream()
+            .map_err(|e| Box::new(e) as StdError),
+    )
+}
+
+/// The bytes `selected` (all when `None`) of a multipart object of `size` bytes, part after part.
+pub fn open_parts(
+    backend: &Backend,
+    manifest: &Manifest,
+    size: u64,
+    selected: Option<(u64, u64)>,
+) -> Opened {
+    let content_range = selected.map(|(f, l)| format!("bytes {f}-{l}/{size}"));
+    let content_length = selected.map_or(size, |(f, l)| l - f + 1);
+    let (first, last) = selected.unwrap_or((0, size.saturating_sub(1)));
+    let reads = if size == 0 {
+        Vec::new()
+    } else {
+        plan(&manifest.parts, first, last)
+    };
+    let backend = backend.clone();
+    let parts = futures::stream::iter(reads)
+        .then(move |(key, r)| {
+            let backend = backend.clone();
+            async move {
+                let header = r.map(|(f, l)| format!("bytes={f}-{l}"));
+                backend.read(PARTS_BUCKET, &key, header.as_deref()).await
+            }
+        })
+        .map(|res| match res {
+            Ok(res) => body_of(res).left_stream(),
+            Err(e) => {
+                futures::stream::once(async move { Err(Box::new(e) as StdError) }).right_stream()
+            }
+        })
+        .flatten();
+    Opened {
+        body: Box::pin(parts),
+        content_length,
+        content_range,
+    }
 }
 
 #[cfg(test)]

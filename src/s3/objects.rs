@@ -11,6 +11,7 @@ use super::checksum::{declared_checksums, Expected};
 use super::errors::no_such_key;
 use super::manifest;
 use super::names;
+use super::read;
 use super::service::Facade;
 use super::uploads::PARTS_BUCKET;
 use super::write::{decode_md5, Upload};
@@ -84,6 +85,15 @@ impl Facade {
         })
     }
 
+    /// A missing object: `NoSuchBucket` when its bucket does not exist either, else `NoSuchKey`. A bucket
+    /// that holds the object exists, so the bucket is looked up only once the object was not found.
+    async fn missing(&self, bucket: &str, key: &str) -> S3Error {
+        match self.existing_bucket(bucket).await {
+            Ok(_) => no_such_key(key),
+            Err(e) => e,
+        }
+    }
+
     /// The live object's metadata, or `NoSuchKey` (a missing key, a key that is only a prefix, a disabled
     /// object).
     pub(super) async fn live_metadata(
@@ -91,31 +101,51 @@ impl Facade {
         bucket: &str,
         key: &str,
     ) -> S3Result<(String, String, Metadata)> {
-        let b = self.existing_bucket(bucket).await?;
-        let k = names::to_mictlanx(key);
+        let (b, k) = (names::to_mictlanx(bucket), names::to_mictlanx(key));
         match self.backend.metadata(&b, &k).await? {
             Some(m) if !m.is_disabled => Ok((b, k, m)),
-            _ => Err(no_such_key(key)),
+            _ => Err(self.missing(bucket, key).await),
         }
     }
 
+    /// GetObject: one call to the MictlanX GET ([`read::read_object`]). A conditional GET reads the
+    /// metadata first, so a 304 or 412 moves no bytes; so does the GET of one part (`partNumber`), whose
+    /// span the metadata (and manifest) gives.
     pub(super) async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<GetObjectOutput> {
         let input = req.input;
-        let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
-        preconditions(
-            &meta,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )?;
-        let part = self
-            .part_read((&b, &k, &meta), input.part_number, input.range)
-            .await?;
-        let opened = manifest::open(&self.backend, &b, &k, &meta, part.range).await?;
+        let conditional = input.if_match.is_some()
+            || input.if_none_match.is_some()
+            || input.if_modified_since.is_some()
+            || input.if_unmodified_since.is_some();
+        let mut parts_count = None;
+        let (meta, opened) = if conditional || input.part_number.is_some() {
+            let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
+            preconditions(
+                &meta,
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+                input.if_modified_since.as_ref(),
+                input.if_unmodified_since.as_ref(),
+            )?;
+            let part = self
+                .part_read((&b, &k, &meta), input.part_number, input.range)
+                .await?;
+            parts_count = part.parts_count;
+            let opened = manifest::open(&self.backend, &b, &k, &meta, part.range).await?;
+            (meta, opened)
+        } else {
+            let (b, k) = (
+                names::to_mictlanx(&input.bucket),
+                names::to_mictlanx(&input.key),
+            );
+            match read::read_object(&self.backend, &b, &k, input.range).await? {
+                Some(found) => found,
+                None => return Err(self.missing(&input.bucket, &input.key).await),
+            }
+        };
         let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
         Ok(GetObjectOutput {
             body: Some(StreamingBlob::from(body)),
@@ -130,7 +160,7 @@ impl Facade {
             e_tag: Some(attrs::etag(&meta)),
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
-            parts_count: part.parts_count,
+            parts_count,
             ..Default::default()
         })
     }

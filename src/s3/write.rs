@@ -1,8 +1,10 @@
 //! The S3 write path: one object (or part) from a streamed body into the MictlanX write (phase 1 with the
 //! S3 attributes as tags, phase 2 with the [`Checked`] body), an overwrite of a key every live peer holds,
-//! and the ETag recorded once known.
+//! and the ETag: written with the object when it is known before placement (`Content-MD5`, a manifest),
+//! else recorded by a metadata update once the body ended (the body is streamed, never held whole).
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -40,6 +42,16 @@ pub(super) fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
         .and_then(|v| <[u8; 16]>::try_from(v).ok())
         .map(Some)
         .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidDigest))
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StdError>> + Send>>;
+
+/// `IncompleteBody` for a body that failed or was not the announced size, else the backend's error.
+fn write_error(e: BackendError) -> S3Error {
+    match e {
+        BackendError::Body(detail) => S3Error::with_message(S3ErrorCode::IncompleteBody, detail),
+        e => e.into(),
+    }
 }
 
 impl Facade {
@@ -82,29 +94,34 @@ impl Facade {
             }
             other => other?,
         };
-        let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums.take());
-        let written = self.backend.write_body(&task, up.size, checked).await;
-        let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
-        let digest = match (written, outcome) {
-            (_, Outcome::BadDigest) => return Err(S3Error::new(S3ErrorCode::BadDigest)),
-            (Ok(()), Outcome::Complete(d)) => d,
-            (Ok(()), Outcome::Pending) => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InternalError,
-                    "the write committed before its body ended",
-                ))
-            }
-            (Err(BackendError::Body(detail)), _) => {
-                return Err(S3Error::with_message(S3ErrorCode::IncompleteBody, detail))
-            }
-            (Err(e), _) => return Err(e.into()),
-        };
+        let digest = self.write_checked(&task, &mut up, Box::pin(body)).await?;
         if let Some(etag) = known {
             return Ok(etag);
         }
         let etag = hex::encode(digest);
         self.record_etag(&up, &etag).await;
         Ok(etag)
+    }
+
+    /// Phase 2 with the body [`Checked`] on its way: the MD5 of a committed write.
+    async fn write_checked(
+        &self,
+        task: &str,
+        up: &mut Upload<'_>,
+        body: ByteStream,
+    ) -> S3Result<[u8; 16]> {
+        let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums.take());
+        let written = self.backend.write_body(task, up.size, checked).await;
+        let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
+        match (written, outcome) {
+            (_, Outcome::BadDigest) => Err(S3Error::new(S3ErrorCode::BadDigest)),
+            (Ok(()), Outcome::Complete(d)) => Ok(d),
+            (Ok(()), Outcome::Pending) => Err(S3Error::with_message(
+                S3ErrorCode::InternalError,
+                "the write committed before its body ended",
+            )),
+            (Err(e), _) => Err(write_error(e)),
+        }
     }
 
     /// The MD5 is known only after the body: record it with the object (a metadata update on its holders).

@@ -108,6 +108,24 @@ async fn peer_keys(url: &str, bucket: &str) -> Vec<String> {
     keys
 }
 
+/// The `Object-Version` and `Replication-Factor` a peer answers for its copy of `bucket@key`.
+async fn copy_version(url: &str, bucket: &str, key: &str) -> (String, String) {
+    let resp = mictlanx_testkit::datapath::client()
+        .get(format!("{url}/api/v4/buckets/{bucket}/metadata/{key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{url} {key}");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    (header("object-version"), header("replication-factor"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_put_with_mirrors_writes_every_copy_and_cleanup_removes_them_all() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -118,7 +136,7 @@ async fn a_direct_put_with_mirrors_writes_every_copy_and_cleanup_removes_them_al
     }
     let urls: Vec<String> = peers.iter().map(|p| p.base_url()).collect();
     let extra = format!(
-        "--target peer --op put --size 64KiB --ops 5 --concurrency 2 --bucket mput --mirror {} --mirror {}",
+        "--target peer --op put --size 64KiB --ops 5 --concurrency 2 --bucket mput --key-len 40 --mirror {} --mirror {}",
         urls[1], urls[2]
     );
     let report = run(&args(&urls[0], &extra)).await.expect("run");
@@ -137,6 +155,15 @@ async fn a_direct_put_with_mirrors_writes_every_copy_and_cleanup_removes_them_al
             first,
             "every mirror has every copy"
         );
+    }
+    // --key-len pads every key; the three copies of a key carry one version and factor 3, as a router's
+    // fan-out writes them (so a router that finds them adopts one object with three holders).
+    for key in &first {
+        assert_eq!(key.len(), 40, "{key}");
+        let copies: Vec<(String, String)> =
+            futures::future::join_all(urls.iter().map(|url| copy_version(url, "mput", key))).await;
+        assert_eq!(copies[0].1, "3", "replication factor of {key}");
+        assert!(copies.iter().all(|c| c == &copies[0]), "{key}: {copies:?}");
     }
 
     // A GET run with mirrors preloads everywhere, reads --url only, and its cleanup deletes every copy.

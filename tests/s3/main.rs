@@ -6,6 +6,7 @@
 mod access;
 mod aws_cli;
 mod boto3;
+mod calls;
 mod conformance;
 mod cross_api;
 mod rclone;

@@ -2,11 +2,14 @@
 
     python s3cli.py ENDPOINT ACCESS SECRET put BUCKET KEY FILE
     python s3cli.py ENDPOINT ACCESS SECRET get BUCKET KEY FILE
+    python s3cli.py ENDPOINT ACCESS SECRET head BUCKET KEY        (prints the ETag)
     python s3cli.py ENDPOINT ACCESS SECRET mb BUCKET
     python s3cli.py ENDPOINT ACCESS SECRET mpu-start BUCKET KEY   (prints the upload id)
     python s3cli.py ENDPOINT ACCESS SECRET mpu-list BUCKET        (prints the open upload ids)
 Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
 """
+import base64
+import hashlib
 import sys
 
 import boto3
@@ -26,16 +29,24 @@ def main(argv):
     endpoint, access, secret, action, *args = argv
     s3 = client(endpoint, access, secret)
     try:
-        if action == "put":
+        if action in ("put", "put-md5"):
+            # put-md5 sends Content-MD5, so the ETag is known before the body
             bucket, key, path = args
             with open(path, "rb") as f:
-                out = s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+                data = f.read()
+            extra = {}
+            if action == "put-md5":
+                extra["ContentMD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+            out = s3.put_object(Bucket=bucket, Key=key, Body=data, **extra)
             print(out["ETag"])
         elif action == "get":
             bucket, key, path = args
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             with open(path, "wb") as f:
                 f.write(body)
+        elif action == "head":
+            bucket, key = args
+            print(s3.head_object(Bucket=bucket, Key=key)["ETag"])
         elif action == "mb":
             (bucket,) = args
             s3.create_bucket(Bucket=bucket)

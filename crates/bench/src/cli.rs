@@ -23,7 +23,9 @@ pub struct BenchArgs {
     pub url: String,
     /// With `--target peer`: one more peer every PUT also writes the same object to, concurrently with
     /// `--url` (repeat it for more). Three peers in all make a direct rf-3 PUT, the same work a router does
-    /// for `--rf 3`. Reads use `--url` only; `--cleanup` deletes on every peer.
+    /// for `--rf 3`: every copy commits the same `Object-Version` and declares the number of copies as its
+    /// `Replication-Factor`, so a router that finds them takes them as one object with that many holders.
+    /// Reads use `--url` only; `--cleanup` deletes on every peer.
     #[arg(long = "mirror", value_parser = parse_base_url)]
     pub mirrors: Vec<String>,
     /// Operation to time.
@@ -51,6 +53,11 @@ pub struct BenchArgs {
     /// Number of objects preloaded for GET and metadata runs, read round-robin.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub keys: u64,
+    /// Make every key at least this many characters long by zero-padding its number (`{run}-p000…17`);
+    /// without it keys are `{run}-p{number}` (about 10–17 characters). Used to measure what long object
+    /// names cost (e.g. `--key-len 64`).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub key_len: Option<u16>,
     /// Bucket to write into; must already be canonical (letters, digits, single `-`/`_` separators).
     #[arg(long, default_value = "mictlanx-bench", value_parser = parse_bucket)]
     pub bucket: String,

@@ -53,6 +53,8 @@ fn every_flag_is_read() {
         "--cleanup",
         "--timeout",
         "1m",
+        "--key-len",
+        "64",
     ])
     .unwrap();
     assert_eq!(a.target, Target::Peer);
@@ -64,6 +66,14 @@ fn every_flag_is_read() {
     assert!(a.force_get && a.json && a.cleanup);
     assert_eq!(a.label, "row 1");
     assert_eq!(a.timeout, Duration::from_secs(60));
+    assert_eq!(a.key_len, Some(64));
+}
+
+#[test]
+fn key_length_is_bounded() {
+    assert_eq!(parse(&[]).unwrap().key_len, None);
+    assert!(parse(&["--key-len", "0"]).is_err());
+    assert!(parse(&["--key-len", "1025"]).is_err());
 }
 
 #[test]

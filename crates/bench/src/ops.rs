@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use mictlanx_proto::headers::{OBJECT_VERSION, REPLICATION_FACTOR};
 use rand::RngCore;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -199,17 +200,28 @@ impl Endpoint {
             return s3.put(key, payload).await;
         }
         if self.mirrors.is_empty() {
-            return self.put_one(key, payload, rf).await;
+            return self.put_one(key, payload, rf, None).await;
         }
+        // Every copy commits the same version and declares the number of copies as its factor, as a
+        // router's fan-out does: a router that later finds them takes the three as one rf-3 object.
+        let copies = 1 + self.mirrors.len() as u32;
+        let version = mirrored_version();
         let copies = std::iter::once(self)
             .chain(&self.mirrors)
-            .map(|ep| ep.put_one(key, payload, rf));
+            .map(|ep| ep.put_one(key, payload, copies, Some(version)));
         let sizes = futures::future::try_join_all(copies).await?;
         Ok(sizes[0])
     }
 
-    /// Two-phase write of `payload` under `key` on this endpoint only.
-    async fn put_one(&self, key: &str, payload: &Payload, rf: u32) -> Result<u64, OpError> {
+    /// Two-phase write of `payload` under `key` on this endpoint only; `version` (peers only) is the
+    /// `Object-Version` the upload commits, with `rf` sent as `Replication-Factor`.
+    async fn put_one(
+        &self,
+        key: &str,
+        payload: &Payload,
+        rf: u32,
+        version: Option<u64>,
+    ) -> Result<u64, OpError> {
         let meta_url = format!("{}/api/v4/buckets/{}/metadata", self.base, self.bucket);
         let (body, id_field) = match self.target {
             Target::Router | Target::S3 => (
@@ -231,7 +243,11 @@ impl Endpoint {
             ),
         };
         let step = "put metadata";
-        let resp = self.client.post(&meta_url).json(&body).send().await;
+        let mut req = self.client.post(&meta_url).json(&body);
+        if version.is_some() {
+            req = req.header(REPLICATION_FACTOR, rf);
+        }
+        let resp = req.send().await;
         let answer = json_body(step, checked(step, resp).await?).await?;
         let task_id = match (self.target, &answer[id_field]) {
             (Target::Router, Value::Array(ids)) => ids.first().and_then(Value::as_str),
@@ -246,13 +262,14 @@ impl Endpoint {
 
         let step = "put data";
         let data_url = format!("{}/api/v4/buckets/data/{task_id}/chunked", self.base);
-        let resp = self
+        let mut req = self
             .client
             .post(&data_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(payload.body())
-            .send()
-            .await;
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(v) = version {
+            req = req.header(OBJECT_VERSION, v);
+        }
+        let resp = req.body(payload.body()).send().await;
         let answer = json_body(step, checked(step, resp).await?).await?;
         match answer["size"].as_u64() {
             Some(n) if n == payload.len() => Ok(n),
@@ -352,6 +369,14 @@ impl Endpoint {
     fn object_url(&self, key: &str) -> String {
         format!("{}/api/v4/buckets/{}/{key}", self.base, self.bucket)
     }
+}
+
+/// The version of one mirrored PUT: nanoseconds since the Unix epoch, like a peer's own "next" version.
+fn mirrored_version() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(1)
 }
 
 pub(crate) async fn checked(

@@ -63,7 +63,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let keys: Vec<String> = match args.op {
         Op::Put => Vec::new(),
         Op::Get | Op::GetMetadata | Op::List => (0..args.keys)
-            .map(|i| format!("{}{i}", list_prefix(&run_id)))
+            .map(|i| object_key(&list_prefix(&run_id), i, args.key_len))
             .collect(),
     };
     futures::stream::iter(keys.iter().map(Ok))
@@ -107,6 +107,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         stop: args.stop_rule(),
         next: AtomicU64::new(0),
         run_id,
+        key_len: args.key_len,
         rate: args.rate,
         start: Instant::now(),
     });
@@ -125,7 +126,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let elapsed = start.elapsed();
 
     if args.cleanup {
-        let written = total.written.iter().map(|i| put_key(&shared.run_id, *i));
+        let written = total
+            .written
+            .iter()
+            .map(|i| put_key(&shared.run_id, *i, shared.key_len));
         let doomed: Vec<String> = shared.keys.iter().cloned().chain(written).collect();
         let failed = futures::stream::iter(doomed)
             .map(|key| {
@@ -163,6 +167,8 @@ struct Shared {
     stop: StopRule,
     next: AtomicU64,
     run_id: String,
+    /// `--key-len`: the length keys are zero-padded to.
+    key_len: Option<u16>,
     /// `--rate`: operation `i` starts no earlier than `start + i / rate`.
     rate: Option<f64>,
     start: Instant,
@@ -222,7 +228,7 @@ async fn worker(shared: Arc<Shared>, deadline: Option<Instant>) -> Tally {
         let t0 = Instant::now();
         let result = match shared.op {
             Op::Put => {
-                let key = put_key(&shared.run_id, i);
+                let key = put_key(&shared.run_id, i, shared.key_len);
                 shared.ep.put(&key, &shared.payload, shared.rf).await
             }
             Op::Get => {
@@ -267,8 +273,14 @@ fn list_prefix(run_id: &str) -> String {
     format!("{run_id}-g")
 }
 
-fn put_key(run_id: &str, i: u64) -> String {
-    format!("{run_id}-p{i}")
+fn put_key(run_id: &str, i: u64, key_len: Option<u16>) -> String {
+    object_key(&format!("{run_id}-p"), i, key_len)
+}
+
+/// `{prefix}{i}`, with `i` zero-padded so the key has at least `key_len` characters.
+fn object_key(prefix: &str, i: u64, key_len: Option<u16>) -> String {
+    let width = usize::from(key_len.unwrap_or(0)).saturating_sub(prefix.len());
+    format!("{prefix}{i:0width$}")
 }
 
 /// Eight lowercase letters/digits: keys of different runs never collide, and stay canonical ids.
@@ -294,7 +306,17 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         }
-        assert_eq!(put_key("abcd1234", 17), "abcd1234-p17");
+        assert_eq!(put_key("abcd1234", 17, None), "abcd1234-p17");
+    }
+
+    #[test]
+    fn keys_are_padded_to_the_requested_length() {
+        let long = put_key("abcd1234", 17, Some(64));
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("abcd1234-p0000"));
+        assert!(long.ends_with("00017"));
+        assert_eq!(put_key("abcd1234", 123_456, Some(12)), "abcd1234-p123456");
+        assert_eq!(object_key("abcd1234-g", 5, Some(12)), "abcd1234-g05");
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl Peer {
     pub async fn process(id: &str, root: &Path) -> Peer {
         let port = free_port();
         let dir = root.join(id);
-        let proc = peer_process(id, port, &dir);
+        let mut proc = peer_process(id, port, &dir);
         wait_ok(&http_client(), &format!("http://127.0.0.1:{port}/health")).await;
+        proc.assert_running(&format!("peer {id}"));
         Peer {
             id: id.into(),
             port,
@@ -198,9 +199,11 @@ impl Peer {
                 *s = Some(spawn_peer_with(cfg).await);
             }
             Node::Process(p) => {
-                *p = Some(peer_process(&self.id, self.port, &self.dir));
+                let mut proc = peer_process(&self.id, self.port, &self.dir);
                 let url = format!("http://127.0.0.1:{}/health", self.port);
                 wait_ok(&http_client(), &url).await;
+                proc.assert_running(&format!("peer {}", self.id));
+                *p = Some(proc);
             }
         }
     }

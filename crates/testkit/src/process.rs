@@ -21,6 +21,16 @@ impl Proc {
         assert!(ok.expect("kill runs").success());
     }
 
+    /// Panics when the process has exited: after its health check answered, that means another process
+    /// answered on its port.
+    pub fn assert_running(&mut self, what: &str) {
+        if let Some(child) = self.0.as_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{what} exited ({status}) although its port answered: the port is taken");
+            }
+        }
+    }
+
     /// Wait for the exit code, at most `within`.
     pub async fn wait_exit(&mut self, within: Duration) -> i32 {
         let deadline = Instant::now() + within;
@@ -65,14 +75,22 @@ impl Drop for Proc {
 /// from `bind(0)` is itself ephemeral, so between this check and the process's own bind an outgoing
 /// connection of any test could take it as its local port ("Address already in use"). The benches use
 /// 27000 and up.
+///
+/// A port is handed out once per test binary: the tests of one binary run concurrently, and a process
+/// killed and restarted on its port leaves it free for a moment, so a port that was merely free could be
+/// given to two processes (the second one's health check then reaches the first one).
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     for _ in 0..1000 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         h.write_u128(now.unwrap_or_default().as_nanos());
         let port = 10_000 + (h.finish() % 10_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
             return port;
         }
     }

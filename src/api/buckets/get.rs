@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
 use super::download::{
     content_disposition, first_non_empty, header_str, set_headers, DownloadInputs,
@@ -21,6 +22,7 @@ use crate::datapath::{
 use crate::ids::{BucketId, ObjectKey};
 use mictlanx_http::error::{ApiError, ApiResult};
 use mictlanx_http::routing::PathParams;
+use mictlanx_proto::model::Metadata;
 
 const NO_CANDIDATE: &str = "No found available replica peer or data, try again later.";
 
@@ -29,6 +31,25 @@ pub(super) fn unavailable(b: &str, k: &str) -> ApiError {
     ApiError::retry_later(format!(
         "{b}@{k} is unavailable: its current holders are down, try again later"
     ))
+}
+
+/// Asks the GET for the object's metadata along with its bytes, as a request extension: only an in-process
+/// caller (the S3 facade) can set one, since extensions never cross the wire. The answer (200, 206 or 416)
+/// then carries [`ReadMetadata`] in its extensions whenever the metadata describes the bytes it streams.
+#[derive(Debug, Clone, Copy)]
+pub struct WithMetadata;
+
+/// The object's metadata in the extensions of a GET answer asked [`WithMetadata`]: the version whose bytes
+/// the answer streams (the metadata of another size is left out, see [`super::ranged`]).
+#[derive(Debug, Clone)]
+pub struct ReadMetadata(pub Metadata);
+
+/// Puts `metadata` (when the caller asked for it) into the answer's extensions.
+fn with_metadata(mut res: Response, metadata: Option<Metadata>) -> Response {
+    if let Some(m) = metadata {
+        res.extensions_mut().insert(ReadMetadata(m));
+    }
+    res
 }
 
 /// Download an object
@@ -70,7 +91,9 @@ pub async fn get_object(
     params: PathParams,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
+    asked: Option<Extension<WithMetadata>>,
 ) -> ApiResult<Response> {
+    let wants_metadata = asked.is_some();
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let k = ObjectKey::parse(params.required("key")?)?;
     let DownloadInputs {
@@ -103,14 +126,15 @@ pub async fn get_object(
                 ]);
                 content_disposition(&name.map_or_else(default_name, str::to_string))
             });
-            return Ok(ranged::from_cache(
+            let res = ranged::from_cache(
                 (b, k),
                 hit.bytes,
                 range,
                 content_type,
                 disposition,
                 &s.bytes_out_object,
-            ));
+            );
+            return Ok(with_metadata(res, wants_metadata.then_some(hit.metadata)));
         }
     }
 
@@ -144,7 +168,7 @@ pub async fn get_object(
         .flatten();
     // The metadata is needed up front only for what the data answer's headers cannot say: the
     // attachment name (tags) and the cache entry. Otherwise the data answer alone decides the response.
-    let metadata_first = q.attachment || fill_stamp.is_some();
+    let metadata_first = q.attachment || fill_stamp.is_some() || wants_metadata;
     let hedge = Hedging {
         hedger: &s.hedger,
         kind: ReadKind::Get,
@@ -173,8 +197,12 @@ pub async fn get_object(
     };
     let (resp, size, part) = match answer {
         Answer::Bytes { resp, size, part } => (resp, size, part),
-        Answer::Unsatisfiable { size } => return Ok(ranged::unsatisfiable((b, k), size)),
+        Answer::Unsatisfiable { size } => {
+            let res = ranged::unsatisfiable((b, k), size);
+            return Ok(with_metadata(res, metadata.filter(|_| wants_metadata)));
+        }
     };
+    let asked_metadata = metadata.as_ref().filter(|_| wants_metadata).cloned();
 
     let peer_ct = resp
         .headers()
@@ -243,5 +271,5 @@ pub async fn get_object(
     let mut res = body.into_response();
     set_headers(res.headers_mut(), end - first, &content_type, disposition);
     ranged::set_range_headers(&mut res, part, size);
-    Ok(res)
+    Ok(with_metadata(res, asked_metadata))
 }
