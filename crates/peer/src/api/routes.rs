@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use super::{digests, download, metadata, metrics, objects, put_metadata, replicate, stats, upload};
+use super::{
+    digests, download, metadata, metrics, objects, put_metadata, replicate, stats, upload,
+};
 use crate::state::PeerState;
 use mictlanx_http::RouteTable;
 use mictlanx_proto::peer::paths;

@@ -128,7 +128,11 @@ pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
             let limit = page.limit.unwrap_or(MAX_LIMIT);
             let index = s.store.index();
             match page.shard {
-                Some(shard) => index.shard_after(shard, after).take(limit).map(row).collect(),
+                Some(shard) => index
+                    .shard_after(shard, after)
+                    .take(limit)
+                    .map(row)
+                    .collect(),
                 None => index.after(after).take(limit).map(row).collect(),
             }
         }

@@ -197,7 +197,10 @@ mod tests {
             xballs_shard_after(7, Some(("b", "k 1")), 5),
             "/api/v4/xballs?shard=7&after_bucket_id=b&after_key=k%201&limit=5"
         );
-        assert_eq!(xballs_shard_after(0, None, 9), "/api/v4/xballs?shard=0&limit=9");
+        assert_eq!(
+            xballs_shard_after(0, None, 9),
+            "/api/v4/xballs?shard=0&limit=9"
+        );
         assert_eq!(
             xballs_after(Some(("b", "k 1")), 5),
             "/api/v4/xballs?after_bucket_id=b&after_key=k%201&limit=5"
