@@ -67,7 +67,7 @@ impl Digests {
         }
         known.generation = generation;
         known.passes += 1;
-        let forced_full = full_every <= 1 || known.passes % u64::from(full_every) == 0;
+        let forced_full = full_every <= 1 || known.passes.is_multiple_of(u64::from(full_every));
         let scan = now
             .iter()
             .enumerate()

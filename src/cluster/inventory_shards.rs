@@ -92,29 +92,31 @@ async fn reconcile_shard(
     let size = inner.cfg.rebuild_page_size.max(1) as usize;
     let mut seen: HashSet<String> = HashSet::new();
     let mut after: Option<(String, String)> = None;
-    while digest != 0 {
-        let at = after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
-        let items = inner
-            .client
-            .xballs_shard_after(peer, shard, at, size)
-            .await?;
-        if items.len() > size
-            || items
-                .iter()
-                .any(|it| object_shard(&it.bucket_id, &it.key) != shard)
-        {
-            return Err(PeerError::Decode(format!(
-                "the listing of shard {shard} holds objects of other shards or more than {size}"
-            ))
-            .into());
-        }
-        let n = items.len();
-        after = items
-            .last()
-            .map(|it| (it.bucket_id.clone(), it.key.clone()));
-        adopt_page(inner, peer, items, &mut seen).await?;
-        if n < size {
-            break;
+    if digest != 0 {
+        loop {
+            let at = after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
+            let items = inner
+                .client
+                .xballs_shard_after(peer, shard, at, size)
+                .await?;
+            if items.len() > size
+                || items
+                    .iter()
+                    .any(|it| object_shard(&it.bucket_id, &it.key) != shard)
+            {
+                return Err(PeerError::Decode(format!(
+                    "the listing of shard {shard} holds objects of other shards or more than {size}"
+                ))
+                .into());
+            }
+            let n = items.len();
+            after = items
+                .last()
+                .map(|it| (it.bucket_id.clone(), it.key.clone()));
+            adopt_page(inner, peer, items, &mut seen).await?;
+            if n < size {
+                break;
+            }
         }
     }
     let indexed = inner
