@@ -199,7 +199,10 @@ async fn every_kth_pass_reconciles_every_shard() {
         scanned >= all * (1 + done / 2),
         "{scanned} shards scanned in {done} passes with K=2"
     );
-    assert!(scanned <= all * (1 + done.div_ceil(2)), "{scanned} in {done}");
+    assert!(
+        scanned <= all * (1 + done.div_ceil(2)),
+        "{scanned} in {done}"
+    );
     rm.shutdown().await;
 }
 
