@@ -113,8 +113,11 @@ impl Group {
     ) -> Result<(), PassError> {
         let size = page_size(inner);
         self.shards.push((shard, digest));
+        if digest == 0 {
+            return Ok(());
+        }
         let mut after: Option<(String, String)> = None;
-        while digest != 0 {
+        loop {
             let at = after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
             let items = inner
                 .client
