@@ -1,5 +1,7 @@
 //! Replica-map rebuild from peer inventories (`docs/replica-manager.md` §7.2): a full pass at start-up and every
-//! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. Every
+//! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. A peer with
+//! shard digests gets the incremental pass of [`super::inventory_shards`]; this file keeps the full listing
+//! pass of a peer without them and the steps both share (judging a page, dropping unseen holders). Every
 //! listed copy is judged by its version ([`ObjectRecord::adopt`]): a current copy makes its peer a holder,
 //! a newer one becomes the current version, a stale or deleted one is scheduled for deletion and never
 //! served. Requests never wait for a pass.
