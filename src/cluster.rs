@@ -13,6 +13,8 @@ pub mod discovery;
 mod drain;
 mod groups;
 pub mod inventory;
+mod inventory_digests;
+mod inventory_shards;
 pub mod liveness;
 pub mod manager;
 mod membership;

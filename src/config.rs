@@ -264,6 +264,9 @@ pub struct ReplicaConfig {
     pub rebuild_interval: Duration,
     /// `MICTLANX_ROUTER_REBUILD_PAGE_SIZE`
     pub rebuild_page_size: u64,
+    /// `MICTLANX_ROUTER_FULL_PASS_EVERY`: every this many passes of a peer, every shard is reconciled
+    /// whatever its digest (`0` or `1` = always)
+    pub full_pass_every: u32,
     /// `MICTLANX_ROUTER_STATE_BACKEND` (+ `MICTLANX_ROUTER_REDIS_URL`, `MICTLANX_ROUTER_REDIS_PREFIX`)
     pub backend: StateBackend,
     /// `MICTLANX_ROUTER_STATE_TIMEOUT`: longest wait for one state-store call
@@ -408,6 +411,7 @@ impl Config {
                 task_ttl: Duration::from_secs(3600),
                 rebuild_interval: Duration::from_secs(300),
                 rebuild_page_size: 1000,
+                full_pass_every: 12,
                 backend: StateBackend::Embedded,
                 state_timeout: Duration::from_secs(2),
                 claim_lease: Duration::from_secs(10),

@@ -10,6 +10,7 @@ mod error;
 mod fast;
 mod ranged;
 mod report;
+mod shards;
 mod upload;
 mod versioned;
 

@@ -38,6 +38,8 @@ pub(super) async fn renew_leadership(inner: &Arc<Inner>) {
         .unwrap_or(false);
     let was = inner.work.leader.swap(leader, Ordering::Relaxed);
     if was != leader {
+        // a new leader knows nothing of the peers' shards: its first passes reconcile every shard
+        lock(&inner.work.digests).clear();
         inner
             .metrics
             .gauge("mictlanx_router_leader")

@@ -1,5 +1,7 @@
 //! Replica-map rebuild from peer inventories (`docs/replica-manager.md` §7.2): a full pass at start-up and every
-//! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. Every
+//! rebuild interval, a single-peer pass whenever a peer becomes available — on the leader only. A peer with
+//! shard digests gets the incremental pass of [`super::inventory_shards`]; this file keeps the full listing
+//! pass of a peer without them and the steps both share (judging a page, dropping unseen holders). Every
 //! listed copy is judged by its version ([`ObjectRecord::adopt`]): a current copy makes its peer a holder,
 //! a newer one becomes the current version, a stale or deleted one is scheduled for deletion and never
 //! served. Requests never wait for a pass.
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
+use super::inventory_shards;
 use super::objects;
 use super::record::ObjectRecord;
 use super::state::{lock, now_ns, Inner};
@@ -78,7 +81,7 @@ fn ignores_keyset(items: &[XBall], at: &Cursor, size: u64) -> bool {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum PassError {
+pub(super) enum PassError {
     #[error("{0}")]
     Peer(#[from] PeerError),
     #[error("{0}")]
@@ -92,7 +95,11 @@ pub(super) async fn pass_peer(inner: &Arc<Inner>, peer: PeerInfo) {
         return;
     }
     let started = std::time::Instant::now();
-    let outcome = run_pass(inner, &peer).await;
+    let outcome = match inventory_shards::run_pass(inner, &peer).await {
+        Ok(None) => run_pass(inner, &peer).await,
+        Ok(Some(done)) => Ok(done),
+        Err(e) => Err(e),
+    };
     inner
         .metrics
         .histogram("mictlanx_router_inventory_pass_seconds")
@@ -147,27 +154,7 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
         if !lock(&inner.table.peers).contains_key(&peer.peer_id) {
             return Ok((seen.len(), 0));
         }
-        let mut keys = Vec::with_capacity(items.len());
-        let mut copies = std::collections::HashMap::new();
-        for it in items {
-            if !is_canonical(&it.bucket_id) || !is_canonical(&it.key) {
-                tracing::warn!(peer_id = %peer.peer_id, bucket = %it.bucket_id, key = %it.key,
-                    "inventory item with a non-canonical id skipped");
-                continue;
-            }
-            let c = format!("{}@{}", it.bucket_id, it.key);
-            seen.insert(c.clone());
-            copies.insert(c.clone(), (it.version, it.replication_factor));
-            keys.push(c);
-        }
-        let now = now_ns();
-        objects::modify_many(inner, &keys, |key, rec: &mut ObjectRecord| {
-            let (version, rf) = copies[key];
-            let before = rec.clone();
-            rec.adopt(&peer.peer_id, version, rf, now);
-            *rec != before
-        })
-        .await?;
+        adopt_page(inner, peer, items, &mut seen).await?;
         if n < size {
             break;
         }
@@ -175,6 +162,37 @@ async fn run_pass(inner: &Arc<Inner>, peer: &PeerInfo) -> Result<(usize, usize),
     }
     let removed = remove_unseen(inner, &peer.peer_id, &seen, pass_start).await?;
     Ok((seen.len(), removed))
+}
+
+/// Judge one page of listed copies ([`ObjectRecord::adopt`]) in one batch; adds their keys to `seen`.
+pub(super) async fn adopt_page(
+    inner: &Arc<Inner>,
+    peer: &PeerInfo,
+    items: Vec<XBall>,
+    seen: &mut HashSet<String>,
+) -> Result<(), PassError> {
+    let mut keys = Vec::with_capacity(items.len());
+    let mut copies = std::collections::HashMap::new();
+    for it in items {
+        if !is_canonical(&it.bucket_id) || !is_canonical(&it.key) {
+            tracing::warn!(peer_id = %peer.peer_id, bucket = %it.bucket_id, key = %it.key,
+                "inventory item with a non-canonical id skipped");
+            continue;
+        }
+        let c = format!("{}@{}", it.bucket_id, it.key);
+        seen.insert(c.clone());
+        copies.insert(c.clone(), (it.version, it.replication_factor));
+        keys.push(c);
+    }
+    let now = now_ns();
+    objects::modify_many(inner, &keys, |key, rec: &mut ObjectRecord| {
+        let (version, rf) = copies[key];
+        let before = rec.clone();
+        rec.adopt(&peer.peer_id, version, rf, now);
+        *rec != before
+    })
+    .await?;
+    Ok(())
 }
 
 /// End of a complete pass: drop `peer`'s holder records that were not listed and were made before the
@@ -198,6 +216,17 @@ async fn remove_unseen(
             break;
         }
     }
+    drop_holders(inner, peer_id, &stale, pass_start).await
+}
+
+/// Drop `peer_id` from the records of `stale` where it became a holder before `pass_start`; returns how
+/// many records changed.
+pub(super) async fn drop_holders(
+    inner: &Arc<Inner>,
+    peer_id: &str,
+    stale: &[String],
+    pass_start: u64,
+) -> Result<usize, PassError> {
     let mut removed = 0;
     for chunk in stale.chunks(500) {
         objects::modify_many(inner, chunk, |_, rec: &mut ObjectRecord| {

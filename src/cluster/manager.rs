@@ -150,6 +150,7 @@ impl Manager {
             work: Work {
                 leader: AtomicBool::new(false),
                 passes: Mutex::new(Default::default()),
+                digests: Mutex::new(Default::default()),
                 throttle: Arc::new(Throttle::new(cfg.replica.repair.bandwidth)),
                 repair: Mutex::new(RepairState::default()),
                 repair_kick: Default::default(),

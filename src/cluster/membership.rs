@@ -50,6 +50,7 @@ pub(super) async fn remove_peers(
     refresh(inner).await?;
     let gone: BTreeSet<String> = ids.iter().cloned().collect();
     for id in &ids {
+        lock(&inner.work.digests).forget(id);
         forget_peer_records(inner, id, &gone).await?;
         super::drain::forget(inner, id).await;
         tracing::info!(peer_id = %id, "peer removed");

@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::inventory_digests::Digests;
 use super::liveness::PeerLiveness;
 use super::record::ObjectRecord;
 use super::registry::PeersDoc;
@@ -218,6 +219,9 @@ pub(super) struct Work {
     pub leader: AtomicBool,
     /// Peers whose inventory pass is running (a second one for the same peer is skipped).
     pub passes: Mutex<HashSet<String>>,
+    /// The shard digests of each peer's last reconciled shards (leader only; cleared when leadership
+    /// changes).
+    pub digests: Mutex<Digests>,
     /// The bandwidth bound shared by every repair and drain copy.
     pub throttle: Arc<Throttle>,
     pub repair: Mutex<RepairState>,

@@ -120,6 +120,14 @@ pub trait StateStore: Send + Sync + 'static {
         cursor: Option<String>,
         count: usize,
     ) -> Result<Page, StoreError>;
+    /// The keys of shard `shard` ([`mictlanx_proto::shard::shard_of`]) the peer holds: one shard's part of
+    /// the per-peer index, read without touching the peer's other shards (an inventory pass reconciles a
+    /// shard at a time).
+    async fn peer_shard_objects(
+        &self,
+        peer_id: &str,
+        shard: u16,
+    ) -> Result<Vec<String>, StoreError>;
     /// How many keys the peer holds (the size of its per-peer index), without reading any record: the
     /// total a drain starts with.
     async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError>;

@@ -68,6 +68,7 @@ pub(super) struct RawEnv {
     mictlanx_router_task_ttl: Option<String>,
     mictlanx_router_rebuild_interval: Option<String>,
     mictlanx_router_rebuild_page_size: Option<String>,
+    mictlanx_router_full_pass_every: Option<String>,
     mictlanx_cache_max_object_size: Option<String>,
     mictlanx_router_cache_max_object_size: Option<String>,
     mictlanx_router_state_dir: Option<String>,
@@ -478,6 +479,12 @@ impl RawEnv {
                 1,
                 i64::MAX,
             )? as u64,
+            full_pass_every: int_var(
+                var!(self, mictlanx_router_full_pass_every),
+                12,
+                0,
+                i64::from(u32::MAX),
+            )? as u32,
             backend: self.state_backend()?,
             state_timeout: positive(var!(self, mictlanx_router_state_timeout), 2 * SECOND)?,
             claim_lease: timespan_var(

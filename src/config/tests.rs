@@ -78,6 +78,7 @@ fn typed_values_are_read() {
         ("MICTLANX_ROUTER_SHUTDOWN_TIMEOUT", "0s"),
         ("MICTLANX_ROUTER_ERROR_THRESHOLD", "1"),
         ("MICTLANX_ROUTER_REBUILD_PAGE_SIZE", "10"),
+        ("MICTLANX_ROUTER_FULL_PASS_EVERY", "0"),
         ("MICTLANX_ROUTER_STATE_DIR", "/tmp/state"),
         ("MICTLANX_ROUTER_LOG_FORMAT", "json"),
         ("MICTLANX_ROUTER_PEER_TLS_CA", "/ca.pem"),
@@ -105,6 +106,7 @@ fn typed_values_are_read() {
         (c.replica.error_threshold, c.replica.rebuild_page_size),
         (1, 10)
     );
+    assert_eq!(c.replica.full_pass_every, 0);
     assert_eq!(c.replica.state_dir, PathBuf::from("/tmp/state"));
     assert_eq!(c.telemetry.log_format, LogFormat::Json);
     assert_eq!(c.telemetry.otlp_endpoint, "http://jaeger:4318");

@@ -66,6 +66,7 @@ router_variables! {
         "MICTLANX_ROUTER_TASK_TTL",
         "MICTLANX_ROUTER_REBUILD_INTERVAL",
         "MICTLANX_ROUTER_REBUILD_PAGE_SIZE",
+        "MICTLANX_ROUTER_FULL_PASS_EVERY",
         "MICTLANX_CACHE_MAX_OBJECT_SIZE",
         "MICTLANX_ROUTER_CACHE_MAX_OBJECT_SIZE",
         "MICTLANX_ROUTER_STATE_DIR",
@@ -179,6 +180,7 @@ mod tests {
         union.insert("ENV_FILE_PATH");
         assert_eq!(union, known);
         // 110 + MICTLANX_ROUTER_WORKER_THREADS + MICTLANX_ZIPKIN_ENDPOINT + ten MICTLANX_S3_*
-        assert_eq!(KNOWN_VARIABLES.len(), 122);
+        // + MICTLANX_ROUTER_FULL_PASS_EVERY
+        assert_eq!(KNOWN_VARIABLES.len(), 123);
     }
 }

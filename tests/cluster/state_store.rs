@@ -21,7 +21,7 @@ type Guard = Box<dyn std::any::Any>;
 
 /// Every backend available here: the embedded one always, Redis and Redis Cluster when `redis-server`
 /// is installed.
-async fn backends() -> Vec<(&'static str, Arc<dyn StateStore>, Guard)> {
+pub(crate) async fn backends() -> Vec<(&'static str, Arc<dyn StateStore>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let file = RegistryFile::open(&dir.path().join("state")).unwrap();
     let mut out: Vec<(&'static str, Arc<dyn StateStore>, Guard)> = vec![(
@@ -51,14 +51,14 @@ fn now_ns() -> u64 {
         .as_nanos() as u64
 }
 
-fn record(holders: &[&str], version: u64, rf: u32) -> ObjectRecord {
+pub(crate) fn record(holders: &[&str], version: u64, rf: u32) -> ObjectRecord {
     let mut r = ObjectRecord::default();
     let ids: Vec<String> = holders.iter().map(|h| h.to_string()).collect();
     r.commit(&ids, version, rf, 1);
     r
 }
 
-fn put(key: &str, prev: Option<Versioned<ObjectRecord>>, next: ObjectRecord) -> Write {
+pub(crate) fn put(key: &str, prev: Option<Versioned<ObjectRecord>>, next: ObjectRecord) -> Write {
     Write::Object {
         key: key.into(),
         prev,
@@ -67,7 +67,7 @@ fn put(key: &str, prev: Option<Versioned<ObjectRecord>>, next: ObjectRecord) -> 
 }
 
 /// Every key of the peer's index, page after page; the store's count of the index agrees.
-async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
+pub(crate) async fn all_pages(store: &dyn StateStore, peer: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut cursor = None;
     loop {

@@ -15,4 +15,5 @@ mod replicate;
 mod restart;
 mod roundtrip;
 mod scrub;
+mod shard_digests;
 mod versions;

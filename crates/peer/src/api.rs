@@ -1,5 +1,6 @@
 //! HTTP handlers of the storage peer, one file per resource, and the ordered route table.
 
+pub mod digests;
 pub mod download;
 pub mod metadata;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! The peer's durable object store: disk layout and atomic writes, object and block digests, the
-//! in-memory index, commits, in-place changes and deletes, verified reads, quarantine, start-up recovery.
+//! in-memory index (with per-shard listings and digests), commits, in-place changes and deletes,
+//! verified reads, quarantine, start-up recovery.
 
 pub mod blocks;
 mod changes;
@@ -9,6 +10,7 @@ pub mod objects;
 mod quarantine;
 pub mod read;
 mod recover;
+pub mod shards;
 
 pub use changes::{DeleteOutcome, MetadataUpdate};
 pub use disk::{now_ns, TempFile};

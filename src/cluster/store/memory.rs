@@ -17,6 +17,7 @@ use crate::cluster::record::ObjectRecord;
 use crate::cluster::registry::{PeersDoc, RegistryFile};
 use crate::cluster::state_log::{Entry, StateLog};
 use crate::cluster::types::{PeerInfo, Reservation, TaskGroup};
+use mictlanx_proto::shard::shard_of;
 
 pub struct MemoryStore {
     file: RegistryFile,
@@ -31,7 +32,9 @@ pub struct MemoryStore {
 struct MemState {
     rev: Rev,
     objects: HashMap<String, (Rev, ObjectRecord)>,
-    by_peer: HashMap<String, BTreeSet<String>>,
+    /// The per-peer index, ordered by shard first ([`shard_of`]), so one shard's keys of a peer are one
+    /// range.
+    by_peer: HashMap<String, BTreeSet<(u16, String)>>,
     attention: BTreeSet<String>,
     /// Finished tombstones: (expiry ns, key).
     tombstones: BTreeSet<(u64, String)>,
@@ -103,7 +106,7 @@ impl MemState {
         if let Some(old) = old {
             for p in old.holders.keys() {
                 if let Some(set) = self.by_peer.get_mut(p) {
-                    set.remove(key);
+                    set.remove(&(shard_of(key), key.to_string()));
                     if set.is_empty() {
                         self.by_peer.remove(p);
                     }
@@ -115,7 +118,7 @@ impl MemState {
                 self.by_peer
                     .entry(p.clone())
                     .or_default()
-                    .insert(key.to_string());
+                    .insert((shard_of(key), key.to_string()));
             }
         }
         if new.is_some_and(ObjectRecord::needs_attention) {
@@ -175,6 +178,23 @@ impl MemState {
 /// Tombstones are what must survive a restart (no peer keeps a delete's version).
 fn durable(record: Option<&ObjectRecord>) -> bool {
     record.is_some_and(|r| r.deleted_at_ns.is_some())
+}
+
+/// A page of the per-peer index; the cursor is the last key of the previous page.
+fn peer_page(set: &BTreeSet<(u16, String)>, cursor: Option<String>, count: usize) -> Page {
+    let start = match cursor {
+        Some(c) => Bound::Excluded((shard_of(&c), c)),
+        None => Bound::Unbounded,
+    };
+    let keys: Vec<String> = set
+        .range((start, Bound::Unbounded))
+        .take(count.max(1))
+        .map(|(_, k)| k.clone())
+        .collect();
+    let next = (keys.len() == count.max(1))
+        .then(|| keys.last().cloned())
+        .flatten();
+    Page { keys, next }
 }
 
 fn page(set: &BTreeSet<String>, cursor: Option<String>, count: usize) -> Page {
@@ -263,8 +283,22 @@ impl StateStore for MemoryStore {
         Ok(st
             .by_peer
             .get(peer_id)
-            .map(|set| page(set, cursor, count))
+            .map(|set| peer_page(set, cursor, count))
             .unwrap_or_default())
+    }
+
+    async fn peer_shard_objects(
+        &self,
+        peer_id: &str,
+        shard: u16,
+    ) -> Result<Vec<String>, StoreError> {
+        let st = lock(&self.state);
+        Ok(st.by_peer.get(peer_id).map_or_else(Vec::new, |set| {
+            set.range((shard, String::new())..)
+                .take_while(|(s, _)| *s == shard)
+                .map(|(_, k)| k.clone())
+                .collect()
+        }))
     }
 
     async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError> {

@@ -257,6 +257,20 @@ impl StateStore for RedisStore {
             .await
     }
 
+    /// `HKEYS` of the shard's part of the per-peer index.
+    async fn peer_shard_objects(
+        &self,
+        peer_id: &str,
+        shard: u16,
+    ) -> Result<Vec<String>, StoreError> {
+        let keys: Vec<String> = self
+            .con()
+            .hkeys(self.keys.peer_index(shard, peer_id))
+            .await
+            .map_err(err)?;
+        Ok(keys)
+    }
+
     /// One `HLEN` per shard (O(shards), whatever the number of objects).
     async fn peer_object_count(&self, peer_id: &str) -> Result<u64, StoreError> {
         self.sum_shards(|s| {

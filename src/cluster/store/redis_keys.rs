@@ -28,13 +28,7 @@
 //! A group is found by any of its ids through its locators, which are written (with the group's TTL)
 //! before the atomic step that writes the group: a crash in between leaves only locators that expire.
 
-/// How many shards one space is spread over. Part of the layout: changing it moves every object.
-pub const SHARDS: u16 = 1024;
-
-/// The shard of an object (`bucket@key`), a group or task id.
-pub fn shard_of(name: &str) -> u16 {
-    (crc32fast::hash(name.as_bytes()) % u32::from(SHARDS)) as u16
-}
+pub use mictlanx_proto::shard::{shard_of, SHARDS};
 
 pub struct Keys {
     prefix: String,

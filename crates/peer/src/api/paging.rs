@@ -5,6 +5,7 @@
 use axum::http::Uri;
 
 use mictlanx_http::error::ApiError;
+use mictlanx_proto::shard::SHARDS;
 
 /// Largest `limit` a page may ask for.
 pub const MAX_LIMIT: usize = 10_000;
@@ -35,11 +36,24 @@ fn limit(value: &str) -> Result<usize, ApiError> {
     }
 }
 
-/// An inventory page (#5): items after `(after_bucket_id, after_key)`, at most `limit`.
+/// An inventory page (#5): items after `(after_bucket_id, after_key)`, at most `limit`; with `shard`, only
+/// that shard's items.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct InventoryPage {
+    pub shard: Option<u16>,
     pub after: Option<(String, String)>,
     pub limit: Option<usize>,
+}
+
+/// `shard`: an integer in `0..SHARDS`.
+fn shard(value: &str) -> Result<u16, ApiError> {
+    match value.trim().parse::<u16>() {
+        Ok(n) if n < SHARDS => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "shard must be an integer between 0 and {}",
+            SHARDS - 1
+        ))),
+    }
 }
 
 impl InventoryPage {
@@ -52,6 +66,7 @@ impl InventoryPage {
                 "after_bucket_id" => bucket = Some(value),
                 "after_key" => key = Some(value),
                 "limit" => page.limit = Some(limit(&value)?),
+                "shard" => page.shard = Some(shard(&value)?),
                 _ => continue,
             }
             keyset = true;
@@ -106,6 +121,7 @@ mod tests {
         assert_eq!(
             InventoryPage::parse(&uri("after_bucket_id=b&after_key=k%201&limit=10")).unwrap(),
             Some(InventoryPage {
+                shard: None,
                 after: Some(("b".into(), "k 1".into())),
                 limit: Some(10)
             })
@@ -113,10 +129,23 @@ mod tests {
         assert_eq!(
             InventoryPage::parse(&uri("limit=3")).unwrap(),
             Some(InventoryPage {
+                shard: None,
                 after: None,
                 limit: Some(3)
             })
         );
+        assert_eq!(
+            InventoryPage::parse(&uri("shard=1023")).unwrap(),
+            Some(InventoryPage {
+                shard: Some(1023),
+                after: None,
+                limit: None
+            })
+        );
+        for bad in ["shard=1024", "shard=-1", "shard=x"] {
+            let e = InventoryPage::parse(&uri(bad)).unwrap_err();
+            assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{bad}");
+        }
         let e = InventoryPage::parse(&uri("after_key=k")).unwrap_err();
         assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
         assert!(InventoryPage::parse(&uri("limit=0")).is_err());

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use super::{download, metadata, metrics, objects, put_metadata, replicate, stats, upload};
+use super::{
+    digests, download, metadata, metrics, objects, put_metadata, replicate, stats, upload,
+};
 use crate::state::PeerState;
 use mictlanx_http::RouteTable;
 use mictlanx_proto::peer::paths;
@@ -21,6 +23,12 @@ pub fn table(s: &Arc<PeerState>) -> RouteTable {
             Method::GET,
             paths::XBALLS_SIZE,
             stats::xballs_size,
+            s.clone(),
+        )
+        .route(
+            Method::GET,
+            paths::XBALLS_DIGESTS,
+            digests::digests,
             s.clone(),
         )
         .route(Method::GET, paths::XBALLS, stats::xballs, s.clone())

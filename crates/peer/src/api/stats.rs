@@ -112,7 +112,8 @@ pub async fn xballs_size(State(s): St, uri: Uri) -> Result<Response, ApiError> {
 /// #5 `GET /api/v4/xballs`: `[{bucket_id, key, size, version, replication_factor}, …]` in stable
 /// `(bucket_id, key)` order (the last two keys are a peer API extension). A keyset page
 /// (`after_bucket_id` + `after_key`, `limit`) starts strictly after that object; otherwise the offset
-/// window `start`/`end` applies.
+/// window `start`/`end` applies. With `shard` (a keyset page too), only that shard's objects are listed
+/// (#5a).
 pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
     let row = |e: &Entry| XBall {
         bucket_id: e.meta.bucket_id.clone(),
@@ -125,7 +126,15 @@ pub async fn xballs(State(s): St, uri: Uri) -> Result<Response, ApiError> {
         Some(page) => {
             let after = page.after.as_ref().map(|(b, k)| (b.as_str(), k.as_str()));
             let limit = page.limit.unwrap_or(MAX_LIMIT);
-            s.store.index().after(after).take(limit).map(row).collect()
+            let index = s.store.index();
+            match page.shard {
+                Some(shard) => index
+                    .shard_after(shard, after)
+                    .take(limit)
+                    .map(row)
+                    .collect(),
+                None => index.after(after).take(limit).map(row).collect(),
+            }
         }
         None => listed(&s, &uri, row)?,
     };

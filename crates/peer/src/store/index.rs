@@ -7,6 +7,7 @@ use axum::http::HeaderValue;
 
 use super::blocks::{block_count, Sha};
 use super::disk::Record;
+use super::shards::Shards;
 use mictlanx_proto::headers::encode_metadata;
 use mictlanx_proto::model::Metadata;
 
@@ -113,10 +114,13 @@ impl Entry {
     }
 }
 
+/// Every change goes through [`Index::insert`] and [`Index::remove`], which keep `used` and the per-shard
+/// listing and digests ([`Shards`]) in step.
 #[derive(Debug, Default)]
 pub struct Index {
     map: BTreeMap<(String, String), Entry>,
     used: u64,
+    shards: Shards,
 }
 
 impl Index {
@@ -124,6 +128,10 @@ impl Index {
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let k = (entry.meta.bucket_id.clone(), entry.meta.key.clone());
         self.used = self.used.saturating_add(entry.meta.size);
+        match self.map.get(&k) {
+            Some(old) => self.shards.replace(old, &entry),
+            None => self.shards.add(&entry),
+        }
         let old = self.map.insert(k, entry);
         if let Some(old) = &old {
             self.used = self.used.saturating_sub(old.meta.size);
@@ -135,16 +143,13 @@ impl Index {
         let old = self.map.remove(&(bucket_id.to_string(), key.to_string()));
         if let Some(old) = &old {
             self.used = self.used.saturating_sub(old.meta.size);
+            self.shards.remove(old);
         }
         old
     }
 
     pub fn get(&self, bucket_id: &str, key: &str) -> Option<&Entry> {
         self.map.get(&(bucket_id.to_string(), key.to_string()))
-    }
-
-    pub fn get_mut(&mut self, bucket_id: &str, key: &str) -> Option<&mut Entry> {
-        self.map.get_mut(&(bucket_id.to_string(), key.to_string()))
     }
 
     pub fn len(&self) -> usize {
@@ -189,6 +194,22 @@ impl Index {
             None => Bound::Unbounded,
         };
         self.map.range((from, Bound::Unbounded)).map(|(_, e)| e)
+    }
+
+    /// Every shard's digest ([`Shards`]), shard `n` at `n`.
+    pub fn shard_digests(&self) -> &[u64] {
+        self.shards.digests()
+    }
+
+    /// The entries of shard `shard` strictly after `after`, in `(bucket_id, key)` order: O(log n + page).
+    pub fn shard_after<'a>(
+        &'a self,
+        shard: u16,
+        after: Option<(&str, &str)>,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.shards
+            .after(shard, after)
+            .filter_map(|k| self.map.get(k))
     }
 
     /// The entries of one bucket whose key starts with `prefix` and sorts after `start_after`, by key:
@@ -264,6 +285,55 @@ mod tests {
         assert_eq!(after, ["b@a", "b@z", "ba@a"]);
         assert_eq!(ix.after(None).count(), 5);
         assert_eq!(ix.after(Some(("ba", "a"))).count(), 0);
+    }
+
+    fn versioned(b: &str, k: &str, version: u64) -> Entry {
+        let mut e = entry(b, k, 1);
+        e.version = version;
+        e
+    }
+
+    #[test]
+    fn shard_digests_follow_changes_and_come_back_when_undone() {
+        let mut ix = Index::default();
+        let s = usize::from(mictlanx_proto::shard::object_shard("b", "k"));
+        assert!(ix.shard_digests().iter().all(|d| *d == 0));
+        ix.insert(versioned("b", "k", 1));
+        let one = ix.shard_digests()[s];
+        assert_ne!(one, 0);
+        ix.insert(versioned("b", "k", 2));
+        let two = ix.shard_digests()[s];
+        assert_ne!(two, one, "an overwrite changes the digest");
+        ix.insert(versioned("b", "k", 1));
+        assert_eq!(ix.shard_digests()[s], one);
+        ix.remove("b", "k");
+        assert!(ix.shard_digests().iter().all(|d| *d == 0));
+        assert_eq!(ix.shard_after(s as u16, None).count(), 0);
+    }
+
+    #[test]
+    fn a_shard_lists_its_entries_in_order() {
+        let mut ix = Index::default();
+        for i in 0..3000 {
+            ix.insert(entry(&format!("b{}", i % 3), &format!("k{i}"), 1));
+        }
+        let mut total = 0;
+        for shard in 0..mictlanx_proto::shard::SHARDS {
+            let listed: Vec<_> = ix.shard_after(shard, None).collect();
+            assert!(listed.iter().all(|e| {
+                mictlanx_proto::shard::object_shard(&e.meta.bucket_id, &e.meta.key) == shard
+            }));
+            let keys: Vec<_> = listed
+                .iter()
+                .map(|e| (e.meta.bucket_id.as_str(), e.meta.key.as_str()))
+                .collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]));
+            if let Some(first) = keys.first() {
+                assert_eq!(ix.shard_after(shard, Some(*first)).count(), keys.len() - 1);
+            }
+            total += keys.len();
+        }
+        assert_eq!(total, 3000);
     }
 
     #[test]

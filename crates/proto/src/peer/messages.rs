@@ -54,6 +54,40 @@ pub struct XBall {
     pub replication_factor: u32,
 }
 
+/// #5a `GET /api/v4/xballs/digests`: one digest per shard ([`crate::shard`]), `digests[n]` for shard `n`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardDigests {
+    /// The number of shards (`SHARDS`); a caller that expects another number must not use the digests.
+    pub shards: u16,
+    pub digests: Vec<ShardDigest>,
+}
+
+/// The digest of one shard: XOR over its committed objects of a 64-bit hash of the object's `bucket_id`,
+/// `key`, `version` and `replication_factor` (`0` = an empty shard). On the wire a string of 16 lowercase
+/// hex digits, as JSON numbers lose precision above 2^53.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct ShardDigest(pub u64);
+
+impl Serialize for ShardDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:016x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ShardDigest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() != 16 {
+            return Err(serde::de::Error::custom(format!(
+                "a shard digest is 16 hex digits, not {s:?}"
+            )));
+        }
+        u64::from_str_radix(&s, 16)
+            .map(ShardDigest)
+            .map_err(|e| serde::de::Error::custom(format!("shard digest {s:?}: {e}")))
+    }
+}
+
 /// #6 `GET /api/v4/balls/len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BallsLen {

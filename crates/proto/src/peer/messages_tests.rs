@@ -303,3 +303,21 @@ fn put_metadata_sends_is_disable() {
     assert_eq!(v["is_disable"], true);
     assert!(v.get("is_disabled").is_none());
 }
+
+#[test]
+fn shard_digests_travel_as_hex_strings() {
+    let d = ShardDigests {
+        shards: 2,
+        digests: vec![ShardDigest(0), ShardDigest(u64::MAX - 1)],
+    };
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(
+        v,
+        json!({"shards": 2, "digests": ["0000000000000000", "fffffffffffffffe"]})
+    );
+    assert_eq!(serde_json::from_value::<ShardDigests>(v).unwrap(), d);
+    for bad in [json!(["12"]), json!([12]), json!(["zzzzzzzzzzzzzzzz"])] {
+        let v = json!({"shards": 1, "digests": bad});
+        assert!(serde_json::from_value::<ShardDigests>(v).is_err());
+    }
+}

@@ -15,6 +15,9 @@ pub const STATS: &str = "/api/v4/stats";
 pub const XBALLS_SIZE: &str = "/api/v4/xballs/size";
 /// #5 `GET ?start&end` (offset window) or `?after_bucket_id&after_key&limit` (keyset page): the inventory.
 pub const XBALLS: &str = "/api/v4/xballs";
+/// #5a `GET`: one digest per shard of the committed objects (`{"shards", "digests"}`), so an inventory pass
+/// lists only the shards that changed. A peer without it answers 404.
+pub const XBALLS_DIGESTS: &str = "/api/v4/xballs/digests";
 /// #6 `GET`: count of committed objects.
 pub const BALLS_LEN: &str = "/api/v4/balls/len";
 /// #7 `DELETE`: drop idle pending tasks.
@@ -90,6 +93,19 @@ pub fn xballs_after(after: Option<(&str, &str)>, limit: usize) -> String {
             utf8_percent_encode(k, SEGMENT)
         ),
         None => format!("{XBALLS}?limit={limit}"),
+    }
+}
+
+/// `#5 ?shard&after_bucket_id&after_key&limit`: the keyset inventory page of shard `shard` only, after
+/// `after` (`None` = the first).
+pub fn xballs_shard_after(shard: u16, after: Option<(&str, &str)>, limit: usize) -> String {
+    match after {
+        Some((b, k)) => format!(
+            "{XBALLS}?shard={shard}&after_bucket_id={}&after_key={}&limit={limit}",
+            utf8_percent_encode(b, SEGMENT),
+            utf8_percent_encode(k, SEGMENT)
+        ),
+        None => format!("{XBALLS}?shard={shard}&limit={limit}"),
     }
 }
 
@@ -177,6 +193,14 @@ mod tests {
         assert_eq!(ball("b", "x"), "/api/v4/buckets/b/bid/x");
         assert_eq!(bucket_metadata("b"), "/api/v4/buckets/b/metadata");
         assert_eq!(window(STATS, 0, -1), "/api/v4/stats?start=0&end=-1");
+        assert_eq!(
+            xballs_shard_after(7, Some(("b", "k 1")), 5),
+            "/api/v4/xballs?shard=7&after_bucket_id=b&after_key=k%201&limit=5"
+        );
+        assert_eq!(
+            xballs_shard_after(0, None, 9),
+            "/api/v4/xballs?shard=0&limit=9"
+        );
         assert_eq!(
             xballs_after(Some(("b", "k 1")), 5),
             "/api/v4/xballs?after_bucket_id=b&after_key=k%201&limit=5"
