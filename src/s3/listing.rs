@@ -48,8 +48,12 @@ pub async fn fetch_page(
     limit: usize,
 ) -> Result<Page, BackendError> {
     let want = limit + 1;
-    let mut entries = plain_run(backend, bucket, prefix, after, want).await?;
-    entries.extend(encoded_run(backend, bucket, prefix, after, want).await?);
+    // the two runs are independent range scans: asked at once, a page costs the slower one, not both
+    let (mut entries, encoded) = futures::try_join!(
+        plain_run(backend, bucket, prefix, after, want),
+        encoded_run(backend, bucket, prefix, after, want)
+    )?;
+    entries.extend(encoded);
     entries.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
     let truncated = entries.len() > limit;
     entries.truncate(limit);
