@@ -76,9 +76,12 @@ async fn listings_size_and_stats_answer_within_the_deadline_with_one_peer_stalle
     assert!(took < BOUND, "listing took {took:?}");
     // rf 2 on three peers: every object has a copy on a live peer.
     assert_eq!(keys(&listing), ["a", "b", "ball_0", "ball_1", "c"]);
+    let pid = c.peers[c.index(&stalled)].pid();
     assert!(
         !listing["peer_ids"].to_string().contains(&stalled),
-        "{listing}"
+        "{listing}; {stalled} (port {}, pid {pid}) stat: {:?}",
+        c.ports[c.index(&stalled)],
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
     );
 
     let (status, chunks, took) = timed_get(&c, "/api/v4/buckets/ff/metadata/ball/chunks").await;

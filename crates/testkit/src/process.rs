@@ -14,11 +14,29 @@ impl Proc {
     }
 
     /// Send SIGTERM (or SIGINT with `sig = "INT"`).
+    ///
+    /// `STOP` returns once the process shows as stopped: the signal is delivered asynchronously, so a
+    /// request sent right after `kill` could otherwise still be answered.
     pub fn signal(&self, sig: &str) {
+        let pid = self.pid();
         let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .args([&format!("-{sig}"), &pid.to_string()])
             .status();
         assert!(ok.expect("kill runs").success());
+        if sig == "STOP" {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let state = process_state(pid);
+                if matches!(state, Some('T' | 't')) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "process {pid} is not stopped 5 s after SIGSTOP (state {state:?})"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
     }
 
     /// Panics when the process has exited: after its health check answered, that means another process
@@ -195,4 +213,11 @@ pub async fn router_put_metadata(
         .as_str()
         .expect("tasks_ids[0]")
         .to_string()
+}
+
+/// The state letter of `/proc/{pid}/stat` (`R`, `S`, `T`…), `None` when the process is gone.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name is in parentheses and may hold spaces: the state follows the last `)`
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
