@@ -21,7 +21,8 @@ pub(crate) fn series(m: &Metrics, name: &str) -> u64 {
         .map_or(0, |v| v as u64)
 }
 
-fn writes(m: &Metrics) -> u64 {
+/// The object records written so far.
+pub(crate) fn writes(m: &Metrics) -> u64 {
     series(m, "mictlanx_router_state_object_writes_total")
 }
 
@@ -29,7 +30,8 @@ fn batches(m: &Metrics) -> u64 {
     series(m, "mictlanx_router_state_batches_total")
 }
 
-fn passes(m: &Metrics) -> u64 {
+/// The complete single-peer passes so far.
+pub(crate) fn passes(m: &Metrics) -> u64 {
     series(
         m,
         "mictlanx_router_inventory_passes_total{outcome=\"complete\"}",
@@ -37,7 +39,7 @@ fn passes(m: &Metrics) -> u64 {
 }
 
 /// Waits until `n` more complete single-peer passes ran.
-async fn passes_after(m: &Metrics, n: u64) {
+pub(crate) async fn passes_after(m: &Metrics, n: u64) {
     let target = passes(m) + n;
     eventually("more inventory passes", || async { passes(m) >= target }).await;
 }

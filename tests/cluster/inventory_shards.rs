@@ -11,15 +11,11 @@ use mictlanx_router::cluster::{EmbeddedReplicaManager, PeerInfo, ReplicaManager}
 use mictlanx_router::telemetry::Metrics;
 use mictlanx_testkit::{wait::eventually, Peer};
 
-use crate::inventory_passes::series;
+use crate::inventory_passes::{passes, passes_after, series, writes};
 use crate::replica_manager::{backends, client, config, put_direct};
 
 fn reads(m: &Metrics) -> u64 {
     series(m, "mictlanx_router_state_object_reads_total")
-}
-
-fn writes(m: &Metrics) -> u64 {
-    series(m, "mictlanx_router_state_object_writes_total")
 }
 
 fn shards(m: &Metrics, outcome: &str) -> u64 {
@@ -27,18 +23,6 @@ fn shards(m: &Metrics, outcome: &str) -> u64 {
         m,
         &format!("mictlanx_router_inventory_shards_total{{outcome=\"{outcome}\"}}"),
     )
-}
-
-fn passes(m: &Metrics) -> u64 {
-    series(
-        m,
-        "mictlanx_router_inventory_passes_total{outcome=\"complete\"}",
-    )
-}
-
-async fn passes_after(m: &Metrics, n: u64) {
-    let target = passes(m) + n;
-    eventually("more inventory passes", || async { passes(m) >= target }).await;
 }
 
 const KEYS: usize = 120;
