@@ -1,7 +1,8 @@
 //! The conditions of writes and deletes: `If-Match`/`If-None-Match` on PutObject and
 //! CompleteMultipartUpload, `If-Match`/`x-amz-if-match-last-modified-time`/`x-amz-if-match-size` on
 //! DeleteObject (and the `ETag`/`LastModifiedTime`/`Size` of a DeleteObjects entry), and the
-//! `x-amz-copy-source-if-*` conditions of CopyObject and UploadPartCopy.
+//! `x-amz-copy-source-if-*` conditions of CopyObject and UploadPartCopy, which follow the rules of GET's
+//! ([`ReadConditions`]).
 //!
 //! A write's condition is checked against the object's metadata before the write starts; it is not a
 //! compare-and-swap: two writes that both pass their check at the same time both go on, the later commit
@@ -91,29 +92,69 @@ pub fn delete_preconditions(
     Ok(())
 }
 
-/// The `x-amz-copy-source-if-*` conditions on the source (`source` its metadata): each one that fails is
-/// `PreconditionFailed` (412), as S3 answers for copies. As S3, a true `if-match` overrides a false
-/// `if-unmodified-since`, and a true `if-none-match` a false `if-modified-since`.
-pub fn copy_preconditions(
-    source: &Metadata,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<()> {
-    let etag = attrs::etag(source);
-    let modified = attrs::last_modified_second(source);
-    let failed = match (if_match, if_none_match) {
-        (Some(c), _) if !matches(c, &etag) => true,
-        (None, _) if if_unmodified_since.is_some_and(|t| modified > *t) => true,
-        (_, Some(c)) if matches(c, &etag) => true,
-        (_, None) if if_modified_since.is_some_and(|t| modified <= *t) => true,
-        _ => false,
-    };
-    if failed {
-        return Err(precondition_failed());
+/// The four conditions of a read: `If-Match`, `If-None-Match`, `If-Modified-Since` and
+/// `If-Unmodified-Since` of GET and HEAD, or the `x-amz-copy-source-if-*` of a copy's source.
+#[derive(Clone, Copy, Default)]
+pub struct ReadConditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// Which side of a read's conditions failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failed {
+    /// `If-Match`, or `If-Unmodified-Since` without it: 412.
+    Precondition,
+    /// `If-None-Match`, or `If-Modified-Since` without it: 304 on a read.
+    NotModified,
+}
+
+impl ReadConditions<'_> {
+    pub fn is_set(&self) -> bool {
+        self.if_match.is_some()
+            || self.if_none_match.is_some()
+            || self.if_modified_since.is_some()
+            || self.if_unmodified_since.is_some()
     }
-    Ok(())
+
+    /// RFC 9110 §13.2.2 order: `If-Match` (else `If-Unmodified-Since`), then `If-None-Match` (else
+    /// `If-Modified-Since`). As S3, a true `If-Match` overrides a false `If-Unmodified-Since`, and a true
+    /// `If-None-Match` a false `If-Modified-Since`. Dates compare to the second, as HTTP dates do.
+    fn failed(&self, meta: &Metadata) -> Option<Failed> {
+        let etag = attrs::etag(meta);
+        let modified = attrs::last_modified_second(meta);
+        let precondition = match self.if_match {
+            Some(c) => !matches(c, &etag),
+            None => self.if_unmodified_since.is_some_and(|t| modified > *t),
+        };
+        if precondition {
+            return Some(Failed::Precondition);
+        }
+        let not_modified = match self.if_none_match {
+            Some(c) => matches(c, &etag),
+            None => self.if_modified_since.is_some_and(|t| modified <= *t),
+        };
+        not_modified.then_some(Failed::NotModified)
+    }
+
+    /// GET and HEAD: 412 Precondition Failed or 304 Not Modified.
+    pub fn check_read(&self, meta: &Metadata) -> S3Result<()> {
+        match self.failed(meta) {
+            None => Ok(()),
+            Some(Failed::Precondition) => Err(S3Error::new(S3ErrorCode::PreconditionFailed)),
+            Some(Failed::NotModified) => Err(not_modified(meta)),
+        }
+    }
+
+    /// A copy's source: each failure is 412 Precondition Failed, as S3 answers for copies.
+    pub fn check_copy_source(&self, source: &Metadata) -> S3Result<()> {
+        match self.failed(source) {
+            None => Ok(()),
+            Some(_) => Err(precondition_failed()),
+        }
+    }
 }
 
 impl Facade {
@@ -155,5 +196,75 @@ impl Facade {
             .metadata(b, k)
             .await?
             .filter(|m| !m.is_disabled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn meta() -> Metadata {
+        Metadata {
+            key: "k".into(),
+            size: 3,
+            checksum: String::new(),
+            tags: [
+                (attrs::ETAG.to_string(), "abc".to_string()),
+                (attrs::MTIME.to_string(), "1000.500".to_string()),
+            ]
+            .into(),
+            content_type: "text/plain".into(),
+            producer_id: "p".into(),
+            ball_id: "k".into(),
+            bucket_id: "b".into(),
+            is_disabled: false,
+        }
+    }
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn read_conditions_follow_the_rfc_order_and_a_true_match_overrides_a_false_date() {
+        let m = meta();
+        let same = ETagCondition::ETag(ETag::Strong("abc".into()));
+        let other = ETagCondition::ETag(ETag::Strong("xyz".into()));
+        let (early, late) = (at(999), at(1000));
+        let c = |im, inm, ims, ius| ReadConditions {
+            if_match: im,
+            if_none_match: inm,
+            if_modified_since: ims,
+            if_unmodified_since: ius,
+        };
+        assert_eq!(c(None, None, None, None).failed(&m), None);
+        assert_eq!(
+            c(Some(&other), None, None, None).failed(&m),
+            Some(Failed::Precondition)
+        );
+        // modified at 1000.5 s: to the second it is 1000, not after `late`
+        assert_eq!(
+            c(None, None, None, Some(&early)).failed(&m),
+            Some(Failed::Precondition)
+        );
+        assert_eq!(c(Some(&same), None, None, Some(&early)).failed(&m), None);
+        assert_eq!(
+            c(None, Some(&same), None, None).failed(&m),
+            Some(Failed::NotModified)
+        );
+        assert_eq!(
+            c(None, None, Some(&late), None).failed(&m),
+            Some(Failed::NotModified)
+        );
+        assert_eq!(c(None, Some(&other), Some(&late), None).failed(&m), None);
+        assert_eq!(
+            c(Some(&other), Some(&same), None, None).failed(&m),
+            Some(Failed::Precondition),
+            "the 412 side is judged first"
+        );
+        let copy = c(None, Some(&same), None, None).check_copy_source(&m);
+        assert!(copy.is_err_and(|e| *e.code() == S3ErrorCode::PreconditionFailed));
     }
 }

@@ -1,11 +1,11 @@
 //! UploadPartCopy: a part streamed from an existing object, whole or a `x-amz-copy-source-range`, under
-//! the `x-amz-copy-source-if-*` conditions ([`super::conditional::copy_preconditions`]).
+//! the `x-amz-copy-source-if-*` conditions ([`super::conditional::ReadConditions`]).
 
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
-use super::conditional::copy_preconditions;
+use super::conditional::ReadConditions;
 use super::manifest;
 use super::multipart::MAX_PARTS;
 use super::service::Facade;
@@ -64,13 +64,13 @@ impl Facade {
             ));
         };
         let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        copy_preconditions(
-            &source,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-        )?;
+        ReadConditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check_copy_source(&source)?;
         let range = input
             .copy_source_range
             .as_deref()

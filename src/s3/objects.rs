@@ -8,6 +8,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
 use super::checksum::{declared_checksums, Expected};
+use super::conditional::ReadConditions;
 use super::errors::no_such_key;
 use super::manifest;
 use super::names;
@@ -108,6 +109,18 @@ impl Facade {
         }
     }
 
+    /// [`Self::live_metadata`] with a read's conditional headers checked (412 or 304).
+    async fn checked_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: ReadConditions<'_>,
+    ) -> S3Result<(String, String, Metadata)> {
+        let found = self.live_metadata(bucket, key).await?;
+        conditions.check_read(&found.2)?;
+        Ok(found)
+    }
+
     /// GetObject: one call to the MictlanX GET ([`read::read_object`]). A conditional GET reads the
     /// metadata first, so a 304 or 412 moves no bytes; so does the GET of one part (`partNumber`), whose
     /// span the metadata (and manifest) gives.
@@ -116,20 +129,17 @@ impl Facade {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<GetObjectOutput> {
         let input = req.input;
-        let conditional = input.if_match.is_some()
-            || input.if_none_match.is_some()
-            || input.if_modified_since.is_some()
-            || input.if_unmodified_since.is_some();
+        let conditions = ReadConditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        };
         let mut parts_count = None;
-        let (meta, opened) = if conditional || input.part_number.is_some() {
-            let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
-            preconditions(
-                &meta,
-                input.if_match.as_ref(),
-                input.if_none_match.as_ref(),
-                input.if_modified_since.as_ref(),
-                input.if_unmodified_since.as_ref(),
-            )?;
+        let (meta, opened) = if conditions.is_set() || input.part_number.is_some() {
+            let (b, k, meta) = self
+                .checked_metadata(&input.bucket, &input.key, conditions)
+                .await?;
             let part = self
                 .part_read((&b, &k, &meta), input.part_number, input.range)
                 .await?;
@@ -170,14 +180,15 @@ impl Facade {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<HeadObjectOutput> {
         let input = req.input;
-        let (b, k, meta) = self.live_metadata(&input.bucket, &input.key).await?;
-        preconditions(
-            &meta,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )?;
+        let conditions = ReadConditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        };
+        let (b, k, meta) = self
+            .checked_metadata(&input.bucket, &input.key, conditions)
+            .await?;
         let part = self
             .part_read((&b, &k, &meta), input.part_number, None)
             .await?;
@@ -286,13 +297,13 @@ impl Facade {
             ));
         };
         let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        super::conditional::copy_preconditions(
-            &source,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-        )?;
+        ReadConditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check_copy_source(&source)?;
         let db = self.existing_bucket(&input.bucket).await?;
         let dk = names::to_mictlanx(&input.key);
         let replace = input
@@ -347,37 +358,4 @@ impl Facade {
             ..Default::default()
         })
     }
-}
-
-/// The conditional headers of GET and HEAD (RFC 9110 §13.2.2 order): 412 or 304.
-fn preconditions(
-    meta: &Metadata,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<()> {
-    let etag = attrs::etag(meta);
-    let modified = attrs::last_modified_second(meta);
-    let matches =
-        |c: &ETagCondition| c.is_any() || c.as_etag().is_some_and(|e| e.value() == etag.value());
-    if let Some(c) = if_match {
-        if !matches(c) {
-            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
-        }
-    } else if let Some(t) = if_unmodified_since {
-        if modified > *t {
-            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
-        }
-    }
-    if let Some(c) = if_none_match {
-        if matches(c) {
-            return Err(super::conditional::not_modified(meta));
-        }
-    } else if let Some(t) = if_modified_since {
-        if modified <= *t {
-            return Err(super::conditional::not_modified(meta));
-        }
-    }
-    Ok(())
 }
