@@ -8,41 +8,13 @@ failed. Each check uses a bucket of its own.
 import concurrent.futures
 import hashlib
 import http.client
-import sys
 import time
-import traceback
 import urllib.parse
 import urllib.request
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-ENDPOINT, ACCESS, SECRET = sys.argv[1:4]
-ONLY = set(sys.argv[4:])
-
-
-def client(secret=SECRET):
-    return boto3.client(
-        "s3", endpoint_url=ENDPOINT, aws_access_key_id=ACCESS, aws_secret_access_key=secret,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"),
-    )
-
+from suite_lib import ENDPOINT, client, error_code, md5, run_checks
 
 S3 = client()
-
-
-def md5(b):
-    return hashlib.md5(b).hexdigest()
-
-
-def error_code(fn):
-    try:
-        fn()
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError("no error")
 
 
 def check_buckets():
@@ -329,17 +301,4 @@ def check_incomplete_uploads():
     assert S3.list_objects_v2(Bucket="b-incomplete").get("KeyCount") == 0
 
 
-CHECKS = [(name[len("check_"):], fn) for name, fn in list(globals().items()) if name.startswith("check_")]
-
-failed = 0
-for name, fn in CHECKS:
-    if ONLY and name not in ONLY:
-        continue
-    try:
-        fn()
-        print(f"ok {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is reported
-        failed += 1
-        print(f"FAIL {name}: {e!r}", flush=True)
-        traceback.print_exc()
-sys.exit(1 if failed else 0)
+run_checks(globals())

@@ -6,30 +6,16 @@ Runs every check (or the named ones) in order, prints `ok NAME` or `FAIL NAME: w
 failed. Each check uses buckets of its own (names starting with `c-`).
 """
 import datetime
-import hashlib
 import http.client
-import sys
-import traceback
 import urllib.parse
 import urllib.request
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ENDPOINT, ACCESS, SECRET = sys.argv[1:4]
-ONLY = set(sys.argv[4:])
+from suite_lib import client, md5, run_checks
+
 MIB = 1024 * 1024
-
-S3 = boto3.client(
-    "s3", endpoint_url=ENDPOINT, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"),
-)
-
-
-def md5(b):
-    return hashlib.md5(b).hexdigest()
+S3 = client()
 
 
 def failure(fn):
@@ -266,17 +252,4 @@ def check_not_implemented():
         assert got == ("NotImplemented", 501), (i, got)
 
 
-CHECKS = [(name[len("check_"):], fn) for name, fn in list(globals().items()) if name.startswith("check_")]
-
-failed = 0
-for name, fn in CHECKS:
-    if ONLY and name not in ONLY:
-        continue
-    try:
-        fn()
-        print(f"ok {name}", flush=True)
-    except Exception as e:  # noqa: BLE001 - every failure is reported
-        failed += 1
-        print(f"FAIL {name}: {e!r}", flush=True)
-        traceback.print_exc()
-sys.exit(1 if failed else 0)
+run_checks(globals())
