@@ -23,9 +23,11 @@ struct Space {
     http: reqwest::Client,
 }
 
-fn router_config(
+/// Router `i` of a space shared through `backend` (its own state dir under `dir`), seeded with `peers`,
+/// with fast health rounds and a 1 s state timeout.
+pub(crate) fn shared_space_config(
     dir: &std::path::Path,
-    redis: &RedisServer,
+    backend: StateBackend,
     peers: &[PeerServer],
     i: usize,
 ) -> Config {
@@ -37,10 +39,7 @@ fn router_config(
     cfg.replica.health_interval = Duration::from_millis(200);
     cfg.replica.health_timeout = Duration::from_secs(1);
     cfg.replica.state_timeout = Duration::from_secs(1);
-    cfg.replica.backend = StateBackend::Redis {
-        url: redis.url(),
-        prefix: "space".into(),
-    };
+    cfg.replica.backend = backend;
     cfg
 }
 
@@ -54,7 +53,11 @@ async fn space(n_peers: usize, n_routers: usize) -> Option<Space> {
     }
     let mut routers = Vec::new();
     for i in 0..n_routers {
-        let cfg = router_config(dir.path(), &redis, &peers, i);
+        let backend = StateBackend::Redis {
+            url: redis.url(),
+            prefix: "space".into(),
+        };
+        let cfg = shared_space_config(dir.path(), backend, &peers, i);
         routers.push(App::spawn(cfg).await.expect("router starts"));
     }
     let s = Space {

@@ -8,32 +8,29 @@ use std::time::{Duration, Instant};
 use mictlanx_peer::PeerServer;
 use mictlanx_router::app::{App, TestApp};
 use mictlanx_router::config::{Config, StateBackend};
-use mictlanx_testkit::datapath::{client, dto, object, peer_info};
+use mictlanx_testkit::datapath::{client, dto, object};
 use mictlanx_testkit::peer::{peer_config, spawn_peer_with};
 use mictlanx_testkit::redis_cluster::RedisCluster;
 use mictlanx_testkit::wait::eventually;
 use serde_json::json;
 
+use crate::multi_router::shared_space_config;
+
 const OBJECTS: usize = 300;
 
+/// Router `i` on the cluster (a failover needs a longer state timeout than a standalone Redis).
 fn router_config(
     dir: &std::path::Path,
     redis: &RedisCluster,
     peers: &[PeerServer],
     i: usize,
 ) -> Config {
-    let mut cfg = Config::for_tests(dir.join(format!("router-{i}")));
-    cfg.seed_peers = peers
-        .iter()
-        .map(|p| peer_info(p.node_id(), p.addr().port()))
-        .collect();
-    cfg.replica.health_interval = Duration::from_millis(200);
-    cfg.replica.health_timeout = Duration::from_secs(1);
-    cfg.replica.state_timeout = Duration::from_secs(2);
-    cfg.replica.backend = StateBackend::RedisCluster {
+    let backend = StateBackend::RedisCluster {
         seeds: redis.seeds(),
         prefix: "space".into(),
     };
+    let mut cfg = shared_space_config(dir, backend, peers, i);
+    cfg.replica.state_timeout = Duration::from_secs(2);
     cfg
 }
 
