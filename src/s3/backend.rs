@@ -17,6 +17,8 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use crate::api::buckets::get::{ReadMetadata, WithMetadata};
+use crate::api::buckets::list_page::ListedPage;
+use crate::api::buckets::listing::PageInExtensions;
 use mictlanx_proto::model::Metadata;
 
 /// Largest JSON answer read from the API (a bucket listing of many objects is the large one).
@@ -316,14 +318,21 @@ impl Backend {
         if let Some(after) = start_after {
             uri.push_str(&format!("&start_after={}", enc(after)));
         }
-        let res = self.call(Self::get(uri)).await;
+        let mut req = Self::get(uri);
+        req.extensions_mut().insert(PageInExtensions);
+        let mut res = self.call(req).await;
         if !res.status().is_success() {
             return match Self::error(res).await {
                 BackendError::NotFound => Ok((Vec::new(), None)),
                 e => Err(e),
             };
         }
-        let page = Self::json::<Listing>(res).await?;
-        Ok((page.balls, page.next_start_after))
+        match res.extensions_mut().remove::<ListedPage>() {
+            Some(page) => Ok((page.balls, page.next_start_after)),
+            None => {
+                let page = Self::json::<Listing>(res).await?;
+                Ok((page.balls, page.next_start_after))
+            }
+        }
     }
 }

@@ -171,20 +171,19 @@ impl BucketLister {
             .filter(|s| !s.failed)
             .filter_map(|s| s.buf.front().map(|m| m.key.clone()))
             .min()?;
-        let mut winner: Option<Metadata> = None;
+        // (copy, its `updated_at`): the tag is parsed once per copy
+        let mut winner: Option<(Metadata, i128)> = None;
         for src in self.sources.iter_mut().filter(|s| !s.failed) {
             if src.buf.front().is_some_and(|m| m.key == key) {
                 let m = src.buf.pop_front().expect("front checked");
-                if winner
-                    .as_ref()
-                    .is_none_or(|w| m.updated_at() > w.updated_at())
-                {
-                    winner = Some(m);
+                let at = m.updated_at();
+                if winner.as_ref().is_none_or(|(_, w)| at > *w) {
+                    winner = Some((m, at));
                 }
             }
         }
         self.position = Some(key);
-        winner
+        winner.map(|(m, _)| m)
     }
 
     /// The next at most `limit` objects that are not deleted.

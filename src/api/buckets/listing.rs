@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::json;
 
 use super::list_page::{list_bucket_page, BucketLister, MAX_PAGE};
@@ -19,6 +19,12 @@ use mictlanx_http::routing::PathParams;
 
 /// Objects merged per chunk of the streamed complete listing.
 const STREAM_PAGE: usize = 1000;
+
+/// Asks a page (a request with `limit`) to be handed over as a [`super::list_page::ListedPage`] in the
+/// answer's extensions, with an empty body, instead of written as JSON: set only by an in-process caller (the
+/// S3 facade), since extensions never cross the wire. It saves writing and parsing the page again.
+#[derive(Debug, Clone, Copy)]
+pub struct PageInExtensions;
 
 /// The listing's query: `limit` (`None` = the complete listing), `start_after`, `prefix`.
 struct ListQuery {
@@ -74,6 +80,7 @@ pub async fn bucket_metadata(
     State(s): State<AppState>,
     params: PathParams,
     RawQuery(raw): RawQuery,
+    in_process: Option<Extension<PageInExtensions>>,
 ) -> ApiResult<Response> {
     let b = BucketId::parse(params.required("bucket_id")?)?;
     let q = ListQuery::parse(raw.as_deref())?;
@@ -81,6 +88,11 @@ pub async fn bucket_metadata(
     match q.limit {
         Some(limit) => {
             let page = list_bucket_page(&s, b, &q.prefix, q.start_after.as_deref(), limit).await?;
+            if in_process.is_some() {
+                let mut res = StatusCode::OK.into_response();
+                res.extensions_mut().insert(page);
+                return Ok(res);
+            }
             Ok(Json(BucketPage {
                 bucket_id: b.to_string(),
                 peers_ids: page.peer_ids.clone(),

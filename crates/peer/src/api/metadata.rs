@@ -4,16 +4,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
+use super::listing_json;
 use super::paging::BucketPage;
 use super::reply::{id_param, json, not_found, with_version_headers};
 use crate::state::PeerState;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
 use mictlanx_proto::model::Metadata;
-use mictlanx_proto::peer::{GetMetadataResponse, PeerBallGroup, PeerBucketMetadata};
+use mictlanx_proto::peer::{GetMetadataResponse, PeerBallGroup};
 
 type St = State<Arc<PeerState>>;
 
@@ -23,20 +24,20 @@ type St = State<Arc<PeerState>>;
 pub async fn bucket_metadata(State(s): St, p: PathParams, uri: Uri) -> Result<Response, ApiError> {
     let b = id_param(&p, "bucket_id")?;
     let page = BucketPage::parse(&uri)?;
-    let balls: Vec<Metadata> = s
-        .store
-        .index()
-        .bucket_page(b, &page.prefix, page.start_after.as_deref())
-        .take(page.limit.unwrap_or(usize::MAX))
-        .map(|e| e.meta.clone())
-        .collect();
-    Ok(json(
+    let body = {
+        let index = s.store.index();
+        let balls = index
+            .bucket_page(b, &page.prefix, page.start_after.as_deref())
+            .take(page.limit.unwrap_or(usize::MAX))
+            .map(|e| &e.meta);
+        listing_json::bucket_page(&s.config.node_id, balls)
+    };
+    Ok((
         StatusCode::OK,
-        &PeerBucketMetadata {
-            peer_id: s.config.node_id.clone(),
-            balls,
-        },
-    ))
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// #12 `GET /api/v4/buckets/{bucket_id}/metadata/{key}`, with `Object-Version` and `Replication-Factor`.
