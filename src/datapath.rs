@@ -12,6 +12,7 @@
 
 pub mod fanout;
 pub mod hedge;
+pub mod late_tags;
 pub mod read;
 pub mod relay;
 mod replica_set;

@@ -36,7 +36,7 @@ pub use versioned::{CopyInfo, PutOptions, IF_VERSION_AT_MOST, OBJECT_VERSION, RE
 use crate::config::PeerIoConfig;
 use crate::peer::{PeerInfo, PeerOutcome, PeerStats};
 use crate::telemetry::Metrics;
-use mictlanx_proto::headers::{FORCE, TASK_ID, UPDATE};
+use mictlanx_proto::headers::{FORCE, LATE_TAGS, LATE_TAGS_APPLIED, TASK_ID, UPDATE};
 use mictlanx_proto::peer::paths;
 
 /// Cheap to clone (the reqwest pool is shared).
@@ -347,6 +347,37 @@ impl PeerClient {
         body: reqwest::Body,
     ) -> Result<PeerPutDataResponse, PeerError> {
         self.upload_with(peer, task_id, size, body, None).await
+    }
+
+    /// The upload of [`Self::upload_chunked_versioned`] sent chunked, with the `Late-Tags` trailer that
+    /// `body` ends with ([`crate::datapath::late_tags`]); answers whether the peer recorded it.
+    pub async fn upload_with_late_tags(
+        &self,
+        peer: &PeerInfo,
+        task_id: &str,
+        size: u64,
+        body: reqwest::Body,
+        version: Option<u64>,
+    ) -> Result<bool, PeerError> {
+        let path = paths::upload_chunked(task_id);
+        let mut req = self
+            .upload_http
+            .post(self.url(peer, &path))
+            .header(reqwest::header::TRAILER, LATE_TAGS)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(v) = version {
+            req = req.header(OBJECT_VERSION, v);
+        }
+        let (body, watch) = upload::Watched::wrap(body);
+        let answer = self
+            .call_watched(peer, req.body(body), None, Some((&watch, size)))
+            .await?;
+        let applied = answer
+            .headers
+            .get(LATE_TAGS)
+            .is_some_and(|v| v.as_bytes() == LATE_TAGS_APPLIED.as_bytes());
+        decode::<PeerPutDataResponse>(answer)?;
+        Ok(applied)
     }
 
     async fn upload_with(

@@ -31,6 +31,7 @@ use std::{fmt::Display, time::Duration};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+use super::late_tags::LateTags;
 use super::replica_set::ReplicaSet;
 use crate::peer::PeerInfo;
 use crate::peer_client::PeerClient;
@@ -49,6 +50,8 @@ pub struct FanOutStrategy {
     pub straggler_timeout: Duration,
     /// Replicas that must store the bytes (at least 1).
     pub quorum: usize,
+    /// Tags set only once the body has ended, sent to every replica as a trailer ([`super::late_tags`]).
+    pub late_tags: Option<LateTags>,
 }
 
 impl FanOutStrategy {
@@ -61,7 +64,14 @@ impl FanOutStrategy {
             channel_pieces: 8,
             straggler_timeout: idle_timeout,
             quorum: 1,
+            late_tags: None,
         }
+    }
+
+    /// Send `late_tags` to every replica after the bytes.
+    pub fn with_late_tags(mut self, late_tags: Option<LateTags>) -> Self {
+        self.late_tags = late_tags;
+        self
     }
 
     /// Drop stragglers after `straggler_timeout`; succeed only with `quorum` replicas.
@@ -97,6 +107,8 @@ pub struct FanOutReport {
     pub succeeded: Vec<String>,
     /// Every replica that failed, with its cause.
     pub failed: Vec<ReplicaFailure>,
+    /// Every replica in `succeeded` recorded the strategy's late tags.
+    pub late_tags_applied: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +208,7 @@ where
         set.abort_all();
         return Err(FanOutError::SizeMismatch { received, expected });
     }
-    let (succeeded, failed) = set.finish().await;
+    let (succeeded, failed, late_tags_applied) = set.finish().await;
     if succeeded.is_empty() {
         return Err(FanOutError::AllFailed {
             received,
@@ -215,6 +227,7 @@ where
         received,
         succeeded,
         failed,
+        late_tags_applied,
     })
 }
 

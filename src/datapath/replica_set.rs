@@ -12,10 +12,12 @@ use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{FanOutStrategy, FanOutTarget, ReplicaFailure};
+use super::late_tags::Trailed;
 use super::tail_metrics::STRAGGLER_DROPS;
-use crate::peer_client::{PeerClient, PeerError, PeerPutDataResponse};
+use crate::peer_client::{PeerClient, PeerError};
 
-type UploadHandle = JoinHandle<Result<PeerPutDataResponse, PeerError>>;
+/// A replica's upload; `Ok(true)` when the peer recorded the late tags.
+type UploadHandle = JoinHandle<Result<bool, PeerError>>;
 
 pub(super) struct Replica {
     peer_id: String,
@@ -101,10 +103,20 @@ impl ReplicaSet {
                 let client = client.clone();
                 let peer = t.peer.clone();
                 let (task_id, version) = (t.task_id, t.version);
+                let late = strategy.late_tags.clone();
                 let handle = tokio::spawn(async move {
-                    client
-                        .upload_chunked_versioned(&peer, &task_id, expected, body, version)
-                        .await
+                    match late {
+                        None => client
+                            .upload_chunked_versioned(&peer, &task_id, expected, body, version)
+                            .await
+                            .map(|_| false),
+                        Some(tags) => {
+                            let body = reqwest::Body::wrap(Trailed::new(body, tags));
+                            client
+                                .upload_with_late_tags(&peer, &task_id, expected, body, version)
+                                .await
+                        }
+                    }
                 });
                 Replica {
                     peer_id: t.peer.peer_id,
@@ -232,7 +244,8 @@ impl ReplicaSet {
     /// End every body cleanly and collect the answers. Once one replica stored the bytes, the others get
     /// the straggler timeout (or the time the first answer took, when longer) more; without any success
     /// each gets the idle timeout. A replica cut off this way is a straggler: its request is aborted.
-    pub(super) async fn finish(mut self) -> (Vec<String>, Vec<ReplicaFailure>) {
+    /// Also answers whether every replica that stored the bytes recorded the late tags.
+    pub(super) async fn finish(mut self) -> (Vec<String>, Vec<ReplicaFailure>, bool) {
         let (grace, straggler, drops) = (self.grace, self.straggler, self.drops.clone());
         let started = Instant::now();
         // Dropping a pending wait would detach its task: a replica cut off is aborted explicitly.
@@ -247,7 +260,7 @@ impl ReplicaSet {
                 let result = match handle {
                     None => Err("request already ended".to_string()),
                     Some(handle) => match handle.await {
-                        Ok(Ok(_)) => Ok(()),
+                        Ok(Ok(applied)) => Ok(applied),
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(join) => Err(format!("upload task failed: {join}")),
                     },
@@ -256,6 +269,7 @@ impl ReplicaSet {
             });
         }
         let mut succeeded = Vec::new();
+        let mut all_applied = true;
         let mut failed = std::mem::take(&mut self.failed);
         let mut answered: Vec<String> = Vec::new();
         let mut until = started + grace;
@@ -265,7 +279,8 @@ impl ReplicaSet {
                     Some((peer_id, result)) => {
                         answered.push(peer_id.clone());
                         match result {
-                            Ok(()) => {
+                            Ok(applied) => {
+                                all_applied &= applied;
                                 if succeeded.is_empty() {
                                     let took = started.elapsed();
                                     until = until.min(Instant::now() + straggler.max(took));
@@ -304,7 +319,7 @@ impl ReplicaSet {
         // Target order, as before.
         let order: Vec<String> = aborts.into_iter().map(|(p, _)| p).collect();
         succeeded.sort_by_key(|p| order.iter().position(|o| o == p));
-        (succeeded, failed)
+        (succeeded, failed, all_applied)
     }
 }
 

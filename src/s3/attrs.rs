@@ -107,6 +107,11 @@ pub fn new_tags(
     tags
 }
 
+/// The tag that records an ETag learnt after the body: sent with the bytes as a late tag.
+pub fn etag_tag(etag: String) -> BTreeMap<String, String> {
+    BTreeMap::from([(ETAG.to_string(), etag)])
+}
+
 /// Whether the object is a completed multipart upload (its bytes are a manifest).
 pub fn is_manifest(meta: &Metadata) -> bool {
     meta.tags.contains_key(MANIFEST)

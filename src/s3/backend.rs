@@ -19,6 +19,7 @@ use tower::ServiceExt;
 use crate::api::buckets::get::{ReadMetadata, WithMetadata};
 use crate::api::buckets::list_page::ListedPage;
 use crate::api::buckets::listing::PageInExtensions;
+use crate::datapath::late_tags::{LateTags, LateTagsApplied};
 use mictlanx_proto::model::Metadata;
 
 /// Largest JSON answer read from the API (a bucket listing of many objects is the large one).
@@ -179,27 +180,32 @@ impl Backend {
             })
     }
 
-    /// Phase 2 of a write: stream exactly `size` bytes; `Ok` once the write is committed.
+    /// Phase 2 of a write: stream exactly `size` bytes; `Ok` once the write is committed, `Ok(true)` when
+    /// every holder also recorded `late_tags` (set by the body before its last bytes).
     pub async fn write_body<S, E>(
         &self,
         task_id: &str,
         size: u64,
         body: S,
-    ) -> Result<(), BackendError>
+        late_tags: Option<LateTags>,
+    ) -> Result<bool, BackendError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(Method::POST)
             .uri(format!("/api/v4/buckets/data/{task_id}/chunked"))
             .header(header::CONTENT_LENGTH, size)
             .header("chunk-size", "0")
             .body(Body::from_stream(body))
             .expect("a valid request");
+        if let Some(tags) = late_tags {
+            req.extensions_mut().insert(tags);
+        }
         let res = self.call(req).await;
         if res.status().is_success() {
-            return Ok(());
+            return Ok(res.extensions().get::<LateTagsApplied>().is_some());
         }
         Err(Self::error(res).await)
     }

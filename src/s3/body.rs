@@ -12,7 +12,9 @@ use bytes::Bytes;
 use futures::Stream;
 use md5::{Digest, Md5};
 
+use super::attrs;
 use super::checksum::Expected;
+use crate::datapath::late_tags::LateTags;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -41,6 +43,8 @@ pub struct Checked<S> {
     sdk: Option<Expected>,
     outcome: Arc<Mutex<Outcome>>,
     ended: bool,
+    /// Where the MD5 goes as the ETag tag, before the last frame is released.
+    late: Option<LateTags>,
 }
 
 impl<S> Checked<S> {
@@ -58,8 +62,16 @@ impl<S> Checked<S> {
             sdk,
             outcome: outcome.clone(),
             ended: false,
+            late: None,
         };
         (body, outcome)
+    }
+
+    /// Record the MD5 (hex) as the ETag tag in `late` once the body is complete and checked, before its
+    /// last frame goes on, so the peers receive it after the bytes ([`LateTags`]).
+    pub fn with_late_etag(mut self, late: Option<LateTags>) -> Self {
+        self.late = late;
+        self
     }
 
     fn set(&self, o: Outcome) {
@@ -110,6 +122,9 @@ where
                         return Poll::Ready(Some(Err(Box::new(BadDigest))));
                     }
                     this.set(Outcome::Complete(digest));
+                    if let Some(late) = &this.late {
+                        late.set(attrs::etag_tag(hex::encode(digest)));
+                    }
                     return Poll::Ready(this.held.take().map(Ok));
                 }
             }
@@ -138,6 +153,18 @@ mod tests {
         assert_eq!(out.concat(), b"hello");
         let want: [u8; 16] = Md5::digest(b"hello").into();
         assert_eq!(*outcome.lock().unwrap(), Outcome::Complete(want));
+    }
+
+    #[tokio::test]
+    async fn the_etag_is_set_as_a_late_tag_before_the_last_frame() {
+        let late = LateTags::new();
+        let (body, _) = Checked::new(frames(&["hel", "lo"]), None, None);
+        let mut body = body.with_late_etag(Some(late.clone()));
+        assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"hel");
+        assert!(late.get().is_none(), "not before the body ended");
+        assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"lo");
+        let want = hex::encode(Md5::digest(b"hello"));
+        assert_eq!(late.get(), Some(&attrs::etag_tag(want)));
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! The S3 write path: one object (or part) from a streamed body into the MictlanX write (phase 1 with the
 //! S3 attributes as tags, phase 2 with the [`Checked`] body), an overwrite of a key every live peer holds,
 //! and the ETag: written with the object when it is known before placement (`Content-MD5`, a manifest),
-//! else recorded by a metadata update once the body ended (the body is streamed, never held whole).
+//! else sent to the holders after the body's last bytes as a late tag (a trailer they merge into the
+//! metadata they commit); only a holder that does not take it gets a metadata update afterwards. The body
+//! is streamed, never held whole.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -16,6 +18,7 @@ use super::backend::{BackendError, NewObject};
 use super::body::{Checked, Outcome};
 use super::checksum::Expected;
 use super::service::Facade;
+use crate::datapath::late_tags::LateTags;
 use mictlanx_proto::model::Metadata;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
@@ -94,29 +97,39 @@ impl Facade {
             }
             other => other?,
         };
-        let digest = self.write_checked(&task, &mut up, Box::pin(body)).await?;
+        // an ETag known only after the body goes to the peers with its last bytes (a trailer)
+        let late = known.is_none().then(LateTags::new);
+        let (digest, recorded) = self
+            .write_checked(&task, &mut up, Box::pin(body), late)
+            .await?;
         if let Some(etag) = known {
             return Ok(etag);
         }
         let etag = hex::encode(digest);
-        self.record_etag(&up, &etag).await;
+        if !recorded {
+            // a holder that does not take the trailer (an original MictlanX peer)
+            self.record_etag(&up, &etag).await;
+        }
         Ok(etag)
     }
 
-    /// Phase 2 with the body [`Checked`] on its way: the MD5 of a committed write.
+    /// Phase 2 with the body [`Checked`] on its way: the MD5 of a committed write, and whether every holder
+    /// recorded it from `late` (the ETag as a late tag).
     async fn write_checked(
         &self,
         task: &str,
         up: &mut Upload<'_>,
         body: ByteStream,
-    ) -> S3Result<[u8; 16]> {
+        late: Option<LateTags>,
+    ) -> S3Result<([u8; 16], bool)> {
         let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums.take());
-        let written = self.backend.write_body(task, up.size, checked).await;
+        let checked = checked.with_late_etag(late.clone());
+        let written = self.backend.write_body(task, up.size, checked, late).await;
         let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
         match (written, outcome) {
             (_, Outcome::BadDigest) => Err(S3Error::new(S3ErrorCode::BadDigest)),
-            (Ok(()), Outcome::Complete(d)) => Ok(d),
-            (Ok(()), Outcome::Pending) => Err(S3Error::with_message(
+            (Ok(recorded), Outcome::Complete(d)) => Ok((d, recorded)),
+            (Ok(_), Outcome::Pending) => Err(S3Error::with_message(
                 S3ErrorCode::InternalError,
                 "the write committed before its body ended",
             )),

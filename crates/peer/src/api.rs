@@ -2,6 +2,7 @@
 
 pub mod digests;
 pub mod download;
+pub mod late_tags;
 pub mod listing_json;
 pub mod metadata;
 pub mod metrics;

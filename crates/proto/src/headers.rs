@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::collections::BTreeMap;
 
 use crate::model::Metadata;
 
@@ -26,6 +27,25 @@ pub const MICTLANX_METADATA: &str = "mictlanx-metadata";
 /// The encoded `Mictlanx-Metadata` value is omitted above this many bytes (header size limits of proxies).
 pub const MAX_METADATA_HEADER: usize = 16 * 1024;
 
+/// `Late-Tags`: a trailer of a chunked phase-2 upload that declared it (`Trailer: late-tags`): tags known
+/// only once the body has ended (the S3 ETag, the MD5 of the bytes), merged into the object's metadata when
+/// the upload commits. Its value is [`encode_tags`]. The peer's 201 then carries `Late-Tags: applied`; an
+/// answer without it (a peer that does not know the trailer) means the tags were not recorded.
+pub const LATE_TAGS: &str = "late-tags";
+/// The `Late-Tags` value of an upload answer whose trailer was merged.
+pub const LATE_TAGS_APPLIED: &str = "applied";
+
+/// The `Late-Tags` trailer value of `tags`: standard base64 with padding of their compact JSON object.
+pub fn encode_tags(tags: &BTreeMap<String, String>) -> String {
+    STANDARD.encode(serde_json::to_vec(tags).expect("a string map always encodes"))
+}
+
+/// Decode a `Late-Tags` trailer value.
+pub fn decode_tags(value: &str) -> Result<BTreeMap<String, String>, MetadataHeaderError> {
+    let json = STANDARD.decode(value.trim())?;
+    Ok(serde_json::from_slice(&json)?)
+}
+
 /// The `Mictlanx-Metadata` value of `meta`, or `None` when it would exceed [`MAX_METADATA_HEADER`].
 pub fn encode_metadata(meta: &Metadata) -> Option<String> {
     let json = serde_json::to_vec(meta).ok()?;
@@ -36,7 +56,7 @@ pub fn encode_metadata(meta: &Metadata) -> Option<String> {
     Some(STANDARD.encode(json))
 }
 
-/// Why a `Mictlanx-Metadata` value could not be read.
+/// Why a `Mictlanx-Metadata` (or `Late-Tags`) value could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataHeaderError {
     #[error("Mictlanx-Metadata is not standard base64: {0}")]
@@ -72,6 +92,19 @@ mod tests {
         .unwrap();
         m.tags.insert("big".into(), "x".repeat(tag_len));
         m
+    }
+
+    #[test]
+    fn late_tags_round_trip_and_garbage_is_refused() {
+        let tags: BTreeMap<String, String> = [("s3.etag", "0123abcd"), ("a", "ü \"x\"")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let v = encode_tags(&tags);
+        assert!(v.bytes().all(|b| b.is_ascii_graphic()), "{v}");
+        assert_eq!(decode_tags(&v).unwrap(), tags);
+        assert!(decode_tags("not base64!").is_err());
+        assert!(decode_tags(&STANDARD.encode(b"[1]")).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::api::state::AppState;
 use crate::datapath::fanout::{
     fan_out, join_failures, FanOutError, FanOutReport, FanOutStrategy, ReplicaFailure,
 };
+use crate::datapath::late_tags::{LateTags, LateTagsApplied};
 use crate::datapath::write::{self, ClaimGuard, WriteError};
 use crate::peer_client::status_of_cause;
 use crate::validate;
@@ -69,7 +70,7 @@ async fn relay<S, E>(
     s: &AppState,
     guard: ClaimGuard,
     body: S,
-    piece_size: u64,
+    (piece_size, late_tags): (u64, Option<LateTags>),
     handler: &'static str,
 ) -> Result<FanOutReport, Response>
 where
@@ -82,7 +83,8 @@ where
     let tail = &s.config.tail;
     let quorum = tail.write_quorum.required(group.tasks.len());
     let strategy = FanOutStrategy::new(piece_size, s.config.peer_io.idle_timeout)
-        .with_tail(tail.straggler_timeout, quorum);
+        .with_tail(tail.straggler_timeout, quorum)
+        .with_late_tags(late_tags);
     let lease = s.config.replica.claim_lease;
     let outcome = tokio::select! {
         outcome = fan_out(&s.peers, targets, unavailable, group.size, body, &strategy) => outcome,
@@ -201,7 +203,7 @@ fn all_refused_400(failures: &[ReplicaFailure]) -> Option<String> {
 async fn chunked(
     s: AppState,
     params: PathParams,
-    headers: HeaderMap,
+    (headers, late_tags): (HeaderMap, Option<LateTags>),
     body: Body,
     handler: &'static str,
 ) -> Result<Response, ErrorResponse> {
@@ -226,15 +228,21 @@ async fn chunked(
         let e = ApiError::bad_request(format!("Data size mistmatch {len} != {}", group.size));
         return Err(refused_unread(body, e).await);
     }
-    let report = relay(&s, guard, body.into_data_stream(), piece_size, handler).await?;
-    Ok(Json(RouterPutChunkedResponse {
+    let stream = body.into_data_stream();
+    let report = relay(&s, guard, stream, (piece_size, late_tags), handler).await?;
+    let applied = report.late_tags_applied;
+    let mut res = Json(RouterPutChunkedResponse {
         peer_ids: report.succeeded,
         combined_key: format!("{}@{}", group.bucket_id, group.key),
         bucket_id: group.bucket_id,
         key: group.key,
         size: report.received,
     })
-    .into_response())
+    .into_response();
+    if applied {
+        res.extensions_mut().insert(LateTagsApplied);
+    }
+    Ok(res)
 }
 
 /// Either an `ApiError` or a finished error response, so `?` works on both inside handlers.
@@ -278,7 +286,8 @@ impl From<Response> for ErrorResponse {
 )]
 pub async fn put_chunked(State(s): State<AppState>, params: PathParams, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    chunked(s, params, parts.headers, body, PUT_CHUNKED)
+    let late_tags = parts.extensions.get::<LateTags>().cloned();
+    chunked(s, params, (parts.headers, late_tags), body, PUT_CHUNKED)
         .await
         .unwrap_or_else(|e| e.0)
 }
@@ -310,7 +319,7 @@ pub async fn put_chunked_v1(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    chunked(s, params, parts.headers, body, PUT_CHUNKED_V1)
+    chunked(s, params, (parts.headers, None), body, PUT_CHUNKED_V1)
         .await
         .unwrap_or_else(|e| e.0)
 }
@@ -379,6 +388,6 @@ async fn multipart(
             }
         }
     };
-    relay(&s, guard, field, 0, PUT_DATA).await?;
+    relay(&s, guard, field, (0, None), PUT_DATA).await?;
     Ok(StatusCode::CREATED.into_response())
 }

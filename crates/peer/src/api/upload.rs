@@ -12,6 +12,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
 
+use super::late_tags;
 use super::reply::{json, object_version, receive_error, stale, store_error, task_error};
 use crate::receive::{receive_into, ReceiveError};
 use crate::state::PeerState;
@@ -20,7 +21,7 @@ use crate::store::{CommitOptions, StoreError};
 use crate::tasks::UploadGuard;
 use mictlanx_http::error::ApiError;
 use mictlanx_http::PathParams;
-use mictlanx_proto::headers::OBJECT_VERSION;
+use mictlanx_proto::headers::{LATE_TAGS, LATE_TAGS_APPLIED, OBJECT_VERSION};
 use mictlanx_proto::peer::PeerPutDataResponse;
 
 type St = State<Arc<PeerState>>;
@@ -60,7 +61,11 @@ pub async fn upload_chunked(
             size,
         }));
     }
-    store_stream(&s, guard, version, body.into_data_stream()).await
+    if late_tags::declared(&headers) {
+        let (data, trailers) = late_tags::data_and_trailers(body);
+        return store_stream(&s, guard, version, data, Some(trailers)).await;
+    }
+    store_stream(&s, guard, version, body.into_data_stream(), None).await
 }
 
 /// #15 `POST /api/v4/buckets/data/{task_id}`: the multipart part named `data` is the object.
@@ -86,7 +91,7 @@ pub async fn upload_multipart(
             .map_err(|_| receive_error(ReceiveError::IdleTimeout(idle)))?;
         match next {
             Ok(Some(field)) if field.name() == Some("data") => {
-                return store_stream(&s, guard, version, field).await
+                return store_stream(&s, guard, version, field, None).await
             }
             Ok(Some(_)) => continue,
             Ok(None) => return Err(ApiError::bad_request("Missing multipart field 'data'")),
@@ -100,19 +105,21 @@ pub async fn upload_multipart(
 }
 
 /// Receive into a temp file, commit (refused when the committed version is newer than `version`), answer
-/// the seven-field body with `Object-Version`.
+/// the seven-field body with `Object-Version`. The `Late-Tags` of `trailers` join the committed metadata,
+/// and the answer says so.
 async fn store_stream<S, E>(
     s: &PeerState,
     guard: UploadGuard,
     version: Option<u64>,
     body: S,
+    trailers: Option<late_tags::TrailerSlot>,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let started = Instant::now();
-    let meta = guard.meta().clone();
+    let mut meta = guard.meta().clone();
     let part = s.store.new_part();
     let idle = s.config.client_request_timeout;
     let received = match receive_into(body, &part, meta.size, idle, &s.metrics.bytes_in).await {
@@ -131,6 +138,12 @@ where
             meta.checksum
         )));
     }
+    let late = match trailers {
+        Some(slot) => slot.tags()?,
+        None => None,
+    };
+    let applied = late.is_some();
+    meta.tags.extend(late.unwrap_or_default());
     let (received, digests) = (received.bytes, received.digests);
     let opts = CommitOptions {
         version,
@@ -169,5 +182,9 @@ where
     );
     res.headers_mut()
         .insert(OBJECT_VERSION, HeaderValue::from(version));
+    if applied {
+        res.headers_mut()
+            .insert(LATE_TAGS, HeaderValue::from_static(LATE_TAGS_APPLIED));
+    }
     Ok(res)
 }
