@@ -69,6 +69,16 @@ pub trait ReplicaManager: Send + Sync + 'static {
         size: u64,
         rf: u32,
     ) -> Result<Placement, PlacementError>;
+    /// [`Self::place`] for a write that replaces the object: when every registered peer already holds the
+    /// key, the live holders take the new version instead of the answer being `AllHold` (which then only
+    /// means that no peer is live).
+    async fn place_replacing(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        rf: u32,
+    ) -> Result<Placement, PlacementError>;
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError>;
     /// Live holders of the current version, best first, and that version; no peers = no live holder
     /// known (the caller may run discovery).

@@ -242,6 +242,75 @@ impl Manager {
         });
         live.into_iter().map(|e| e.info.clone()).collect()
     }
+
+    /// Placement of a write of `size` bytes at `rf` (see [`ReplicaManager::place`]); `replacing` for
+    /// [`ReplicaManager::place_replacing`].
+    async fn placed(
+        &self,
+        bucket: &str,
+        key: &str,
+        (size, rf): (u64, u32),
+        replacing: bool,
+    ) -> Result<Placement, PlacementError> {
+        let inner = &self.inner;
+        let rf = rf.max(1);
+        let rec = objects::get(&inner.state, &combined(bucket, key))
+            .await?
+            .unwrap_or_default();
+        let mut holders = rec.holder_ids();
+        holders.sort();
+        let now = now_ns();
+        let reservations = inner.state.st(inner.state.store.reservations(now)).await?;
+        let draining = lock(&inner.table.draining).clone();
+        let candidates: Vec<Candidate> = lock(&inner.table.peers)
+            .values()
+            .filter(|e| e.liveness.is_live() && !draining.contains(&e.info.peer_id))
+            .filter_map(|e| {
+                let f = e.liveness.figures.as_ref()?;
+                let reserved = reservations
+                    .iter()
+                    .filter(|r| r.peers.contains(&e.info.peer_id))
+                    .fold(0u64, |acc, r| acc.saturating_add(r.size));
+                Some(Candidate {
+                    peer: e.info.clone(),
+                    total_disk: f.total_disk,
+                    used_disk: f.used_disk,
+                    reserved,
+                })
+            })
+            .collect();
+        // a replacing write goes to the live holders even when no other peer exists
+        let spare = replacing
+            || lock(&inner.table.peers)
+                .keys()
+                .any(|id| !draining.contains(id) && holders.binary_search(id).is_err());
+        let plan = placement::plan(&candidates, &holders, spare, size, rf)?;
+        let reservation_id = nanoid::nanoid!();
+        let reservation = Reservation {
+            id: reservation_id.clone(),
+            peers: plan.write_set.iter().map(|p| p.peer_id.clone()).collect(),
+            size,
+            expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
+        };
+        inner.state.apply(vec![Write::Reserve(reservation)]).await?;
+        let under_replicated = plan.write_set.len() < rf as usize;
+        if under_replicated {
+            let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
+            tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
+            self.inner
+                .metrics
+                .counter("mictlanx_router_under_replicated_writes_total")
+                .increment(1);
+        }
+        Ok(Placement {
+            write_set: plan.write_set,
+            new_peers: plan.new_peers,
+            holders,
+            requested_rf: rf,
+            under_replicated,
+            reservation_id,
+        })
+    }
 }
 
 impl Drop for Manager {
@@ -359,62 +428,17 @@ impl ReplicaManager for Manager {
         size: u64,
         rf: u32,
     ) -> Result<Placement, PlacementError> {
-        let inner = &self.inner;
-        let rf = rf.max(1);
-        let rec = objects::get(&inner.state, &combined(bucket, key))
-            .await?
-            .unwrap_or_default();
-        let mut holders = rec.holder_ids();
-        holders.sort();
-        let now = now_ns();
-        let reservations = inner.state.st(inner.state.store.reservations(now)).await?;
-        let draining = lock(&inner.table.draining).clone();
-        let candidates: Vec<Candidate> = lock(&inner.table.peers)
-            .values()
-            .filter(|e| e.liveness.is_live() && !draining.contains(&e.info.peer_id))
-            .filter_map(|e| {
-                let f = e.liveness.figures.as_ref()?;
-                let reserved = reservations
-                    .iter()
-                    .filter(|r| r.peers.contains(&e.info.peer_id))
-                    .fold(0u64, |acc, r| acc.saturating_add(r.size));
-                Some(Candidate {
-                    peer: e.info.clone(),
-                    total_disk: f.total_disk,
-                    used_disk: f.used_disk,
-                    reserved,
-                })
-            })
-            .collect();
-        let spare = lock(&inner.table.peers)
-            .keys()
-            .any(|id| !draining.contains(id) && holders.binary_search(id).is_err());
-        let plan = placement::plan(&candidates, &holders, spare, size, rf)?;
-        let reservation_id = nanoid::nanoid!();
-        let reservation = Reservation {
-            id: reservation_id.clone(),
-            peers: plan.write_set.iter().map(|p| p.peer_id.clone()).collect(),
-            size,
-            expires_at_ns: now.saturating_add(super::state::nanos(inner.cfg.task_ttl)),
-        };
-        inner.state.apply(vec![Write::Reserve(reservation)]).await?;
-        let under_replicated = plan.write_set.len() < rf as usize;
-        if under_replicated {
-            let ids: Vec<&str> = plan.write_set.iter().map(|p| p.peer_id.as_str()).collect();
-            tracing::warn!(bucket, key, rf, write_set = ?ids, "under-replicated write");
-            self.inner
-                .metrics
-                .counter("mictlanx_router_under_replicated_writes_total")
-                .increment(1);
-        }
-        Ok(Placement {
-            write_set: plan.write_set,
-            new_peers: plan.new_peers,
-            holders,
-            requested_rf: rf,
-            under_replicated,
-            reservation_id,
-        })
+        self.placed(bucket, key, (size, rf), false).await
+    }
+
+    async fn place_replacing(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        rf: u32,
+    ) -> Result<Placement, PlacementError> {
+        self.placed(bucket, key, (size, rf), true).await
     }
 
     async fn release_reservation(&self, reservation_id: &str) -> Result<(), RmError> {

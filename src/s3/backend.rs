@@ -30,8 +30,8 @@ const JSON_LIMIT: usize = 512 * 1024 * 1024;
 pub enum BackendError {
     #[error("not found")]
     NotFound,
-    /// Every live peer already holds the key (`code` 666): the caller deletes and writes again.
-    #[error("every peer already holds the key")]
+    /// The placement's `code` 666: with `Overwrite` (every S3 write), no peer is live to take the write.
+    #[error("no peer is available to take the write")]
     AllHold,
     /// The body of an upload failed (client disconnect, bad digest, wrong length).
     #[error("upload body failed: {0}")]
@@ -163,6 +163,8 @@ impl Backend {
             .method(Method::POST)
             .uri(format!("/api/v4/buckets/{}/metadata", o.bucket))
             .header(header::CONTENT_TYPE, "application/json")
+            // an S3 PUT replaces the object, also when every peer holds it
+            .header("overwrite", "1")
             .body(Body::from(body.to_string()))
             .expect("a valid request");
         let res = self.call(req).await;

@@ -1,6 +1,6 @@
 //! The S3 write path: one object (or part) from a streamed body into the MictlanX write (phase 1 with the
-//! S3 attributes as tags, phase 2 with the [`Checked`] body), an overwrite of a key every live peer holds,
-//! and the ETag: written with the object when it is known before placement (`Content-MD5`, a manifest),
+//! S3 attributes as tags, asking to replace an existing object; phase 2 with the [`Checked`] body), and the
+//! ETag: written with the object when it is known before placement (`Content-MD5`, a manifest),
 //! else sent to the holders after the body's last bytes as a late tag (a trailer they merge into the
 //! metadata they commit); only a holder that does not take it gets a metadata update afterwards. The body
 //! is streamed, never held whole.
@@ -89,14 +89,8 @@ impl Facade {
             content_type: up.content_type.clone(),
             replication_factor: self.replication_factor,
         };
-        let task = match self.backend.open_write(&new).await {
-            Err(BackendError::AllHold) => {
-                // Every live peer holds the key already: an overwrite replaces it.
-                self.backend.delete(up.bucket, up.key).await?;
-                self.backend.open_write(&new).await?
-            }
-            other => other?,
-        };
+        // an existing object is replaced on its holders at a new version, and stays readable until then
+        let task = self.backend.open_write(&new).await?;
         // an ETag known only after the body goes to the peers with its last bytes (a trailer)
         let late = known.is_none().then(LateTags::new);
         let (digest, recorded) = self

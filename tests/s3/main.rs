@@ -9,6 +9,7 @@ mod boto3;
 mod calls;
 mod conformance;
 mod cross_api;
+mod overwrite;
 mod rclone;
 mod support;
 mod sweep;

@@ -6,11 +6,15 @@
     python s3cli.py ENDPOINT ACCESS SECRET mb BUCKET
     python s3cli.py ENDPOINT ACCESS SECRET mpu-start BUCKET KEY   (prints the upload id)
     python s3cli.py ENDPOINT ACCESS SECRET mpu-list BUCKET        (prints the open upload ids)
+    python s3cli.py ENDPOINT ACCESS SECRET put-cut BUCKET KEY     (a PUT that disconnects mid-body)
 Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
 """
 import base64
 import hashlib
+import http.client
 import sys
+import time
+import urllib.parse
 
 import boto3
 from botocore.config import Config
@@ -60,6 +64,18 @@ def main(argv):
             (bucket,) = args
             for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
                 print(u["UploadId"])
+        elif action == "put-cut":
+            # announces 4 MiB, sends 256 KiB, then closes the connection
+            bucket, key = args
+            url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+            parts = urllib.parse.urlsplit(url)
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            conn.putrequest("PUT", parts.path + "?" + parts.query, skip_accept_encoding=True)
+            conn.putheader("Content-Length", str(4 * 1024 * 1024))
+            conn.endheaders()
+            conn.send(b"x" * (256 * 1024))
+            conn.sock.close()
+            time.sleep(1)
         else:
             raise SystemExit(f"unknown action {action}")
     except ClientError as e:

@@ -45,7 +45,9 @@ fn now_ns() -> u64 {
 /// Chooses the peers that will hold the object (`replication_factor` of them), opens an upload on each
 /// and answers the upload's id in `tasks_ids[0]`. Step 2 sends the bytes to
 /// `POST /api/v4/buckets/data/{task_id}/chunked`. The body's `bucket_id` must name the bucket of the
-/// path (400 otherwise). A 404 with `"code": 666` means every available peer already holds the key.
+/// path (400 otherwise). A 404 with `"code": 666` means every available peer already holds the key, unless
+/// `Overwrite` is truthy: then the upload replaces the object on its live holders (the old bytes stay
+/// readable until the new ones commit).
 #[utoipa::path(
     post,
     path = "/api/v4/buckets/{bucket_id}/metadata",
@@ -53,12 +55,13 @@ fn now_ns() -> u64 {
     params(
         ("bucket_id" = String, Path, description = "Bucket (canonical form is used); the body's `bucket_id` must match", example = "demo"),
         ("Update" = Option<String>, Header, description = "Passed to the peers unchanged (default \"0\")", example = "0"),
+        ("Overwrite" = Option<String>, Header, description = "`1` or `true`: replace the object when every peer holds it, instead of the 666 answer (default \"0\")", example = "1"),
     ),
     request_body = PutMetadataDto,
     responses(
         (status = 200, description = "Upload opened on at least one peer", body = PutMetadataResponse),
         (status = 400, description = "An id that keeps no character in canonical form, or a body bucket other than the path's"),
-        (status = 404, description = "Every available peer already holds the key (`detail.code` = 666)", content_type = "application/json",
+        (status = 404, description = "Every available peer already holds the key (`detail.code` = 666; never with `Overwrite`, unless no peer is available)", content_type = "application/json",
             example = json!({"detail": {"msg": "No available peers.", "suggestion": "Add more peers or delete replicas.",
                 "bucket_id": "demo", "key": "hello", "replicas": ["mictlanx-peer-0"], "code": 666}})),
         (status = 413, description = "JSON body above 16 MiB, or `size` above MICTLANX_ROUTER_MAX_OBJECT_SIZE"),
@@ -92,7 +95,19 @@ pub async fn put_metadata(
         .unwrap_or("0")
         .to_string();
 
-    let placement = match s.rm.place(b, k, dto.size, dto.replication_factor).await {
+    // `Overwrite` truthy: replace the object even when every peer holds it (its live holders take the new
+    // version; the old one stays readable until the new one commits)
+    let overwrite = headers
+        .get("overwrite")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true"));
+    let (rf_asked, size) = (dto.replication_factor, dto.size);
+    let placed = if overwrite {
+        s.rm.place_replacing(b, k, size, rf_asked).await
+    } else {
+        s.rm.place(b, k, size, rf_asked).await
+    };
+    let placement = match placed {
         Ok(p) => p,
         Err(PlacementError::AllHold { holders }) => return Err(no_available_peers(b, k, holders)),
         Err(PlacementError::NoCapacity { size }) => {
