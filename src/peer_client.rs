@@ -359,18 +359,8 @@ impl PeerClient {
         body: reqwest::Body,
         version: Option<u64>,
     ) -> Result<bool, PeerError> {
-        let path = paths::upload_chunked(task_id);
-        let mut req = self
-            .upload_http
-            .post(self.url(peer, &path))
-            .header(reqwest::header::TRAILER, LATE_TAGS)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
-        if let Some(v) = version {
-            req = req.header(OBJECT_VERSION, v);
-        }
-        let (body, watch) = upload::Watched::wrap(body);
         let answer = self
-            .call_watched(peer, req.body(body), None, Some((&watch, size)))
+            .send_upload(peer, (task_id, size, version), body, true)
             .await?;
         let applied = answer
             .headers
@@ -388,20 +378,37 @@ impl PeerClient {
         body: reqwest::Body,
         version: Option<u64>,
     ) -> Result<PeerPutDataResponse, PeerError> {
+        decode(
+            self.send_upload(peer, (task_id, size, version), body, false)
+                .await?,
+        )
+    }
+
+    /// Phase 2 of `size` bytes for `task_id`, committing `version` when given: with `Content-Length`, or
+    /// chunked with the `Late-Tags` trailer announced (`late_tags`).
+    async fn send_upload(
+        &self,
+        peer: &PeerInfo,
+        (task_id, size, version): (&str, u64, Option<u64>),
+        body: reqwest::Body,
+        late_tags: bool,
+    ) -> Result<Answer, PeerError> {
         let path = paths::upload_chunked(task_id);
         let mut req = self
             .upload_http
             .post(self.url(peer, &path))
-            .header(reqwest::header::CONTENT_LENGTH, size)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        req = if late_tags {
+            req.header(reqwest::header::TRAILER, LATE_TAGS)
+        } else {
+            req.header(reqwest::header::CONTENT_LENGTH, size)
+        };
         if let Some(v) = version {
             req = req.header(OBJECT_VERSION, v);
         }
         let (body, watch) = upload::Watched::wrap(body);
-        decode(
-            self.call_watched(peer, req.body(body), None, Some((&watch, size)))
-                .await?,
-        )
+        self.call_watched(peer, req.body(body), None, Some((&watch, size)))
+            .await
     }
 
     /// `GET /api/v4/buckets/{b}/{k}`: the streaming response after a 2xx (404 → `NotFound`). The outcome is

@@ -7,11 +7,9 @@ failed. Each check uses a bucket of its own.
 """
 import concurrent.futures
 import hashlib
-import http.client
-import time
-import urllib.parse
 import urllib.request
 
+from cut_upload import put_cut
 from suite_lib import ENDPOINT, client, error_code, md5, run_checks
 
 S3 = client()
@@ -288,15 +286,7 @@ def check_incomplete_uploads():
                       ChecksumAlgorithm=algorithm)
         S3.delete_object(Bucket="b-incomplete", Key=f"sum-{algorithm}")
     # a client that disconnects mid-body leaves nothing visible
-    url = S3.generate_presigned_url("put_object", Params={"Bucket": "b-incomplete", "Key": "cut"}, ExpiresIn=300)
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.putrequest("PUT", parts.path + "?" + parts.query, skip_accept_encoding=True)
-    conn.putheader("Content-Length", str(4 * 1024 * 1024))
-    conn.endheaders()
-    conn.send(b"x" * (256 * 1024))
-    conn.sock.close()
-    time.sleep(1)
+    put_cut(S3, "b-incomplete", "cut")
     assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="cut"))[1] == 404
     assert S3.list_objects_v2(Bucket="b-incomplete").get("KeyCount") == 0
 

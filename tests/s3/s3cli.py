@@ -11,14 +11,13 @@ Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
 """
 import base64
 import hashlib
-import http.client
 import sys
-import time
-import urllib.parse
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from cut_upload import put_cut
 
 
 def client(endpoint, access, secret):
@@ -65,17 +64,8 @@ def main(argv):
             for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
                 print(u["UploadId"])
         elif action == "put-cut":
-            # announces 4 MiB, sends 256 KiB, then closes the connection
             bucket, key = args
-            url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
-            parts = urllib.parse.urlsplit(url)
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-            conn.putrequest("PUT", parts.path + "?" + parts.query, skip_accept_encoding=True)
-            conn.putheader("Content-Length", str(4 * 1024 * 1024))
-            conn.endheaders()
-            conn.send(b"x" * (256 * 1024))
-            conn.sock.close()
-            time.sleep(1)
+            put_cut(s3, bucket, key)
         else:
             raise SystemExit(f"unknown action {action}")
     except ClientError as e:
