@@ -11,6 +11,8 @@ mod bucket_ops;
 mod buckets;
 mod checksum;
 mod conditional;
+mod content_headers;
+mod copy_object;
 mod errors;
 mod list;
 mod list_ops;

@@ -10,6 +10,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 use super::attrs;
 use super::bucket_ops::owner;
 use super::checksum::{declared_checksums, Expected};
+use super::content_headers::{content_headers, ContentHeaders};
 use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
 use super::names;
@@ -57,6 +58,7 @@ impl Facade {
         let id = Uploads::new_id();
         let mut tags = attrs::new_tags(input.metadata.as_ref(), None);
         tags.remove(attrs::MTIME);
+        tags.extend(content_headers!(input).tags());
         let doc = UploadDoc {
             bucket: b,
             key: names::to_mictlanx(&input.key),
@@ -110,6 +112,7 @@ impl Facade {
             size,
             content_type: "application/octet-stream".into(),
             user: None,
+            headers: Default::default(),
             content_md5,
             checksums,
             fixed: None,
@@ -245,6 +248,7 @@ impl Facade {
             size: manifest.len() as u64,
             content_type: doc.content_type.clone(),
             user: user.as_ref(),
+            headers: ContentHeaders::of_tags(&doc.tags),
             content_md5: None,
             checksums: None,
             fixed: Some((etag.clone(), extra)),

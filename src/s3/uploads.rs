@@ -34,7 +34,7 @@ pub struct UploadDoc {
     /// The S3 key.
     pub s3_key: String,
     pub content_type: String,
-    /// User metadata (`x-amz-meta-*` tags).
+    /// User metadata (`x-amz-meta-*` tags) and content headers ([`super::content_headers`]).
     pub tags: BTreeMap<String, String>,
     /// Seconds since the epoch.
     pub created: u64,

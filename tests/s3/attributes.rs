@@ -1,0 +1,25 @@
+//! S3 object attributes with boto3 (`attributes_suite.py`): the content headers (`Cache-Control`,
+//! `Content-Disposition`, `Content-Encoding`, `Content-Language`, `Expires`) kept by PutObject, CopyObject
+//! and CreateMultipartUpload and returned by GetObject and HeadObject, with the `response-*` overrides.
+
+use std::time::Duration;
+
+use crate::support::{clients, run, s3_cluster, script, ACCESS, SECRET};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attributes_suite_passes() {
+    let Some(tools) = clients() else { return };
+    let (c, endpoint) = s3_cluster().await;
+    let suite = script("attributes_suite.py");
+    let (ok, out) = run(
+        &tools.python,
+        &[suite.to_str().expect("utf-8"), &endpoint, ACCESS, SECRET],
+        &[],
+        Duration::from_secs(600),
+    )
+    .await;
+    assert!(ok, "attribute checks failed:\n{out}");
+    assert!(!out.contains("FAIL "), "{out}");
+    assert!(out.contains("ok content_headers\n"), "{out}");
+    c.stop().await;
+}

@@ -1,0 +1,89 @@
+"""S3 object attributes with boto3: the content headers kept with an object, GetObjectAttributes, and the
+paging of ListMultipartUploads, against a live router with S3 on.
+
+    python attributes_suite.py ENDPOINT ACCESS SECRET [CHECK ...]
+
+Runs every check (or the named ones) in order, prints `ok NAME` or `FAIL NAME: why`, exits 1 when one
+failed. Each check uses buckets of its own (names starting with `a-`).
+"""
+import datetime
+
+from suite_lib import client, error_code, run_checks
+
+MIB = 1024 * 1024
+S3 = client()
+CONTENT = {
+    "CacheControl": "public, max-age=14400",
+    "ContentDisposition": 'attachment; filename="report.txt"',
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "es-MX",
+}
+EXPIRES = datetime.datetime(2031, 5, 17, 8, 30, tzinfo=datetime.timezone.utc)
+
+
+def content_of(answer):
+    """The content headers of a GetObject or HeadObject answer, as boto3 names them."""
+    out = {name: answer[name] for name in CONTENT if name in answer}
+    if "Expires" in answer:
+        out["Expires"] = answer["Expires"]
+    return out
+
+
+def check_content_headers():
+    S3.create_bucket(Bucket="a-content")
+    b = {"Bucket": "a-content"}
+    want = dict(CONTENT, Expires=EXPIRES)
+    S3.put_object(Key="k", Body=b"bar", Expires=EXPIRES, **CONTENT, **b)
+    assert content_of(S3.head_object(Key="k", **b)) == want, S3.head_object(Key="k", **b)
+    got = S3.get_object(Key="k", **b)
+    assert got["Body"].read() == b"bar"
+    assert content_of(got) == want, got
+    # the response-* query parameters override them in the answer only
+    later = datetime.datetime(2032, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    over = S3.get_object(Key="k", ResponseCacheControl="no-cache", ResponseContentLanguage="en",
+                         ResponseExpires=later, **b)
+    assert content_of(over) == dict(want, CacheControl="no-cache", ContentLanguage="en", Expires=later), over
+    assert content_of(S3.head_object(Key="k", **b)) == want
+    # an object written without them has none
+    S3.put_object(Key="plain", Body=b"x", **b)
+    assert content_of(S3.get_object(Key="plain", **b)) == {}
+    # aws-chunked names the request's transfer, not the object
+    S3.put_object(Key="chunked", Body=b"x", ContentEncoding="aws-chunked, gzip", **b)
+    assert S3.head_object(Key="chunked", **b).get("ContentEncoding") == "gzip"
+    S3.put_object(Key="chunked", Body=b"x", ContentEncoding="aws-chunked", **b)
+    assert "ContentEncoding" not in S3.head_object(Key="chunked", **b)
+
+
+def check_content_headers_of_copies():
+    S3.create_bucket(Bucket="a-copies")
+    b = {"Bucket": "a-copies"}
+    want = dict(CONTENT, Expires=EXPIRES)
+    S3.put_object(Key="src", Body=b"data", Expires=EXPIRES, **CONTENT, **b)
+    # COPY (the default) keeps the source's
+    S3.copy_object(Key="copied", CopySource={"Bucket": "a-copies", "Key": "src"}, **b)
+    assert content_of(S3.head_object(Key="copied", **b)) == want
+    # REPLACE takes the request's, and only those
+    S3.copy_object(Key="replaced", CopySource={"Bucket": "a-copies", "Key": "src"},
+                   MetadataDirective="REPLACE", CacheControl="no-store", **b)
+    assert content_of(S3.head_object(Key="replaced", **b)) == {"CacheControl": "no-store"}
+    # onto itself with REPLACE: new headers, same bytes
+    S3.copy_object(Key="src", CopySource={"Bucket": "a-copies", "Key": "src"},
+                   MetadataDirective="REPLACE", ContentLanguage="fr", **b)
+    got = S3.get_object(Key="src", **b)
+    assert got["Body"].read() == b"data"
+    assert content_of(got) == {"ContentLanguage": "fr"}, got
+
+
+def check_content_headers_of_multipart():
+    S3.create_bucket(Bucket="a-mp-content")
+    b = {"Bucket": "a-mp-content", "Key": "big"}
+    up = S3.create_multipart_upload(Expires=EXPIRES, **CONTENT, **b)["UploadId"]
+    parts = []
+    for n, data in enumerate([b"a" * (5 * MIB), b"tail"], start=1):
+        etag = S3.upload_part(UploadId=up, PartNumber=n, Body=data, **b)["ETag"]
+        parts.append({"PartNumber": n, "ETag": etag})
+    S3.complete_multipart_upload(UploadId=up, MultipartUpload={"Parts": parts}, **b)
+    assert content_of(S3.head_object(**b)) == dict(CONTENT, Expires=EXPIRES)
+
+
+run_checks(globals())
