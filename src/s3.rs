@@ -23,6 +23,7 @@ mod multipart;
 mod multipart_copy;
 mod multipart_part;
 pub mod names;
+mod object_attributes;
 mod objects;
 mod operations;
 mod presign;

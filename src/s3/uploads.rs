@@ -25,6 +25,11 @@ pub fn part_key(id: &str, n: i32) -> String {
     format!("{id}-{n:05}")
 }
 
+/// The part number of a part's MictlanX key ([`part_key`]).
+pub fn part_number(key: &str) -> Option<i32> {
+    key.rsplit_once('-')?.1.parse().ok()
+}
+
 /// One upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadDoc {

@@ -1,6 +1,8 @@
 //! S3 object attributes with boto3 (`attributes_suite.py`): the content headers (`Cache-Control`,
 //! `Content-Disposition`, `Content-Encoding`, `Content-Language`, `Expires`) kept by PutObject, CopyObject
-//! and CreateMultipartUpload and returned by GetObject and HeadObject, with the `response-*` overrides.
+//! and CreateMultipartUpload and returned by GetObject and HeadObject, with the `response-*` overrides;
+//! GetObjectAttributes of a plain and a multipart object (unquoted ETag, size, storage class, parts paged
+//! by `MaxParts`/`PartNumberMarker`, `NoSuchKey`).
 
 use std::time::Duration;
 
@@ -21,5 +23,6 @@ async fn attributes_suite_passes() {
     assert!(ok, "attribute checks failed:\n{out}");
     assert!(!out.contains("FAIL "), "{out}");
     assert!(out.contains("ok content_headers\n"), "{out}");
+    assert!(out.contains("ok object_attributes_of_multipart"), "{out}");
     c.stop().await;
 }

@@ -86,4 +86,48 @@ def check_content_headers_of_multipart():
     assert content_of(S3.head_object(**b)) == dict(CONTENT, Expires=EXPIRES)
 
 
+ALL_ATTRIBUTES = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+
+
+def check_object_attributes():
+    S3.create_bucket(Bucket="a-attrs")
+    b = {"Bucket": "a-attrs"}
+    etag = S3.put_object(Key="obj", Body=b"foo", **b)["ETag"].strip('"')
+    got = S3.get_object_attributes(Key="obj", ObjectAttributes=ALL_ATTRIBUTES, **b)
+    assert got["ETag"] == etag and got["ObjectSize"] == 3 and got["StorageClass"] == "STANDARD", got
+    assert "ObjectParts" not in got and "VersionId" not in got and "DeleteMarker" not in got, got
+    assert got["LastModified"] == S3.head_object(Key="obj", **b)["LastModified"], got
+    # only what was asked for
+    only = S3.get_object_attributes(Key="obj", ObjectAttributes=["ObjectSize"], **b)
+    assert only["ObjectSize"] == 3 and "ETag" not in only and "StorageClass" not in only, only
+    assert error_code(lambda: S3.get_object_attributes(Key="nope", ObjectAttributes=["ETag"], **b)) == \
+        ("NoSuchKey", 404)
+    assert error_code(lambda: S3.get_object_attributes(
+        Bucket="a-no-such-bucket", Key="obj", ObjectAttributes=["ETag"]))[1] == 404
+
+
+def check_object_attributes_of_multipart():
+    S3.create_bucket(Bucket="a-mp-attrs")
+    b = {"Bucket": "a-mp-attrs", "Key": "mp"}
+    sizes = [5 * MIB, 5 * MIB + 1, 7]
+    up = S3.create_multipart_upload(**b)["UploadId"]
+    parts = []
+    for n, size in zip([1, 3, 4], sizes):
+        etag = S3.upload_part(UploadId=up, PartNumber=n, Body=b"p" * size, **b)["ETag"]
+        parts.append({"PartNumber": n, "ETag": etag})
+    etag = S3.complete_multipart_upload(UploadId=up, MultipartUpload={"Parts": parts}, **b)["ETag"].strip('"')
+    got = S3.get_object_attributes(ObjectAttributes=ALL_ATTRIBUTES, **b)
+    assert got["ETag"] == etag and got["ObjectSize"] == sum(sizes), got
+    op = got["ObjectParts"]
+    assert op["TotalPartsCount"] == 3 and op["IsTruncated"] is False, op
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(1, sizes[0]), (3, sizes[1]), (4, sizes[2])], op
+    page = S3.get_object_attributes(ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=1, **b)
+    op = page["ObjectParts"]
+    assert [p["PartNumber"] for p in op["Parts"]] == [3], op
+    assert op["IsTruncated"] is True and op["NextPartNumberMarker"] == 3 and op["MaxParts"] == 1, op
+    assert op["PartNumberMarker"] == 1 and op["TotalPartsCount"] == 3, op
+    rest = S3.get_object_attributes(ObjectAttributes=["ObjectParts"], PartNumberMarker=3, **b)["ObjectParts"]
+    assert [p["PartNumber"] for p in rest["Parts"]] == [4] and rest["IsTruncated"] is False, rest
+
+
 run_checks(globals())
