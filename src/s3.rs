@@ -30,6 +30,7 @@ mod presign;
 mod read;
 mod service;
 mod sweep;
+mod upload_list;
 mod uploads;
 mod write;
 

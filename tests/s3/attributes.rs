@@ -2,7 +2,8 @@
 //! `Content-Disposition`, `Content-Encoding`, `Content-Language`, `Expires`) kept by PutObject, CopyObject
 //! and CreateMultipartUpload and returned by GetObject and HeadObject, with the `response-*` overrides;
 //! GetObjectAttributes of a plain and a multipart object (unquoted ETag, size, storage class, parts paged
-//! by `MaxParts`/`PartNumberMarker`, `NoSuchKey`).
+//! by `MaxParts`/`PartNumberMarker`, `NoSuchKey`); ListMultipartUploads in S3 order, paged by hand and by
+//! boto3's paginator, with prefix, delimiter and markers.
 
 use std::time::Duration;
 
@@ -24,5 +25,6 @@ async fn attributes_suite_passes() {
     assert!(!out.contains("FAIL "), "{out}");
     assert!(out.contains("ok content_headers\n"), "{out}");
     assert!(out.contains("ok object_attributes_of_multipart"), "{out}");
+    assert!(out.contains("ok list_multipart_uploads_paged"), "{out}");
     c.stop().await;
 }

@@ -130,4 +130,55 @@ def check_object_attributes_of_multipart():
     assert [p["PartNumber"] for p in rest["Parts"]] == [4] and rest["IsTruncated"] is False, rest
 
 
+def check_list_multipart_uploads_paged():
+    S3.create_bucket(Bucket="a-uploads")
+    S3.create_bucket(Bucket="a-uploads-other")
+    b = {"Bucket": "a-uploads"}
+    keys = ["top", "a", "dir/x", "b", "a", "other/z", "dir/y", "a"]
+    created = [(k, S3.create_multipart_upload(Key=k, **b)["UploadId"]) for k in keys]
+    # S3 order: key bytes, then initiation (the creation order above)
+    want = sorted(created, key=lambda c: c[0].encode())
+    # neither another bucket's uploads nor a completed one are listed
+    S3.create_multipart_upload(Bucket="a-uploads-other", Key="a")
+    done = S3.create_multipart_upload(Key="a", **b)["UploadId"]
+    etag = S3.upload_part(UploadId=done, PartNumber=1, Body=b"x", Key="a", **b)["ETag"]
+    S3.complete_multipart_upload(UploadId=done, Key="a", MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}, **b)
+    everything = S3.list_multipart_uploads(**b)
+    assert [(u["Key"], u["UploadId"]) for u in everything["Uploads"]] == want, everything
+    assert everything["IsTruncated"] is False and everything["MaxUploads"] == 1000, everything
+    # pages of 3 by hand: key and upload id markers
+    seen, markers, pages = [], {}, 0
+    while True:
+        page = S3.list_multipart_uploads(MaxUploads=3, **markers, **b)
+        pages += 1
+        seen += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        assert len(page["Uploads"]) == 3, page
+        markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+    assert seen == want and pages == 3, (pages, seen)
+    # boto3's paginator follows the same markers
+    paged = S3.get_paginator("list_multipart_uploads").paginate(PaginationConfig={"PageSize": 2}, **b)
+    assert [(u["Key"], u["UploadId"]) for p in paged for u in p.get("Uploads", [])] == want
+    # a key marker alone starts after that key
+    after_a = S3.list_multipart_uploads(KeyMarker="a", **b)
+    assert [u["Key"] for u in after_a["Uploads"]] == ["b", "dir/x", "dir/y", "other/z", "top"], after_a
+    # prefix and delimiter: common prefixes count as entries of a page
+    grouped = S3.list_multipart_uploads(Delimiter="/", **b)
+    assert [u["Key"] for u in grouped["Uploads"]] == ["a", "a", "a", "b", "top"], grouped
+    assert [c["Prefix"] for c in grouped["CommonPrefixes"]] == ["dir/", "other/"], grouped
+    first = S3.list_multipart_uploads(Delimiter="/", KeyMarker="b", MaxUploads=1, **b)
+    assert "Uploads" not in first or not first["Uploads"], first
+    assert [c["Prefix"] for c in first["CommonPrefixes"]] == ["dir/"] and first["IsTruncated"] is True, first
+    assert first["NextKeyMarker"] == "dir/", first
+    rest = S3.list_multipart_uploads(Delimiter="/", KeyMarker="dir/", **b)
+    assert [c["Prefix"] for c in rest["CommonPrefixes"]] == ["other/"], rest
+    assert [u["Key"] for u in rest["Uploads"]] == ["top"], rest
+    in_dir = S3.list_multipart_uploads(Prefix="dir/", **b)
+    assert [u["Key"] for u in in_dir["Uploads"]] == ["dir/x", "dir/y"] and in_dir["Prefix"] == "dir/", in_dir
+    for key, upload_id in created:
+        S3.abort_multipart_upload(Key=key, UploadId=upload_id, **b)
+    assert "Uploads" not in S3.list_multipart_uploads(**b) or not S3.list_multipart_uploads(**b)["Uploads"]
+
+
 run_checks(globals())
