@@ -160,7 +160,19 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
         }
     };
     if attributes {
-        res = super::object_attributes::unquote_etag(res).await;
+        res = match super::object_attributes::unquote_etag(res).await {
+            Ok(res) => res,
+            Err(e) => {
+                span.in_scope(
+                    || tracing::error!(error = %e, "GetObjectAttributes answer unreadable"),
+                );
+                s3_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+            }
+        };
     }
     // An error answered before the body was read (a failed condition, a missing bucket, a refused
     // `Expect: 100-continue`) leaves the body's bytes in the connection, where they would be taken for

@@ -104,26 +104,19 @@ pub fn is_get_object_attributes(method: &Method, query: Option<&str>) -> bool {
         })
 }
 
-/// A successful GetObjectAttributes answer with its `<ETag>` unquoted, as S3 writes it.
-pub async fn unquote_etag(res: Response) -> Response {
+/// A successful GetObjectAttributes answer with its `<ETag>` unquoted, as S3 writes it; an error when its
+/// body (s3s' XML, in memory) cannot be read whole.
+pub async fn unquote_etag(res: Response) -> Result<Response, axum::Error> {
     if res.status() != StatusCode::OK {
-        return res;
+        return Ok(res);
     }
-    let (parts, body) = res.into_parts();
-    let bytes = match axum::body::to_bytes(body, ANSWER_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "a GetObjectAttributes answer could not be read");
-            return Response::from_parts(parts, axum::body::Body::empty());
-        }
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let rewritten = text
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, ANSWER_LIMIT).await?;
+    let text = String::from_utf8_lossy(&bytes)
         .replacen("<ETag>\"", "<ETag>", 1)
         .replacen("\"</ETag>", "</ETag>", 1);
-    let mut res = Response::from_parts(parts, axum::body::Body::from(rewritten));
-    res.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
-    res
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, axum::body::Body::from(text)))
 }
 
 #[cfg(test)]
