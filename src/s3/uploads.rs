@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn names_sort_like_s3_keys_and_ids_by_creation() {
-        let mut keys = vec!["ab", "a", "a/b", "abc", "b", "ä", ""];
+        let mut keys = ["ab", "a", "a/b", "abc", "b", "ä", ""];
         let mut names: Vec<String> = keys.iter().map(|k| doc_name("bk", k, "01")).collect();
         names.sort();
         keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
