@@ -21,10 +21,10 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// Applies `encoding-type=url` to a name of the answer.
-struct Encoder(bool);
+pub(super) struct Encoder(bool);
 
 impl Encoder {
-    fn new(encoding: Option<&EncodingType>) -> S3Result<Self> {
+    pub(super) fn new(encoding: Option<&EncodingType>) -> S3Result<Self> {
         match encoding.map(|e| e.as_str()) {
             None => Ok(Encoder(false)),
             Some(EncodingType::URL) => Ok(Encoder(true)),
@@ -35,7 +35,7 @@ impl Encoder {
         }
     }
 
-    fn name(&self, s: &str) -> String {
+    pub(super) fn name(&self, s: &str) -> String {
         if self.0 {
             utf8_percent_encode(s, KEEP).to_string()
         } else {
@@ -43,7 +43,7 @@ impl Encoder {
         }
     }
 
-    fn opt(&self, s: Option<&str>) -> Option<String> {
+    pub(super) fn opt(&self, s: Option<&str>) -> Option<String> {
         s.map(|s| self.name(s))
     }
 }

@@ -145,6 +145,8 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", &why);
     }
     let has_body = declares_body(&req);
+    let attributes =
+        super::object_attributes::is_get_object_attributes(req.method(), req.uri().query());
     let req = req.map(s3s::Body::http_body_unsync);
     let mut res = match service.call(req).instrument(span.clone()).await {
         Ok(res) => res.map(axum::body::Body::new),
@@ -157,6 +159,21 @@ async fn handle(State(service): State<Arc<S3Service>>, req: Request) -> Response
             )
         }
     };
+    if attributes {
+        res = match super::object_attributes::unquote_etag(res).await {
+            Ok(res) => res,
+            Err(e) => {
+                span.in_scope(
+                    || tracing::error!(error = %e, "GetObjectAttributes answer unreadable"),
+                );
+                s3_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+            }
+        };
+    }
     // An error answered before the body was read (a failed condition, a missing bucket, a refused
     // `Expect: 100-continue`) leaves the body's bytes in the connection, where they would be taken for
     // the start of the next request: the connection ends with this answer.

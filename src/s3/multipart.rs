@@ -1,6 +1,7 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart (streamed, each part stored and replicated as a
 //! MictlanX object), ListParts, CompleteMultipartUpload (writes a manifest naming the parts in order; no
-//! byte is copied; ETag `md5(concat(part md5s))-N`), AbortMultipartUpload, ListMultipartUploads.
+//! byte is copied; ETag `md5(concat(part md5s))-N`), AbortMultipartUpload. ListMultipartUploads is
+//! [`super::upload_list`].
 
 use std::collections::BTreeMap;
 
@@ -10,11 +11,12 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 use super::attrs;
 use super::bucket_ops::owner;
 use super::checksum::{declared_checksums, Expected};
+use super::content_headers::{content_headers, ContentHeaders};
 use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
 use super::names;
 use super::service::Facade;
-use super::uploads::{now_secs, part_key, UploadDoc, Uploads, PARTS_BUCKET};
+use super::uploads::{now_secs, part_key, StoredUpload, UploadDoc, Uploads, PARTS_BUCKET};
 use super::write::Upload;
 
 /// Smallest part but the last, as S3.
@@ -32,20 +34,20 @@ impl Facade {
     }
 
     /// The upload `id` of `bucket`/`key` (completed or not), or `NoSuchUpload`.
-    async fn any_upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
-        match self.uploads().get(id).await? {
-            Some(doc) if doc.bucket == names::to_mictlanx(bucket) && doc.s3_key == key => Ok(doc),
-            _ => Err(no_such_upload()),
-        }
+    async fn any_upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<StoredUpload> {
+        self.uploads()
+            .get(&names::to_mictlanx(bucket), key, id)
+            .await?
+            .ok_or_else(no_such_upload)
     }
 
     /// The upload `id` of `bucket`/`key` in progress, or `NoSuchUpload`.
-    pub(super) async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<UploadDoc> {
-        let doc = self.any_upload(id, bucket, key).await?;
-        if doc.completed.is_some() {
+    pub(super) async fn upload(&self, id: &str, bucket: &str, key: &str) -> S3Result<StoredUpload> {
+        let upload = self.any_upload(id, bucket, key).await?;
+        if upload.doc.completed.is_some() {
             return Err(no_such_upload());
         }
-        Ok(doc)
+        Ok(upload)
     }
 
     pub(super) async fn create_multipart_upload(
@@ -54,9 +56,9 @@ impl Facade {
     ) -> S3Result<CreateMultipartUploadOutput> {
         let input = req.input;
         let b = self.existing_bucket(&input.bucket).await?;
-        let id = Uploads::new_id();
         let mut tags = attrs::new_tags(input.metadata.as_ref(), None);
         tags.remove(attrs::MTIME);
+        tags.extend(content_headers!(input).tags());
         let doc = UploadDoc {
             bucket: b,
             key: names::to_mictlanx(&input.key),
@@ -68,11 +70,11 @@ impl Facade {
             created: now_secs(),
             completed: None,
         };
-        self.uploads().put(&id, &doc).await?;
+        let created = self.uploads().create(doc).await?;
         Ok(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
-            upload_id: Some(id),
+            upload_id: Some(created.id),
             ..Default::default()
         })
     }
@@ -110,6 +112,7 @@ impl Facade {
             size,
             content_type: "application/octet-stream".into(),
             user: None,
+            headers: Default::default(),
             content_md5,
             checksums,
             fixed: None,
@@ -169,8 +172,9 @@ impl Facade {
     ) -> S3Result<CompleteMultipartUploadOutput> {
         let input = req.input;
         let id = &input.upload_id;
-        let mut doc = self.any_upload(id, &input.bucket, &input.key).await?;
-        if let Some(etag) = doc.completed {
+        let mut stored = self.any_upload(id, &input.bucket, &input.key).await?;
+        let doc = &stored.doc;
+        if let Some(etag) = doc.completed.clone() {
             // completed already: the same answer again
             return Ok(CompleteMultipartUploadOutput {
                 bucket: Some(input.bucket),
@@ -234,7 +238,7 @@ impl Facade {
             parts,
         })
         .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-        let user = attrs::user_metadata(&UploadDoc::as_metadata(&doc));
+        let user = attrs::user_metadata(&UploadDoc::as_metadata(doc));
         let extra = BTreeMap::from([
             (attrs::MANIFEST.to_string(), "1".to_string()),
             (attrs::SIZE.to_string(), total.to_string()),
@@ -245,6 +249,7 @@ impl Facade {
             size: manifest.len() as u64,
             content_type: doc.content_type.clone(),
             user: user.as_ref(),
+            headers: ContentHeaders::of_tags(&doc.tags),
             content_md5: None,
             checksums: None,
             fixed: Some((etag.clone(), extra)),
@@ -253,8 +258,8 @@ impl Facade {
             bytes::Bytes::from(manifest),
         )]);
         self.store(up, body).await?;
-        doc.completed = Some(etag.clone());
-        self.uploads().put(id, &doc).await?;
+        stored.doc.completed = Some(etag.clone());
+        self.uploads().save(&stored).await?;
         Ok(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -268,15 +273,16 @@ impl Facade {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<AbortMultipartUploadOutput> {
         let input = req.input;
-        self.upload(&input.upload_id, &input.bucket, &input.key)
+        let upload = self
+            .upload(&input.upload_id, &input.bucket, &input.key)
             .await?;
-        self.abort(&input.upload_id).await?;
+        self.abort(&upload).await?;
         Ok(AbortMultipartUploadOutput::default())
     }
 
-    /// Delete the parts of upload `id`, then its document.
-    pub(super) async fn abort(&self, id: &str) -> S3Result<()> {
-        let prefix = format!("{id}-");
+    /// Delete the parts of an upload, then its document.
+    pub(super) async fn abort(&self, upload: &StoredUpload) -> S3Result<()> {
+        let prefix = format!("{}-", upload.id);
         let page = fetch_page(
             &self.backend,
             PARTS_BUCKET,
@@ -288,47 +294,8 @@ impl Facade {
         for e in page.entries {
             self.backend.delete(PARTS_BUCKET, &e.meta.key).await?;
         }
-        self.uploads().remove(id).await?;
+        self.uploads().remove(upload).await?;
         Ok(())
-    }
-
-    pub(super) async fn list_multipart_uploads(
-        &self,
-        req: S3Request<ListMultipartUploadsInput>,
-    ) -> S3Result<ListMultipartUploadsOutput> {
-        let input = req.input;
-        let b = self.existing_bucket(&input.bucket).await?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let mut uploads: Vec<(String, UploadDoc)> = self
-            .uploads()
-            .list()
-            .await?
-            .into_iter()
-            .filter(|(_, d)| {
-                d.completed.is_none() && d.bucket == b && d.s3_key.starts_with(&prefix)
-            })
-            .collect();
-        uploads.sort_by(|a, b| (a.1.s3_key.as_bytes(), &a.0).cmp(&(b.1.s3_key.as_bytes(), &b.0)));
-        let list = uploads
-            .into_iter()
-            .map(|(id, d)| MultipartUpload {
-                key: Some(d.s3_key),
-                upload_id: Some(id),
-                initiated: Some(
-                    (std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.created)).into(),
-                ),
-                owner: Some(owner()),
-                ..Default::default()
-            })
-            .collect();
-        Ok(ListMultipartUploadsOutput {
-            bucket: Some(input.bucket),
-            prefix: input.prefix,
-            max_uploads: Some(1000),
-            is_truncated: Some(false),
-            uploads: Some(list),
-            ..Default::default()
-        })
     }
 }
 

@@ -88,6 +88,7 @@ impl Facade {
             size: opened.content_length,
             content_type: "application/octet-stream".into(),
             user: None,
+            headers: Default::default(),
             content_md5: None,
             checksums: None,
             fixed: None,

@@ -1,5 +1,6 @@
-//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, over the
-//! MictlanX write path ([`super::write`]) and read path ([`super::manifest`]).
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, over the MictlanX
+//! write path ([`super::write`]) and read path ([`super::manifest`]); CopyObject is
+//! [`super::copy_object`].
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -9,6 +10,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 use super::attrs;
 use super::checksum::{declared_checksums, Expected};
 use super::conditional::ReadConditions;
+use super::content_headers::{content_headers, ContentHeaders};
 use super::errors::no_such_key;
 use super::manifest;
 use super::names;
@@ -64,6 +66,7 @@ impl Facade {
             .and_then(|l| u64::try_from(l).ok())
             .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
         let content_md5 = decode_md5(input.content_md5.as_deref())?;
+        let headers = content_headers!(input);
         let body = input.body.unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
         });
@@ -75,6 +78,7 @@ impl Facade {
                 .content_type
                 .unwrap_or_else(|| "binary/octet-stream".into()),
             user: input.metadata.as_ref(),
+            headers,
             content_md5,
             checksums,
             fixed: None,
@@ -129,6 +133,7 @@ impl Facade {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<GetObjectOutput> {
         let input = req.input;
+        let overrides = content_headers!(response input);
         let conditions = ReadConditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -157,7 +162,13 @@ impl Facade {
             }
         };
         let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
+        let headers = ContentHeaders::of(&meta).overridden(overrides);
         Ok(GetObjectOutput {
+            cache_control: headers.cache_control,
+            content_disposition: headers.content_disposition,
+            content_encoding: headers.content_encoding,
+            content_language: headers.content_language,
+            expires: headers.expires,
             body: Some(StreamingBlob::from(body)),
             content_length: i64::try_from(opened.content_length).ok(),
             content_range: opened.content_range,
@@ -192,7 +203,13 @@ impl Facade {
         let part = self
             .part_read((&b, &k, &meta), input.part_number, None)
             .await?;
+        let headers = ContentHeaders::of(&meta).overridden(content_headers!(response input));
         Ok(HeadObjectOutput {
+            cache_control: headers.cache_control,
+            content_disposition: headers.content_disposition,
+            content_encoding: headers.content_encoding,
+            content_language: headers.content_language,
+            expires: headers.expires,
             content_length: i64::try_from(part.length.unwrap_or(attrs::size(&meta))).ok(),
             parts_count: part.parts_count,
             accept_ranges: Some("bytes".into()),
@@ -281,80 +298,6 @@ impl Facade {
         Ok(DeleteObjectsOutput {
             deleted: Some(deleted),
             errors: (!errors.is_empty()).then_some(errors),
-            ..Default::default()
-        })
-    }
-
-    pub(super) async fn copy_object(
-        &self,
-        req: S3Request<CopyObjectInput>,
-    ) -> S3Result<CopyObjectOutput> {
-        let input = req.input;
-        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
-            return Err(S3Error::with_message(
-                S3ErrorCode::NotImplemented,
-                "copies from access points are not supported",
-            ));
-        };
-        let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        ReadConditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check_copy_source(&source)?;
-        let db = self.existing_bucket(&input.bucket).await?;
-        let dk = names::to_mictlanx(&input.key);
-        let replace = input
-            .metadata_directive
-            .as_ref()
-            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if sb == db && sk == dk && !replace {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                "copying an object onto itself needs the REPLACE metadata directive",
-            ));
-        }
-        let source_user = attrs::user_metadata(&source);
-        let (content_type, user) = if replace {
-            (
-                input
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| source.content_type.clone()),
-                input.metadata.as_ref(),
-            )
-        } else {
-            (source.content_type.clone(), source_user.as_ref())
-        };
-        let etag = if sb == db && sk == dk {
-            // New metadata only: the bytes stay where they are.
-            let mut meta = source.clone();
-            meta.tags = attrs::new_tags(user, Some(attrs::etag_value(&source)));
-            meta.content_type = content_type;
-            self.backend.update_metadata(&meta).await?;
-            attrs::etag_value(&source)
-        } else {
-            let opened = manifest::open(&self.backend, &sb, &sk, &source, None).await?;
-            let up = Upload {
-                bucket: &db,
-                key: &dk,
-                size: opened.content_length,
-                content_type,
-                user,
-                content_md5: None,
-                checksums: None,
-                fixed: None,
-            };
-            self.store(up, opened.body).await?
-        };
-        Ok(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(ETag::Strong(etag)),
-                last_modified: Some(std::time::SystemTime::now().into()),
-                ..Default::default()
-            }),
             ..Default::default()
         })
     }

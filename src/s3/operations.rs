@@ -73,6 +73,14 @@ impl S3 for Facade {
         self.observe("HeadObject", self.head_object(req)).await
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        self.observe("GetObjectAttributes", self.get_object_attributes(req))
+            .await
+    }
+
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,

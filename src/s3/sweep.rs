@@ -36,15 +36,15 @@ pub async fn run(facade: Facade, manager: Arc<Manager>, expiry: Duration) {
 pub async fn pass(facade: &Facade, expiry: Duration) -> Result<usize, s3s::S3Error> {
     let now = now_secs();
     let mut aborted = 0;
-    for (id, doc) in facade.uploads.list().await? {
-        if now.saturating_sub(doc.created) < expiry.as_secs() {
+    for upload in facade.uploads.list().await? {
+        if now.saturating_sub(upload.doc.created) < expiry.as_secs() {
             continue;
         }
-        if doc.completed.is_some() {
+        if upload.doc.completed.is_some() {
             // the parts belong to the completed object: only the document goes
-            facade.uploads.remove(&id).await?;
+            facade.uploads.remove(&upload).await?;
         } else {
-            facade.abort(&id).await?;
+            facade.abort(&upload).await?;
             aborted += 1;
         }
     }

@@ -17,6 +17,7 @@ use super::attrs;
 use super::backend::{BackendError, NewObject};
 use super::body::{Checked, Outcome};
 use super::checksum::Expected;
+use super::content_headers::ContentHeaders;
 use super::service::Facade;
 use crate::datapath::late_tags::LateTags;
 use mictlanx_proto::model::Metadata;
@@ -30,6 +31,8 @@ pub(super) struct Upload<'a> {
     pub size: u64,
     pub content_type: String,
     pub user: Option<&'a s3s::dto::Metadata>,
+    /// `Cache-Control`, `Content-Disposition`, … recorded with the object.
+    pub headers: ContentHeaders,
     pub content_md5: Option<[u8; 16]>,
     /// SDK checksums the body must match.
     pub checksums: Option<Expected>,
@@ -78,6 +81,7 @@ impl Facade {
             None => up.content_md5.map(hex::encode),
         };
         let mut tags = attrs::new_tags(up.user, known.clone());
+        tags.extend(up.headers.tags());
         if let Some((_, extra)) = &up.fixed {
             tags.extend(extra.clone());
         }
@@ -134,11 +138,13 @@ impl Facade {
     /// The MD5 is known only after the body: record it with the object (a metadata update on its holders).
     /// A failure leaves the object with its fallback ETag, so it is logged, not answered.
     async fn record_etag(&self, up: &Upload<'_>, etag: &str) {
+        let mut tags = attrs::new_tags(up.user, Some(etag.to_string()));
+        tags.extend(up.headers.tags());
         let meta = Metadata {
             key: up.key.to_string(),
             size: up.size,
             checksum: String::new(),
-            tags: attrs::new_tags(up.user, Some(etag.to_string())),
+            tags,
             content_type: up.content_type.clone(),
             producer_id: "s3".into(),
             ball_id: up.key.to_string(),

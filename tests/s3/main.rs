@@ -4,6 +4,7 @@
 //! objects seen through the MictlanX API and through a second router on the same Redis.
 
 mod access;
+mod attributes;
 mod aws_cli;
 mod boto3;
 mod calls;
