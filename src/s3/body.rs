@@ -13,19 +13,20 @@ use futures::Stream;
 use md5::{Digest, Md5};
 
 use super::attrs;
-use super::checksum::Expected;
+use super::checksum::{self, Expected};
 use crate::datapath::late_tags::LateTags;
+use s3s::dto::Checksum;
 
 type StdError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The digest of a body once it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Outcome {
     /// Not finished (yet).
     #[default]
     Pending,
-    /// Complete; the MD5 of every byte.
-    Complete([u8; 16]),
+    /// Complete; the MD5 of every byte, and the SDK checksums the client announced (all matched).
+    Complete([u8; 16], Checksum),
     /// Complete, but not the `Content-MD5` or SDK checksum the client announced.
     BadDigest,
 }
@@ -43,8 +44,9 @@ pub struct Checked<S> {
     sdk: Option<Expected>,
     outcome: Arc<Mutex<Outcome>>,
     ended: bool,
-    /// Where the MD5 goes as the ETag tag, before the last frame is released.
-    late: Option<LateTags>,
+    /// Where the checked checksums go as tags (the MD5 too unless the flag says the ETag is known), before the
+    /// last frame is released.
+    late: Option<(LateTags, bool)>,
 }
 
 impl<S> Checked<S> {
@@ -67,10 +69,11 @@ impl<S> Checked<S> {
         (body, outcome)
     }
 
-    /// Record the MD5 (hex) as the ETag tag in `late` once the body is complete and checked, before its
-    /// last frame goes on, so the peers receive it after the bytes ([`LateTags`]).
-    pub fn with_late_etag(mut self, late: Option<LateTags>) -> Self {
-        self.late = late;
+    /// Record the checked SDK checksums as tags in `late` once the body is complete and checked, with the
+    /// MD5 (hex) as the ETag tag unless `etag_known`, before its last frame goes on, so the peers receive them
+    /// after the bytes ([`LateTags`]).
+    pub fn with_late_tags(mut self, late: Option<LateTags>, etag_known: bool) -> Self {
+        self.late = late.map(|l| (l, etag_known));
         self
     }
 
@@ -115,16 +118,24 @@ where
                 Poll::Ready(None) => {
                     this.ended = true;
                     let digest: [u8; 16] = std::mem::take(&mut this.md5).finalize().into();
-                    let sdk_ok = this.sdk.take().is_none_or(Expected::matches);
-                    if this.expected.is_some_and(|e| e != digest) || !sdk_ok {
+                    let sdk = match this.sdk.take() {
+                        None => Some(Checksum::default()),
+                        Some(expected) => expected.verified(),
+                    };
+                    let Some(sdk) = sdk.filter(|_| this.expected.is_none_or(|e| e == digest))
+                    else {
                         this.held = None;
                         this.set(Outcome::BadDigest);
                         return Poll::Ready(Some(Err(Box::new(BadDigest))));
+                    };
+                    if let Some((late, etag_known)) = &this.late {
+                        let mut tags = checksum::tags(&sdk);
+                        if !etag_known {
+                            tags.extend(attrs::etag_tag(hex::encode(digest)));
+                        }
+                        late.set(tags);
                     }
-                    this.set(Outcome::Complete(digest));
-                    if let Some(late) = &this.late {
-                        late.set(attrs::etag_tag(hex::encode(digest)));
-                    }
+                    this.set(Outcome::Complete(digest, sdk));
                     return Poll::Ready(this.held.take().map(Ok));
                 }
             }
@@ -152,14 +163,15 @@ mod tests {
         let out: Vec<_> = body.map(|r| r.unwrap()).collect().await;
         assert_eq!(out.concat(), b"hello");
         let want: [u8; 16] = Md5::digest(b"hello").into();
-        assert_eq!(*outcome.lock().unwrap(), Outcome::Complete(want));
+        let none = Checksum::default();
+        assert_eq!(*outcome.lock().unwrap(), Outcome::Complete(want, none));
     }
 
     #[tokio::test]
     async fn the_etag_is_set_as_a_late_tag_before_the_last_frame() {
         let late = LateTags::new();
         let (body, _) = Checked::new(frames(&["hel", "lo"]), None, None);
-        let mut body = body.with_late_etag(Some(late.clone()));
+        let mut body = body.with_late_tags(Some(late.clone()), false);
         assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"hel");
         assert!(late.get().is_none(), "not before the body ended");
         assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"lo");

@@ -1,12 +1,22 @@
 //! The SDKs' checksums (`x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}`), sent as a header or as an
 //! `aws-chunked` trailer named by `x-amz-trailer`: computed while the body streams (s3s' hashers) and
-//! compared when it ends, before the last frame reaches the peers ([`super::body`]).
+//! compared when it ends, before the last frame reaches the peers ([`super::body`]). The checked values are
+//! kept with the object as tags `s3.checksum-{algorithm}` (sent with the ETag after the bytes), echoed by the
+//! PutObject or UploadPart answer, and answered by a GetObject or HeadObject with `x-amz-checksum-mode:
+//! ENABLED` on the whole object.
+
+use std::collections::BTreeMap;
 
 use axum::http::HeaderMap;
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::{Checksum as _, Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
 use s3s::dto::Checksum;
 use s3s::TrailingHeaders;
+
+use mictlanx_proto::model::Metadata;
+
+/// Tag of one checked checksum: this prefix and the algorithm (`crc32`, `crc32c`, …).
+const TAG_PREFIX: &str = "s3.checksum-";
 
 const NAMES: [&str; 5] = [
     "x-amz-checksum-crc32",
@@ -30,6 +40,31 @@ macro_rules! declared_checksums {
     };
 }
 pub(super) use declared_checksums;
+
+/// The tags that keep `c`'s values with the object.
+pub fn tags(c: &Checksum) -> BTreeMap<String, String> {
+    fields(c)
+        .iter()
+        .zip(NAMES)
+        .filter_map(|(value, name)| {
+            let algorithm = name.strip_prefix("x-amz-checksum-")?;
+            Some((format!("{TAG_PREFIX}{algorithm}"), (*value)?.clone()))
+        })
+        .collect()
+}
+
+/// The checksums kept with an object ([`tags`]).
+pub fn of_metadata(meta: &Metadata) -> Checksum {
+    let get = |algorithm: &str| meta.tags.get(&format!("{TAG_PREFIX}{algorithm}")).cloned();
+    Checksum {
+        checksum_crc32: get("crc32"),
+        checksum_crc32c: get("crc32c"),
+        checksum_crc64nvme: get("crc64nvme"),
+        checksum_sha1: get("sha1"),
+        checksum_sha256: get("sha256"),
+        ..Default::default()
+    }
+}
 
 /// The checksums a body must match.
 pub struct Expected {
@@ -86,12 +121,12 @@ impl Expected {
         self.hasher.update(data);
     }
 
-    /// Whether every announced checksum matches the bytes.
-    pub fn matches(self) -> bool {
+    /// The announced checksums, computed, when every one matches the bytes; `None` when one does not.
+    pub fn verified(self) -> Option<Checksum> {
         let computed = self.hasher.finalize();
         let trailers = self.trailers.and_then(|t| t.take()).unwrap_or_default();
         let declared = fields(&self.declared);
-        fields(&computed)
+        let all = fields(&computed)
             .iter()
             .zip(declared)
             .zip(NAMES)
@@ -104,7 +139,8 @@ impl Expected {
                         .map(|v| v.trim().to_string())
                 });
                 want.as_deref() == Some(got.as_str())
-            })
+            });
+        all.then_some(computed)
     }
 }
 
@@ -121,10 +157,36 @@ mod tests {
         };
         let mut e = Expected::of(&HeaderMap::new(), right.clone(), None).expect("announced");
         e.update(b"hello");
-        assert!(e.matches());
+        let verified = e.verified().expect("matches");
+        assert_eq!(verified.checksum_crc32, right.checksum_crc32);
+        assert_eq!(verified.checksum_sha256, None, "only what was announced");
         let mut e = Expected::of(&HeaderMap::new(), right, None).expect("announced");
         e.update(b"hellO");
-        assert!(!e.matches());
+        assert!(e.verified().is_none());
         assert!(Expected::of(&HeaderMap::new(), Checksum::default(), None).is_none());
+    }
+
+    #[test]
+    fn checked_values_round_trip_through_tags() {
+        let c = Checksum {
+            checksum_crc32: Some("NhCmhg==".into()),
+            checksum_sha256: Some("LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=".into()),
+            ..Default::default()
+        };
+        let t = tags(&c);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t["s3.checksum-crc32"], "NhCmhg==");
+        let meta = Metadata {
+            key: "k".into(),
+            size: 5,
+            checksum: String::new(),
+            tags: t,
+            content_type: "x".into(),
+            producer_id: "p".into(),
+            ball_id: "k".into(),
+            bucket_id: "b".into(),
+            is_disabled: false,
+        };
+        assert_eq!(of_metadata(&meta), c);
     }
 }

@@ -84,7 +84,7 @@ impl Facade {
                 checksums: None,
                 fixed: None,
             };
-            self.store(up, opened.body).await?
+            self.store(up, opened.body).await?.etag
         };
         Ok(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

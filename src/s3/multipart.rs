@@ -117,9 +117,15 @@ impl Facade {
             checksums,
             fixed: None,
         };
-        let etag = self.store(up, body).await?;
+        let stored = self.store(up, body).await?;
+        let sums = stored.checksum;
         Ok(UploadPartOutput {
-            e_tag: Some(ETag::Strong(etag)),
+            e_tag: Some(ETag::Strong(stored.etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         })
     }

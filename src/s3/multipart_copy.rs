@@ -93,7 +93,7 @@ impl Facade {
             checksums: None,
             fixed: None,
         };
-        let etag = self.store(up, opened.body).await?;
+        let etag = self.store(up, opened.body).await?.etag;
         Ok(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(etag)),

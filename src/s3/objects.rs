@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
-use super::checksum::{declared_checksums, Expected};
+use super::checksum::{self, declared_checksums, Expected};
 use super::conditional::ReadConditions;
 use super::content_headers::{content_headers, ContentHeaders};
 use super::errors::no_such_key;
@@ -83,9 +83,15 @@ impl Facade {
             checksums,
             fixed: None,
         };
-        let etag = self.store(up, body).await?;
+        let stored = self.store(up, body).await?;
+        let sums = stored.checksum;
         Ok(PutObjectOutput {
-            e_tag: Some(ETag::Strong(etag)),
+            e_tag: Some(ETag::Strong(stored.etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         })
     }
@@ -163,6 +169,9 @@ impl Facade {
         };
         let body = s3s::Body::http_body_unsync(axum::body::Body::from_stream(opened.body));
         let headers = ContentHeaders::of(&meta).overridden(overrides);
+        // the whole object's checksums, when asked (not for a range or a part)
+        let whole = opened.content_range.is_none() && input.part_number.is_none();
+        let sums = kept_checksums(&meta, input.checksum_mode.as_ref().filter(|_| whole));
         Ok(GetObjectOutput {
             cache_control: headers.cache_control,
             content_disposition: headers.content_disposition,
@@ -182,6 +191,11 @@ impl Facade {
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
             parts_count,
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         })
     }
@@ -204,6 +218,8 @@ impl Facade {
             .part_read((&b, &k, &meta), input.part_number, None)
             .await?;
         let headers = ContentHeaders::of(&meta).overridden(content_headers!(response input));
+        let whole = input.part_number.is_none();
+        let sums = kept_checksums(&meta, input.checksum_mode.as_ref().filter(|_| whole));
         Ok(HeadObjectOutput {
             cache_control: headers.cache_control,
             content_disposition: headers.content_disposition,
@@ -217,6 +233,11 @@ impl Facade {
             e_tag: Some(attrs::etag(&meta)),
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         })
     }
@@ -300,5 +321,15 @@ impl Facade {
             errors: (!errors.is_empty()).then_some(errors),
             ..Default::default()
         })
+    }
+}
+
+/// The checksums kept with the object when `x-amz-checksum-mode: ENABLED` asks for them, else none.
+fn kept_checksums(meta: &Metadata, mode: Option<&ChecksumMode>) -> Checksum {
+    match mode {
+        Some(m) if m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED) => {
+            checksum::of_metadata(meta)
+        }
+        _ => Checksum::default(),
     }
 }

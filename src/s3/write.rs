@@ -11,12 +11,13 @@ use std::pin::Pin;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::Stream;
+use s3s::dto::Checksum;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use super::attrs;
 use super::backend::{BackendError, NewObject};
 use super::body::{Checked, Outcome};
-use super::checksum::Expected;
+use super::checksum::{self, Expected};
 use super::content_headers::ContentHeaders;
 use super::service::Facade;
 use crate::datapath::late_tags::LateTags;
@@ -60,10 +61,17 @@ fn write_error(e: BackendError) -> S3Error {
     }
 }
 
+/// A committed write: its ETag, and the SDK checksums its request announced, as checked (an answer echoes
+/// them).
+pub(super) struct Stored {
+    pub etag: String,
+    pub checksum: Checksum,
+}
+
 impl Facade {
-    /// Write one object (MictlanX ids) from `body`; answers the ETag once the write is committed. The body
-    /// is checked ([`Checked`]) so a bad or incomplete one leaves nothing visible.
-    pub(super) async fn store<S>(&self, mut up: Upload<'_>, body: S) -> S3Result<String>
+    /// Write one object (MictlanX ids) from `body`; answers once the write is committed. The body is checked
+    /// ([`Checked`]) so a bad or incomplete one leaves nothing visible.
+    pub(super) async fn store<S>(&self, mut up: Upload<'_>, body: S) -> S3Result<Stored>
     where
         S: Stream<Item = Result<Bytes, StdError>> + Unpin + Send + 'static,
     {
@@ -95,38 +103,37 @@ impl Facade {
         };
         // an existing object is replaced on its holders at a new version, and stays readable until then
         let task = self.backend.open_write(&new).await?;
-        // an ETag known only after the body goes to the peers with its last bytes (a trailer)
-        let late = known.is_none().then(LateTags::new);
-        let (digest, recorded) = self
-            .write_checked(&task, &mut up, Box::pin(body), late)
+        // what is known only after the body (the ETag without Content-MD5, the SDK checksums) goes to the
+        // peers with its last bytes (a trailer)
+        let late = (known.is_none() || up.checksums.is_some()).then(LateTags::new);
+        let sent_late = late.is_some();
+        let (digest, checksum, recorded) = self
+            .write_checked(&task, &mut up, Box::pin(body), (late, known.is_some()))
             .await?;
-        if let Some(etag) = known {
-            return Ok(etag);
-        }
-        let etag = hex::encode(digest);
-        if !recorded {
+        let etag = known.unwrap_or_else(|| hex::encode(digest));
+        if sent_late && !recorded {
             // a holder that does not take the trailer (an original MictlanX peer)
-            self.record_etag(&up, &etag).await;
+            self.record_late(&up, &etag, &checksum).await;
         }
-        Ok(etag)
+        Ok(Stored { etag, checksum })
     }
 
-    /// Phase 2 with the body [`Checked`] on its way: the MD5 of a committed write, and whether every holder
-    /// recorded it from `late` (the ETag as a late tag).
+    /// Phase 2 with the body [`Checked`] on its way: the MD5 and SDK checksums of a committed write, and
+    /// whether every holder recorded the MD5 from `late` (the ETag as a late tag).
     async fn write_checked(
         &self,
         task: &str,
         up: &mut Upload<'_>,
         body: ByteStream,
-        late: Option<LateTags>,
-    ) -> S3Result<([u8; 16], bool)> {
+        (late, etag_known): (Option<LateTags>, bool),
+    ) -> S3Result<([u8; 16], Checksum, bool)> {
         let (checked, outcome) = Checked::new(body, up.content_md5, up.checksums.take());
-        let checked = checked.with_late_etag(late.clone());
+        let checked = checked.with_late_tags(late.clone(), etag_known);
         let written = self.backend.write_body(task, up.size, checked, late).await;
-        let outcome = outcome.lock().map(|o| *o).unwrap_or_default();
+        let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
         match (written, outcome) {
             (_, Outcome::BadDigest) => Err(S3Error::new(S3ErrorCode::BadDigest)),
-            (Ok(recorded), Outcome::Complete(d)) => Ok((d, recorded)),
+            (Ok(recorded), Outcome::Complete(d, sums)) => Ok((d, sums, recorded)),
             (Ok(_), Outcome::Pending) => Err(S3Error::with_message(
                 S3ErrorCode::InternalError,
                 "the write committed before its body ended",
@@ -135,11 +142,13 @@ impl Facade {
         }
     }
 
-    /// The MD5 is known only after the body: record it with the object (a metadata update on its holders).
-    /// A failure leaves the object with its fallback ETag, so it is logged, not answered.
-    async fn record_etag(&self, up: &Upload<'_>, etag: &str) {
+    /// What is known only after the body (the ETag, the checked SDK checksums), recorded with the object by
+    /// a metadata update on its holders when a holder did not take it as a late tag. A failure leaves the
+    /// object with its fallback ETag (and without checksums), so it is logged, not answered.
+    async fn record_late(&self, up: &Upload<'_>, etag: &str, sums: &Checksum) {
         let mut tags = attrs::new_tags(up.user, Some(etag.to_string()));
         tags.extend(up.headers.tags());
+        tags.extend(checksum::tags(sums));
         let meta = Metadata {
             key: up.key.to_string(),
             size: up.size,

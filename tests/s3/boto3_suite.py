@@ -281,10 +281,17 @@ def check_incomplete_uploads():
                                                     ChecksumCRC32="AAAAAA=="))
     assert (code, status) == ("BadDigest", 400), (code, status)
     assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="bad-crc"))[1] == 404
+    # the checked value is echoed, kept, and answered to a GET or HEAD that asks for it
     for algorithm in ["CRC32", "SHA1", "SHA256"]:
-        S3.put_object(Bucket="b-incomplete", Key=f"sum-{algorithm}", Body=b"checked " * 1000,
-                      ChecksumAlgorithm=algorithm)
-        S3.delete_object(Bucket="b-incomplete", Key=f"sum-{algorithm}")
+        key, field = f"sum-{algorithm}", f"Checksum{algorithm}"
+        out = S3.put_object(Bucket="b-incomplete", Key=key, Body=b"checked " * 1000, ChecksumAlgorithm=algorithm)
+        assert out.get(field), (algorithm, out)
+        got = S3.get_object(Bucket="b-incomplete", Key=key, ChecksumMode="ENABLED")
+        assert got.get(field) == out[field] and got["Body"].read() == b"checked " * 1000, (algorithm, got)
+        head = S3.head_object(Bucket="b-incomplete", Key=key, ChecksumMode="ENABLED")
+        assert head.get(field) == out[field], (algorithm, head)
+        assert field not in S3.head_object(Bucket="b-incomplete", Key=key), "only when asked"
+        S3.delete_object(Bucket="b-incomplete", Key=key)
     # a client that disconnects mid-body leaves nothing visible
     put_cut(S3, "b-incomplete", "cut")
     assert error_code(lambda: S3.head_object(Bucket="b-incomplete", Key="cut"))[1] == 404

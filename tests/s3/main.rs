@@ -12,5 +12,6 @@ mod conformance;
 mod cross_api;
 mod overwrite;
 mod rclone;
+mod s3s_e2e;
 mod support;
 mod sweep;
