@@ -29,6 +29,7 @@ mod operations;
 mod presign;
 mod read;
 mod service;
+mod storage_class;
 mod sweep;
 mod upload_list;
 mod uploads;

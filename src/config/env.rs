@@ -106,6 +106,7 @@ pub(super) struct RawEnv {
     mictlanx_s3_anonymous: Option<String>,
     mictlanx_s3_domain: Option<String>,
     mictlanx_s3_replication_factor: Option<String>,
+    mictlanx_s3_reduced_replication_factor: Option<String>,
     mictlanx_s3_upload_expiry: Option<String>,
     // tail latency
     mictlanx_router_hedge_delay_max: Option<String>,
@@ -302,6 +303,7 @@ impl RawEnv {
                 anonymous: var!(self, mictlanx_s3_anonymous),
                 domain: var!(self, mictlanx_s3_domain),
                 replication_factor: var!(self, mictlanx_s3_replication_factor),
+                reduced_replication_factor: var!(self, mictlanx_s3_reduced_replication_factor),
                 upload_expiry: var!(self, mictlanx_s3_upload_expiry),
             })?,
             ignored_variables: Vec::new(),

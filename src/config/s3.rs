@@ -32,8 +32,12 @@ pub struct S3Config {
     pub anonymous: bool,
     /// `MICTLANX_S3_DOMAIN`: `bucket.{domain}` hosts address buckets (virtual-host style).
     pub domain: Option<String>,
-    /// `MICTLANX_S3_REPLICATION_FACTOR`: replicas of every object and part written through S3.
+    /// `MICTLANX_S3_REPLICATION_FACTOR`: replicas of every object and part written through S3 (storage class
+    /// `STANDARD`, the default).
     pub replication_factor: u32,
+    /// `MICTLANX_S3_REDUCED_REPLICATION_FACTOR`: replicas of an object or upload written with storage class
+    /// `REDUCED_REDUNDANCY`.
+    pub reduced_replication_factor: u32,
     /// `MICTLANX_S3_UPLOAD_EXPIRY`: a multipart upload created this long ago and not completed is aborted by
     /// the sweep.
     pub upload_expiry: Duration,
@@ -47,6 +51,7 @@ impl Default for S3Config {
             anonymous: false,
             domain: None,
             replication_factor: 1,
+            reduced_replication_factor: 1,
             upload_expiry: Duration::from_secs(24 * 3600),
         }
     }
@@ -70,6 +75,7 @@ pub(super) struct S3Vars<'a> {
     pub anonymous: Var<'a>,
     pub domain: Var<'a>,
     pub replication_factor: Var<'a>,
+    pub reduced_replication_factor: Var<'a>,
     pub upload_expiry: Var<'a>,
 }
 
@@ -107,6 +113,7 @@ pub(super) fn s3(v: S3Vars<'_>) -> Result<S3Config, ConfigError> {
         anonymous: bool_var(v.anonymous, false)?,
         domain: optional_var(v.domain).map(|d| d.trim_end_matches('.').to_ascii_lowercase()),
         replication_factor: min_int_var::<u32>(v.replication_factor, 1, 1)?,
+        reduced_replication_factor: min_int_var::<u32>(v.reduced_replication_factor, 1, 1)?,
         upload_expiry: timespan_var(
             v.upload_expiry,
             defaults.upload_expiry,
@@ -165,6 +172,7 @@ mod tests {
             anonymous: get("MICTLANX_S3_ANONYMOUS"),
             domain: get("MICTLANX_S3_DOMAIN"),
             replication_factor: get("MICTLANX_S3_REPLICATION_FACTOR"),
+            reduced_replication_factor: get("MICTLANX_S3_REDUCED_REPLICATION_FACTOR"),
             upload_expiry: get("MICTLANX_S3_UPLOAD_EXPIRY"),
         }
     }

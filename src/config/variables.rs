@@ -113,6 +113,7 @@ router_variables! {
         "MICTLANX_S3_ANONYMOUS",
         "MICTLANX_S3_DOMAIN",
         "MICTLANX_S3_REPLICATION_FACTOR",
+        "MICTLANX_S3_REDUCED_REPLICATION_FACTOR",
         "MICTLANX_S3_UPLOAD_EXPIRY",
     ],
     no_effect: [

@@ -12,6 +12,7 @@ use super::content_headers::{content_headers, ContentHeaders};
 use super::manifest;
 use super::names;
 use super::service::Facade;
+use super::storage_class::Class;
 use super::write::Upload;
 
 impl Facade {
@@ -63,11 +64,25 @@ impl Facade {
                 ContentHeaders::of(&source),
             )
         };
-        let etag = if sb == db && sk == dk {
+        // the destination's class is the request's (STANDARD when not given), as in S3; onto itself an
+        // object keeps its class unless the request names one
+        let same = sb == db && sk == dk;
+        let class = match &input.storage_class {
+            None if same => Class::of(&source),
+            asked => Class::asked(asked.as_ref())?,
+        };
+        let etag = if same {
+            if class != Class::of(&source) {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "changing the storage class of an object in place is not offered: copy it to another key",
+                ));
+            }
             // New metadata only: the bytes stay where they are.
             let mut meta = source.clone();
             meta.tags = attrs::new_tags(user, Some(attrs::etag_value(&source)));
             meta.tags.extend(headers.tags());
+            meta.tags.extend(class.tags());
             meta.content_type = content_type;
             self.backend.update_metadata(&meta).await?;
             attrs::etag_value(&source)
@@ -83,6 +98,7 @@ impl Facade {
                 content_md5: None,
                 checksums: None,
                 fixed: None,
+                class,
             };
             self.store(up, opened.body).await?.etag
         };

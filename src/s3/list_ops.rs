@@ -1,6 +1,7 @@
 //! ListObjectsV2, ListObjects (v1) and ListObjectVersions (every object is version `null`, the latest):
 //! request parameters → [`super::list::list`] → the S3 answer, with `encoding-type=url` applied.
 
+use super::storage_class::Class;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
@@ -56,8 +57,8 @@ fn object(e: &Entry, enc: &Encoder, owner: bool) -> Object {
         size: i64::try_from(attrs::size(&e.meta)).ok(),
         e_tag: Some(attrs::etag(&e.meta)),
         last_modified: Some(attrs::last_modified(&e.meta)),
-        storage_class: Some(ObjectStorageClass::from_static(
-            ObjectStorageClass::STANDARD,
+        storage_class: Some(ObjectStorageClass::from(
+            Class::of(&e.meta).name().to_string(),
         )),
         owner: owner.then(bucket_owner),
         ..Default::default()
@@ -212,8 +213,8 @@ impl Facade {
                 is_latest: Some(true),
                 version_id: Some("null".into()),
                 owner: Some(bucket_owner()),
-                storage_class: Some(ObjectVersionStorageClass::from_static(
-                    ObjectVersionStorageClass::STANDARD,
+                storage_class: Some(ObjectVersionStorageClass::from(
+                    Class::of(&e.meta).name().to_string(),
                 )),
                 ..Default::default()
             })

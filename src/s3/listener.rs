@@ -62,7 +62,7 @@ impl S3Listener {
                 Buckets::new(manager.store(), config.replica.state_timeout),
                 Uploads::new(manager.store(), config.replica.state_timeout),
             ),
-            s3.replication_factor,
+            (s3.replication_factor, s3.reduced_replication_factor),
             config.security.max_object_size,
             state.metrics.clone(),
         );

@@ -16,6 +16,7 @@ use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
 use super::names;
 use super::service::Facade;
+use super::storage_class::Class;
 use super::uploads::{now_secs, part_key, StoredUpload, UploadDoc, Uploads, PARTS_BUCKET};
 use super::write::Upload;
 
@@ -59,6 +60,8 @@ impl Facade {
         let mut tags = attrs::new_tags(input.metadata.as_ref(), None);
         tags.remove(attrs::MTIME);
         tags.extend(content_headers!(input).tags());
+        // the parts and the finished object are written with the upload's storage class
+        tags.extend(Class::asked(input.storage_class.as_ref())?.tags());
         let doc = UploadDoc {
             bucket: b,
             key: names::to_mictlanx(&input.key),
@@ -89,7 +92,8 @@ impl Facade {
             req.trailing_headers.clone(),
         );
         let input = req.input;
-        self.upload(&input.upload_id, &input.bucket, &input.key)
+        let upload = self
+            .upload(&input.upload_id, &input.bucket, &input.key)
             .await?;
         if !(1..=MAX_PARTS).contains(&input.part_number) {
             return Err(S3Error::with_message(
@@ -116,6 +120,7 @@ impl Facade {
             content_md5,
             checksums,
             fixed: None,
+            class: Class::of_tags(&upload.doc.tags),
         };
         let stored = self.store(up, body).await?;
         let sums = stored.checksum;
@@ -259,6 +264,7 @@ impl Facade {
             content_md5: None,
             checksums: None,
             fixed: Some((etag.clone(), extra)),
+            class: Class::of_tags(&doc.tags),
         };
         let body = futures::stream::iter([Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
             bytes::Bytes::from(manifest),

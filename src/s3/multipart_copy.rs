@@ -9,6 +9,7 @@ use super::conditional::ReadConditions;
 use super::manifest;
 use super::multipart::MAX_PARTS;
 use super::service::Facade;
+use super::storage_class::Class;
 use super::uploads::{part_key, PARTS_BUCKET};
 use super::write::Upload;
 
@@ -49,7 +50,8 @@ impl Facade {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<UploadPartCopyOutput> {
         let input = req.input;
-        self.upload(&input.upload_id, &input.bucket, &input.key)
+        let upload = self
+            .upload(&input.upload_id, &input.bucket, &input.key)
             .await?;
         if !(1..=MAX_PARTS).contains(&input.part_number) {
             return Err(S3Error::with_message(
@@ -92,6 +94,7 @@ impl Facade {
             content_md5: None,
             checksums: None,
             fixed: None,
+            class: Class::of_tags(&upload.doc.tags),
         };
         let etag = self.store(up, opened.body).await?.etag;
         Ok(UploadPartCopyOutput {

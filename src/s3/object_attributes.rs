@@ -7,6 +7,7 @@
 //! S3 answers this operation's ETag without quotes, unlike every other one; s3s quotes each ETag it
 //! writes, so the listener takes them off ([`unquote_etag`]).
 
+use super::storage_class::Class;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use s3s::dto::*;
@@ -87,7 +88,7 @@ impl Facade {
                 .then(|| i64::try_from(attrs::size(&meta)).ok())
                 .flatten(),
             storage_class: wants(ObjectAttributes::STORAGE_CLASS)
-                .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+                .then(|| StorageClass::from(Class::of(&meta).name().to_string())),
             last_modified: Some(attrs::last_modified(&meta)),
             object_parts,
             ..Default::default()

@@ -16,6 +16,7 @@ use super::manifest;
 use super::names;
 use super::read;
 use super::service::Facade;
+use super::storage_class::Class;
 use super::uploads::PARTS_BUCKET;
 use super::write::{decode_md5, Upload};
 use mictlanx_proto::model::Metadata;
@@ -67,6 +68,7 @@ impl Facade {
             .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
         let content_md5 = decode_md5(input.content_md5.as_deref())?;
         let headers = content_headers!(input);
+        let class = Class::asked(input.storage_class.as_ref())?;
         let body = input.body.unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
         });
@@ -82,6 +84,7 @@ impl Facade {
             content_md5,
             checksums,
             fixed: None,
+            class,
         };
         let stored = self.store(up, body).await?;
         let sums = stored.checksum;
@@ -191,6 +194,7 @@ impl Facade {
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
             parts_count,
+            storage_class: Class::of(&meta).header(),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_crc64nvme: sums.checksum_crc64nvme,
@@ -233,6 +237,7 @@ impl Facade {
             e_tag: Some(attrs::etag(&meta)),
             last_modified: Some(attrs::last_modified(&meta)),
             metadata: attrs::user_metadata(&meta),
+            storage_class: Class::of(&meta).header(),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_crc64nvme: sums.checksum_crc64nvme,

@@ -28,8 +28,8 @@ pub struct Facade {
     pub(super) backend: Backend,
     pub(super) buckets: Buckets,
     pub(super) uploads: Uploads,
-    /// Replicas of every object written through S3.
-    pub(super) replication_factor: u32,
+    /// Replicas of an object written through S3: (storage class `STANDARD`, `REDUCED_REDUNDANCY`).
+    pub(super) replication: (u32, u32),
     /// Largest object (`MICTLANX_ROUTER_MAX_OBJECT_SIZE`); 0 = no limit.
     pub(super) max_object_size: u64,
     pub(super) metrics: Metrics,
@@ -39,7 +39,7 @@ impl Facade {
     pub fn new(
         backend: Backend,
         (buckets, uploads): (Buckets, Uploads),
-        replication_factor: u32,
+        (standard, reduced): (u32, u32),
         max_object_size: u64,
         metrics: Metrics,
     ) -> Self {
@@ -47,7 +47,7 @@ impl Facade {
             backend,
             buckets,
             uploads,
-            replication_factor: replication_factor.max(1),
+            replication: (standard.max(1), reduced.max(1)),
             max_object_size,
             metrics,
         }

@@ -20,6 +20,7 @@ use super::body::{Checked, Outcome};
 use super::checksum::{self, Expected};
 use super::content_headers::ContentHeaders;
 use super::service::Facade;
+use super::storage_class::Class;
 use crate::datapath::late_tags::LateTags;
 use mictlanx_proto::model::Metadata;
 
@@ -39,6 +40,8 @@ pub(super) struct Upload<'a> {
     pub checksums: Option<Expected>,
     /// The ETag to record instead of the MD5 of the bytes (a multipart manifest), with more tags.
     pub fixed: Option<(String, BTreeMap<String, String>)>,
+    /// The storage class: how many replicas, recorded with the object.
+    pub class: Class,
 }
 
 pub(super) fn decode_md5(raw: Option<&str>) -> S3Result<Option<[u8; 16]>> {
@@ -90,6 +93,7 @@ impl Facade {
         };
         let mut tags = attrs::new_tags(up.user, known.clone());
         tags.extend(up.headers.tags());
+        tags.extend(up.class.tags());
         if let Some((_, extra)) = &up.fixed {
             tags.extend(extra.clone());
         }
@@ -99,7 +103,7 @@ impl Facade {
             size: up.size,
             tags,
             content_type: up.content_type.clone(),
-            replication_factor: self.replication_factor,
+            replication_factor: up.class.replication_factor(self.replication),
         };
         // an existing object is replaced on its holders at a new version, and stays readable until then
         let task = self.backend.open_write(&new).await?;
@@ -148,6 +152,7 @@ impl Facade {
     async fn record_late(&self, up: &Upload<'_>, etag: &str, sums: &Checksum) {
         let mut tags = attrs::new_tags(up.user, Some(etag.to_string()));
         tags.extend(up.headers.tags());
+        tags.extend(up.class.tags());
         tags.extend(checksum::tags(sums));
         let meta = Metadata {
             key: up.key.to_string(),

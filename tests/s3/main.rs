@@ -13,5 +13,6 @@ mod cross_api;
 mod overwrite;
 mod rclone;
 mod s3s_e2e;
+mod storage_class;
 mod support;
 mod sweep;

@@ -7,6 +7,9 @@
     python s3cli.py ENDPOINT ACCESS SECRET mpu-start BUCKET KEY   (prints the upload id)
     python s3cli.py ENDPOINT ACCESS SECRET mpu-list BUCKET        (prints the open upload ids)
     python s3cli.py ENDPOINT ACCESS SECRET put-cut BUCKET KEY     (a PUT that disconnects mid-body)
+    python s3cli.py ENDPOINT ACCESS SECRET put-class BUCKET KEY CLASS   (a small PUT with that storage class)
+    python s3cli.py ENDPOINT ACCESS SECRET mpu-class BUCKET KEY CLASS   (a two-part upload with that class)
+    python s3cli.py ENDPOINT ACCESS SECRET class BUCKET KEY       (prints HEAD's and the listing's class)
 Exits 0 on success; prints the S3 error code and exits 3 on an S3 error.
 """
 import base64
@@ -63,6 +66,23 @@ def main(argv):
             (bucket,) = args
             for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
                 print(u["UploadId"])
+        elif action == "put-class":
+            bucket, key, cls = args
+            print(s3.put_object(Bucket=bucket, Key=key, Body=b"classy", StorageClass=cls)["ETag"])
+        elif action == "mpu-class":
+            bucket, key, cls = args
+            uid = s3.create_multipart_upload(Bucket=bucket, Key=key, StorageClass=cls)["UploadId"]
+            parts = []
+            for n, body in [(1, b"a" * (5 * 1024 * 1024)), (2, b"b" * 1024)]:
+                etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=n, Body=body)["ETag"]
+                parts.append({"PartNumber": n, "ETag": etag})
+            s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid, MultipartUpload={"Parts": parts})
+        elif action == "class":
+            bucket, key = args
+            head = s3.head_object(Bucket=bucket, Key=key).get("StorageClass", "STANDARD")
+            listed = [o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
+                      if o["Key"] == key]
+            print(f"head={head} list={listed[0]}")
         elif action == "put-cut":
             bucket, key = args
             put_cut(s3, bucket, key)
