@@ -41,6 +41,24 @@ macro_rules! declared_checksums {
 }
 pub(super) use declared_checksums;
 
+/// An answer (`$ty`: PutObject, UploadPart, GetObject and HeadObject outputs carry the same five fields)
+/// with the checksums of `$sums` and the other fields given.
+macro_rules! with_checksums {
+    ($sums:expr, $ty:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let sums: s3s::dto::Checksum = $sums;
+        s3s::dto::$ty {
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            $($field $(: $value)?,)*
+            ..Default::default()
+        }
+    }};
+}
+pub(super) use with_checksums;
+
 /// The tags that keep `c`'s values with the object.
 pub fn tags(c: &Checksum) -> BTreeMap<String, String> {
     fields(c)

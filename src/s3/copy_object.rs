@@ -16,25 +16,36 @@ use super::storage_class::Class;
 use super::write::Upload;
 
 impl Facade {
-    pub(super) async fn copy_object(
+    /// A copy's source object (MictlanX bucket, key, metadata), its `x-amz-copy-source-if-*` conditions
+    /// checked (412 `PreconditionFailed`).
+    pub(super) async fn copy_source(
         &self,
-        req: S3Request<CopyObjectInput>,
-    ) -> S3Result<CopyObjectOutput> {
-        let input = req.input;
-        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+        source: &CopySource,
+        conditions: ReadConditions<'_>,
+    ) -> S3Result<(String, String, mictlanx_proto::model::Metadata)> {
+        let CopySource::Bucket { bucket, key, .. } = source else {
             return Err(S3Error::with_message(
                 S3ErrorCode::NotImplemented,
                 "copies from access points are not supported",
             ));
         };
-        let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        ReadConditions {
+        let found = self.live_metadata(bucket, key).await?;
+        conditions.check_copy_source(&found.2)?;
+        Ok(found)
+    }
+
+    pub(super) async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<CopyObjectOutput> {
+        let input = req.input;
+        let conditions = ReadConditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check_copy_source(&source)?;
+        };
+        let (sb, sk, source) = self.copy_source(&input.copy_source, conditions).await?;
         let db = self.existing_bucket(&input.bucket).await?;
         let dk = names::to_mictlanx(&input.key);
         let replace = input

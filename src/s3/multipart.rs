@@ -10,7 +10,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
 use super::bucket_ops::owner;
-use super::checksum::{declared_checksums, Expected};
+use super::checksum::{declared_checksums, with_checksums, Expected};
 use super::content_headers::{content_headers, ContentHeaders};
 use super::listing::fetch_page;
 use super::manifest::{Manifest, PartRef};
@@ -123,16 +123,12 @@ impl Facade {
             class: Class::of_tags(&upload.doc.tags),
         };
         let stored = self.store(up, body).await?;
-        let sums = stored.checksum;
-        Ok(UploadPartOutput {
-            e_tag: Some(ETag::Strong(stored.etag)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            ..Default::default()
-        })
+        Ok(with_checksums!(
+            stored.checksum,
+            UploadPartOutput {
+                e_tag: Some(ETag::Strong(stored.etag)),
+            }
+        ))
     }
 
     pub(super) async fn list_parts(

@@ -59,20 +59,13 @@ impl Facade {
                 "Part number must be an integer between 1 and 10000, inclusive",
             ));
         }
-        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
-            return Err(S3Error::with_message(
-                S3ErrorCode::NotImplemented,
-                "copies from access points are not supported",
-            ));
-        };
-        let (sb, sk, source) = self.live_metadata(bucket, key).await?;
-        ReadConditions {
+        let conditions = ReadConditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
             if_modified_since: input.copy_source_if_modified_since.as_ref(),
             if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check_copy_source(&source)?;
+        };
+        let (sb, sk, source) = self.copy_source(&input.copy_source, conditions).await?;
         let range = input
             .copy_source_range
             .as_deref()

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::attrs;
-use super::checksum::{self, declared_checksums, Expected};
+use super::checksum::{self, declared_checksums, with_checksums, Expected};
 use super::conditional::ReadConditions;
 use super::content_headers::{content_headers, ContentHeaders};
 use super::errors::no_such_key;
@@ -87,16 +87,12 @@ impl Facade {
             class,
         };
         let stored = self.store(up, body).await?;
-        let sums = stored.checksum;
-        Ok(PutObjectOutput {
-            e_tag: Some(ETag::Strong(stored.etag)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            ..Default::default()
-        })
+        Ok(with_checksums!(
+            stored.checksum,
+            PutObjectOutput {
+                e_tag: Some(ETag::Strong(stored.etag)),
+            }
+        ))
     }
 
     /// A missing object: `NoSuchBucket` when its bucket does not exist either, else `NoSuchKey`. A bucket
@@ -175,33 +171,30 @@ impl Facade {
         // the whole object's checksums, when asked (not for a range or a part)
         let whole = opened.content_range.is_none() && input.part_number.is_none();
         let sums = kept_checksums(&meta, input.checksum_mode.as_ref().filter(|_| whole));
-        Ok(GetObjectOutput {
-            cache_control: headers.cache_control,
-            content_disposition: headers.content_disposition,
-            content_encoding: headers.content_encoding,
-            content_language: headers.content_language,
-            expires: headers.expires,
-            body: Some(StreamingBlob::from(body)),
-            content_length: i64::try_from(opened.content_length).ok(),
-            content_range: opened.content_range,
-            accept_ranges: Some("bytes".into()),
-            content_type: Some(
-                input
-                    .response_content_type
-                    .unwrap_or(meta.content_type.clone()),
-            ),
-            e_tag: Some(attrs::etag(&meta)),
-            last_modified: Some(attrs::last_modified(&meta)),
-            metadata: attrs::user_metadata(&meta),
-            parts_count,
-            storage_class: Class::of(&meta).header(),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            ..Default::default()
-        })
+        Ok(with_checksums!(
+            sums,
+            GetObjectOutput {
+                cache_control: headers.cache_control,
+                content_disposition: headers.content_disposition,
+                content_encoding: headers.content_encoding,
+                content_language: headers.content_language,
+                expires: headers.expires,
+                body: Some(StreamingBlob::from(body)),
+                content_length: i64::try_from(opened.content_length).ok(),
+                content_range: opened.content_range,
+                accept_ranges: Some("bytes".into()),
+                content_type: Some(
+                    input
+                        .response_content_type
+                        .unwrap_or(meta.content_type.clone()),
+                ),
+                e_tag: Some(attrs::etag(&meta)),
+                last_modified: Some(attrs::last_modified(&meta)),
+                metadata: attrs::user_metadata(&meta),
+                parts_count,
+                storage_class: Class::of(&meta).header(),
+            }
+        ))
     }
 
     pub(super) async fn head_object(
@@ -224,27 +217,24 @@ impl Facade {
         let headers = ContentHeaders::of(&meta).overridden(content_headers!(response input));
         let whole = input.part_number.is_none();
         let sums = kept_checksums(&meta, input.checksum_mode.as_ref().filter(|_| whole));
-        Ok(HeadObjectOutput {
-            cache_control: headers.cache_control,
-            content_disposition: headers.content_disposition,
-            content_encoding: headers.content_encoding,
-            content_language: headers.content_language,
-            expires: headers.expires,
-            content_length: i64::try_from(part.length.unwrap_or(attrs::size(&meta))).ok(),
-            parts_count: part.parts_count,
-            accept_ranges: Some("bytes".into()),
-            content_type: Some(meta.content_type.clone()),
-            e_tag: Some(attrs::etag(&meta)),
-            last_modified: Some(attrs::last_modified(&meta)),
-            metadata: attrs::user_metadata(&meta),
-            storage_class: Class::of(&meta).header(),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            ..Default::default()
-        })
+        Ok(with_checksums!(
+            sums,
+            HeadObjectOutput {
+                cache_control: headers.cache_control,
+                content_disposition: headers.content_disposition,
+                content_encoding: headers.content_encoding,
+                content_language: headers.content_language,
+                expires: headers.expires,
+                content_length: i64::try_from(part.length.unwrap_or(attrs::size(&meta))).ok(),
+                parts_count: part.parts_count,
+                accept_ranges: Some("bytes".into()),
+                content_type: Some(meta.content_type.clone()),
+                e_tag: Some(attrs::etag(&meta)),
+                last_modified: Some(attrs::last_modified(&meta)),
+                metadata: attrs::user_metadata(&meta),
+                storage_class: Class::of(&meta).header(),
+            }
+        ))
     }
 
     pub(super) async fn delete_object(

@@ -92,6 +92,22 @@ pub async fn run(
     (out.status.success(), text)
 }
 
+/// Run the boto3 suite `name` (a script of `tests/s3/`) against `endpoint` with the test keys, within
+/// `within`; asserts that it passed and that no check failed, and answers its output.
+pub async fn run_suite(python: &Path, name: &str, endpoint: &str, within: Duration) -> String {
+    let suite = script(name);
+    let (ok, out) = run(
+        python,
+        &[suite.to_str().expect("utf-8"), endpoint, ACCESS, SECRET],
+        &[],
+        within,
+    )
+    .await;
+    assert!(ok, "{name} failed:\n{out}");
+    assert!(!out.contains("FAIL "), "{out}");
+    out
+}
+
 /// `s3cli.py ACTION ARGS…` against `endpoint` with the test keys.
 pub async fn s3cli(py: &Path, endpoint: &str, args: &[&str]) -> (bool, String) {
     let script = script("s3cli.py");
