@@ -55,12 +55,6 @@ struct MetadataOut {
     metadata: Metadata,
 }
 
-#[derive(Deserialize)]
-struct Listing {
-    balls: Vec<Metadata>,
-    next_start_after: Option<String>,
-}
-
 /// The answer of a read that asked for the object's metadata too ([`Backend::read_object`]).
 pub enum ObjectRead {
     /// 200 or 206, streaming; with the metadata of the version it streams when the router could tell it.
@@ -335,12 +329,14 @@ impl Backend {
                 e => Err(e),
             };
         }
-        match res.extensions_mut().remove::<ListedPage>() {
-            Some(page) => Ok((page.balls, page.next_start_after)),
-            None => {
-                let page = Self::json::<Listing>(res).await?;
-                Ok((page.balls, page.next_start_after))
-            }
-        }
+        // the route hands a page with `limit` over in the extensions when asked (`PageInExtensions`)
+        let page =
+            res.extensions_mut()
+                .remove::<ListedPage>()
+                .ok_or_else(|| BackendError::Status {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    detail: "the listing route answered no page".into(),
+                })?;
+        Ok((page.balls, page.next_start_after))
     }
 }
