@@ -69,8 +69,19 @@ async fn drain_progress_reads_no_records() {
             ) >= 2
         })
         .await;
-        let r = rm.get_replicas("dp", "k0000").await.unwrap();
-        assert_eq!(r.replicas.len(), 2, "{}", be.name);
+        // every object is recorded on both peers before the drain starts: an object seen on d0 alone so far
+        // (d1's pass not finished) could be "drained" onto d1, which holds it already, and the drain would not
+        // be stuck
+        eventually("every object recorded on d0 and d1", || async {
+            for i in 0..KEYS {
+                let r = rm.get_replicas("dp", &format!("k{i:04}")).await.unwrap();
+                if r.replicas.len() != 2 {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
 
         let started = rm.start_drain("d0").await.unwrap();
         assert_eq!(started.objects_total, KEYS, "{}", be.name);
